@@ -1,0 +1,166 @@
+"""Routes for sign-up, login, tokens and user management."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from cryptopredict.auth import service
+from cryptopredict.auth.dependencies import AdminUser, ClientIpDep, CurrentUser, ThrottleDep
+from cryptopredict.auth.models import Role
+from cryptopredict.auth.schemas import (
+    LoginRequest,
+    PasswordChange,
+    RefreshRequest,
+    TokenPair,
+    UserAdminUpdate,
+    UserCreate,
+    UserRead,
+    UserSelfUpdate,
+)
+from cryptopredict.core.dependencies import SessionDep, SettingsDep
+from cryptopredict.core.errors import error_responses
+from cryptopredict.core.pagination import Page, PageDep
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422))
+users_router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 422))
+
+
+@auth_router.post("/register", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
+def register(data: UserCreate, session: SessionDep) -> UserRead:
+    """Create an account with the `user` role."""
+    return UserRead.model_validate(service.create(session=session, data=data))
+
+
+@auth_router.post("/login", responses=error_responses(401, 429))
+def login(
+    data: LoginRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    ip: ClientIpDep,
+) -> TokenPair:
+    """Exchange email and password (JSON) for an access and a refresh token."""
+    return service.login(
+        session=session,
+        settings=settings,
+        throttle=throttle,
+        email=data.email,
+        password=data.password,
+        client_ip=ip,
+    )
+
+
+@auth_router.post("/token", responses=error_responses(401, 429))
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    ip: ClientIpDep,
+) -> TokenPair:
+    """OAuth2 password flow (form fields `username`, `password`), as used by /docs."""
+    return service.login(
+        session=session,
+        settings=settings,
+        throttle=throttle,
+        email=form.username,
+        password=form.password,
+        client_ip=ip,
+    )
+
+
+@auth_router.post("/refresh", responses=error_responses(401))
+def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Rotate a refresh token: the old one stops working, reusing it revokes the login."""
+    return service.refresh(session=session, settings=settings, refresh_token=data.refresh_token)
+
+
+@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
+def logout(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> None:
+    """Revoke the refresh token and every token rotated from the same login."""
+    service.logout(session=session, settings=settings, refresh_token=data.refresh_token)
+
+
+@users_router.get("/me")
+def read_me(user: CurrentUser) -> UserRead:
+    """The signed-in user."""
+    return UserRead.model_validate(user)
+
+
+@users_router.patch("/me")
+def update_me(data: UserSelfUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
+    """Change one's own profile."""
+    return UserRead.model_validate(
+        service.update_self(session=session, user=user, full_name=data.full_name)
+    )
+
+
+@users_router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(data: PasswordChange, user: CurrentUser, session: SessionDep) -> None:
+    """Change one's password; all refresh tokens and older access tokens stop working."""
+    service.change_password(session=session, user=user, data=data)
+
+
+@users_router.get("", responses=error_responses(403))
+def list_users(
+    _admin: AdminUser,
+    session: SessionDep,
+    page: PageDep,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="Email or name contains")] = None,
+) -> Page[UserRead]:
+    """All users (admin only), filterable by role, active flag and text."""
+    items, total = service.list_users(
+        session=session, page=page, role=role, is_active=is_active, search=q
+    )
+    return Page[UserRead](
+        items=[UserRead.model_validate(u) for u in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@users_router.get("/{user_id}", responses=error_responses(403, 404))
+def get_user(user_id: int, _admin: AdminUser, session: SessionDep) -> UserRead:
+    """One user (admin only)."""
+    return UserRead.model_validate(service.get(session=session, user_id=user_id))
+
+
+@users_router.patch("/{user_id}", responses=error_responses(403, 404))
+def update_user(
+    user_id: int, data: UserAdminUpdate, admin: AdminUser, session: SessionDep
+) -> UserRead:
+    """Change a user's role, name or active flag (admin only)."""
+    user = service.admin_update(session=session, actor=admin, user_id=user_id, data=data)
+    return UserRead.model_validate(user)
+
+
+@users_router.post("/{user_id}/deactivate", responses=error_responses(403, 404))
+def deactivate_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserRead:
+    """Deactivate an account: its tokens stop working at once (admin only)."""
+    data = UserAdminUpdate(is_active=False)
+    return UserRead.model_validate(
+        service.admin_update(session=session, actor=admin, user_id=user_id, data=data)
+    )
+
+
+@users_router.post("/{user_id}/activate", responses=error_responses(403, 404))
+def activate_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserRead:
+    """Re-activate an account (admin only)."""
+    data = UserAdminUpdate(is_active=True)
+    return UserRead.model_validate(
+        service.admin_update(session=session, actor=admin, user_id=user_id, data=data)
+    )
+
+
+@users_router.delete(
+    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404)
+)
+def delete_user(user_id: int, admin: AdminUser, session: SessionDep) -> None:
+    """Delete an account and everything it owns (admin only)."""
+    service.delete(session=session, actor=admin, user_id=user_id)

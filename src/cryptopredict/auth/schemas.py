@@ -1,0 +1,101 @@
+"""Request and response bodies for accounts and tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from cryptopredict.auth.models import Role
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+
+
+def _normalise_email(value: str) -> str:
+    """Emails compare case-insensitively, so they are stored lower-cased."""
+    return value.strip().lower()
+
+
+class UserCreate(BaseModel):
+    """Registration form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+    full_name: str | None = Field(default=None, max_length=200)
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str) -> str:
+        return _normalise_email(value)
+
+
+class LoginRequest(BaseModel):
+    """JSON login."""
+
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str) -> str:
+        return _normalise_email(value)
+
+
+class RefreshRequest(BaseModel):
+    """A refresh token to rotate or revoke."""
+
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class PasswordChange(BaseModel):
+    """Change one's own password; the current one proves it is really the owner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    new_password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+
+
+class TokenPair(BaseModel):
+    """What a successful login or refresh returns."""
+
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Access token lifetime in seconds")
+
+
+class UserRead(BaseModel):
+    """A user as shown to themselves or to an admin (never the password hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+
+class UserSelfUpdate(BaseModel):
+    """What users may change about themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str | None = Field(default=None, max_length=200)
+
+
+class UserAdminUpdate(BaseModel):
+    """What an admin may change about any user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    is_active: bool | None = None

@@ -1,0 +1,264 @@
+"""Accounts, logins and token rotation; the routers only call these functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import ColumnElement, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cryptopredict.auth.models import Role, User
+from cryptopredict.auth.repository import RefreshTokenRepository, UserRepository
+from cryptopredict.auth.schemas import PasswordChange, TokenPair, UserAdminUpdate, UserCreate
+from cryptopredict.auth.security import (
+    TokenClaims,
+    decode_token,
+    encode_token,
+    hash_password,
+    new_token_id,
+    verify_password,
+)
+from cryptopredict.auth.throttle import FailureCounter
+from cryptopredict.core.config import Settings
+from cryptopredict.core.database import utcnow
+from cryptopredict.core.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    RateLimitedError,
+)
+from cryptopredict.core.pagination import PageParams
+
+logger = logging.getLogger(__name__)
+
+
+def create(*, session: Session, data: UserCreate, role: Role = Role.USER) -> User:
+    """Register an account; a taken email (in any letter case) is a 409."""
+    users = UserRepository(session)
+    if users.get_by_email(data.email) is not None:
+        raise ConflictError("An account with this email already exists")
+    try:
+        user = users.create(
+            email=data.email.lower(),
+            hashed_password=hash_password(data.password),
+            full_name=data.full_name,
+            role=role,
+        )
+        session.commit()
+    except IntegrityError as exc:  # lost a race with a concurrent registration
+        session.rollback()
+        raise ConflictError("An account with this email already exists") from exc
+    logger.info("user registered: id=%s", user.id)
+    return user
+
+
+def _issue_pair(
+    *,
+    session: Session,
+    settings: Settings,
+    user: User,
+    family_id: str | None = None,
+    refresh_jti: str | None = None,
+) -> tuple[TokenPair, TokenClaims]:
+    """Sign an access token and a stored refresh token (a new family unless rotating)."""
+    access, _ = encode_token(
+        settings,
+        user_id=user.id,
+        token_type="access",
+        lifetime=dt.timedelta(minutes=settings.access_token_minutes),
+    )
+    refresh, refresh_claims = encode_token(
+        settings,
+        user_id=user.id,
+        token_type="refresh",
+        lifetime=dt.timedelta(days=settings.refresh_token_days),
+        jti=refresh_jti,
+        family_id=family_id or new_token_id(),
+    )
+    RefreshTokenRepository(session).create(
+        jti=refresh_claims.jti,
+        family_id=refresh_claims.family_id,
+        user_id=user.id,
+        issued_at=refresh_claims.issued_at,
+        expires_at=refresh_claims.expires_at,
+    )
+    pair = TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=settings.access_token_minutes * 60,
+    )
+    return pair, refresh_claims
+
+
+def login(
+    *,
+    session: Session,
+    settings: Settings,
+    throttle: FailureCounter,
+    email: str,
+    password: str,
+    client_ip: str,
+) -> TokenPair:
+    """Check credentials under per-account and per-IP failure limits, then issue tokens."""
+    email = email.strip().lower()
+    account_key, ip_key = f"account:{email}", f"ip:{client_ip}"
+    wait = max(
+        throttle.blocked_for(account_key, settings.login_max_attempts),
+        throttle.blocked_for(ip_key, settings.login_ip_max_attempts),
+    )
+    if wait:
+        raise RateLimitedError("Too many failed login attempts; try again later", retry_after=wait)
+
+    users = UserRepository(session)
+    user = users.get_by_email(email)
+    valid, upgraded_hash = verify_password(password, user.hashed_password if user else None)
+    if user is None or not valid:
+        throttle.record_failure(account_key, settings.login_window_seconds)
+        throttle.record_failure(ip_key, settings.login_window_seconds)
+        raise AuthenticationError("Incorrect email or password")
+    if not user.is_active:
+        raise AuthenticationError("This account is deactivated")
+    throttle.reset(account_key)
+    if upgraded_hash:
+        user.hashed_password = upgraded_hash
+    user.last_login_at = utcnow()
+    pair, _ = _issue_pair(session=session, settings=settings, user=user)
+    session.commit()
+    return pair
+
+
+def _active_user(session: Session, user_id: int) -> User:
+    user = UserRepository(session).get(user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationError("User is inactive or no longer exists")
+    return user
+
+
+def refresh(*, session: Session, settings: Settings, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token; presenting a used one revokes its whole family (theft signal)."""
+    claims = decode_token(settings, refresh_token, expected_type="refresh")
+    tokens = RefreshTokenRepository(session)
+    stored = tokens.get(claims.jti)
+    if stored is None or stored.user_id != claims.subject:
+        raise AuthenticationError("Unknown refresh token")
+    now = utcnow()
+    new_jti = new_token_id()
+    if not tokens.rotate(claims.jti, replaced_by=new_jti, now=now):
+        tokens.revoke_family(stored.family_id, now=now)
+        session.commit()
+        logger.warning("refresh token reuse detected: user=%s family revoked", stored.user_id)
+        raise AuthenticationError("Refresh token already used; all sessions of it are revoked")
+    user = _active_user(session, claims.subject)
+    pair, _ = _issue_pair(
+        session=session,
+        settings=settings,
+        user=user,
+        family_id=stored.family_id,
+        refresh_jti=new_jti,
+    )
+    session.commit()
+    return pair
+
+
+def logout(*, session: Session, settings: Settings, refresh_token: str) -> None:
+    """Revoke the refresh token's whole family, ending that login everywhere."""
+    claims = decode_token(settings, refresh_token, expected_type="refresh")
+    tokens = RefreshTokenRepository(session)
+    stored = tokens.get(claims.jti)
+    if stored is None or stored.user_id != claims.subject:
+        raise AuthenticationError("Unknown refresh token")
+    tokens.revoke_family(stored.family_id, now=utcnow())
+    session.commit()
+
+
+def user_from_access_token(*, session: Session, settings: Settings, token: str) -> User:
+    """The active user an access token speaks for; tokens older than a password change fail."""
+    claims = decode_token(settings, token, expected_type="access")
+    user = _active_user(session, claims.subject)
+    changed = user.password_changed_at
+    if changed is not None and claims.issued_at < changed.replace(microsecond=0):
+        raise AuthenticationError("Token predates a password change")
+    return user
+
+
+def change_password(*, session: Session, user: User, data: PasswordChange) -> None:
+    """Set a new password and end every other login of this user."""
+    valid, _ = verify_password(data.current_password, user.hashed_password)
+    if not valid:
+        raise AuthenticationError("Current password is incorrect")
+    if data.current_password == data.new_password:
+        raise BadRequestError("The new password must differ from the current one")
+    now = utcnow()
+    user.hashed_password = hash_password(data.new_password)
+    user.password_changed_at = now
+    RefreshTokenRepository(session).revoke_all_for_user(user.id, now=now)
+    session.commit()
+
+
+def update_self(*, session: Session, user: User, full_name: str | None) -> User:
+    """Change one's own profile."""
+    UserRepository(session).update(user, full_name=full_name)
+    session.commit()
+    return user
+
+
+def list_users(
+    *,
+    session: Session,
+    page: PageParams,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    search: str | None = None,
+) -> tuple[list[User], int]:
+    """Users for the admin screen, with optional role/active/email-or-name filters."""
+    filters: dict[str, object] = {}
+    if role is not None:
+        filters["role"] = role
+    if is_active is not None:
+        filters["is_active"] = is_active
+    conditions: list[ColumnElement[bool]] = []
+    if search:
+        pattern = f"%{search.lower()}%"
+        conditions.append(or_(User.email.like(pattern), User.full_name.ilike(pattern)))
+    users = UserRepository(session)
+    items = users.list(filters=filters, conditions=conditions, sort="id", page=page)
+    return items, users.count(filters=filters, conditions=conditions)
+
+
+def get(*, session: Session, user_id: int) -> User:
+    """A user by id, or 404."""
+    user = UserRepository(session).get(user_id)
+    if user is None:
+        raise NotFoundError(f"User {user_id} not found")
+    return user
+
+
+def admin_update(*, session: Session, actor: User, user_id: int, data: UserAdminUpdate) -> User:
+    """Change role, active flag or name; admins cannot demote or deactivate themselves."""
+    user = get(session=session, user_id=user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if user.id == actor.id and (
+        changes.get("role", Role.ADMIN) != Role.ADMIN or changes.get("is_active", True) is False
+    ):
+        raise BadRequestError("Admins cannot demote or deactivate themselves")
+    if "role" in changes and changes["role"] is None:
+        raise BadRequestError("role cannot be null")
+    if "is_active" in changes and changes["is_active"] is None:
+        raise BadRequestError("is_active cannot be null")
+    UserRepository(session).update(user, **changes)
+    if changes.get("is_active") is False:
+        RefreshTokenRepository(session).revoke_all_for_user(user.id, now=utcnow())
+    session.commit()
+    return user
+
+
+def delete(*, session: Session, actor: User, user_id: int) -> None:
+    """Delete an account with its portfolios and tokens; never one's own."""
+    user = get(session=session, user_id=user_id)
+    if user.id == actor.id:
+        raise BadRequestError("Admins cannot delete themselves")
+    UserRepository(session).delete(user)
+    session.commit()

@@ -1,0 +1,111 @@
+"""Failed-login counting per account and per client IP, in Redis when shared, else in memory."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import redis
+
+logger = logging.getLogger(__name__)
+
+
+class FailureCounter(Protocol):
+    """Counts failures per key in fixed windows."""
+
+    def blocked_for(self, key: str, limit: int) -> int:
+        """Seconds until `key` may try again (0 if not blocked)."""
+        ...
+
+    def record_failure(self, key: str, window_seconds: int) -> None:
+        """Count one failure for `key`."""
+        ...
+
+    def reset(self, key: str) -> None:
+        """Forget the failures for `key` (after a successful login)."""
+        ...
+
+
+class MemoryFailureCounter:
+    """Per-process counter; enough for the embedded single-process server."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked_for(self, key: str, limit: int) -> int:
+        """Seconds left in the window once the failure count reached `limit`."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return 0
+            count, expires = entry
+            remaining = expires - self._clock()
+            if remaining <= 0:
+                del self._entries[key]
+                return 0
+            return math.ceil(remaining) if count >= limit else 0
+
+    def record_failure(self, key: str, window_seconds: int) -> None:
+        """Increment, starting a new window when the old one has passed."""
+        with self._lock:
+            now = self._clock()
+            count, expires = self._entries.get(key, (0, 0.0))
+            if expires <= now:
+                count, expires = 0, now + window_seconds
+            self._entries[key] = (count + 1, expires)
+
+    def reset(self, key: str) -> None:
+        """Drop the key."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+class RedisFailureCounter:
+    """Counter shared by every server process; falls back to memory while Redis is down."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "cryptopredict:login:") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._fallback = MemoryFailureCounter()
+
+    def _warn(self, exc: redis.RedisError) -> None:
+        logger.warning("Redis unavailable for login throttling, using memory: %s", exc)
+
+    def blocked_for(self, key: str, limit: int) -> int:
+        """Blocked while the window's counter is at or over `limit`."""
+        try:
+            pipe = self._client.pipeline()
+            pipe.get(self._prefix + key)
+            pipe.ttl(self._prefix + key)
+            raw_count, ttl = pipe.execute()
+        except redis.RedisError as exc:
+            self._warn(exc)
+            return self._fallback.blocked_for(key, limit)
+        if raw_count is None or int(raw_count) < limit:
+            return 0
+        return max(1, int(ttl))
+
+    def record_failure(self, key: str, window_seconds: int) -> None:
+        """INCR, and set the expiry when the window starts."""
+        try:
+            pipe = self._client.pipeline()
+            pipe.incr(self._prefix + key)
+            pipe.expire(self._prefix + key, window_seconds, nx=True)
+            pipe.execute()
+        except redis.RedisError as exc:
+            self._warn(exc)
+            self._fallback.record_failure(key, window_seconds)
+
+    def reset(self, key: str) -> None:
+        """DEL the key."""
+        try:
+            self._client.delete(self._prefix + key)
+        except redis.RedisError as exc:
+            self._warn(exc)
+        self._fallback.reset(key)

@@ -1,0 +1,108 @@
+"""One settings object, read from `CRYPTOPREDICT_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_PRODUCTION_SECRET_LENGTH = 32
+GENERATED_KEY_PREFIX = "dev-"
+
+
+class InsecureConfigurationError(RuntimeError):
+    """Raised when production mode is asked to start with unsafe settings."""
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field maps to `CRYPTOPREDICT_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CRYPTOPREDICT_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: SecretStr | None = Field(default=None, repr=False)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    coingecko_base_url: str = "https://api.coingecko.com/api/v3"
+    coingecko_api_key: str | None = Field(default=None, repr=False)
+    login_max_attempts: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    login_ip_max_attempts: int = Field(default=20, ge=1)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept a comma-separated list, the natural form in an environment variable."""
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        """Production must be given a long secret; development never needs one typed in."""
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if self.env == "production" and (
+            len(key) < MIN_PRODUCTION_SECRET_LENGTH or key.startswith(GENERATED_KEY_PREFIX)
+        ):
+            raise InsecureConfigurationError(
+                "CRYPTOPREDICT_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+            )
+        return self
+
+    @property
+    def signing_key(self) -> str:
+        """The JWT key: the configured secret, or in development a random one kept in the
+        data directory so tokens survive restarts without any secret living in code."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _development_key(self.data_dir.resolve())
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured database, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cryptopredict.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the embedded default database is in use."""
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=8)
+def _development_key(data_dir: Path) -> str:
+    """Read or create (mode 0600) the per-installation development signing key."""
+    path = data_dir / ".secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = GENERATED_KEY_PREFIX + secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

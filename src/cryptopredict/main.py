@@ -1,0 +1,93 @@
+"""Application factory: settings, database, middleware, error handlers and routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from cryptopredict import __version__
+from cryptopredict.auth.router import auth_router, users_router
+from cryptopredict.auth.throttle import FailureCounter, MemoryFailureCounter, RedisFailureCounter
+from cryptopredict.coins.router import router as coins_router
+from cryptopredict.core.config import Settings, get_settings
+from cryptopredict.core.database import Database
+from cryptopredict.core.errors import install_error_handlers
+from cryptopredict.core.middleware import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from cryptopredict.core.redis import connect_redis
+from cryptopredict.health.router import api_router as system_router
+from cryptopredict.health.router import router as health_router
+from cryptopredict.portfolios.router import router as portfolios_router
+from cryptopredict.prices.router import router as prices_router
+
+API_PREFIX = "/api/v1"
+
+logger = logging.getLogger(__name__)
+
+
+def _api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (
+        auth_router,
+        users_router,
+        coins_router,
+        prices_router,
+        portfolios_router,
+        system_router,
+    ):
+        api.include_router(router)
+    return api
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the ASGI application; tests pass their own settings and database."""
+    settings = settings or get_settings()
+    database = database or Database.from_settings(settings)
+    redis_client = connect_redis(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        logger.info(
+            "CryptoPredict %s starting (%s, %s, redis=%s)",
+            __version__,
+            settings.env,
+            "sqlite" if settings.is_sqlite else "postgresql",
+            bool(redis_client),
+        )
+        yield
+        database.dispose()
+        if redis_client is not None:
+            redis_client.close()
+
+    app = FastAPI(
+        title="CryptoPredict",
+        version=__version__,
+        description="Crypto market data, honest forecasts and portfolios.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.redis = redis_client
+    throttle: FailureCounter = (
+        RedisFailureCounter(redis_client) if redis_client else MemoryFailureCounter()
+    )
+    app.state.login_throttle = throttle
+
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
+
+    app.include_router(health_router)
+    app.include_router(_api_router())
+    return app

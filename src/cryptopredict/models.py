@@ -1,0 +1,22 @@
+"""Imports every table so metadata (and Alembic) sees the whole schema in one place."""
+
+from cryptopredict.auth.models import RefreshToken, Role, User
+from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.core.database import Base
+from cryptopredict.forecasting.models import Prediction
+from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
+from cryptopredict.prices.models import Interval, PriceData
+
+__all__ = [
+    "Base",
+    "Cryptocurrency",
+    "Interval",
+    "Portfolio",
+    "PortfolioTransaction",
+    "Prediction",
+    "PriceData",
+    "RefreshToken",
+    "Role",
+    "TransactionKind",
+    "User",
+]

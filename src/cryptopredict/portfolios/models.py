@@ -1,0 +1,80 @@
+"""Users' portfolios and the transactions that make up their holdings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cryptopredict.core.database import Base, utcnow
+
+
+class TransactionKind(enum.StrEnum):
+    """What moved: bought or sold at a price, or transferred in or out without trading."""
+
+    BUY = "buy"
+    SELL = "sell"
+    TRANSFER_IN = "transfer_in"
+    TRANSFER_OUT = "transfer_out"
+
+    @property
+    def adds_holdings(self) -> bool:
+        """Whether this kind increases the quantity held."""
+        return self in (TransactionKind.BUY, TransactionKind.TRANSFER_IN)
+
+
+class Portfolio(Base):
+    """A named set of holdings owned by one user."""
+
+    __tablename__ = "portfolios"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+    transactions: Mapped[list[PortfolioTransaction]] = relationship(
+        back_populates="portfolio",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="PortfolioTransaction.executed_at",
+    )
+
+
+class PortfolioTransaction(Base):
+    """One buy, sell or transfer of a coin; quantities and prices are exact decimals."""
+
+    __tablename__ = "portfolio_transactions"
+    __table_args__ = (
+        Index("ix_portfolio_transactions_portfolio_time", "portfolio_id", "executed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portfolio_id: Mapped[int] = mapped_column(ForeignKey("portfolios.id", ondelete="CASCADE"))
+    coin_id: Mapped[int] = mapped_column(
+        ForeignKey("cryptocurrencies.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[TransactionKind] = mapped_column(
+        Enum(
+            TransactionKind,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    quantity: Mapped[Decimal]
+    price: Mapped[Decimal | None]
+    fee: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    executed_at: Mapped[dt.datetime]
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    portfolio: Mapped[Portfolio] = relationship(back_populates="transactions")

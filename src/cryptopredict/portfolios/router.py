@@ -1,0 +1,5 @@
+"""Routes for portfolios."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/portfolios", tags=["portfolios"])

@@ -26,7 +26,7 @@ from tests.factories import Factory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+TEST_SECRET = "test-secret-key-long-enough-for-hs256-and-hs512-0123456789abcdef"
 
 
 def services_required() -> bool:

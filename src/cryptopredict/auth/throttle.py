@@ -69,16 +69,33 @@ class MemoryFailureCounter:
 class RedisFailureCounter:
     """Counter shared by every server process; falls back to memory while Redis is down."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "cryptopredict:login:") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "cryptopredict:login:",
+        *,
+        retry_after_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._prefix = prefix
-        self._fallback = MemoryFailureCounter()
+        self._fallback = MemoryFailureCounter(clock)
+        self._clock = clock
+        self._retry_after = retry_after_seconds
+        self._down_until = 0.0
+
+    def _redis_usable(self) -> bool:
+        """Skip Redis for a few seconds after a failure, so each login doesn't pay a timeout."""
+        return self._clock() >= self._down_until
 
     def _warn(self, exc: redis.RedisError) -> None:
+        self._down_until = self._clock() + self._retry_after
         logger.warning("Redis unavailable for login throttling, using memory: %s", exc)
 
     def blocked_for(self, key: str, limit: int) -> int:
         """Blocked while the window's counter is at or over `limit`."""
+        if not self._redis_usable():
+            return self._fallback.blocked_for(key, limit)
         try:
             pipe = self._client.pipeline()
             pipe.get(self._prefix + key)
@@ -93,6 +110,9 @@ class RedisFailureCounter:
 
     def record_failure(self, key: str, window_seconds: int) -> None:
         """INCR, and set the expiry when the window starts."""
+        if not self._redis_usable():
+            self._fallback.record_failure(key, window_seconds)
+            return
         try:
             pipe = self._client.pipeline()
             pipe.incr(self._prefix + key)
@@ -104,8 +124,10 @@ class RedisFailureCounter:
 
     def reset(self, key: str) -> None:
         """DEL the key."""
+        self._fallback.reset(key)
+        if not self._redis_usable():
+            return
         try:
             self._client.delete(self._prefix + key)
         except redis.RedisError as exc:
             self._warn(exc)
-        self._fallback.reset(key)

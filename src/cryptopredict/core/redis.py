@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +17,12 @@ def connect_redis(url: str | None) -> redis.Redis | None:
     if not url:
         return None
     return redis.Redis.from_url(
-        url, socket_connect_timeout=1.0, socket_timeout=1.0, health_check_interval=30
+        url,
+        socket_connect_timeout=1.0,
+        socket_timeout=1.0,
+        health_check_interval=30,
+        # One quick retry: a request must not hang for seconds while Redis is down.
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
     )
 
 

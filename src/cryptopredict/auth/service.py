@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cryptopredict.auth.models import Role, User
+from cryptopredict.auth.models import RefreshToken, Role, User
 from cryptopredict.auth.repository import RefreshTokenRepository, UserRepository
 from cryptopredict.auth.schemas import PasswordChange, TokenPair, UserAdminUpdate, UserCreate
 from cryptopredict.auth.security import (
@@ -137,13 +137,21 @@ def _active_user(session: Session, user_id: int) -> User:
     return user
 
 
-def refresh(*, session: Session, settings: Settings, refresh_token: str) -> TokenPair:
-    """Rotate a refresh token; presenting a used one revokes its whole family (theft signal)."""
+def _stored_refresh_token(
+    session: Session, settings: Settings, refresh_token: str
+) -> tuple[TokenClaims, RefreshToken]:
+    """Verify a refresh token and find its record; unknown tokens are a 401."""
     claims = decode_token(settings, refresh_token, expected_type="refresh")
-    tokens = RefreshTokenRepository(session)
-    stored = tokens.get(claims.jti)
+    stored = RefreshTokenRepository(session).get(claims.jti)
     if stored is None or stored.user_id != claims.subject:
         raise AuthenticationError("Unknown refresh token")
+    return claims, stored
+
+
+def refresh(*, session: Session, settings: Settings, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token; presenting a used one revokes its whole family (theft signal)."""
+    claims, stored = _stored_refresh_token(session, settings, refresh_token)
+    tokens = RefreshTokenRepository(session)
     now = utcnow()
     new_jti = new_token_id()
     if not tokens.rotate(claims.jti, replaced_by=new_jti, now=now):
@@ -165,12 +173,8 @@ def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Toke
 
 def logout(*, session: Session, settings: Settings, refresh_token: str) -> None:
     """Revoke the refresh token's whole family, ending that login everywhere."""
-    claims = decode_token(settings, refresh_token, expected_type="refresh")
-    tokens = RefreshTokenRepository(session)
-    stored = tokens.get(claims.jti)
-    if stored is None or stored.user_id != claims.subject:
-        raise AuthenticationError("Unknown refresh token")
-    tokens.revoke_family(stored.family_id, now=utcnow())
+    _, stored = _stored_refresh_token(session, settings, refresh_token)
+    RefreshTokenRepository(session).revoke_family(stored.family_id, now=utcnow())
     session.commit()
 
 

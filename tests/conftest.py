@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from cryptopredict.auth.throttle import MemoryFailureCounter
 from cryptopredict.core import migrations
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine, get_session
@@ -80,30 +82,40 @@ def db_session(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
     """Settings for an app under test."""
     return Settings(
-        data_dir=tmp_path,
+        data_dir=tmp_path_factory.mktemp("app-data"),
         database_url=database_url,
         secret_key=TEST_SECRET,
         redis_url=None,
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def app_database(engine: Engine) -> Database:
     """The app's Database object, sharing the session-wide engine."""
     return Database(engine)
 
 
+@pytest.fixture(scope="session")
+def shared_app(settings: Settings, app_database: Database) -> FastAPI:
+    """One application for the whole run: building one costs about a quarter of a second,
+    which would otherwise dominate short HTTP tests."""
+    return create_app(settings, database=app_database)
+
+
 @pytest.fixture
-def client(settings: Settings, app_database: Database, db_session: Session) -> Iterator[TestClient]:
-    """An HTTP client for an app whose requests all use the test's transaction."""
-    app = create_app(settings, database=app_database)
-    app.dependency_overrides[get_session] = lambda: db_session
-    with TestClient(app) as test_client:
-        yield test_client
+def client(shared_app: FastAPI, db_session: Session) -> Iterator[TestClient]:
+    """An HTTP client whose requests all use the test's rolled-back transaction, with fresh
+    login throttling so no test inherits another's failed attempts."""
+    shared_app.dependency_overrides[get_session] = lambda: db_session
+    shared_app.state.login_throttle = MemoryFailureCounter()
+    try:
+        yield TestClient(shared_app)
+    finally:
+        shared_app.dependency_overrides.clear()
 
 
 @pytest.fixture

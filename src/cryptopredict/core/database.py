@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +32,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# Wide enough for NUMERIC(38, 18): the default 28-digit context would round stored values.
+_DECIMAL_CONTEXT = Context(prec=38)
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so big ids fall back to INTEGER there.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -95,7 +98,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         number = Decimal(str(value))
-        return number.quantize(Decimal(1)) if number == number.to_integral() else number.normalize()
+        if number == number.to_integral():
+            return number.quantize(Decimal(1), context=_DECIMAL_CONTEXT)
+        return number.normalize(_DECIMAL_CONTEXT)
 
 
 class Base(DeclarativeBase):

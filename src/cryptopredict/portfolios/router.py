@@ -1,5 +1,136 @@
-"""Routes for portfolios."""
+"""Routes for the caller's portfolios, their transactions and holdings."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(prefix="/portfolios", tags=["portfolios"])
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from cryptopredict.auth.dependencies import CurrentUser
+from cryptopredict.core.dependencies import SessionDep
+from cryptopredict.core.errors import error_responses
+from cryptopredict.core.pagination import Page, PageDep
+from cryptopredict.portfolios import service
+from cryptopredict.portfolios.dependencies import PortfolioDep, TransactionDep
+from cryptopredict.portfolios.models import TransactionKind
+from cryptopredict.portfolios.schemas import (
+    HoldingRead,
+    PortfolioCreate,
+    PortfolioRead,
+    PortfolioUpdate,
+    TransactionCreate,
+    TransactionRead,
+    TransactionUpdate,
+)
+
+router = APIRouter(
+    prefix="/portfolios", tags=["portfolios"], responses=error_responses(401, 404, 422)
+)
+
+
+@router.get("")
+def list_portfolios(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[PortfolioRead]:
+    """The caller's portfolios, by name."""
+    items, total = service.list_portfolios(session=session, user=user, page=page)
+    return Page[PortfolioRead](
+        items=[PortfolioRead.model_validate(p) for p in items],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
+def create_portfolio(
+    data: PortfolioCreate, user: CurrentUser, session: SessionDep
+) -> PortfolioRead:
+    """Create a portfolio; names are unique per user."""
+    return PortfolioRead.model_validate(service.create(session=session, user=user, data=data))
+
+
+@router.get("/{portfolio_id}")
+def get_portfolio(portfolio: PortfolioDep) -> PortfolioRead:
+    """One of the caller's portfolios."""
+    return PortfolioRead.model_validate(portfolio)
+
+
+@router.patch("/{portfolio_id}", responses=error_responses(409))
+def update_portfolio(
+    data: PortfolioUpdate, portfolio: PortfolioDep, session: SessionDep
+) -> PortfolioRead:
+    """Rename a portfolio or change its description."""
+    return PortfolioRead.model_validate(
+        service.update(session=session, portfolio=portfolio, data=data)
+    )
+
+
+@router.delete("/{portfolio_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_portfolio(portfolio: PortfolioDep, session: SessionDep) -> None:
+    """Delete a portfolio together with all its transactions."""
+    service.delete(session=session, portfolio=portfolio)
+
+
+@router.get("/{portfolio_id}/holdings")
+def list_holdings(
+    portfolio: PortfolioDep,
+    session: SessionDep,
+    include_closed: Annotated[
+        bool, Query(description="Also list coins whose quantity is back to zero")
+    ] = False,
+) -> list[HoldingRead]:
+    """Quantity and average-cost basis per coin, computed from the transactions."""
+    return service.holdings(session=session, portfolio=portfolio, include_closed=include_closed)
+
+
+@router.get("/{portfolio_id}/transactions")
+def list_transactions(
+    portfolio: PortfolioDep,
+    session: SessionDep,
+    page: PageDep,
+    coin: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="CoinGecko id or symbol")
+    ] = None,
+    kind: TransactionKind | None = None,
+) -> Page[TransactionRead]:
+    """The portfolio's transactions in the order they happened, filterable by coin and kind."""
+    items, total = service.list_transactions(
+        session=session, portfolio=portfolio, page=page, coin=coin, kind=kind
+    )
+    return Page[TransactionRead](items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/{portfolio_id}/transactions", status_code=status.HTTP_201_CREATED)
+def create_transaction(
+    data: TransactionCreate, portfolio: PortfolioDep, session: SessionDep
+) -> TransactionRead:
+    """Record a buy, sell or transfer; removals beyond what was held then are refused."""
+    return service.create_transaction(session=session, portfolio=portfolio, data=data)
+
+
+@router.get("/{portfolio_id}/transactions/{transaction_id}")
+def get_transaction(transaction: TransactionDep, session: SessionDep) -> TransactionRead:
+    """One transaction of the caller's portfolio."""
+    return service.read_transaction(session=session, transaction=transaction)
+
+
+@router.patch("/{portfolio_id}/transactions/{transaction_id}")
+def update_transaction(
+    data: TransactionUpdate,
+    portfolio: PortfolioDep,
+    transaction: TransactionDep,
+    session: SessionDep,
+) -> TransactionRead:
+    """Change a transaction, unless that would leave a later removal short."""
+    return service.update_transaction(
+        session=session, portfolio=portfolio, transaction=transaction, data=data
+    )
+
+
+@router.delete(
+    "/{portfolio_id}/transactions/{transaction_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+def delete_transaction(
+    portfolio: PortfolioDep, transaction: TransactionDep, session: SessionDep
+) -> None:
+    """Delete a transaction, unless a later removal depends on it."""
+    service.delete_transaction(session=session, portfolio=portfolio, transaction=transaction)

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 
 from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.coins.schemas import CoinBrief
+from cryptopredict.core.pagination import PageParams
 from cryptopredict.core.repository import Repository
+
+_SORT_COLUMNS: dict[str, Any] = {
+    "market_cap_rank": Cryptocurrency.market_cap_rank,
+    "name": func.lower(Cryptocurrency.name),
+    "symbol": Cryptocurrency.symbol,
+}
 
 
 class CoinRepository(Repository[Cryptocurrency]):
@@ -42,8 +51,20 @@ class CoinRepository(Repository[Cryptocurrency]):
         )
         return list(self.session.scalars(statement))
 
+    def briefs_by_coingecko_ids(self, coingecko_ids: Sequence[str]) -> list[CoinBrief]:
+        """Id, CoinGecko id, symbol and name for a list of ids, as plain tuples."""
+        if not coingecko_ids:
+            return []
+        statement = select(
+            Cryptocurrency.id,
+            Cryptocurrency.coingecko_id,
+            Cryptocurrency.symbol,
+            Cryptocurrency.name,
+        ).where(Cryptocurrency.coingecko_id.in_([i.lower() for i in coingecko_ids]))
+        return [CoinBrief(*row) for row in self.session.execute(statement)]
+
     def search_condition(self, prefix: str) -> ColumnElement[bool]:
-        """Name or symbol starts with `prefix`, case-insensitively."""
+        """Name, symbol or CoinGecko id starts with `prefix`, case-insensitively."""
         pattern = prefix.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         return or_(
             func.lower(Cryptocurrency.name).like(pattern, escape="\\"),
@@ -58,5 +79,32 @@ class CoinRepository(Repository[Cryptocurrency]):
             .where(Cryptocurrency.is_active.is_(True), Cryptocurrency.market_cap_rank.is_not(None))
             .order_by(Cryptocurrency.market_cap_rank)
             .limit(limit)
+        )
+        return list(self.session.scalars(statement))
+
+    def list_ordered(
+        self,
+        *,
+        conditions: Sequence[ColumnElement[bool]],
+        sort: str,
+        page: PageParams,
+    ) -> list[Cryptocurrency]:
+        """A page of coins sorted by rank, name (case-insensitively) or symbol.
+
+        `sort` may start with `-` for descending; coins without a value (unranked) come last
+        in both directions, and the id breaks ties so pages never overlap.
+        """
+        descending = sort.startswith("-")
+        column = _SORT_COLUMNS[sort.lstrip("-")]
+        statement = (
+            select(Cryptocurrency)
+            .where(*conditions)
+            .order_by(
+                column.is_(None),
+                column.desc() if descending else column.asc(),
+                Cryptocurrency.id,
+            )
+            .limit(page.limit)
+            .offset(page.offset)
         )
         return list(self.session.scalars(statement))

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.coins.repository import CoinRepository
-from cryptopredict.core.errors import NotFoundError
+from cryptopredict.coins.schemas import CoinBrief, CoinCreate, CoinSort, CoinUpdate
+from cryptopredict.core.errors import ConflictError, NotFoundError
+from cryptopredict.core.pagination import PageParams
+
+logger = logging.getLogger(__name__)
 
 
 def get_by_identifier(*, session: Session, identifier: str) -> Cryptocurrency:
@@ -16,6 +25,12 @@ def get_by_identifier(*, session: Session, identifier: str) -> Cryptocurrency:
     if coin is None:
         raise NotFoundError(f"Unknown coin {identifier!r}", details={"coin": identifier})
     return coin
+
+
+def get_many(*, session: Session, coingecko_ids: Sequence[str]) -> dict[str, CoinBrief]:
+    """Coins keyed by CoinGecko id in one lean query; unknown ids are simply absent."""
+    found = CoinRepository(session).briefs_by_coingecko_ids(coingecko_ids)
+    return {coin.coingecko_id: coin for coin in found}
 
 
 def ensure(
@@ -39,3 +54,65 @@ def ensure(
         market_cap_rank=market_cap_rank,
         image_url=image_url,
     )
+
+
+def list_coins(
+    *,
+    session: Session,
+    page: PageParams,
+    search: str | None = None,
+    is_active: bool | None = None,
+    sort: CoinSort = CoinSort.RANK,
+) -> tuple[list[Cryptocurrency], int]:
+    """A page of the catalogue and the total across pages, for browsing and search boxes."""
+    coins = CoinRepository(session)
+    conditions: list[ColumnElement[bool]] = []
+    if search:
+        conditions.append(coins.search_condition(search))
+    if is_active is not None:
+        conditions.append(Cryptocurrency.is_active.is_(is_active))
+    items = coins.list_ordered(conditions=conditions, sort=sort.value, page=page)
+    return items, coins.count(conditions=conditions)
+
+
+def create(*, session: Session, data: CoinCreate) -> Cryptocurrency:
+    """Add a coin; a CoinGecko id already in the catalogue is a 409."""
+    coins = CoinRepository(session)
+    if coins.get_by_coingecko_id(data.coingecko_id) is not None:
+        raise _duplicate(data.coingecko_id)
+    try:
+        coin = coins.create(**data.model_dump())
+        session.commit()
+    except IntegrityError as exc:  # lost a race with a concurrent create
+        session.rollback()
+        raise _duplicate(data.coingecko_id) from exc
+    logger.info("coin created: %s", coin.coingecko_id)
+    return coin
+
+
+def _duplicate(coingecko_id: str) -> ConflictError:
+    return ConflictError(
+        f"Coin {coingecko_id!r} already exists", details={"coingecko_id": coingecko_id}
+    )
+
+
+def update(*, session: Session, coin: Cryptocurrency, data: CoinUpdate) -> Cryptocurrency:
+    """Change the fields the request set (PATCH semantics)."""
+    CoinRepository(session).update(coin, **data.model_dump(exclude_unset=True))
+    session.commit()
+    return coin
+
+
+def delete(*, session: Session, coin: Cryptocurrency) -> None:
+    """Remove a coin with its prices and predictions; coins held in portfolios are kept (409)."""
+    coingecko_id = coin.coingecko_id
+    try:
+        CoinRepository(session).delete(coin)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(
+            f"Coin {coingecko_id!r} is referenced by portfolio transactions",
+            details={"coingecko_id": coingecko_id},
+        ) from exc
+    logger.info("coin deleted: %s", coingecko_id)

@@ -4,18 +4,54 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Integer,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    column,
+    func,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TextualSelect
 
+from cryptopredict.core.database import UTCDateTime
 from cryptopredict.prices.models import Interval, PriceData
 
 UPSERT_BATCH_SIZE = 5_000
 VALUE_COLUMNS = ("open", "high", "low", "close", "price", "volume", "market_cap", "source")
 ALL_COLUMNS = ("coin_id", "interval", "price_at", *VALUE_COLUMNS)
+POINT_COLUMNS = ("price_at", "open", "high", "low", "close", "price", "volume", "market_cap")
+
+# Core columns: hot reads select tuples from the table and never build ORM objects.
+_TABLE = cast(Table, PriceData.__table__)
+_POINT = tuple(_TABLE.c[name] for name in POINT_COLUMNS)
+
+PointRow = tuple[
+    dt.datetime,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+    float,
+    float | None,
+    float | None,
+]
+"""(price_at, open, high, low, close, price, volume, market_cap): a Core row, read like a tuple."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +84,23 @@ class Gap:
     start: dt.datetime
     end: dt.datetime
     missing: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesExtent:
+    """First and last instant of one stored series."""
+
+    first: dt.datetime
+    last: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PointLookup:
+    """Ask for the newest point of a series at or before `at`."""
+
+    coin_id: int
+    interval: str
+    at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,31 +326,15 @@ class PriceRepository:
         """Aggregate a finer series into coarser OHLC bars aligned to UTC epoch boundaries."""
         if target.seconds <= source.seconds:
             raise ValueError("resampling goes from a finer to a coarser interval")
-        bars: list[Bar] = []
-        width = target.seconds
-        for row in self.range(coin_id, source, start=start, end=end):
-            bucket_epoch = int(row.price_at.timestamp()) // width * width
-            bucket = dt.datetime.fromtimestamp(bucket_epoch, dt.UTC)
-            first = row.open if row.open is not None else row.price
-            high = row.high if row.high is not None else row.price
-            low = row.low if row.low is not None else row.price
-            if bars and bars[-1].price_at == bucket:
-                last = bars[-1]
-                volume = last.volume
-                if row.volume is not None:
-                    volume = (volume or 0.0) + row.volume
-                bars[-1] = Bar(
-                    price_at=bucket,
-                    open=last.open,
-                    high=max(last.high, high),
-                    low=min(last.low, low),
-                    close=row.price,
-                    volume=volume,
-                    points=last.points + 1,
-                )
-            else:
-                bars.append(Bar(bucket, first, high, low, row.price, row.volume, points=1))
-        return bars
+        params: dict[str, Any] = {"coin_id": coin_id, "series": source.value}
+        params |= {"width": target.seconds, "start": start, "end": end}
+        params = {name: value for name, value in params.items() if value is not None}
+        dialect = self.session.get_bind().dialect.name
+        statement = _resample_statement(dialect, start is not None, end is not None)
+        return [
+            Bar(dt.datetime.fromtimestamp(bucket, dt.UTC), *values)
+            for bucket, *values in self.session.execute(statement, params)
+        ]
 
     def series_bounds(
         self, coin_id: int, interval: Interval | str
@@ -308,3 +345,277 @@ class PriceRepository:
         ).where(PriceData.coin_id == coin_id, PriceData.interval == str(interval))
         row = self.session.execute(statement).one()
         return None if row[2] == 0 else row  # type: ignore[return-value]
+
+    # ---- lean reads (Core tuples, bounded query counts) ---------------------------------
+
+    @staticmethod
+    def _series(
+        coin_id: int,
+        interval: Interval | str,
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> Select[Any]:
+        """The WHERE clause of one series in [start, end], as a Core select of its key."""
+        statement = select(_TABLE.c.price_at).where(
+            _TABLE.c.coin_id == coin_id, _TABLE.c.interval == str(interval)
+        )
+        if start is not None:
+            statement = statement.where(_TABLE.c.price_at >= start)
+        if end is not None:
+            statement = statement.where(_TABLE.c.price_at <= end)
+        return statement
+
+    def points(
+        self,
+        coin_id: int,
+        interval: Interval | str,
+        *,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[PointRow]:
+        """The newest `limit` points of a series in [start, end] as tuples, oldest first.
+
+        This is the charting hot path: one index range scan read backwards, no ORM objects.
+        On PostgreSQL the rows come through psycopg's binary protocol, which parses instants
+        and floats about three times cheaper than text (see `_points_postgresql`).
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            rows = self._points_postgresql(coin_id, str(interval), start, end, limit)
+        else:
+            statement = (
+                self._series(coin_id, interval, start=start, end=end)
+                .with_only_columns(*_POINT)
+                .order_by(_TABLE.c.price_at.desc())
+            )
+            if limit is not None:
+                statement = statement.limit(limit)
+            rows = cast(list[PointRow], self.session.execute(statement).all())
+        rows.reverse()
+        return rows
+
+    def _points_postgresql(
+        self,
+        coin_id: int,
+        interval: str,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        limit: int | None,
+    ) -> list[PointRow]:
+        """`points` newest first on the session's own connection and transaction, through a
+        binary cursor; instants are handed back in UTC whatever the session time zone."""
+        sql = _PG_POINTS_SQL[(start is not None, end is not None)]
+        params = [coin_id, interval, *(b for b in (start, end) if b is not None), limit]
+        driver_connection = self.session.connection().connection.driver_connection
+        with driver_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+            rows: list[PointRow] = cursor.execute(sql, params).fetchall()
+            zone = driver_connection.info.timezone  # type: ignore[union-attr]
+        if any(zone.utcoffset(probe) for probe in _ZONE_PROBES):
+            return [(row[0].astimezone(dt.UTC), *row[1:]) for row in rows]
+        return rows
+
+    def _keys(
+        self, rows: Sequence[tuple[int, str, dt.datetime | None]]
+    ) -> tuple[str, dict[str, Any]]:
+        """The dialect's key-list source and its parameters (see `_key_source`)."""
+        dialect = self.session.get_bind().dialect
+        if dialect.name == "postgresql":
+            return "postgresql", {
+                "k": list(range(len(rows))),
+                "c": [row[0] for row in rows],
+                "s": [row[1] for row in rows],
+                "a": [row[2] for row in rows],
+            }
+        to_text = _INSTANT.dialect_impl(dialect).bind_processor(dialect)
+        encoded = [
+            [k, coin_id, series, None if at is None or to_text is None else to_text(at)]
+            for k, (coin_id, series, at) in enumerate(rows)
+        ]
+        return "sqlite", {"keys": json.dumps(encoded)}
+
+    def points_at(self, keys: Sequence[tuple[int, str, dt.datetime]]) -> dict[int, PointRow]:
+        """The rows with these exact (coin, interval, instant) keys, by coin, in one query."""
+        if not keys:
+            return {}
+        dialect, params = self._keys(keys)
+        rows = self.session.execute(_points_at_statement(dialect), params)
+        return {row[0]: cast(PointRow, tuple(row[1:])) for row in rows}
+
+    def extents(self, coin_ids: Sequence[int]) -> dict[int, dict[Interval, SeriesExtent]]:
+        """First and last instant of every stored series of these coins, in one query.
+
+        Each min/max is a correlated subquery that the primary key answers with one index
+        probe, so the cost grows with the number of coins, not the number of rows.
+        """
+        unique = list(dict.fromkeys(coin_ids))
+        if not unique:
+            return {}
+        dialect, params = self._keys([(coin_id, "", None) for coin_id in unique])
+        result: dict[int, dict[Interval, SeriesExtent]] = {coin_id: {} for coin_id in unique}
+        for coin_id, *values in self.session.execute(_extents_statement(dialect), params):
+            for index, interval in enumerate(Interval):
+                first, last = values[2 * index], values[2 * index + 1]
+                if first is not None and last is not None:
+                    result[coin_id][interval] = SeriesExtent(first=first, last=last)
+        return result
+
+    def at_or_before(
+        self, lookups: Sequence[PointLookup]
+    ) -> list[tuple[dt.datetime, float] | None]:
+        """For each lookup, the (instant, price) of the newest point at or before its time.
+
+        One statement of index probes (ORDER BY .. DESC LIMIT 1), however many lookups.
+        """
+        if not lookups:
+            return []
+        dialect, params = self._keys([(x.coin_id, x.interval, x.at) for x in lookups])
+        found: list[tuple[dt.datetime, float] | None] = [None] * len(lookups)
+        for index, price_at, price in self.session.execute(
+            _at_or_before_statement(dialect), params
+        ):
+            if price_at is not None:
+                found[index] = (price_at, price)
+        return found
+
+
+_PG_POINTS_SQL = {
+    (has_start, has_end): (
+        "SELECT price_at, open, high, low, close, price, volume, market_cap FROM price_data "  # noqa: S608
+        "WHERE coin_id = %s AND interval = %s"
+        + (" AND price_at >= %s" if has_start else "")
+        + (" AND price_at <= %s" if has_end else "")
+        + " ORDER BY price_at DESC LIMIT %s"
+    )
+    for has_start in (False, True)
+    for has_end in (False, True)
+}
+# A session zone at UTC offset 0 in both January and July needs no conversion.
+_ZONE_PROBES = (dt.datetime(2024, 1, 15), dt.datetime(2024, 7, 15))  # noqa: DTZ001
+
+
+# ---- statements over a list of keys -------------------------------------------------------
+#
+# Many-key reads take the keys as a few parameters rather than one SELECT (or placeholder
+# set) per key: PostgreSQL gets arrays expanded by unnest(), SQLite a JSON list read by
+# json_each(). Either way the statement text is constant, so it is planned cheaply and
+# cached by SQLAlchemy and the driver, whatever the number of keys. Both sources expose
+# v(k, coin_id, series, at); `at` is in the column's stored form, so comparisons use the
+# primary key.
+
+_INSTANT = UTCDateTime()
+_KEY_SOURCES = {
+    "postgresql": (
+        "unnest(CAST(:k AS integer[]), CAST(:c AS integer[]), CAST(:s AS varchar[]), "
+        "CAST(:a AS timestamptz[])) AS v(k, coin_id, series, at)"
+    ),
+    "sqlite": (
+        "(SELECT json_extract(value, '$[0]') AS k, json_extract(value, '$[1]') AS coin_id, "
+        "json_extract(value, '$[2]') AS series, json_extract(value, '$[3]') AS at "
+        "FROM json_each(:keys)) AS v"
+    ),
+}
+
+
+@lru_cache(maxsize=8)
+def _points_at_statement(dialect: str) -> TextualSelect:
+    """coin_id and the point columns of each exactly keyed row."""
+    columns = ", ".join(f"p.{name}" for name in POINT_COLUMNS)
+    sql = (
+        f"SELECT p.coin_id, {columns} FROM {_KEY_SOURCES[dialect]} "  # noqa: S608 - constants
+        "JOIN price_data AS p ON p.coin_id = v.coin_id AND p.interval = v.series "
+        "AND p.price_at = v.at"
+    )
+    return text(sql).columns(_TABLE.c.coin_id, *_POINT)
+
+
+_EXTENT_LABELS = {
+    (interval, aggregate): f"{aggregate}_{interval.name.lower()}"
+    for interval in Interval
+    for aggregate in ("min", "max")
+}
+
+
+@lru_cache(maxsize=8)
+def _extents_statement(dialect: str) -> TextualSelect:
+    """coin_id, then min and max instant of each interval's series, per listed coin."""
+    bounds = [
+        f"(SELECT {aggregate}(p.price_at) FROM price_data AS p "  # noqa: S608 - constants only
+        f"WHERE p.coin_id = v.coin_id AND p.interval = '{interval.value}') AS {label}"
+        for (interval, aggregate), label in _EXTENT_LABELS.items()
+    ]
+    sql = f"SELECT v.coin_id, {', '.join(bounds)} FROM {_KEY_SOURCES[dialect]}"  # noqa: S608
+    return text(sql).columns(
+        column("coin_id", Integer()),
+        *(column(label, UTCDateTime()) for label in _EXTENT_LABELS.values()),
+    )
+
+
+@lru_cache(maxsize=8)
+def _at_or_before_statement(dialect: str) -> TextualSelect:
+    """Lookup index, instant and price of the newest point at or before each lookup time."""
+
+    def probe(name: str) -> str:
+        return (
+            f"(SELECT p.{name} FROM price_data AS p WHERE p.coin_id = v.coin_id "  # noqa: S608
+            "AND p.interval = v.series AND p.price_at <= v.at "
+            "ORDER BY p.price_at DESC LIMIT 1)"
+        )
+
+    sql = (
+        f"SELECT v.k, {probe('price_at')} AS price_at, {probe('price')} AS price "  # noqa: S608
+        f"FROM {_KEY_SOURCES[dialect]}"
+    )
+    return text(sql).columns(
+        column("k", Integer()), column("price_at", UTCDateTime()), column("price", Double())
+    )
+
+
+_BUCKET_EPOCH = {
+    "postgresql": "CAST(floor(extract(epoch FROM price_at) / :width) AS bigint) * :width",
+    # Whole seconds only: SQLite's date functions round fractions to milliseconds, which
+    # would move an instant just before midnight into the next day.
+    "sqlite": "CAST(strftime('%s', substr(price_at, 1, 19)) AS INTEGER) / :width * :width",
+}
+
+
+@lru_cache(maxsize=16)
+def _resample_statement(dialect: str, has_start: bool, has_end: bool) -> TextualSelect:
+    """OHLC per UTC-epoch-aligned bucket, aggregated in the database.
+
+    Open and close come from the bucket's first and last rows (found again by primary key);
+    high and low fall back to the price for price-only points; volume is the sum of the
+    known volumes (null when none is known); points counts the source rows.
+    """
+    bounds = (" AND price_at >= :start" if has_start else "") + (
+        " AND price_at <= :end" if has_end else ""
+    )
+    same_series = "coin_id = :coin_id AND interval = :series"
+    sql = (
+        "WITH buckets AS ("  # noqa: S608 - only constant fragments are interpolated
+        f"SELECT {_BUCKET_EPOCH[dialect]} AS bucket, min(price_at) AS first_at, "
+        "max(price_at) AS last_at, max(coalesce(high, price)) AS high, "
+        "min(coalesce(low, price)) AS low, sum(volume) AS volume, count(*) AS points "
+        f"FROM price_data WHERE {same_series}{bounds} GROUP BY 1) "
+        "SELECT b.bucket, coalesce(o.open, o.price) AS open, b.high, b.low, "
+        "c.price AS close, b.volume, b.points FROM buckets AS b "
+        "JOIN price_data AS o ON o.coin_id = :coin_id AND o.interval = :series "
+        "AND o.price_at = b.first_at "
+        "JOIN price_data AS c ON c.coin_id = :coin_id AND c.interval = :series "
+        "AND c.price_at = b.last_at "
+        "ORDER BY b.bucket"
+    )
+    statement = text(sql)
+    if has_start:
+        statement = statement.bindparams(bindparam("start", type_=UTCDateTime()))
+    if has_end:
+        statement = statement.bindparams(bindparam("end", type_=UTCDateTime()))
+    return statement.columns(
+        column("bucket", Integer()),
+        column("open", Double()),
+        column("high", Double()),
+        column("low", Double()),
+        column("close", Double()),
+        column("volume", Double()),
+        column("points", Integer()),
+    )

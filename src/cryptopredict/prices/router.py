@@ -1,5 +1,125 @@
-"""Routes for prices."""
+"""Routes for price series: history, latest, OHLC, resampled bars, stats, gaps, bulk writes."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter(prefix="/prices", tags=["prices"])
+import inspect
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, Response
+
+from cryptopredict.auth.dependencies import AdminUser
+from cryptopredict.coins.dependencies import CoinDep
+from cryptopredict.core.dependencies import SessionDep
+from cryptopredict.core.errors import error_responses
+from cryptopredict.prices import service
+from cryptopredict.prices.dependencies import CoinIdsDep, TimeRangeDep
+from cryptopredict.prices.models import Interval
+from cryptopredict.prices.schemas import (
+    MAX_HISTORY_POINTS,
+    BulkPrices,
+    BulkResult,
+    GapReport,
+    LatestPrices,
+    OhlcSeries,
+    PriceHistory,
+    PriceStats,
+)
+
+router = APIRouter(prefix="/prices", tags=["prices"], responses=error_responses(422))
+
+_NOT_FOUND = error_responses(404)
+
+IntervalQuery = Annotated[Interval, Query(description="Bar width of the series")]
+LimitQuery = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_HISTORY_POINTS,
+        description="At most this many items; when the range holds more, the newest are kept",
+    ),
+]
+
+
+def _json(content: bytes) -> Response:
+    """A response from bytes serialised by orjson or pydantic, skipping re-validation."""
+    return Response(content=content, media_type="application/json")
+
+
+@router.get("/latest", response_model=LatestPrices, responses=_NOT_FOUND)
+def latest(coins: CoinIdsDep, session: SessionDep) -> Response:
+    """Newest price and 24 h change for 1-100 coins; unknown ids are listed in `missing`
+    (404 only when none of them is known)."""
+    return _json(service.latest(session=session, coingecko_ids=coins).model_dump_json().encode())
+
+
+@router.get("/{coin}/history", response_model=PriceHistory, responses=_NOT_FOUND)
+def history(
+    coin: CoinDep,
+    session: SessionDep,
+    window: TimeRangeDep,
+    interval: IntervalQuery = Interval.DAY,
+    limit: LimitQuery = MAX_HISTORY_POINTS,
+) -> Response:
+    """Points of one stored series in [start, end], oldest first (the charting hot path)."""
+    payload = service.history(
+        session=session, coin=coin, interval=interval, window=window, limit=limit
+    )
+    return _json(orjson.dumps(payload, option=orjson.OPT_UTC_Z))
+
+
+@router.get("/{coin}/ohlc", response_model=OhlcSeries, responses=_NOT_FOUND)
+def ohlc(
+    coin: CoinDep,
+    session: SessionDep,
+    window: TimeRangeDep,
+    interval: IntervalQuery = Interval.DAY,
+    limit: LimitQuery = MAX_HISTORY_POINTS,
+) -> Response:
+    """OHLC bars starting in [start, end]: stored bars of `interval` when that series exists,
+    else resampled from the finest stored series."""
+    series = service.ohlc(session=session, coin=coin, interval=interval, window=window, limit=limit)
+    return _json(series.model_dump_json().encode())
+
+
+@router.get("/{coin}/resampled", response_model=OhlcSeries, responses=_NOT_FOUND)
+def resampled(
+    coin: CoinDep,
+    session: SessionDep,
+    window: TimeRangeDep,
+    source: Annotated[Interval, Query(description="Stored series to aggregate")],
+    target: Annotated[Interval, Query(description="Coarser bar width to produce")],
+    limit: LimitQuery = MAX_HISTORY_POINTS,
+) -> Response:
+    """A finer stored series aggregated into coarser UTC-aligned OHLC bars (422 unless
+    `target` is coarser than `source`); `points` counts the source points per bar."""
+    series = service.ohlc(
+        session=session, coin=coin, interval=target, window=window, limit=limit, source=source
+    )
+    return _json(series.model_dump_json().encode())
+
+
+@router.get(
+    "/{coin}/stats", responses=_NOT_FOUND, description=inspect.cleandoc(service.stats.__doc__ or "")
+)
+def stats(coin: CoinDep, session: SessionDep) -> PriceStats:
+    """Last price, 24h/7d/30d returns and 7d/30d volatility; formulas in service.stats."""
+    return service.stats(session=session, coin=coin)
+
+
+@router.get("/{coin}/gaps", responses=_NOT_FOUND)
+def gaps(
+    coin: CoinDep,
+    session: SessionDep,
+    window: TimeRangeDep,
+    interval: IntervalQuery = Interval.DAY,
+) -> GapReport:
+    """Runs of missing bars in one series, to decide what to backfill."""
+    return service.gaps(session=session, coin=coin, interval=interval, window=window)
+
+
+@router.post("/bulk", responses=error_responses(401, 403, 413))
+def bulk(_admin: AdminUser, data: BulkPrices, session: SessionDep) -> BulkResult:
+    """Write up to 10,000 points all together or not at all (admin only); re-posting the
+    same points writes 0 rows. A 422 lists every offending point by index in `loc`."""
+    return service.bulk_write(session=session, data=data)

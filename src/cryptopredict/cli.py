@@ -1,0 +1,477 @@
+"""The `cryptopredict` command: serve the API, migrate the schema, add admins, import prices.
+
+Thin by design: commands parse arguments, open a session and call core.migrations,
+auth.service and prices.importer. Exit codes: 0 success, 1 failure, 2 invalid input.
+Secrets never reach the terminal: database passwords are masked and the signing key is
+never printed.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TextIO
+
+import typer
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from cryptopredict.auth import service as auth_service
+from cryptopredict.auth.models import Role
+from cryptopredict.auth.repository import UserRepository
+from cryptopredict.auth.schemas import UserCreate
+from cryptopredict.core import migrations
+from cryptopredict.core.config import InsecureConfigurationError, Settings
+from cryptopredict.core.database import Database, create_db_engine
+from cryptopredict.core.errors import ConflictError
+from cryptopredict.prices import importer
+from cryptopredict.prices.models import Interval
+from cryptopredict.snapshot import snapshot_price_files
+
+logger = logging.getLogger("cryptopredict.cli")
+
+app = typer.Typer(
+    name="cryptopredict",
+    help="CryptoPredict: crypto market data, honest forecasts and portfolios.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals could hold passwords
+)
+db_app = typer.Typer(help="Inspect and migrate the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+_EMAIL = TypeAdapter(EmailStr)
+_MIGRATE_HELP = "Apply pending schema migrations first (idempotent)."
+
+
+class IntervalChoice(StrEnum):
+    """`--interval` values: a stored bar width, or `auto` to read it from the file."""
+
+    AUTO = "auto"
+    FIVE_MINUTES = "5m"
+    HOUR = "1h"
+    DAY = "1d"
+
+
+# ---- plumbing ---------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """Print one clear line to stderr and leave with `code`, never a traceback."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def mask_url(url: str) -> str:
+    """The database URL with its password replaced by ***, fit for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparsable database URL>"
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever sys.stderr is when a record arrives, so redirections are honoured."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Re-resolve the stream, then write as usual."""
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+_LOG_HANDLER = _StderrHandler()
+_LOG_HANDLER.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+
+def _log_level(name: str) -> str:
+    """The configured level name, refused early when logging would not understand it."""
+    level = name.strip().upper()
+    if not isinstance(logging.getLevelName(level), int):
+        _fail(f"CRYPTOPREDICT_LOG_LEVEL {name!r} is not a logging level", code=2)
+    return level
+
+
+def _configure_logging(level: str, *, quiet_migrations: bool = False) -> None:
+    """Send application logs to stderr at the configured level (installed once)."""
+    root = logging.getLogger()
+    if _LOG_HANDLER not in root.handlers:
+        root.addHandler(_LOG_HANDLER)
+    root.setLevel(level)
+    logging.getLogger("alembic").setLevel(logging.WARNING if quiet_migrations else level)
+
+
+def _settings() -> Settings:
+    """Settings from the environment, read afresh; a bad configuration is a clear error."""
+    try:
+        return Settings()
+    except InsecureConfigurationError as exc:
+        _fail(str(exc), code=2)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CRYPTOPREDICT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors(include_input=False)
+        )
+        _fail(f"invalid configuration: {problems}", code=2)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The informative first line of a driver error, without SQL or parameters."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    """Turn unreachable databases and bad revisions into one line instead of a traceback."""
+    try:
+        yield
+    except DBAPIError as exc:
+        _fail(f"database {mask_url(url)}: {_first_line(exc)}")
+    except CommandError as exc:
+        _fail(f"migration: {exc}")
+
+
+def _migrate(url: str, revision: str = "head") -> None:
+    """Bring the schema up to `revision`, saying which database (password masked)."""
+    logger.info("Migrating %s to %s", mask_url(url), revision)
+    with _database_errors(url):
+        migrations.upgrade(url, revision)
+
+
+def _uvicorn_log_config(level: str) -> dict[str, Any]:
+    """Uvicorn's own logging setup, extended so the app's loggers reach every worker."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["cryptopredict"] = {"handlers": ["default"], "level": level}
+    config["loggers"]["alembic"] = {"handlers": ["default"], "level": level}
+    return config
+
+
+# ---- serve ------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; keep loopback unless behind a proxy.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (about one per core).")] = 1,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+) -> None:
+    """Apply pending migrations, then serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    level = _log_level(settings.log_level)
+    _configure_logging(level)
+    url = settings.resolved_database_url
+    if migrate:
+        _migrate(url)
+    logger.info(
+        "Serving CryptoPredict (%s) on %s:%d, %d worker(s), database %s",
+        settings.env,
+        host,
+        port,
+        workers,
+        mask_url(url),
+    )
+    # The root handler would print uvicorn's records twice once its own config is applied.
+    logging.getLogger().removeHandler(_LOG_HANDLER)
+    uvicorn.run(
+        "cryptopredict.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=_uvicorn_log_config(level),
+        log_level=level.lower(),
+        access_log=access_log,
+        server_header=False,
+        # Workers import the whole app before answering the supervisor's health pings; on a
+        # small, busy host that can take longer than uvicorn's 5 s default.
+        timeout_worker_healthcheck=30,
+    )
+
+
+# ---- db ---------------------------------------------------------------------------------
+
+
+def _schema_state(url: str) -> list[str]:
+    """One line per revision the database is at, saying whether it is the newest."""
+    heads = set(ScriptDirectory.from_config(migrations.alembic_config(url)).get_heads())
+    engine = create_db_engine(url)
+    try:
+        with _database_errors(url), engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    if not current:
+        return ["none (empty schema; run `cryptopredict db upgrade`)"]
+    return [
+        f"{revision} ({'head' if revision in heads else 'behind head ' + ', '.join(heads)})"
+        for revision in current
+    ]
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level))
+    url = settings.resolved_database_url
+    _migrate(url, revision)
+    typer.echo("Schema now at " + "; ".join(_schema_state(url)))
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: an id, `base`, or relative as `-- -1`.")
+    ],
+) -> None:
+    """Revert migrations down to REVISION (`base` empties the schema)."""
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level))
+    url = settings.resolved_database_url
+    logger.info("Downgrading %s to %s", mask_url(url), revision)
+    with _database_errors(url):
+        migrations.downgrade(url, revision)
+    typer.echo("Schema now at " + "; ".join(_schema_state(url)))
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the revision the database is at and whether it is the newest."""
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
+    for line in _schema_state(settings.resolved_database_url):
+        typer.echo(line)
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Option("--message", "-m", help="What the migration does.")],
+) -> None:
+    """Autogenerate a migration from the models (developers; review it before committing)."""
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level))
+    url = settings.resolved_database_url
+    with _database_errors(url):
+        migrations.revision(url, message)
+
+
+# ---- create-admin -----------------------------------------------------------------------
+
+
+def _validation_problems(exc: ValidationError) -> str:
+    """Field and reason for each problem, never the rejected value (it may be a password)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
+        for e in exc.errors(include_input=False)
+    )
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="Email address the admin logs in with.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CRYPTOPREDICT_ADMIN_PASSWORD",
+            show_envvar=True,
+            help="At least 8 characters. Omit it to be asked (hidden, twice): "
+            "a password on the command line ends up in shell history.",
+        ),
+    ] = None,
+    full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
+) -> None:
+    """Create an admin account, or promote the existing account with this email to admin."""
+    try:
+        email = _EMAIL.validate_python(email.strip()).lower()
+    except ValidationError as exc:
+        _fail(f"invalid email {email!r}: {exc.errors(include_input=False)[0]['msg']}", code=2)
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
+    url = settings.resolved_database_url
+    if migrate:
+        _migrate(url)
+    database = Database.from_settings(settings)
+    try:
+        with _database_errors(url), database.session_factory() as session:
+            users = UserRepository(session)
+            user = users.get_by_email(email)
+            if user is not None:
+                if password is not None:
+                    typer.echo("Note: the account exists; its password was not changed.")
+                if user.role == Role.ADMIN:
+                    typer.echo(f"{email} is already an admin (id {user.id}).")
+                    return
+                users.update(user, role=Role.ADMIN)
+                session.commit()
+                typer.echo(f"Promoted {email} (id {user.id}) to admin.")
+                if not user.is_active:
+                    typer.echo("Note: the account is deactivated; activate it to log in.")
+                return
+            session.rollback()  # hold no transaction open while someone types
+            if password is None:
+                password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+            try:
+                data = UserCreate(email=email, password=password, full_name=full_name)
+            except ValidationError as exc:
+                _fail(_validation_problems(exc), code=2)
+            try:
+                user = auth_service.create(session=session, data=data, role=Role.ADMIN)
+            except ConflictError as exc:
+                _fail(exc.message)
+            typer.echo(f"Created admin {email} (id {user.id}).")
+    finally:
+        database.dispose()
+
+
+# ---- import-prices ----------------------------------------------------------------------
+
+
+def _import_paths(files: list[Path] | None, snapshot: bool, coin: str | None) -> list[Path]:
+    """The files to import, or a usage error explaining what is missing or contradictory."""
+    paths = list(files or [])
+    if snapshot:
+        paths.extend(snapshot_price_files())
+    if not paths:
+        raise typer.BadParameter("give one or more CSV files, or --snapshot", param_hint="CSV")
+    if coin is not None and len(paths) > 1:
+        raise typer.BadParameter("--coin applies to a single file only", param_hint="--coin")
+    return paths
+
+
+def _print_report(console: Console, report: importer.ImportReport) -> None:
+    """Per-file figures, each failure with its file and line, then the overall rate."""
+    if report.results:
+        table = Table("File", "Coin", "Interval", "Read", "Written", "Seconds", "Rows/s")
+        for result in report.results:
+            table.add_row(
+                result.path.name,
+                result.coin,
+                str(result.interval),
+                str(result.rows_read),
+                str(result.rows_written),
+                f"{result.seconds:.3f}",
+                f"{result.rows_per_second:,.0f}",
+            )
+        console.print(table)
+    for failure in report.failures:
+        typer.echo(f"Error: {failure.message} (nothing imported from this file)", err=True)
+    done = len(report.results)
+    typer.echo(
+        f"Imported {done} of {done + len(report.failures)} file(s): {report.rows_read} rows "
+        f"read, {report.rows_written} written in {report.seconds:.2f} s "
+        f"({report.rows_per_second:,.0f} rows/s)."
+    )
+
+
+@app.command("import-prices")
+def import_prices(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="CSV...",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Daily (`date,open,high,low,close,volume,market_cap`) or intraday "
+            "(`timestamp,open,high,low,close,volume,...`) price files.",
+        ),
+    ] = None,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot",
+            help="Also import the bundled snapshot (daily prices of 6 coins up to "
+            "2021-07-06; historical, not live).",
+        ),
+    ] = False,
+    coin: Annotated[
+        str | None,
+        typer.Option(
+            help="CoinGecko id of the coin (one file only). Default: the file name, "
+            "so bitcoin.csv and bitcoin_1h.csv are bitcoin."
+        ),
+    ] = None,
+    interval: Annotated[
+        IntervalChoice,
+        typer.Option(help="Bar width; auto: daily for `date` files, else from the file."),
+    ] = IntervalChoice.AUTO,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows per upsert statement.")
+    ] = importer.DEFAULT_BATCH_SIZE,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
+) -> None:
+    """Import price CSVs; each file is all-or-nothing and re-importing writes nothing."""
+    paths = _import_paths(files, snapshot, coin)
+    if coin is not None:
+        try:
+            coin = importer.normalise_coin_id(coin)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--coin") from None
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
+    url = settings.resolved_database_url
+    if migrate:
+        _migrate(url)
+    stdout, stderr = Console(), Console(stderr=True)
+    database = Database.from_settings(settings)
+    try:
+        with (
+            _database_errors(url),
+            database.session_factory() as session,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=stderr,
+                disable=not stderr.is_terminal,
+            ) as progress,
+        ):
+            tasks: dict[Path, TaskID] = {}
+
+            def on_progress(path: Path, done: int, total: int) -> None:
+                if path not in tasks:
+                    tasks[path] = progress.add_task(path.name, total=total)
+                progress.update(tasks[path], completed=done)
+
+            report = importer.import_price_files(
+                paths,
+                session=session,
+                coin=coin,
+                interval=None if interval is IntervalChoice.AUTO else Interval(interval.value),
+                batch_size=batch_size,
+                on_progress=on_progress,
+            )
+    finally:
+        database.dispose()
+    _print_report(stdout, report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

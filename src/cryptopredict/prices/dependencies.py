@@ -1,0 +1,78 @@
+"""Query parameters shared by the price routes: a checked time range and a list of coins."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from cryptopredict.coins.schemas import COINGECKO_ID_MAX_LENGTH, COINGECKO_ID_PATTERN
+from cryptopredict.prices.schemas import MAX_LATEST_COINS, TimeRange
+from cryptopredict.prices.service import query_error
+
+_INSTANT_HELP = (
+    "ISO 8601 instant, e.g. `2024-01-01T00:00:00Z` (encode `+` as `%2B`); a value without a "
+    "timezone, including a bare date, is read as UTC"
+)
+_COINGECKO_ID = re.compile(COINGECKO_ID_PATTERN)
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Naive instants are taken to be UTC (the only zone the API speaks); others converted."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+async def time_range(
+    start: Annotated[
+        dt.datetime | None, Query(description="Inclusive lower bound. " + _INSTANT_HELP)
+    ] = None,
+    end: Annotated[
+        dt.datetime | None, Query(description="Inclusive upper bound. " + _INSTANT_HELP)
+    ] = None,
+) -> TimeRange:
+    """Read `start`/`end` as UTC and refuse an inverted window with a 422 (async because it
+    does no I/O: FastAPI then runs it on the event loop instead of a worker thread)."""
+    window = TimeRange(start=as_utc(start), end=as_utc(end))
+    if window.start is not None and window.end is not None and window.start > window.end:
+        raise query_error("start", "start must not be after end")
+    return window
+
+
+TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
+
+
+async def coin_ids(
+    coins: Annotated[
+        str,
+        Query(
+            max_length=MAX_LATEST_COINS * (COINGECKO_ID_MAX_LENGTH + 1),
+            description=f"Comma-separated CoinGecko ids, 1 to {MAX_LATEST_COINS}",
+            examples=["bitcoin,ethereum"],
+        ),
+    ],
+) -> list[str]:
+    """The distinct, lower-cased ids of a comma-separated list, in the order given (async for
+    the same reason as `time_range`)."""
+    parts = [part.strip().lower() for part in coins.split(",")]
+    malformed = [
+        position
+        for position, value in enumerate(parts)
+        if value and (len(value) > COINGECKO_ID_MAX_LENGTH or not _COINGECKO_ID.match(value))
+    ]
+    if malformed:
+        raise query_error("coins", f"malformed coin ids at positions {malformed[:20]}")
+    ids = list(dict.fromkeys(part for part in parts if part))
+    if not ids:
+        raise query_error("coins", "at least one coin id is required")
+    if len(ids) > MAX_LATEST_COINS:
+        raise query_error("coins", f"at most {MAX_LATEST_COINS} coin ids are allowed")
+    return ids
+
+
+CoinIdsDep = Annotated[list[str], Depends(coin_ids)]

@@ -1,0 +1,466 @@
+"""Price logic: series reads, latest prices, OHLC resampling, summary stats and bulk writes.
+
+Every read costs a fixed number of queries (the hot ones: two for a history, four for the
+latest prices of up to 100 coins), never one per coin or per point.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cryptopredict.coins import service as coins_service
+from cryptopredict.core.errors import NotFoundError, ValidationFailedError
+from cryptopredict.prices.models import Interval
+from cryptopredict.prices.repository import (
+    PointLookup,
+    PriceRepository,
+    PriceRow,
+    SeriesExtent,
+)
+from cryptopredict.prices.schemas import (
+    BulkPrices,
+    BulkResult,
+    GapRead,
+    GapReport,
+    LatestPrice,
+    LatestPrices,
+    OhlcBar,
+    OhlcSeries,
+    PeriodReturn,
+    PriceStats,
+    TimeRange,
+    Volatility,
+)
+
+if TYPE_CHECKING:
+    from cryptopredict.coins.models import Cryptocurrency
+
+logger = logging.getLogger(__name__)
+
+DAY = dt.timedelta(days=1)
+RETURN_PERIODS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+VOLATILITY_WINDOWS_DAYS = (7, 30)
+DAYS_PER_YEAR = 365
+BULK_SOURCE = "api"
+
+_FINEST_FIRST = sorted(Interval, key=lambda interval: interval.seconds)
+
+Extents = Mapping[Interval, SeriesExtent]
+
+
+# ---- helpers ----------------------------------------------------------------------------
+
+
+def query_error(field: str, message: str, kind: str = "value_error") -> ValidationFailedError:
+    """A 422 whose details match FastAPI's own validation errors, so clients parse one shape."""
+    return ValidationFailedError(
+        message, details=[{"loc": ["query", field], "msg": message, "type": kind}]
+    )
+
+
+def _newest(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
+    """The series holding the newest instant; the finest one when several share it."""
+    best: tuple[Interval, SeriesExtent] | None = None
+    for interval in _FINEST_FIRST:
+        extent = extents.get(interval)
+        if extent is not None and (best is None or extent.last > best[1].last):
+            best = (interval, extent)
+    return best
+
+
+def _reference_series(extents: Extents, target: dt.datetime, horizon: dt.timedelta) -> str | None:
+    """The finest series that has data at or before `target` and not too long before it."""
+    for interval in _FINEST_FIRST:
+        extent = extents.get(interval)
+        if extent is not None and extent.first <= target and extent.last >= target - horizon:
+            return interval.value
+    return None
+
+
+def _floor(instant: dt.datetime, seconds: int) -> dt.datetime:
+    """Start of the UTC-epoch-aligned bucket containing `instant` (as resampling aligns)."""
+    epoch = int(instant.timestamp()) // seconds * seconds
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+def _ceil(instant: dt.datetime, seconds: int) -> dt.datetime:
+    """Start of the first bucket that begins at or after `instant`."""
+    floor = _floor(instant, seconds)
+    return floor if floor == instant else floor + dt.timedelta(seconds=seconds)
+
+
+# ---- reads ------------------------------------------------------------------------------
+
+
+def history(
+    *,
+    session: Session,
+    coin: Cryptocurrency,
+    interval: Interval,
+    window: TimeRange,
+    limit: int,
+) -> dict[str, Any]:
+    """A series in [start, end] as plain data ready for orjson (the charting hot path).
+
+    Reads `limit + 1` rows newest first to learn whether the range held more than `limit`.
+    """
+    rows = PriceRepository(session).points(
+        coin.id, interval, start=window.start, end=window.end, limit=limit + 1
+    )
+    truncated = len(rows) > limit
+    if truncated:
+        rows = rows[1:]
+    return {
+        "coin": coin.coingecko_id,
+        "interval": interval.value,
+        "truncated": truncated,
+        "points": [
+            {
+                "timestamp": at,
+                "open": open_,
+                "high": high,
+                "low": low,
+                "close": close,
+                "price": price,
+                "volume": volume,
+                "market_cap": market_cap,
+            }
+            for at, open_, high, low, close, price, volume, market_cap in rows
+        ],
+    }
+
+
+def latest(*, session: Session, coingecko_ids: Sequence[str]) -> LatestPrices:
+    """Newest point and 24 h change per coin in four queries, whatever the number of coins.
+
+    The 24 h change compares the newest point with the newest point at or before 24 h
+    earlier, from the finest series reaching back that far; no such point within a further
+    24 h means the change is null rather than measured over some longer, unstated period.
+    """
+    coins = coins_service.get_many(session=session, coingecko_ids=coingecko_ids)
+    missing = [i for i in coingecko_ids if i not in coins]
+    if not coins:
+        raise NotFoundError("None of the requested coins is known", details={"missing": missing})
+    known = [coins[i] for i in coingecko_ids if i in coins]
+    prices = PriceRepository(session)
+    extents = prices.extents([coin.id for coin in known])
+    newest = {coin.id: found for coin in known if (found := _newest(extents[coin.id])) is not None}
+    rows = prices.points_at(
+        [(coin_id, interval.value, extent.last) for coin_id, (interval, extent) in newest.items()]
+    )
+    lookups: list[PointLookup] = []
+    for coin_id, (_interval, extent) in newest.items():
+        target = extent.last - DAY
+        series = _reference_series(extents[coin_id], target, DAY)
+        if series is not None:
+            lookups.append(PointLookup(coin_id=coin_id, interval=series, at=target))
+    references = dict(
+        zip((lookup.coin_id for lookup in lookups), prices.at_or_before(lookups), strict=True)
+    )
+
+    items: list[LatestPrice] = []
+    no_data: list[str] = []
+    for coin in known:
+        row = rows.get(coin.id)
+        if row is None:
+            no_data.append(coin.coingecko_id)
+            continue
+        interval = newest[coin.id][0]
+        price = row[5]
+        reference = references.get(coin.id)
+        if reference is not None and reference[0] < row[0] - 2 * DAY:
+            reference = None
+        items.append(
+            LatestPrice(
+                coin=coin.coingecko_id,
+                symbol=coin.symbol,
+                name=coin.name,
+                interval=interval,
+                timestamp=row[0],
+                price=price,
+                volume=row[6],
+                market_cap=row[7],
+                price_change_24h=None if reference is None else price - reference[1],
+                price_change_percentage_24h=(
+                    None if reference is None else 100.0 * (price / reference[1] - 1.0)
+                ),
+                reference_at=None if reference is None else reference[0],
+                reference_price=None if reference is None else reference[1],
+            )
+        )
+    return LatestPrices(items=items, missing=missing, no_data=no_data)
+
+
+def ohlc(
+    *,
+    session: Session,
+    coin: Cryptocurrency,
+    interval: Interval,
+    window: TimeRange,
+    limit: int,
+    source: Interval | None = None,
+) -> OhlcSeries:
+    """OHLC bars whose start lies in [start, end], the newest `limit` of them.
+
+    Without `source`, stored bars of `interval` are used when that series exists, and
+    otherwise the finest finer stored series is resampled (first open, highest high, lowest
+    low, last price as close, summed volume per UTC-aligned bucket). With `source`, that
+    series is always resampled.
+    """
+    if source is not None and source.seconds >= interval.seconds:
+        raise query_error("target", "target must be a coarser interval than source")
+    prices = PriceRepository(session)
+    extents = prices.extents([coin.id])[coin.id]
+    if source is None:
+        finer = [i for i in _FINEST_FIRST if i in extents and i.seconds <= interval.seconds]
+        source = interval if interval in extents else (finer[0] if finer else None)
+    if source is None:
+        return OhlcSeries(
+            coin=coin.coingecko_id,
+            interval=interval,
+            source_interval=None,
+            resampled=False,
+            truncated=False,
+            bars=[],
+        )
+    if source == interval:
+        rows = prices.points(coin.id, interval, start=window.start, end=window.end, limit=limit + 1)
+        bars = [
+            OhlcBar(
+                timestamp=price_at,
+                open=price if open_ is None else open_,
+                high=price if high is None else high,
+                low=price if low is None else low,
+                close=price if close is None else close,
+                volume=volume,
+                points=None,
+            )
+            for price_at, open_, high, low, close, price, volume, _cap in rows
+        ]
+    else:
+        bars = _resampled_bars(prices, coin.id, source, interval, window, limit, extents)
+    truncated = len(bars) > limit
+    return OhlcSeries(
+        coin=coin.coingecko_id,
+        interval=interval,
+        source_interval=source,
+        resampled=source != interval,
+        truncated=truncated,
+        bars=bars[-limit:],
+    )
+
+
+def _resampled_bars(
+    prices: PriceRepository,
+    coin_id: int,
+    source: Interval,
+    target: Interval,
+    window: TimeRange,
+    limit: int,
+    extents: Extents,
+) -> list[OhlcBar]:
+    """Up to `limit + 1` resampled bars, reading only the source rows those bars need."""
+    width = target.seconds
+    start = _ceil(window.start, width) if window.start is not None else None
+    end = None
+    if window.end is not None:
+        end = _floor(window.end, width) + dt.timedelta(seconds=width, microseconds=-1)
+    extent = extents.get(source)
+    if extent is not None:
+        newest_bar = _floor(min(extent.last, end) if end is not None else extent.last, width)
+        earliest_needed = newest_bar - dt.timedelta(seconds=width * limit)
+        start = earliest_needed if start is None else max(start, earliest_needed)
+    return [
+        OhlcBar(
+            timestamp=bar.price_at,
+            open=bar.open,
+            high=bar.high,
+            low=bar.low,
+            close=bar.close,
+            volume=bar.volume,
+            points=bar.points,
+        )
+        for bar in prices.resample(coin_id, source, target, start=start, end=end)
+    ]
+
+
+def stats(*, session: Session, coin: Cryptocurrency) -> PriceStats:
+    """Last price, returns and volatility as of the newest stored point.
+
+    Anchoring at the newest point (not the wall clock) keeps the numbers meaningful for a
+    series that stopped updating; `as_of` says which instant that is.
+
+    - Return over a period P: `last_price / p_ref - 1`, where `p_ref` is the newest point at
+      or before `as_of - P` in the finest series reaching back that far; null when there is
+      none, or when it is older than `as_of - 2P` (a gap would silently stretch the period).
+    - Volatility over N days, from daily closes (the stored 1d series, or one resampled from
+      the finest series when no daily series exists): log returns `r_t = ln(p_t / p_(t-1))`
+      between consecutive closes 12-36 h apart whose later close lies within N days of the
+      newest close; `daily` is their sample standard deviation (n - 1 denominator, null with
+      fewer than two returns) and `annualised = daily * sqrt(365)`.
+    """
+    prices = PriceRepository(session)
+    extents = prices.extents([coin.id])[coin.id]
+    found = _newest(extents)
+    if found is None:
+        raise NotFoundError(
+            f"No prices stored for {coin.coingecko_id!r}", details={"coin": coin.coingecko_id}
+        )
+    interval, extent = found
+    as_of = extent.last
+    last_price = prices.points_at([(coin.id, interval.value, as_of)])[coin.id][5]
+
+    lookups: dict[str, PointLookup] = {}
+    for name, period in RETURN_PERIODS.items():
+        series = _reference_series(extents, as_of - period, period)
+        if series is not None:
+            lookups[name] = PointLookup(coin_id=coin.id, interval=series, at=as_of - period)
+    references = dict(zip(lookups, prices.at_or_before(list(lookups.values())), strict=True))
+
+    def period_return(name: str) -> PeriodReturn:
+        reference = references.get(name)
+        if reference is None or reference[0] < as_of - 2 * RETURN_PERIODS[name]:
+            return PeriodReturn(value=None, reference_at=None, reference_price=None)
+        return PeriodReturn(
+            value=last_price / reference[1] - 1.0,
+            reference_at=reference[0],
+            reference_price=reference[1],
+        )
+
+    closes = _daily_closes(prices, coin.id, extents, max(VOLATILITY_WINDOWS_DAYS))
+    return PriceStats(
+        coin=coin.coingecko_id,
+        as_of=as_of,
+        interval=interval,
+        last_price=last_price,
+        return_24h=period_return("24h"),
+        return_7d=period_return("7d"),
+        return_30d=period_return("30d"),
+        volatility_7d=volatility(closes, VOLATILITY_WINDOWS_DAYS[0]),
+        volatility_30d=volatility(closes, VOLATILITY_WINDOWS_DAYS[1]),
+    )
+
+
+def _daily_closes(
+    prices: PriceRepository, coin_id: int, extents: Extents, days: int
+) -> list[tuple[dt.datetime, float]]:
+    """The last `days + 1` days of daily closes, stored or resampled from the finest series."""
+    daily = extents.get(Interval.DAY)
+    if daily is not None:
+        rows = prices.points(coin_id, Interval.DAY, start=daily.last - days * DAY, end=daily.last)
+        return [(row[0], row[5]) for row in rows]
+    finest = next((i for i in _FINEST_FIRST if i in extents), None)
+    if finest is None:
+        return []
+    start = _floor(extents[finest].last, Interval.DAY.seconds) - days * DAY
+    bars = prices.resample(coin_id, finest, Interval.DAY, start=start)
+    return [(bar.price_at, bar.close) for bar in bars]
+
+
+def volatility(closes: Sequence[tuple[dt.datetime, float]], window_days: int) -> Volatility:
+    """Stdev of daily log returns ending within `window_days` of the last close (see stats)."""
+    if not closes:
+        return Volatility(window_days=window_days, observations=0, daily=None, annualised=None)
+    since = closes[-1][0] - window_days * DAY
+    returns = [
+        math.log(price / previous_price)
+        for (previous_at, previous_price), (at, price) in zip(closes, closes[1:], strict=False)
+        if at > since and DAY / 2 <= at - previous_at <= DAY * 1.5
+    ]
+    daily = statistics.stdev(returns) if len(returns) >= 2 else None
+    return Volatility(
+        window_days=window_days,
+        observations=len(returns),
+        daily=daily,
+        annualised=None if daily is None else daily * math.sqrt(DAYS_PER_YEAR),
+    )
+
+
+def gaps(
+    *, session: Session, coin: Cryptocurrency, interval: Interval, window: TimeRange
+) -> GapReport:
+    """Runs of missing bars in one series, between its ends or the given bounds."""
+    found = PriceRepository(session).find_gaps(
+        coin.id, interval, start=window.start, end=window.end
+    )
+    return GapReport(
+        coin=coin.coingecko_id,
+        interval=interval,
+        start=window.start,
+        end=window.end,
+        missing_total=sum(gap.missing for gap in found),
+        gaps=[GapRead(start=gap.start, end=gap.end, missing=gap.missing) for gap in found],
+    )
+
+
+# ---- writes -----------------------------------------------------------------------------
+
+
+def bulk_write(*, session: Session, data: BulkPrices) -> BulkResult:
+    """Write every point or none: unknown coins and duplicate keys are reported by index.
+
+    Points are upserted, so re-posting the same data writes 0 rows and changed values
+    replace stored ones.
+    """
+    points = data.points
+    coins = coins_service.get_many(
+        session=session, coingecko_ids=list(dict.fromkeys(point.coin for point in points))
+    )
+    errors: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, dt.datetime], int] = {}
+    for index, point in enumerate(points):
+        if point.coin not in coins:
+            errors.append(_point_error(index, "coin", "unknown coin", "unknown_coin"))
+        key = (point.coin, point.interval.value, point.timestamp)
+        if key in seen:
+            message = f"same coin, interval and timestamp as point {seen[key]}"
+            errors.append(_point_error(index, "timestamp", message, "duplicate_point"))
+        else:
+            seen[key] = index
+    if errors:
+        raise _rejected(errors, len(points))
+    rows = [
+        PriceRow(
+            coin_id=coins[point.coin].id,
+            interval=point.interval.value,
+            price_at=point.timestamp,
+            open=point.open,
+            high=point.high,
+            low=point.low,
+            close=point.close,
+            price=point.price,
+            volume=point.volume,
+            market_cap=point.market_cap,
+            source=BULK_SOURCE,
+        )
+        for point in points
+    ]
+    try:
+        written = PriceRepository(session).bulk_upsert(rows)
+        session.commit()
+    except IntegrityError as exc:  # a constraint the schema checks missed
+        session.rollback()
+        raise _rejected([], len(points)) from exc
+    logger.info("bulk prices: %d written of %d received", written, len(points))
+    return BulkResult(written=written, received=len(points))
+
+
+def _point_error(index: int, field: str, message: str, kind: str) -> dict[str, Any]:
+    """One entry in the shape of FastAPI's validation errors, pointing at the bad point."""
+    return {"loc": ["body", "points", index, field], "msg": message, "type": kind}
+
+
+def _rejected(errors: list[dict[str, Any]], received: int) -> ValidationFailedError:
+    """The all-or-nothing refusal: nothing was written."""
+    bad = len({error["loc"][2] for error in errors})
+    return ValidationFailedError(
+        f"{bad} of {received} points are invalid; nothing was written", details=errors
+    )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.auth.throttle import MemoryFailureCounter
 from cryptopredict.core import migrations
+from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine, get_session
 from cryptopredict.main import create_app
@@ -109,9 +110,10 @@ def shared_app(settings: Settings, app_database: Database) -> FastAPI:
 @pytest.fixture
 def client(shared_app: FastAPI, db_session: Session) -> Iterator[TestClient]:
     """An HTTP client whose requests all use the test's rolled-back transaction, with fresh
-    login throttling so no test inherits another's failed attempts."""
+    login throttling and response cache so no test inherits another's state."""
     shared_app.dependency_overrides[get_session] = lambda: db_session
     shared_app.state.login_throttle = MemoryFailureCounter()
+    shared_app.state.cache = MemoryCache()
     try:
         yield TestClient(shared_app)
     finally:

@@ -13,6 +13,7 @@ from cryptopredict import __version__
 from cryptopredict.auth.router import auth_router, users_router
 from cryptopredict.auth.throttle import FailureCounter, MemoryFailureCounter, RedisFailureCounter
 from cryptopredict.coins.router import router as coins_router
+from cryptopredict.core.cache import RedisCache, create_cache
 from cryptopredict.core.config import Settings, get_settings
 from cryptopredict.core.database import Database
 from cryptopredict.core.errors import install_error_handlers
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             bool(redis_client),
         )
         yield
+        if isinstance(cache, RedisCache):
+            await cache.aclose()
         database.dispose()
         if redis_client is not None:
             redis_client.close()
@@ -75,6 +78,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         RedisFailureCounter(redis_client) if redis_client else MemoryFailureCounter()
     )
     app.state.login_throttle = throttle
+    cache = create_cache(settings.redis_url, ttl_seconds=settings.cache_ttl_seconds)
+    app.state.cache = cache
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

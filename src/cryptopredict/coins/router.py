@@ -10,7 +10,7 @@ from cryptopredict.auth.dependencies import AdminUser
 from cryptopredict.coins import service
 from cryptopredict.coins.dependencies import CoinDep
 from cryptopredict.coins.schemas import CoinCreate, CoinPage, CoinRead, CoinSort, CoinUpdate
-from cryptopredict.core.dependencies import SessionDep
+from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.pagination import PageDep
 
@@ -59,17 +59,20 @@ def get_coin(coin: CoinDep) -> CoinRead:
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(*_ADMIN_ERRORS, 409),
 )
-def create_coin(_admin: AdminUser, data: CoinCreate, session: SessionDep) -> CoinRead:
+def create_coin(
+    _admin: AdminUser, data: CoinCreate, session: SessionDep, cache: CacheDep
+) -> CoinRead:
     """Add a coin to the catalogue (admin only); a known CoinGecko id is a 409."""
-    return CoinRead.model_validate(service.create(session=session, data=data))
+    return CoinRead.model_validate(service.create(session=session, cache=cache, data=data))
 
 
 @router.patch("/{coin}", responses=error_responses(*_ADMIN_ERRORS, 404))
 def update_coin(
-    _admin: AdminUser, coin: CoinDep, data: CoinUpdate, session: SessionDep
+    _admin: AdminUser, coin: CoinDep, data: CoinUpdate, session: SessionDep, cache: CacheDep
 ) -> CoinRead:
     """Change a coin's symbol, name, rank, image or active flag (admin only)."""
-    return CoinRead.model_validate(service.update(session=session, coin=coin, data=data))
+    updated = service.update(session=session, cache=cache, coin=coin, data=data)
+    return CoinRead.model_validate(updated)
 
 
 @router.delete(
@@ -77,6 +80,6 @@ def update_coin(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(*_ADMIN_ERRORS, 404, 409),
 )
-def delete_coin(_admin: AdminUser, coin: CoinDep, session: SessionDep) -> None:
+def delete_coin(_admin: AdminUser, coin: CoinDep, session: SessionDep, cache: CacheDep) -> None:
     """Delete a coin and its price history (admin only); 409 if portfolios hold it."""
-    service.delete(session=session, coin=coin)
+    service.delete(session=session, cache=cache, coin=coin)

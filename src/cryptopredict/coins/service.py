@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.coins.repository import CoinRepository
 from cryptopredict.coins.schemas import CoinBrief, CoinCreate, CoinSort, CoinUpdate
+from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import ConflictError, NotFoundError
 from cryptopredict.core.pagination import PageParams
 
@@ -75,7 +76,7 @@ def list_coins(
     return items, coins.count(conditions=conditions)
 
 
-def create(*, session: Session, data: CoinCreate) -> Cryptocurrency:
+def create(*, session: Session, cache: ResponseCache, data: CoinCreate) -> Cryptocurrency:
     """Add a coin; a CoinGecko id already in the catalogue is a 409."""
     coins = CoinRepository(session)
     if coins.get_by_coingecko_id(data.coingecko_id) is not None:
@@ -86,6 +87,7 @@ def create(*, session: Session, data: CoinCreate) -> Cryptocurrency:
     except IntegrityError as exc:  # lost a race with a concurrent create
         session.rollback()
         raise _duplicate(data.coingecko_id) from exc
+    cache.invalidate(PRICES_NAMESPACE)  # a symbol may now resolve to this coin
     logger.info("coin created: %s", coin.coingecko_id)
     return coin
 
@@ -96,14 +98,17 @@ def _duplicate(coingecko_id: str) -> ConflictError:
     )
 
 
-def update(*, session: Session, coin: Cryptocurrency, data: CoinUpdate) -> Cryptocurrency:
+def update(
+    *, session: Session, cache: ResponseCache, coin: Cryptocurrency, data: CoinUpdate
+) -> Cryptocurrency:
     """Change the fields the request set (PATCH semantics)."""
     CoinRepository(session).update(coin, **data.model_dump(exclude_unset=True))
     session.commit()
+    cache.invalidate(PRICES_NAMESPACE)
     return coin
 
 
-def delete(*, session: Session, coin: Cryptocurrency) -> None:
+def delete(*, session: Session, cache: ResponseCache, coin: Cryptocurrency) -> None:
     """Remove a coin with its prices and predictions; coins held in portfolios are kept (409)."""
     coingecko_id = coin.coingecko_id
     try:
@@ -115,4 +120,5 @@ def delete(*, session: Session, coin: Cryptocurrency) -> None:
             f"Coin {coingecko_id!r} is referenced by portfolio transactions",
             details={"coingecko_id": coingecko_id},
         ) from exc
+    cache.invalidate(PRICES_NAMESPACE)
     logger.info("coin deleted: %s", coingecko_id)

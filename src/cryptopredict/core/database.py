@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Context, Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator, TypeEngine
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from cryptopredict.core.config import Settings
@@ -172,7 +173,18 @@ class Database:
         self.engine.dispose()
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: a session from the application's database."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency: a session from the application's database.
+
+    Opening a session does no I/O (it connects on first use), so this runs on the event loop
+    and only a session that really touched the database is closed in a worker thread.
+    """
     database: Database = request.app.state.database
-    yield from database.session()
+    session = database.session_factory()
+    try:
+        yield session
+    finally:
+        if session.get_transaction() is None:
+            session.close()
+        else:
+            await run_in_threadpool(session.close)

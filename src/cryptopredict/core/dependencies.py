@@ -7,11 +7,18 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from cryptopredict.core.cache import ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import get_session
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_response_cache(request: Request) -> ResponseCache:
+    """The application's response cache."""
+    cache: ResponseCache = request.app.state.cache
+    return cache
+
+
+async def get_app_settings(request: Request) -> Settings:
     """The settings the running application was created with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -19,3 +26,4 @@ def get_app_settings(request: Request) -> Settings:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+CacheDep = Annotated[ResponseCache, Depends(get_response_cache)]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import inspect
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from cryptopredict.auth.dependencies import AdminUser
-from cryptopredict.coins.dependencies import CoinDep
-from cryptopredict.core.dependencies import SessionDep
+from cryptopredict.coins.dependencies import CoinDep, CoinPath
+from cryptopredict.core.cache import PRICES_NAMESPACE, cached_bytes
+from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.prices import service
 from cryptopredict.prices.dependencies import CoinIdsDep, TimeRangeDep
@@ -47,25 +48,44 @@ def _json(content: bytes) -> Response:
 
 
 @router.get("/latest", response_model=LatestPrices, responses=_NOT_FOUND)
-def latest(coins: CoinIdsDep, session: SessionDep) -> Response:
+async def latest(coins: CoinIdsDep, session: SessionDep, cache: CacheDep) -> Response:
     """Newest price and 24 h change for 1-100 coins; unknown ids are listed in `missing`
-    (404 only when none of them is known)."""
-    return _json(service.latest(session=session, coingecko_ids=coins).model_dump_json().encode())
+    (404 only when none of them is known). Cached until the next price write."""
+    body = await cached_bytes(
+        cache,
+        PRICES_NAMESPACE,
+        "latest:" + ",".join(coins),
+        lambda: run_in_threadpool(service.latest_json, session=session, coingecko_ids=coins),
+    )
+    return _json(body)
 
 
 @router.get("/{coin}/history", response_model=PriceHistory, responses=_NOT_FOUND)
-def history(
-    coin: CoinDep,
+async def history(
+    coin: CoinPath,
     session: SessionDep,
+    cache: CacheDep,
     window: TimeRangeDep,
     interval: IntervalQuery = Interval.DAY,
     limit: LimitQuery = MAX_HISTORY_POINTS,
 ) -> Response:
-    """Points of one stored series in [start, end], oldest first (the charting hot path)."""
-    payload = service.history(
-        session=session, coin=coin, interval=interval, window=window, limit=limit
+    """Points of one stored series in [start, end], oldest first (the charting hot path).
+    Cached until the next price write."""
+    key = f"history:{coin.lower()}:{interval.value}:{window.start}:{window.end}:{limit}"
+    body = await cached_bytes(
+        cache,
+        PRICES_NAMESPACE,
+        key,
+        lambda: run_in_threadpool(
+            service.history_json,
+            session=session,
+            identifier=coin,
+            interval=interval,
+            window=window,
+            limit=limit,
+        ),
     )
-    return _json(orjson.dumps(payload, option=orjson.OPT_UTC_Z))
+    return _json(body)
 
 
 @router.get("/{coin}/ohlc", response_model=OhlcSeries, responses=_NOT_FOUND)
@@ -119,7 +139,7 @@ def gaps(
 
 
 @router.post("/bulk", responses=error_responses(401, 403, 413))
-def bulk(_admin: AdminUser, data: BulkPrices, session: SessionDep) -> BulkResult:
+def bulk(_admin: AdminUser, data: BulkPrices, session: SessionDep, cache: CacheDep) -> BulkResult:
     """Write up to 10,000 points all together or not at all (admin only); re-posting the
     same points writes 0 rows. A 422 lists every offending point by index in `loc`."""
-    return service.bulk_write(session=session, data=data)
+    return service.bulk_write(session=session, cache=cache, data=data)

@@ -13,10 +13,12 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
+from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
 from cryptopredict.prices.models import Interval
 from cryptopredict.prices.repository import (
@@ -136,6 +138,20 @@ def history(
             for at, open_, high, low, close, price, volume, market_cap in rows
         ],
     }
+
+
+def history_json(
+    *, session: Session, identifier: str, interval: Interval, window: TimeRange, limit: int
+) -> bytes:
+    """`history` for a coin id or symbol, serialised: what the cached route stores."""
+    coin = coins_service.get_by_identifier(session=session, identifier=identifier)
+    payload = history(session=session, coin=coin, interval=interval, window=window, limit=limit)
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z)
+
+
+def latest_json(*, session: Session, coingecko_ids: Sequence[str]) -> bytes:
+    """`latest`, serialised: what the cached route stores."""
+    return latest(session=session, coingecko_ids=coingecko_ids).model_dump_json().encode()
 
 
 def latest(*, session: Session, coingecko_ids: Sequence[str]) -> LatestPrices:
@@ -404,7 +420,7 @@ def gaps(
 # ---- writes -----------------------------------------------------------------------------
 
 
-def bulk_write(*, session: Session, data: BulkPrices) -> BulkResult:
+def bulk_write(*, session: Session, cache: ResponseCache, data: BulkPrices) -> BulkResult:
     """Write every point or none: unknown coins and duplicate keys are reported by index.
 
     Points are upserted, so re-posting the same data writes 0 rows and changed values
@@ -449,6 +465,8 @@ def bulk_write(*, session: Session, data: BulkPrices) -> BulkResult:
     except IntegrityError as exc:  # a constraint the schema checks missed
         session.rollback()
         raise _rejected([], len(points)) from exc
+    if written:
+        cache.invalidate(PRICES_NAMESPACE)
     logger.info("bulk prices: %d written of %d received", written, len(points))
     return BulkResult(written=written, received=len(points))
 

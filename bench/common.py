@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,7 +145,12 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(
-    database: str, data_dir: Path, *, workers: int, start_timeout: float = 90
+    database: str,
+    data_dir: Path,
+    *,
+    workers: int,
+    start_timeout: float = 90,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Start the server as a user would, wait until it answers, and always stop it."""
     port = free_port()
@@ -161,6 +166,7 @@ def running_server(
         "--no-access-log",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPREDICT_")}
+    env |= dict(extra_env or {})
     env |= {
         "CRYPTOPREDICT_DATABASE_URL": database,
         "CRYPTOPREDICT_DATA_DIR": str(data_dir),

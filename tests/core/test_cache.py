@@ -19,6 +19,7 @@ from cryptopredict.core.cache import (
     RedisCache,
     ResponseCache,
     cached_bytes,
+    create_cache,
 )
 from tests.conftest import need_service
 from tests.factories import Factory
@@ -186,3 +187,11 @@ def factory_day(offset: int) -> dt.datetime:
     """The start instant `offset` days after the factory's default first day."""
 
     return dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=offset)
+
+
+def test_ttl_zero_switches_caching_off() -> None:
+    cache = create_cache(None, ttl_seconds=0)
+    found = _lookup(cache, "n", "k")
+    _store(cache, found.slot, b"v")
+    assert _lookup(cache, "n", "k").value is None
+    assert isinstance(create_cache(None, ttl_seconds=5), MemoryCache)

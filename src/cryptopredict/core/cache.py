@@ -96,6 +96,20 @@ class MemoryCache:
             self._generations[namespace] = self._generations.get(namespace, 0) + 1
 
 
+class NullCache:
+    """Caching switched off (`CRYPTOPREDICT_CACHE_TTL_SECONDS=0`): every lookup misses."""
+
+    async def lookup(self, namespace: str, key: str) -> CacheLookup:
+        """Always a miss."""
+        return CacheLookup(None, "")
+
+    async def store(self, slot: str, value: bytes) -> None:
+        """Keeps nothing."""
+
+    def invalidate(self, namespace: str) -> None:
+        """Nothing to invalidate."""
+
+
 # One round trip: read the generation and the entry stored under it.
 _LOOKUP_SCRIPT = """
 local generation = redis.call('GET', KEYS[1]) or '0'
@@ -168,8 +182,12 @@ class RedisCache:
         self._sync.close()
 
 
-def create_cache(redis_url: str | None, *, ttl_seconds: float) -> MemoryCache | RedisCache:
-    """The cache for this deployment: shared through Redis when there is one."""
+def create_cache(
+    redis_url: str | None, *, ttl_seconds: float
+) -> MemoryCache | RedisCache | NullCache:
+    """The cache for this deployment: shared through Redis when there is one, none at TTL 0."""
+    if ttl_seconds == 0:
+        return NullCache()
     if redis_url:
         return RedisCache(redis_url, ttl_seconds=ttl_seconds)
     return MemoryCache(ttl_seconds=ttl_seconds)

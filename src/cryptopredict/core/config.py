@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=300, ge=1)
     login_ip_max_attempts: int = Field(default=20, ge=1)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    cache_ttl_seconds: float = Field(default=30.0, ge=0.1, le=3600)
+    cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
     log_level: str = "INFO"
 
     @field_validator("cors_origins", mode="before")

@@ -64,7 +64,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(
         self,
         value: dt.datetime | None,
-        dialect: Dialect,  # noqa: ARG002
+        dialect: Dialect,
     ) -> dt.datetime | None:
         """Re-attach UTC to values the driver returned naive."""
         if value is None:
@@ -94,7 +94,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
             return format(Decimal(value), "f")
         return Decimal(value)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:  # noqa: ARG002
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         """Always hand back a Decimal, normalised to drop trailing zeros."""
         if value is None:
             return None

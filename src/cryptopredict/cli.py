@@ -30,7 +30,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from cryptopredict.auth import service as auth_service
 from cryptopredict.auth.models import Role
-from cryptopredict.auth.repository import UserRepository
 from cryptopredict.auth.schemas import UserCreate
 from cryptopredict.core import migrations
 from cryptopredict.core.config import InsecureConfigurationError, Settings
@@ -318,16 +317,13 @@ def create_admin(
     database = Database.from_settings(settings)
     try:
         with _database_errors(url), database.session_factory() as session:
-            users = UserRepository(session)
-            user = users.get_by_email(email)
+            user = auth_service.get_by_email(session=session, email=email)
             if user is not None:
                 if password is not None:
                     typer.echo("Note: the account exists; its password was not changed.")
-                if user.role == Role.ADMIN:
+                if not auth_service.promote_to_admin(session=session, user=user):
                     typer.echo(f"{email} is already an admin (id {user.id}).")
                     return
-                users.update(user, role=Role.ADMIN)
-                session.commit()
                 typer.echo(f"Promoted {email} (id {user.id}) to admin.")
                 if not user.is_active:
                     typer.echo("Note: the account is deactivated; activate it to log in.")

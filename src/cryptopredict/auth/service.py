@@ -240,6 +240,20 @@ def get(*, session: Session, user_id: int) -> User:
     return user
 
 
+def get_by_email(*, session: Session, email: str) -> User | None:
+    """The account with this email (any letter case), if there is one."""
+    return UserRepository(session).get_by_email(email.strip().lower())
+
+
+def promote_to_admin(*, session: Session, user: User) -> bool:
+    """Give an existing account the admin role; False when it already had it."""
+    if user.role == Role.ADMIN:
+        return False
+    UserRepository(session).update(user, role=Role.ADMIN)
+    session.commit()
+    return True
+
+
 def admin_update(*, session: Session, actor: User, user_id: int, data: UserAdminUpdate) -> User:
     """Change role, active flag or name; admins cannot demote or deactivate themselves."""
     user = get(session=session, user_id=user_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -41,6 +41,15 @@ class CoinRepository(Repository[Cryptocurrency]):
             .limit(1)
         )
         return self.session.scalars(statement).first()
+
+    def get_many_by_ids(self, ids: Iterable[int]) -> list[Cryptocurrency]:
+        """Coins by primary key; unknown ids are simply absent."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        return list(
+            self.session.scalars(select(Cryptocurrency).where(Cryptocurrency.id.in_(wanted)))
+        )
 
     def get_many_by_coingecko_ids(self, coingecko_ids: Sequence[str]) -> list[Cryptocurrency]:
         """Coins for a list of CoinGecko ids; unknown ids are simply absent."""

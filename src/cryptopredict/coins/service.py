@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,11 @@ def get_by_identifier(*, session: Session, identifier: str) -> Cryptocurrency:
     if coin is None:
         raise NotFoundError(f"Unknown coin {identifier!r}", details={"coin": identifier})
     return coin
+
+
+def get_many_by_ids(*, session: Session, ids: Iterable[int]) -> dict[int, Cryptocurrency]:
+    """Coins by primary key in one query, for domains that store only the coin's id."""
+    return {coin.id: coin for coin in CoinRepository(session).get_many_by_ids(ids)}
 
 
 def get_many(*, session: Session, coingecko_ids: Sequence[str]) -> dict[str, CoinBrief]:

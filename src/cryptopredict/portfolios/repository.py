@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 
 from sqlalchemy import select
 
-from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.core.repository import Repository
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
@@ -87,11 +86,3 @@ class TransactionRepository(Repository[PortfolioTransaction]):
             statement = statement.where(PortfolioTransaction.coin_id.in_(list(coin_ids)))
         statement = statement.order_by(PortfolioTransaction.executed_at, PortfolioTransaction.id)
         return list(self.session.scalars(statement))
-
-    def coins(self, coin_ids: Iterable[int]) -> dict[int, Cryptocurrency]:
-        """The coins these transactions refer to, by id, in one query."""
-        wanted = sorted(set(coin_ids))
-        if not wanted:
-            return {}
-        statement = select(Cryptocurrency).where(Cryptocurrency.id.in_(wanted))
-        return {coin.id: coin for coin in self.session.scalars(statement)}

@@ -217,7 +217,7 @@ def _describe(
     session: Session, transactions: Sequence[PortfolioTransaction]
 ) -> list[TransactionRead]:
     """Response bodies for transactions, with their coins fetched in one query."""
-    coins = TransactionRepository(session).coins(tx.coin_id for tx in transactions)
+    coins = coins_service.get_many_by_ids(session=session, ids=(tx.coin_id for tx in transactions))
     return [
         TransactionRead(
             id=tx.id,
@@ -291,7 +291,7 @@ def _ensure_never_short(
     if shortfall is None:
         return
     moved = shortfall.movement
-    coin = TransactionRepository(session).coins([moved.coin_id])[moved.coin_id]
+    coin = coins_service.get_many_by_ids(session=session, ids=[moved.coin_id])[moved.coin_id]
     symbol = coin.symbol.upper()
     when = moved.executed_at.isoformat().replace("+00:00", "Z")
     available, requested = decimal_text(shortfall.available), decimal_text(moved.quantity)
@@ -414,7 +414,7 @@ def holdings(
                 position.add(tx.quantity, tx.price, tx.fee)
             else:
                 position.remove(tx.quantity)
-    coins = TransactionRepository(session).coins(positions)
+    coins = coins_service.get_many_by_ids(session=session, ids=positions)
     result = []
     for coin_id, position in positions.items():
         if position.quantity == 0 and not include_closed:

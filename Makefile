@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
-run: $(STAMP)  ## set up, migrate, and serve the API on SQLite
+run: $(STAMP)  ## set up, migrate, load the offline snapshot (idempotent), serve on SQLite
+	$(BIN)/cryptopredict import-prices --snapshot
 	$(BIN)/cryptopredict serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict

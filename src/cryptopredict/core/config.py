@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
 GENERATED_KEY_PREFIX = "dev-"
+DEMO_API_ROOT = "https://api.coingecko.com/api/v3"
+PRO_API_ROOT = "https://pro-api.coingecko.com/api/v3"
 
 
 class InsecureConfigurationError(RuntimeError):
@@ -35,8 +37,16 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=14, ge=1, le=365)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    coingecko_base_url: str = "https://api.coingecko.com/api/v3"
-    coingecko_api_key: str | None = Field(default=None, repr=False)
+    coingecko_base_url: str = DEMO_API_ROOT
+    coingecko_api_key: SecretStr | None = Field(default=None, repr=False)
+    coingecko_key_type: Literal["demo", "pro"] = "demo"
+    coingecko_calls_per_minute: int = Field(default=30, ge=1, le=10_000)
+    coingecko_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    coingecko_max_retries: int = Field(default=4, ge=0, le=10)
+    coingecko_max_backoff_seconds: float = Field(default=60.0, gt=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=60.0, gt=0)
+    sync_top_coins: int = Field(default=250, ge=1, le=5000)
     login_max_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     login_ip_max_attempts: int = Field(default=20, ge=1)
@@ -79,6 +89,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cryptopredict.db').resolve()}"
+
+    @property
+    def coingecko_root(self) -> str:
+        """The API root: a pro key needs the pro host unless another root was configured."""
+        if self.coingecko_key_type == "pro" and self.coingecko_base_url == DEMO_API_ROOT:
+            return PRO_API_ROOT
+        return self.coingecko_base_url.rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

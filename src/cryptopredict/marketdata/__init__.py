@@ -1,0 +1,1 @@
+"""CoinGecko market data: client, rate limiting, circuit breaker, sync, fake server, mirror."""

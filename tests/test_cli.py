@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Select, func, inspect, select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from cryptopredict.cli import app, mask_url
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine
+from cryptopredict.core.migrations import alembic_config
 from cryptopredict.main import create_app
 from cryptopredict.prices.models import PriceData
 from tests.conftest import SHARED_DATA, TEST_SECRET
@@ -284,8 +286,9 @@ def test_db_upgrade_downgrade_and_current(cli: Cli) -> None:
     upgraded = cli("db", "upgrade")
 
     assert upgraded.exit_code == 0, upgraded.output
-    assert "Schema now at 0001 (head)" in upgraded.stdout
-    assert cli("db", "current").stdout.strip() == "0001 (head)"
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert f"Schema now at {head} (head)" in upgraded.stdout
+    assert cli("db", "current").stdout.strip() == f"{head} (head)"
     engine = cli.engine()
     assert {"users", "cryptocurrencies", "price_data"} <= set(inspect(engine).get_table_names())
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cryptopredict.prices import repository
 from cryptopredict.prices.models import Interval
-from cryptopredict.prices.repository import PointLookup, PriceRepository, PriceRow
+from cryptopredict.prices.repository import ALL_COLUMNS, PointLookup, PriceRepository, PriceRow
+from tests.conftest import need_service
 from tests.factories import Factory
 from tests.prices.conftest import DAY, HOUR, T0, price_count
 
@@ -148,3 +153,195 @@ def test_points_are_utc_whatever_the_session_time_zone(
     rows = PriceRepository(db_session).points(coin.id, Interval.DAY, start=T0, end=T0 + DAY)
     assert [row[0] for row in rows] == [T0, T0 + DAY]
     assert all(row[0].utcoffset() == dt.timedelta(0) for row in rows)
+
+
+# ---- PostgreSQL write paths: straight COPY into price_data, or staging + merge ------------
+
+
+def _require_postgresql(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        need_service("postgresql", "set CRYPTOPREDICT_TEST_DATABASE_URL to a PostgreSQL URL")
+
+
+@pytest.fixture
+def copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Where each binary COPY went: 'price_data' (the direct path) or 'staging' (the merge)."""
+    used: list[str] = []
+    original = repository._copy_rows
+
+    def spy(cursor: Any, statement: str, rows: Any) -> None:
+        used.append("staging" if "price_data_staging" in statement else "price_data")
+        original(cursor, statement, rows)
+
+    monkeypatch.setattr(repository, "_copy_rows", spy)
+    return used
+
+
+def _bar(coin_id: int, day: int, interval: str = "1d") -> PriceRow:
+    """A full bar with values that differ per day, some of them unknown."""
+    close = 100.0 + day * 1.25
+    return PriceRow(
+        coin_id=coin_id,
+        interval=interval,
+        price_at=T0 + day * DAY,
+        open=None if day % 4 == 0 else close - 0.5,
+        high=close + 1.0 / 3.0,
+        low=close - 2.0,
+        close=close,
+        price=close,
+        volume=None if day % 3 == 0 else day * 1e9 + 0.1,
+        market_cap=day * 7.0,
+        source="test",
+    )
+
+
+def _stored(session: Session, coin_id: int) -> list[tuple[Any, ...]]:
+    """Everything stored for a coin but the coin itself, oldest first."""
+    columns = ", ".join(c for c in ALL_COLUMNS if c != "coin_id")
+    statement = text(
+        f"SELECT {columns} FROM price_data WHERE coin_id = :coin "  # noqa: S608 - constants
+        "ORDER BY interval, price_at"
+    )
+    return [tuple(row) for row in session.execute(statement, {"coin": coin_id})]
+
+
+def test_direct_copy_and_merge_store_the_same_rows_and_count_writes(
+    db_session: Session, factory: Factory, copies: list[str]
+) -> None:
+    _require_postgresql(db_session)
+    direct, merged = factory.coin("bitcoin"), factory.coin("ethereum")
+    prices = PriceRepository(db_session)
+
+    # A series with nothing stored in the batch's span: COPY straight into price_data.
+    assert prices.bulk_upsert([_bar(direct.id, day) for day in range(12)]) == 12
+    assert copies == ["price_data"]
+    # One stored bar inside the span: the whole batch goes through staging and the merge.
+    assert prices.bulk_upsert([_bar(merged.id, 5)]) == 1
+    assert prices.bulk_upsert([_bar(merged.id, day) for day in range(12)]) == 11
+    assert copies == ["price_data", "price_data", "staging"]
+    db_session.commit()
+    assert len(_stored(db_session, direct.id)) == 12
+    assert _stored(db_session, direct.id) == _stored(db_session, merged.id)
+
+    # Importing again writes nothing; one changed value (to unknown, too) writes one row.
+    for coin in (direct, merged):
+        assert prices.bulk_upsert([_bar(coin.id, day) for day in range(12)]) == 0
+        changed = [_bar(coin.id, day) for day in range(12)]
+        changed[7] = dataclasses.replace(changed[7], high=999.0, volume=None)
+        assert prices.bulk_upsert(changed) == 1
+    assert copies[3:] == ["staging"] * 4
+    # Bars after the last stored one (the series grows): straight COPY again.
+    assert prices.bulk_upsert([_bar(direct.id, day) for day in range(12, 15)]) == 3
+    assert copies[-1] == "price_data"
+    db_session.commit()
+    assert _stored(db_session, direct.id)[:12] == _stored(db_session, merged.id)
+    assert _stored(db_session, direct.id)[7][2:7] == (
+        _bar(0, 7).open,
+        999.0,
+        _bar(0, 7).low,
+        _bar(0, 7).close,
+        _bar(0, 7).price,
+    )
+
+
+def test_one_batch_of_several_series_takes_the_merge_when_any_has_stored_rows(
+    db_session: Session, factory: Factory, copies: list[str]
+) -> None:
+    _require_postgresql(db_session)
+    bitcoin, ethereum = factory.coin("bitcoin"), factory.coin("ethereum")
+    prices = PriceRepository(db_session)
+    assert prices.bulk_upsert([_bar(bitcoin.id, 2)]) == 1
+
+    batch = [_bar(coin.id, day) for coin in (bitcoin, ethereum) for day in range(4)]
+    batch += [_bar(bitcoin.id, day, "1h") for day in range(4)]  # another series, same coin
+    batch.append(dataclasses.replace(_bar(ethereum.id, 1), price=5.0))  # last one wins
+
+    assert prices.bulk_upsert(batch) == 11
+    assert copies == ["price_data", "staging"]
+    assert prices.bulk_upsert(batch) == 0
+    # Series whose spans hold nothing yet, in one batch: straight COPY.
+    assert prices.bulk_upsert([_bar(c.id, 9, "5m") for c in (bitcoin, ethereum)]) == 2
+    assert copies[-1] == "price_data"
+    db_session.commit()
+    assert price_count(db_session) == 14
+    assert [r.price for r in prices.range(ethereum.id, Interval.DAY)][:2] == [100.0, 5.0]
+
+
+def test_a_key_stored_after_the_check_sends_the_batch_to_the_merge(
+    db_session: Session, factory: Factory, copies: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a concurrent writer could cause: the COPY meets a stored key, its savepoint is
+    rolled back and the same batch is merged instead, in the same transaction."""
+    _require_postgresql(db_session)
+    coin = factory.coin("bitcoin")
+    prices = PriceRepository(db_session)
+    assert prices.bulk_upsert([_bar(coin.id, day) for day in range(3)]) == 3
+    monkeypatch.setattr(
+        repository,
+        "_ANY_STORED_IN_SPANS",
+        "SELECT false FROM (SELECT %s::int4[], %s::text[], %s::timestamptz[], "
+        "%s::timestamptz[]) AS ignored",
+    )
+
+    batch = [_bar(coin.id, day) for day in range(5)]
+    batch[1] = dataclasses.replace(batch[1], price=1.5)
+    assert prices.bulk_upsert(batch) == 3  # days 3 and 4 are new, day 1 changed
+
+    assert copies == ["price_data", "price_data", "staging"]
+    db_session.commit()
+    assert [r.price for r in prices.range(coin.id, Interval.DAY)] == [
+        100.0,
+        1.5,
+        102.5,
+        103.75,
+        105.0,
+    ]
+
+
+@pytest.mark.parametrize("stored_first", [False, True], ids=["direct", "merge"])
+def test_constraint_violations_are_integrity_errors_on_both_paths(
+    db_session: Session, factory: Factory, copies: list[str], stored_first: bool
+) -> None:
+    _require_postgresql(db_session)
+    coin = factory.coin("bitcoin")
+    prices = PriceRepository(db_session)
+    if stored_first:
+        prices.bulk_upsert([_bar(coin.id, 1)])
+        db_session.commit()
+    bad = [_bar(coin.id, 0), dataclasses.replace(_bar(coin.id, 2), price=0.0)]
+
+    with pytest.raises(IntegrityError, match="price_positive"):
+        prices.bulk_upsert(bad)
+    db_session.rollback()
+
+    assert copies[-1] == ("staging" if stored_first else "price_data")
+    with pytest.raises(IntegrityError, match="foreign key"):
+        prices.bulk_upsert([_bar(coin.id + 1000, 0)])
+    db_session.rollback()
+    assert price_count(db_session, coin.id) == (1 if stored_first else 0)
+
+
+def test_naive_instants_are_refused_before_anything_is_written(
+    db_session: Session, factory: Factory
+) -> None:
+    _require_postgresql(db_session)
+    coin = factory.coin("bitcoin")
+    naive = dataclasses.replace(_bar(coin.id, 1), price_at=dt.datetime(2024, 1, 2))  # noqa: DTZ001
+
+    with pytest.raises(ValueError, match="naive"):
+        PriceRepository(db_session).bulk_upsert([_bar(coin.id, 0), naive])
+
+    assert price_count(db_session, coin.id) == 0
+
+
+def test_rows_as_tuples_are_written_like_price_rows(db_session: Session, factory: Factory) -> None:
+    bitcoin, ethereum = factory.coin("bitcoin"), factory.coin("ethereum")
+    prices = PriceRepository(db_session)
+    rows = [_bar(bitcoin.id, day) for day in range(6)]
+    tuples = [dataclasses.astuple(_bar(ethereum.id, day)) for day in range(6)]
+
+    assert prices.bulk_upsert(rows) == prices.bulk_upsert_tuples(tuples) == 6
+    assert prices.bulk_upsert_tuples(iter(tuples)) == 0
+    assert prices.bulk_upsert_tuples([]) == 0
+    db_session.commit()
+    assert _stored(db_session, bitcoin.id) == _stored(db_session, ethereum.id)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.prices import importer
 from cryptopredict.prices.importer import (
     PriceFileError,
     coin_id_from_path,
@@ -298,3 +299,95 @@ def test_coin_option_overrides_the_file_name(db_session: Session, edited_copy: E
     assert result.coin == "bitcoin"
     assert _count(db_session, "bitcoin") == 10
     assert _coin(db_session, "export") is None
+
+
+# ---- the column-wise reader and the row reader agree ---------------------------------------
+
+
+def _outcome(read: Callable[[], object]) -> object:
+    try:
+        return read()
+    except PriceFileError as exc:
+        return (type(exc), str(exc), exc.line)
+
+
+HEADER = "date,open,high,low,close,volume,market_cap\n"
+GOOD = "2020-01-01,1,2,0.5,1.5,10,100\n2020-01-02,1.5,2.5,1,2,,\n2020-01-03,2,3,1.5,2.5,0,5\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "plain"),
+    [
+        (HEADER + GOOD, True),
+        (HEADER + GOOD.rstrip("\n"), True),  # no newline at the end
+        ("\ufeff" + HEADER + GOOD, True),  # byte-order mark
+        ("date,close,extra\n2020-01-01,1.5,x\n2020-01-02, 2 ,y\n", True),
+        ("timestamp,close\n2020-01-01T01:00:00+01:00,1\n2020-01-01T01:00:00Z,2\n", True),
+        (HEADER.replace("\n", "\r\n") + GOOD.replace("\n", "\r\n"), False),  # CRLF
+        (HEADER + GOOD.replace("\n", "\n\n", 1), False),  # a blank line
+        (HEADER + '"2020-01-01",1,2,0.5,1.5,10,100\n', False),  # quotes
+        (HEADER + GOOD + "2020-01-04,1,2,0.5,1.5,10\n", False),  # a short row
+        (HEADER + GOOD + "2020-01-04,1,2,0.5,1.5, ,\n", False),  # a blank value
+        (HEADER + GOOD + "2020-01-04,1,2,0.5,NaN,10,100\n", False),
+        (HEADER + GOOD + "2020-01-04,1,2,0.5,1e999,10,100\n", False),
+        (HEADER + GOOD + "2020-01-04,1,2,0.5,1.5,-0.0,100\n", True),  # zero volume is fine
+        (HEADER + GOOD + "2020-01-04,1,2,0.5,1.5,-1,100\n", False),
+        (HEADER + GOOD + "2020-01-04,1,0.4,0.5,1.5,10,100\n", False),  # low above high
+        (HEADER + GOOD + "2020-01-04,,0.4,0.5,1.5,,\n", False),
+        (HEADER + GOOD + "2020-01-02,1,2,0.5,1.5,10,100\n", False),  # repeated day
+        (HEADER + GOOD + "2019-12-31,1,2,0.5,1.5,10,100\n", False),  # out of order
+        (HEADER + GOOD + "2020-02-30,1,2,0.5,1.5,10,100\n", False),
+        ("date,close\n", False),
+        ("", False),
+    ],
+)
+def test_the_column_reader_agrees_with_the_row_reader(
+    tmp_path: Path, content: str, plain: bool
+) -> None:
+    path = tmp_path / "bitcoin.csv"
+    path.write_bytes(content.encode("utf-8"))
+
+    parsed = _outcome(lambda: parse_price_file(path))
+
+    assert parsed == _outcome(lambda: importer._parse_rows(path, None))
+    assert (importer._parse_plain(path, None) is not None) is plain
+
+
+@pytest.mark.parametrize("path", [*sorted(PRICES.glob("*.csv")), INTRADAY], ids=lambda p: p.name)
+def test_the_shared_files_are_read_column_wise_with_the_same_bars(path: Path) -> None:
+    plain = importer._parse_plain(path, None)
+
+    assert plain is not None
+    assert plain == importer._parse_rows(path, None)
+
+
+def test_files_are_reported_in_order_whatever_fails(
+    db_session: Session, edited_copy: EditedCopy, tmp_path: Path
+) -> None:
+    files = [
+        edited_copy(PRICES / "bitcoin.csv", lines=20),
+        tmp_path / "missing.csv",
+        edited_copy(PRICES / "cardano.csv", lines=20, replace={5: "2017-10-05,1,1,1"}),
+        tmp_path / "bad name!.csv",
+        edited_copy(PRICES / "dogecoin.csv", lines=20),
+        edited_copy(PRICES / "ethereum.csv", lines=20),
+    ]
+    files[3].write_text("date,close\n2020-01-01,1\n", encoding="utf-8")
+    progress: list[tuple[str, int, int]] = []
+
+    report = import_price_files(
+        files, session=db_session, on_progress=lambda p, n, t: progress.append((p.name, n, t))
+    )
+
+    assert [r.coin for r in report.results] == ["bitcoin", "dogecoin", "ethereum"]
+    assert [(f.path.name, f.line) for f in report.failures] == [
+        ("missing.csv", None),
+        ("cardano.csv", 5),
+        ("bad name!.csv", None),
+    ]
+    assert progress == [
+        (name, n, 19) for name in ("bitcoin.csv", "dogecoin.csv", "ethereum.csv") for n in (0, 19)
+    ]
+    assert report.rows_written == 57
+    assert import_price_files(files[4:], session=db_session).rows_written == 0
+    assert import_price_files([], session=db_session).results == []

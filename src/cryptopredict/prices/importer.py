@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import math
+import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
 from cryptopredict.prices.models import Interval
-from cryptopredict.prices.repository import PriceRepository, PriceRow
+from cryptopredict.prices.repository import PriceRepository, PriceTuple
 from cryptopredict.snapshot import load_coin_catalogue
 
 SOURCE = "csv"
@@ -243,44 +246,92 @@ def _infer_interval(path: Path, bars: Sequence[ParsedBar]) -> Interval:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where a file's columns are, from its header, and how to read its time column."""
+
+    time_column: str
+    parse_instant: Callable[[str], dt.datetime]
+    interval: Interval | None
+    time_at: int
+    positions: list[int | None]  # of VALUE_COLUMNS, None where the file has no such column
+    close_at: int
+    width: int  # fields a row needs
+
+
+def _layout(path: Path, header: Sequence[str], interval: Interval | None) -> _Layout:
+    """Read the header, or refuse the file (line 1) when it is not a price file."""
+    columns = _column_index(header)
+    if DAILY_COLUMN in columns:
+        time_column, parse_instant = DAILY_COLUMN, _daily_instant
+        if interval not in (None, Interval.DAY):
+            raise PriceFileError(
+                path,
+                f"a file with a `date` column holds daily bars; it cannot be imported as "
+                f"{interval}: use --interval 1d or auto",
+                line=1,
+            )
+        interval = Interval.DAY
+    elif INSTANT_COLUMN in columns:
+        time_column, parse_instant = INSTANT_COLUMN, _iso_instant
+    else:
+        raise PriceFileError(
+            path,
+            f"header needs a `{DAILY_COLUMN}` or `{INSTANT_COLUMN}` column "
+            f"and `close`; found {','.join(header)!r}",
+            line=1,
+        )
+    if "close" not in columns:
+        raise PriceFileError(path, "header has no `close` column", line=1)
+    time_at = columns[time_column]
+    positions = [columns.get(column) for column in VALUE_COLUMNS]
+    width = max(p for p in (time_at, *positions) if p is not None) + 1
+    return _Layout(
+        time_column, parse_instant, interval, time_at, positions, columns["close"], width
+    )
+
+
+def _finish(
+    path: Path, layout: _Layout, bars: list[ParsedBar], lines: Sequence[int]
+) -> ParsedPriceFile:
+    """The checks that need every row: there are some, the interval, bar alignment."""
+    if not bars:
+        raise PriceFileError(path, "the file has a header but no data rows")
+    interval = layout.interval
+    if interval is None:
+        interval = _split_stem(path)[1] or _infer_interval(path, bars)
+    if layout.time_column != DAILY_COLUMN:
+        _check_alignment(path, bars, lines, interval)
+    return ParsedPriceFile(path=path, interval=interval, bars=bars)
+
+
 def parse_price_file(path: Path, *, interval: Interval | None = None) -> ParsedPriceFile:
     """Read and validate a whole price file; `interval=None` infers it (daily files are 1d).
 
     Raises PriceFileError naming the line of the first bad row: a bad date, a missing,
     non-numeric or non-positive price, low above high, or a repeated instant.
     """
+    parsed = _parse_plain(path, interval)
+    return parsed if parsed is not None else _parse_rows(path, interval)
+
+
+def _parse_rows(path: Path, interval: Interval | None) -> ParsedPriceFile:
+    """The reference reading, row by row through the csv module: any file, and the exact
+    line and reason of the first problem."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
             raise PriceFileError(path, "the file is empty", line=1)
-        columns = _column_index(header)
-        if DAILY_COLUMN in columns:
-            time_column, parse_instant = DAILY_COLUMN, _daily_instant
-            if interval not in (None, Interval.DAY):
-                raise PriceFileError(
-                    path,
-                    f"a file with a `date` column holds daily bars; it cannot be imported as "
-                    f"{interval}: use --interval 1d or auto",
-                    line=1,
-                )
-            interval = Interval.DAY
-        elif INSTANT_COLUMN in columns:
-            time_column, parse_instant = INSTANT_COLUMN, _iso_instant
-        else:
-            raise PriceFileError(
-                path,
-                f"header needs a `{DAILY_COLUMN}` or `{INSTANT_COLUMN}` column "
-                f"and `close`; found {','.join(header)!r}",
-                line=1,
-            )
-        if "close" not in columns:
-            raise PriceFileError(path, "header has no `close` column", line=1)
-        time_at = columns[time_column]
-        positions = [columns.get(column) for column in VALUE_COLUMNS]
+        layout = _layout(path, header, interval)
+        time_column, parse_instant = layout.time_column, layout.parse_instant
+        time_at, positions, c_at, width = (
+            layout.time_at,
+            layout.positions,
+            layout.close_at,
+            layout.width,
+        )
         o_at, h_at, l_at, _, v_at, m_at = positions
-        c_at = columns["close"]
-        width = max(p for p in (time_at, *positions) if p is not None) + 1
 
         bars: list[ParsedBar] = []
         lines: list[int] = []
@@ -330,13 +381,102 @@ def parse_price_file(path: Path, *, interval: Interval | None = None) -> ParsedP
             bars.append((instant, o, h, lo, c, v, m))
             lines.append(line)
 
-    if not bars:
-        raise PriceFileError(path, "the file has a header but no data rows")
-    if interval is None:
-        interval = _split_stem(path)[1] or _infer_interval(path, bars)
-    if time_column != DAILY_COLUMN:
-        _check_alignment(path, bars, lines, interval)
-    return ParsedPriceFile(path=path, interval=interval, bars=bars)
+    return _finish(path, layout, bars, lines)
+
+
+def _parse_plain(path: Path, interval: Interval | None) -> ParsedPriceFile | None:
+    """The same reading, column by column, for the usual file: UTF-8, no quotes, `\\n` line
+    ends, no blank lines, every row wide enough, every value valid, instants ascending.
+
+    Returns None, having raised nothing, for any file it is not sure about (other than a bad
+    header, which is read the same way): `_parse_rows` then reads it and names the problem.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (UnicodeDecodeError, OSError):
+        return None
+    if not text or '"' in text or "\r" in text or "\0" in text:
+        return None
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if len(lines) < 2 or "" in lines:
+        return None
+    header = lines[0].split(",")
+    layout = _layout(path, header, interval)
+    body = lines[1:]
+    columns: Sequence[Sequence[str]]
+    if set(map(str.count, body, itertools.repeat(","))) == {len(header) - 1}:
+        # Every row exactly as wide as the header: one split, then every n-th field.
+        fields, width = ",".join(body).split(","), len(header)
+        columns = [fields[position::width] for position in range(width)]
+    else:
+        rows = [line.split(",") for line in body]
+        if min(map(len, rows)) < layout.width:
+            return None
+        columns = list(zip(*rows, strict=False))  # rows may be wider than the columns read
+    values: list[list[float | None] | None] = []
+    for name, position in zip(VALUE_COLUMNS, layout.positions, strict=True):
+        if position is None:
+            values.append(None)
+            continue
+        column = _plain_numbers(columns[position], name)
+        if column is None:
+            return None
+        values.append(column)
+    opens, highs, lows, closes, volumes, caps = values
+    if closes is None or None in closes:
+        return None
+    if lows is not None and highs is not None:
+        if None in lows or None in highs:
+            ordered = all(
+                lo is None or h is None or lo <= h for lo, h in zip(lows, highs, strict=True)
+            )
+        else:
+            ordered = all(map(operator.le, cast(list[float], lows), cast(list[float], highs)))
+        if not ordered:
+            return None
+    try:
+        instants = list(map(layout.parse_instant, map(str.strip, columns[layout.time_at])))
+    except ValueError:
+        return None
+    if not all(map(operator.lt, instants, itertools.islice(instants, 1, None))):
+        return None  # repeated or unordered instants: let the row reader say where
+    missing: list[None] = [None] * len(instants)
+    bars: list[ParsedBar] = list(
+        zip(
+            instants,
+            missing if opens is None else opens,
+            missing if highs is None else highs,
+            missing if lows is None else lows,
+            cast(list[float], closes),
+            missing if volumes is None else volumes,
+            missing if caps is None else caps,
+            strict=True,
+        )
+    )
+    return _finish(path, layout, bars, range(2, len(bars) + 2))
+
+
+def _plain_numbers(texts: Sequence[str], column: str) -> list[float | None] | None:
+    """One value column read as `_parse_rows` reads it (empty means unknown), or None when
+    a value is not a number or out of range for its column."""
+    try:
+        numbers: list[float | None] = list(map(float, texts))
+        present = cast(list[float], numbers)
+    except ValueError:
+        try:
+            numbers = [float(text) if text else None for text in texts]
+        except ValueError:
+            return None
+        present = [number for number in numbers if number is not None]
+    if present:
+        # NaN compares false both ways, so min/max can pass over it; a NaN sum cannot.
+        least, total = min(present), sum(present)
+        in_range = least > 0 if column in PRICE_COLUMNS else least >= 0
+        if not (in_range and max(present) < _INF and total == total):  # noqa: PLR0124
+            return None
+    return numbers
 
 
 def _check_alignment(
@@ -404,17 +544,19 @@ def import_price_file(
         kind = parsed.interval.value
         written = 0
         for start in range(0, total, batch_size):
-            rows = [
-                PriceRow(coin_pk, kind, at, o, h, lo, c, c, v, m, SOURCE)
+            # Plain tuples in the repository's column order: no PriceRow per bar.
+            rows: list[PriceTuple] = [
+                (coin_pk, kind, at, o, h, lo, c, c, v, m, SOURCE)
                 for at, o, h, lo, c, v, m in bars[start : start + batch_size]
             ]
-            written += prices.bulk_upsert(rows)
+            written += prices.bulk_upsert_tuples(rows)
             if on_progress is not None:
                 on_progress(path, min(start + batch_size, total), total)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    instants = [bar[0] for bar in bars]
     return ImportResult(
         path=path,
         coin=coin_id,
@@ -422,8 +564,8 @@ def import_price_file(
         rows_read=total,
         rows_written=written,
         seconds=time.perf_counter() - started,
-        first_at=min(bar[0] for bar in bars),
-        last_at=max(bar[0] for bar in bars),
+        first_at=min(instants),
+        last_at=max(instants),
     )
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
+import itertools
 import json
-from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import (
     ColumnElement,
     Double,
@@ -25,7 +27,9 @@ from sqlalchemy import (
     text,
     tuple_,
 )
+from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TextualSelect
 
@@ -76,6 +80,29 @@ class PriceRow:
         return (self.coin_id, self.interval, self.price_at)
 
 
+PriceTuple = tuple[
+    int,
+    str,
+    dt.datetime,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+    float,
+    float | None,
+    float | None,
+    str,
+]
+"""A `PriceRow`'s values as a plain tuple, in `ALL_COLUMNS` order."""
+
+_AS_TUPLE = cast(Callable[[PriceRow], PriceTuple], operator.attrgetter(*ALL_COLUMNS))
+_KEY = operator.itemgetter(0, 1, 2)
+_SERIES = operator.itemgetter(0, 1)
+_COIN = operator.itemgetter(0)
+_INTERVAL = operator.itemgetter(1)
+_PRICE_AT = operator.itemgetter(2)
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Missing bars between two present ones: `start` and `end` are the first and last
@@ -116,20 +143,124 @@ class Bar:
     points: int
 
 
-def _dedupe(rows: Iterable[PriceRow]) -> list[PriceRow]:
-    """Last write wins within one batch, as it would across batches."""
-    return list({row.key: row for row in rows}.values())
+def _dedupe(rows: list[PriceTuple]) -> list[PriceTuple]:
+    """Last write wins within one batch, as it would across batches (at the first's place)."""
+    unique = dict(zip(map(_KEY, rows), rows, strict=True))
+    return rows if len(unique) == len(rows) else list(unique.values())
 
 
-def _copy_value(value: object) -> str:
-    """Text COPY encoding: \\N for NULL, ISO for instants."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
-    if isinstance(value, float):
-        return repr(value)
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+def _single_ascending_series(rows: Sequence[PriceTuple]) -> bool:
+    """Whether every row is of one coin and interval, each instant after the one before:
+    what the importer sends, unique without the cost of hashing every instant."""
+    if len(set(map(_COIN, rows))) > 1 or len(set(map(_INTERVAL, rows))) > 1:
+        return False
+    instants = list(map(_PRICE_AT, rows))
+    try:
+        return all(map(operator.lt, instants, itertools.islice(instants, 1, None)))
+    except TypeError:  # naive among aware instants: let the general path refuse them
+        return False
+
+
+def _naive_instant() -> ValueError:
+    return ValueError("naive (or missing) datetime given where a UTC instant is required")
+
+
+def _series_spans(
+    rows: Sequence[PriceTuple], ascending: bool
+) -> tuple[list[int], list[str], list[dt.datetime], list[dt.datetime]]:
+    """Each series (coin, interval) of a non-empty, deduplicated batch and its first and
+    last instant, as four columns (coins, intervals, firsts, lasts); `ascending` says the
+    batch is one series in ascending time (see `_single_ascending_series`).
+
+    Naive instants are refused, as `UTCDateTime` refuses them, rather than given a zone.
+    """
+    spans: dict[tuple[int, str], tuple[dt.datetime, dt.datetime]] = {}
+    try:
+        if ascending:
+            spans[_SERIES(rows[0])] = (rows[0][2], rows[-1][2])
+        else:
+            for row in rows:
+                key, at = (row[0], row[1]), row[2]
+                span = spans.get(key)
+                if span is None:
+                    spans[key] = (at, at)
+                elif at < span[0]:
+                    spans[key] = (at, span[1])
+                elif at > span[1]:
+                    spans[key] = (span[0], at)
+    except TypeError:  # a naive instant among aware ones, or no instant at all
+        raise _naive_instant() from None
+    if any(
+        getattr(first, "tzinfo", None) is None or getattr(last, "tzinfo", None) is None
+        for first, last in spans.values()
+    ):
+        raise _naive_instant()
+    return (
+        [coin_id for coin_id, _ in spans],
+        [interval for _, interval in spans],
+        [first for first, _ in spans.values()],
+        [last for _, last in spans.values()],
+    )
+
+
+# PostgreSQL write path: binary COPY (types in `ALL_COLUMNS` order; varchar takes text).
+_COPY_TYPES = ("int4", "text", "timestamptz", *("float8",) * 7, "text")
+_COLUMN_LIST = ", ".join(ALL_COLUMNS)
+_COPY_DIRECT = f"COPY price_data ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
+_COPY_STAGING = f"COPY price_data_staging ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
+_PREPARE_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS price_data_staging "
+    "(LIKE price_data INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; "
+    "DELETE FROM price_data_staging"
+)
+# Does any stored row fall inside the span of instants a batch brings for each series?
+# One primary-key probe per series; "no" means no incoming key can conflict.
+_ANY_STORED_IN_SPANS = (
+    "SELECT EXISTS (SELECT FROM unnest(%s::int4[], %s::text[], %s::timestamptz[], "
+    "%s::timestamptz[]) AS s (coin_id, interval, first_at, last_at) "
+    "WHERE EXISTS (SELECT FROM price_data p WHERE p.coin_id = s.coin_id "
+    "AND p.interval = s.interval AND p.price_at BETWEEN s.first_at AND s.last_at))"
+)
+_SAVEPOINT = "price_data_copy"
+# New rows, and rows whose values differ from the stored ones, go to INSERT .. ON CONFLICT;
+# identical rows are left out before it, so they are neither rewritten nor even row-locked.
+# The ON CONFLICT .. WHERE still compares, for rows a concurrent writer changed meanwhile.
+_MERGE_STAGING = (
+    f"INSERT INTO price_data ({_COLUMN_LIST}) "  # noqa: S608 - column names are constants
+    f"SELECT {', '.join(f's.{c}' for c in ALL_COLUMNS)} FROM price_data_staging s "
+    "LEFT JOIN price_data p ON p.coin_id = s.coin_id AND p.interval = s.interval "
+    "AND p.price_at = s.price_at "
+    f"WHERE p.coin_id IS NULL OR ({', '.join(f'p.{c}' for c in VALUE_COLUMNS)}) "
+    f"IS DISTINCT FROM ({', '.join(f's.{c}' for c in VALUE_COLUMNS)}) "
+    "ON CONFLICT (coin_id, interval, price_at) DO UPDATE SET "
+    f"{', '.join(f'{c} = EXCLUDED.{c}' for c in VALUE_COLUMNS)} "
+    f"WHERE ({', '.join(f'price_data.{c}' for c in VALUE_COLUMNS)}) "
+    f"IS DISTINCT FROM ({', '.join(f'EXCLUDED.{c}' for c in VALUE_COLUMNS)}); "
+    "DELETE FROM price_data_staging"
+)
+
+
+def _copy_rows(cursor: psycopg.Cursor[Any], statement: str, rows: Iterable[PriceTuple]) -> None:
+    """Stream rows through a binary COPY: psycopg's C dumpers, no text formatting."""
+    with cursor.copy(statement) as copy:
+        copy.set_types(_COPY_TYPES)
+        write = copy.write_row
+        for row in rows:
+            write(row)
+
+
+@lru_cache(maxsize=1)
+def _generic_upsert_statement() -> SQLiteInsert:
+    """INSERT .. ON CONFLICT DO UPDATE, only where a value changed (built once)."""
+    statement = sqlite_insert(_TABLE)
+    changed = tuple_(*(_TABLE.c[c] for c in VALUE_COLUMNS)).is_distinct_from(
+        tuple_(*(statement.excluded[c] for c in VALUE_COLUMNS))
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["coin_id", "interval", "price_at"],
+        set_={c: statement.excluded[c] for c in VALUE_COLUMNS},
+        where=changed,
+    )
 
 
 class PriceRepository:
@@ -146,65 +277,71 @@ class PriceRepository:
         Unchanged rows are not rewritten, so re-importing the same data writes 0. Runs inside
         the caller's transaction: the caller commits or rolls back the whole request.
         """
-        unique = _dedupe(rows)
-        if not unique:
+        return self.bulk_upsert_tuples(map(_AS_TUPLE, rows))
+
+    def bulk_upsert_tuples(self, rows: Iterable[PriceTuple]) -> int:
+        """`bulk_upsert` for rows given as plain tuples in `ALL_COLUMNS` order, which bulk
+        writers (the CSV importer) build several times cheaper than `PriceRow`s."""
+        batch = rows if isinstance(rows, list) else list(rows)
+        if not batch:
             return 0
+        ascending = _single_ascending_series(batch)
+        unique = batch if ascending else _dedupe(batch)
         if self.session.get_bind().dialect.name == "postgresql":
-            return self._upsert_postgresql(unique)
+            return self._upsert_postgresql(unique, ascending)
         return self._upsert_generic(unique)
 
-    def _upsert_postgresql(self, rows: Sequence[PriceRow]) -> int:
-        """COPY into a temporary staging table, then one INSERT .. ON CONFLICT."""
-        self.session.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS price_data_staging "
-                "(LIKE price_data INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
-        )
-        self.session.execute(text("DELETE FROM price_data_staging"))
-        driver_connection = self.session.connection().connection.driver_connection
-        columns = ", ".join(ALL_COLUMNS)
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write("\t".join(_copy_value(v) for v in astuple(row)))
-            buffer.write("\n")
-        with (
-            driver_connection.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f"COPY price_data_staging ({columns}) FROM STDIN") as copy,
-        ):
-            copy.write(buffer.getvalue())
-        assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in VALUE_COLUMNS)
-        current = ", ".join(f"price_data.{c}" for c in VALUE_COLUMNS)
-        incoming = ", ".join(f"EXCLUDED.{c}" for c in VALUE_COLUMNS)
-        result = self.session.execute(
-            text(
-                f"INSERT INTO price_data ({columns}) "  # noqa: S608 - column names are constants
-                f"SELECT {columns} FROM price_data_staging "
-                f"ON CONFLICT (coin_id, interval, price_at) DO UPDATE SET {assignments} "
-                f"WHERE ({current}) IS DISTINCT FROM ({incoming})"
-            )
-        )
-        self.session.execute(text("DELETE FROM price_data_staging"))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+    def _upsert_postgresql(self, rows: Sequence[PriceTuple], ascending: bool) -> int:
+        """Binary COPY: straight into price_data when no incoming key can be stored already
+        (a new series, or a span of time it does not cover yet), else into a temporary
+        staging table merged with one INSERT .. ON CONFLICT.
 
-    def _upsert_generic(self, rows: Sequence[PriceRow]) -> int:
+        The direct COPY runs under a savepoint: should a concurrent writer have stored one of
+        the keys since the check, it is undone and the batch takes the merge instead.
+        """
+        spans = _series_spans(rows, ascending)
+        if self.session.autoflush:
+            self.session.flush()  # as session.execute() would: pending coins must exist
+        driver = self.session.connection().connection.driver_connection
+        if not isinstance(driver, psycopg.Connection):
+            raise TypeError("bulk writes to PostgreSQL need psycopg 3 (postgresql+psycopg://)")
+        statement = _ANY_STORED_IN_SPANS
+        try:
+            with driver.cursor() as cursor:
+                found = cursor.execute(statement, spans)
+                if not cast(tuple[bool], found.fetchone())[0]:
+                    statement = _COPY_DIRECT
+                    cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
+                    try:
+                        _copy_rows(cursor, statement, rows)
+                    except psycopg.errors.UniqueViolation:
+                        cursor.execute(
+                            f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}"
+                        )
+                    else:
+                        cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                        return len(rows)
+                statement = _PREPARE_STAGING
+                cursor.execute(statement)
+                statement = _COPY_STAGING
+                _copy_rows(cursor, statement, rows)
+                statement = _MERGE_STAGING
+                cursor.execute(statement)
+                return cursor.rowcount
+        except psycopg.Error as exc:
+            # What session.execute() would raise, so callers catch IntegrityError and co.
+            raise DBAPIError.instance(
+                statement, None, exc, psycopg.Error, dialect=self.session.get_bind().dialect
+            ) from exc
+
+    def _upsert_generic(self, rows: Sequence[PriceTuple]) -> int:
         """Batched INSERT .. ON CONFLICT DO UPDATE WHERE changed (SQLite)."""
         written = 0
-        table = PriceData.__table__
-        assert isinstance(table, Table)  # noqa: S101 - narrows the mapped table's type
         for start in range(0, len(rows), UPSERT_BATCH_SIZE):
             batch = rows[start : start + UPSERT_BATCH_SIZE]
-            statement = sqlite_insert(table)
-            changed = tuple_(*(table.c[c] for c in VALUE_COLUMNS)).is_distinct_from(
-                tuple_(*(statement.excluded[c] for c in VALUE_COLUMNS))
-            )
-            statement = statement.on_conflict_do_update(
-                index_elements=["coin_id", "interval", "price_at"],
-                set_={c: statement.excluded[c] for c in VALUE_COLUMNS},
-                where=changed,
-            )
             result = self.session.execute(
-                statement, [dict(zip(ALL_COLUMNS, astuple(row), strict=True)) for row in batch]
+                _generic_upsert_statement(),
+                [dict(zip(ALL_COLUMNS, row, strict=True)) for row in batch],
             )
             written += int(result.rowcount)  # type: ignore[attr-defined]
         return written

@@ -8,10 +8,12 @@ never printed.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -27,14 +29,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session
 
 from cryptopredict.auth import service as auth_service
 from cryptopredict.auth.models import Role
 from cryptopredict.auth.schemas import UserCreate
 from cryptopredict.core import migrations
+from cryptopredict.core.cache import RedisCache, ResponseCache, create_cache
 from cryptopredict.core.config import InsecureConfigurationError, Settings
 from cryptopredict.core.database import Database, create_db_engine
 from cryptopredict.core.errors import ConflictError
+from cryptopredict.marketdata import service as marketdata_service
+from cryptopredict.marketdata.client import CoinGeckoClient
+from cryptopredict.marketdata.models import SyncRun, SyncStatus
+from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS, ProgressCallback
 from cryptopredict.prices import importer
 from cryptopredict.prices.models import Interval
 from cryptopredict.snapshot import snapshot_price_files
@@ -467,6 +475,204 @@ def import_prices(
     _print_report(stdout, report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+# ---- sync -------------------------------------------------------------------------------
+
+sync_app = typer.Typer(
+    help="Fetch market data from CoinGecko (configured by CRYPTOPREDICT_COINGECKO_*).",
+    no_args_is_help=True,
+)
+app.add_typer(sync_app, name="sync")
+
+
+@app.command("fake-coingecko")
+def fake_coingecko(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            exists=True,
+            file_okay=False,
+            help="Folder of <coingecko-id>.csv daily prices; default: the bundled snapshot.",
+        ),
+    ] = None,
+) -> None:
+    """Serve a fake CoinGecko API (recorded responses, real price histories) for tests and
+    offline use; point CRYPTOPREDICT_COINGECKO_BASE_URL at http://HOST:PORT/api/v3."""
+    from cryptopredict.marketdata.fake_server import serve_fake
+
+    serve_fake(host, port, data_dir)
+
+
+SyncAction = Callable[
+    [Session, CoinGeckoClient, ResponseCache, Settings, ProgressCallback], Awaitable[SyncRun]
+]
+
+
+def _run_sync(action: SyncAction, *, migrate: bool) -> None:
+    """Open the database, cache and client, run one sync with progress bars, report it.
+
+    Exit code 1 when the run failed; a partial run (some history not available to this
+    plan) succeeds with a note.
+    """
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
+    url = settings.resolved_database_url
+    if migrate:
+        _migrate(url)
+    stderr = Console(stderr=True)
+    database = Database.from_settings(settings)
+    cache = create_cache(settings.redis_url, ttl_seconds=settings.cache_ttl_seconds)
+    started = time.perf_counter()
+
+    async def go(session: Session, on_progress: ProgressCallback) -> SyncRun:
+        guards = marketdata_service.Guards.from_settings(settings)
+        try:
+            async with marketdata_service.open_client(settings, guards) as client:
+                return await action(session, client, cache, settings, on_progress)
+        finally:
+            await guards.aclose()
+            if isinstance(cache, RedisCache):
+                await cache.aclose()
+
+    try:
+        with (
+            _database_errors(url),
+            database.session_factory() as session,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=stderr,
+                disable=not stderr.is_terminal,
+            ) as progress,
+        ):
+            tasks: dict[str, TaskID] = {}
+
+            def on_progress(label: str, done: int, total: int) -> None:
+                if label not in tasks:
+                    tasks[label] = progress.add_task(label, total=total)
+                progress.update(tasks[label], completed=done, total=total)
+
+            run = asyncio.run(go(session, on_progress))
+    finally:
+        database.dispose()
+    what = f"Sync {run.kind} #{run.id}" + (f" ({run.coin})" if run.coin else "")
+    typer.echo(
+        f"{what} {run.status}: {run.calls_made} call(s), {run.rows_written} row(s) written "
+        f"in {time.perf_counter() - started:.2f} s."
+    )
+    if run.error:
+        typer.echo(
+            f"{'Error' if run.status == SyncStatus.FAILED else 'Note'}: {run.error}", err=True
+        )
+    if run.status == SyncStatus.FAILED:
+        raise typer.Exit(1)
+
+
+@sync_app.command("discover")
+def sync_discover(
+    top: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=5000,
+            help="How many coins by market cap (default CRYPTOPREDICT_SYNC_TOP_COINS).",
+        ),
+    ] = None,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
+) -> None:
+    """Add or update the top coins by market cap in the catalogue."""
+
+    async def action(
+        session: Session,
+        client: CoinGeckoClient,
+        cache: ResponseCache,
+        settings: Settings,
+        on_progress: ProgressCallback,
+    ) -> SyncRun:
+        return await marketdata_service.discover(
+            session=session,
+            client=client,
+            cache=cache,
+            settings=settings,
+            top=top,
+            on_progress=on_progress,
+        )
+
+    _run_sync(action, migrate=migrate)
+
+
+@sync_app.command("prices")
+def sync_prices(
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
+) -> None:
+    """Store the latest price of every active coin (one call per 250 coins)."""
+
+    async def action(
+        session: Session,
+        client: CoinGeckoClient,
+        cache: ResponseCache,
+        settings: Settings,
+        on_progress: ProgressCallback,
+    ) -> SyncRun:
+        return await marketdata_service.sync_prices(
+            session=session, client=client, cache=cache, settings=settings, on_progress=on_progress
+        )
+
+    _run_sync(action, migrate=migrate)
+
+
+@sync_app.command("history")
+def sync_history(
+    coin: Annotated[
+        str | None,
+        typer.Option(help="CoinGecko id of one coin (added if new). Default: every active coin."),
+    ] = None,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=3650,
+            help="How far back. A demo key reaches 365 days; older history comes from "
+            "`import-prices`.",
+        ),
+    ] = DEFAULT_HISTORY_DAYS,
+    interval: Annotated[
+        list[Interval] | None,
+        typer.Option(help="Only these intervals (repeatable). Default: 5m, 1h and 1d."),
+    ] = None,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
+) -> None:
+    """Fill the missing history of one coin, or every active coin; a rerun fetches only gaps."""
+    if coin is not None:
+        try:
+            coin = importer.normalise_coin_id(coin)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--coin") from None
+
+    async def action(
+        session: Session,
+        client: CoinGeckoClient,
+        cache: ResponseCache,
+        settings: Settings,
+        on_progress: ProgressCallback,
+    ) -> SyncRun:
+        return await marketdata_service.sync_history(
+            session=session,
+            client=client,
+            cache=cache,
+            settings=settings,
+            coin=coin,
+            days=days,
+            intervals=interval or None,
+            on_progress=on_progress,
+        )
+
+    _run_sync(action, migrate=migrate)
 
 
 if __name__ == "__main__":

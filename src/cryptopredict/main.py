@@ -21,6 +21,8 @@ from cryptopredict.core.middleware import BodySizeLimitMiddleware, SecurityHeade
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
+from cryptopredict.marketdata.mirror import router as mirror_router
+from cryptopredict.marketdata.router import router as sync_router
 from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
 
@@ -37,6 +39,7 @@ def _api_router() -> APIRouter:
         coins_router,
         prices_router,
         portfolios_router,
+        sync_router,
         system_router,
     ):
         api.include_router(router)
@@ -95,4 +98,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app.include_router(health_router)
     app.include_router(_api_router())
+    app.include_router(mirror_router)
     return app

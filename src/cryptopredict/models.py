@@ -4,6 +4,7 @@ from cryptopredict.auth.models import RefreshToken, Role, User
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import Base
 from cryptopredict.forecasting.models import Prediction
+from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
 from cryptopredict.prices.models import Interval, PriceData
 
@@ -17,6 +18,9 @@ __all__ = [
     "PriceData",
     "RefreshToken",
     "Role",
+    "SyncKind",
+    "SyncRun",
+    "SyncStatus",
     "TransactionKind",
     "User",
 ]

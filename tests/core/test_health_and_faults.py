@@ -18,7 +18,10 @@ def test_live_and_ready(client: TestClient) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "redis": "disabled"}}
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert body["checks"] == {"database": "ok", "redis": "disabled"}
+    assert body["coingecko_breaker"]["state"] == "closed"
 
 
 def test_version_reports_no_secrets(client: TestClient) -> None:

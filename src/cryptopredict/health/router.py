@@ -19,6 +19,8 @@ from cryptopredict.core.database import Database
 from cryptopredict.core.dependencies import SettingsDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.redis import redis_is_up
+from cryptopredict.marketdata.breaker import BreakerSnapshot
+from cryptopredict.marketdata.service import app_guards
 
 router = APIRouter(tags=["health"])
 api_router = APIRouter(prefix="/system", tags=["health"])
@@ -35,10 +37,12 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Whether each backing service answers."""
+    """Whether each backing service answers, and the CoinGecko circuit breaker's state
+    (informational: an open breaker does not stop us serving what we have stored)."""
 
     status: Literal["ready", "not_ready"]
     checks: dict[str, CheckState]
+    coingecko_breaker: BreakerSnapshot | None = None
 
 
 class VersionInfo(BaseModel):
@@ -91,8 +95,11 @@ def ready(request: Request, settings: SettingsDep) -> Any:
     if settings.redis_url:
         checks["redis"] = "ok" if redis_is_up(request.app.state.redis) else "down"
     is_ready = all(state != "down" for state in checks.values())
-    body = Readiness(status="ready" if is_ready else "not_ready", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)
+    breaker = app_guards(request.app.state, settings).breaker.snapshot_blocking()
+    body = Readiness(
+        status="ready" if is_ready else "not_ready", checks=checks, coingecko_breaker=breaker
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if is_ready else 503)
 
 
 @api_router.get("/version")

@@ -1,0 +1,223 @@
+"""CoinGecko-compatible mirror under /api/v3, answered from our database through the cache.
+
+An unchanged CoinGecko client pointed at `<our base>/api/v3/` works: same paths, parameter
+names, response shapes and error bodies (see `mirror_service` for the error table). These are
+the only routes that answer errors in CoinGecko's `{"error": "..."}` shape: their parameters
+are read as plain strings and checked by the service, and `CoinGeckoRoute` turns a
+`CoinGeckoError` into its response before the application's handlers could rewrite it.
+Bodies are cached under the prices namespace, so every price or coin write invalidates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache, cached_bytes
+from cryptopredict.core.database import utcnow
+from cryptopredict.core.dependencies import CacheDep, SessionDep
+from cryptopredict.marketdata import mirror_service as service
+from cryptopredict.marketdata.mirror_service import CoinGeckoError
+
+clock: Callable[[], dt.datetime] = utcnow
+"""The instant relative windows (`days`) end at: the wall clock, pinned by tests."""
+
+
+class CoinGeckoRoute(APIRoute):
+    """A route whose `CoinGeckoError` leaves with CoinGecko's status and body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap FastAPI's handler so the app-wide error handlers never see CoinGecko errors."""
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except CoinGeckoError as exc:
+                return JSONResponse(exc.body, status_code=exc.status_code)
+
+        return answer
+
+
+router = APIRouter(prefix="/api/v3", tags=["coingecko mirror"], route_class=CoinGeckoRoute)
+
+Text = str | None
+CoinIdPath = Annotated[str, Path(description="CoinGecko coin id", examples=["bitcoin"])]
+VsCurrency = Annotated[Text, Query(description="Quote currency; only `usd` is stored")]
+Precision = Annotated[Text, Query(description="`full` or 0-18 decimal places for prices")]
+
+
+def _json(content: bytes) -> Response:
+    """Bytes already serialised by orjson."""
+    return Response(content=content, media_type="application/json")
+
+
+async def _cached(cache: ResponseCache, key: str, compute: Callable[[], bytes]) -> Response:
+    """The cached body for `key`, or compute it in a worker thread (errors are not cached)."""
+    return _json(
+        await cached_bytes(cache, PRICES_NAMESPACE, key, lambda: run_in_threadpool(compute))
+    )
+
+
+@router.get("/ping")
+async def ping() -> Response:
+    """CoinGecko clients call this to check the server is up."""
+    return JSONResponse(service.PING)
+
+
+@router.get("/simple/supported_vs_currencies")
+async def supported_vs_currencies() -> Response:
+    """The quote currencies we can answer in (USD only), so clients can check first."""
+    return JSONResponse(service.SUPPORTED_VS_CURRENCIES)
+
+
+@router.get("/simple/price")
+async def simple_price(
+    session: SessionDep,
+    cache: CacheDep,
+    ids: Annotated[Text, Query(description="Comma-separated coin ids")] = None,
+    vs_currencies: Annotated[Text, Query(description="Comma-separated currencies")] = None,
+    include_market_cap: Text = None,
+    include_24hr_vol: Text = None,
+    include_24hr_change: Text = None,
+    include_last_updated_at: Text = None,
+    precision: Precision = None,
+) -> Response:
+    """Newest price per coin, optionally with market cap, 24 h volume and change (the hot
+    path: a fixed number of queries for any number of coins, then served from the cache)."""
+    query = service.SimplePriceQuery.parse(
+        ids=ids,
+        vs_currencies=vs_currencies,
+        include_market_cap=include_market_cap,
+        include_24hr_vol=include_24hr_vol,
+        include_24hr_change=include_24hr_change,
+        include_last_updated_at=include_last_updated_at,
+        precision=precision,
+    )
+    return await _cached(
+        cache, query.cache_key, lambda: service.simple_price_json(session=session, query=query)
+    )
+
+
+@router.get("/coins/list")
+async def coins_list(
+    session: SessionDep,
+    cache: CacheDep,
+    include_platform: Text = None,
+    status: Annotated[Text, Query(description="`active` (default) or `inactive`")] = None,
+) -> Response:
+    """Every coin's id, symbol and name, for clients mapping symbols to ids."""
+    query = service.CoinsListQuery.parse(include_platform=include_platform, status=status)
+    return await _cached(
+        cache, query.cache_key, lambda: service.coins_list_json(session=session, query=query)
+    )
+
+
+@router.get("/coins/markets")
+async def coins_markets(
+    session: SessionDep,
+    cache: CacheDep,
+    vs_currency: VsCurrency = None,
+    ids: Annotated[Text, Query(description="Comma-separated coin ids")] = None,
+    category: Text = None,
+    order: Annotated[
+        Text, Query(description="market_cap_desc (default), market_cap_asc, volume_desc, ...")
+    ] = None,
+    per_page: Annotated[Text, Query(description="1-250, default 100")] = None,
+    page: Text = None,
+    sparkline: Text = None,
+    price_change_percentage: Annotated[
+        Text, Query(description="Comma-separated: 1h, 24h, 7d, 14d, 30d, 200d, 1y")
+    ] = None,
+    precision: Precision = None,
+) -> Response:
+    """A page of coins with price, market cap, volume and 24 h figures (a hot path: a fixed
+    number of queries per page, then served from the cache)."""
+    query = service.MarketsQuery.parse(
+        vs_currency=vs_currency,
+        ids=ids,
+        category=category,
+        order=order,
+        per_page=per_page,
+        page=page,
+        sparkline=sparkline,
+        price_change_percentage=price_change_percentage,
+        precision=precision,
+    )
+    return await _cached(
+        cache, query.cache_key, lambda: service.markets_json(session=session, query=query)
+    )
+
+
+@router.get("/coins/{coin}/market_chart")
+async def market_chart(
+    coin: CoinIdPath,
+    session: SessionDep,
+    cache: CacheDep,
+    vs_currency: VsCurrency = None,
+    days: Annotated[Text, Query(description="Number of days (fractions allowed) or `max`")] = None,
+    interval: Annotated[Text, Query(description="Empty (automatic), `hourly` or `daily`")] = None,
+    precision: Precision = None,
+) -> Response:
+    """Prices, market caps and volumes over the last `days`, on CoinGecko's grid."""
+    query = service.ChartQuery.parse_days(
+        coin=coin, vs_currency=vs_currency, days=days, interval=interval, precision=precision
+    )
+    return await _cached(
+        cache,
+        query.cache_key,
+        lambda: service.market_chart_json(session=session, query=query, now=clock()),
+    )
+
+
+@router.get("/coins/{coin}/market_chart/range")
+async def market_chart_range(
+    coin: CoinIdPath,
+    session: SessionDep,
+    cache: CacheDep,
+    vs_currency: VsCurrency = None,
+    from_: Annotated[Text, Query(alias="from", description="Start, UNIX seconds")] = None,
+    to: Annotated[Text, Query(description="End, UNIX seconds")] = None,
+    interval: Annotated[Text, Query(description="Empty (automatic), `hourly` or `daily`")] = None,
+    precision: Precision = None,
+) -> Response:
+    """Prices, market caps and volumes between two instants, on CoinGecko's grid."""
+    query = service.ChartQuery.parse_range(
+        coin=coin,
+        vs_currency=vs_currency,
+        start=from_,
+        end=to,
+        interval=interval,
+        precision=precision,
+    )
+    return await _cached(
+        cache,
+        query.cache_key,
+        lambda: service.market_chart_json(session=session, query=query, now=clock()),
+    )
+
+
+@router.get("/coins/{coin}/ohlc")
+async def ohlc(
+    coin: CoinIdPath,
+    session: SessionDep,
+    cache: CacheDep,
+    vs_currency: VsCurrency = None,
+    days: Annotated[Text, Query(description="1, 7, 14, 30, 90, 180, 365 or max")] = None,
+    precision: Precision = None,
+) -> Response:
+    """OHLC candles with CoinGecko's widths, resampled from our stored series."""
+    query = service.OhlcQuery.parse(
+        coin=coin, vs_currency=vs_currency, days=days, precision=precision
+    )
+    return await _cached(
+        cache,
+        query.cache_key,
+        lambda: service.ohlc_json(session=session, query=query, now=clock()),
+    )

@@ -1,0 +1,918 @@
+"""CoinGecko-compatible answers built from our coins and price series (USD only).
+
+Parameters arrive as raw strings and are checked here, so a bad value gets CoinGecko's error
+body rather than FastAPI's validation error. Errors, as `CoinGeckoError(status, message)`,
+leave as `{"error": message}`:
+
+    404  coin not found             unknown coin id
+    400  invalid vs_currency        a quote currency other than usd (/coins/markets,
+                                    market_chart, ohlc)
+    422  Missing parameter <name>   a required parameter is absent
+    400  invalid <parameter>        any other refused value
+
+The first three are CoinGecko's bodies and statuses as quoted from live calls in public
+client code and reports (its OpenAPI spec documents no error bodies); the last applies the
+same pattern where CoinGecko's exact text is not known.
+
+Figures come only from stored data; what we do not store (supply, all-time high and low,
+fully diluted valuation, ROI) is null, never estimated. "24 h" figures are anchored at each
+coin's newest stored point, like /api/v1/prices/latest, so a series that stopped updating
+still reports honest changes next to the `last_updated` it refers to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import astuple, dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from cryptopredict.coins import service as coins_service
+from cryptopredict.coins.schemas import CoinBrief
+from cryptopredict.core.errors import NotFoundError
+from cryptopredict.marketdata.mirror_repository import (
+    ChartRow,
+    CoinOrder,
+    MarketCoin,
+    MirrorRepository,
+    WindowKey,
+    WindowStats,
+)
+from cryptopredict.prices import service as prices_service
+from cryptopredict.prices.models import Interval
+from cryptopredict.prices.repository import PointLookup, PriceRepository, SeriesExtent
+from cryptopredict.prices.schemas import LatestPrice
+
+PING = {"gecko_says": "(V3) To the Moon!"}
+CURRENCY = "usd"
+SUPPORTED_VS_CURRENCIES = [CURRENCY]
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MAX_DAYS = 36_500  # more days than any coin has existed: read as "max"
+MAX_IDS = 1_000
+MAX_PER_PAGE = 250
+DEFAULT_PER_PAGE = 100
+SPARKLINE_SPAN = 7 * DAY
+
+PRICE_CHANGE_PERIODS = {
+    "1h": HOUR,
+    "24h": DAY,
+    "7d": 7 * DAY,
+    "14d": 14 * DAY,
+    "30d": 30 * DAY,
+    "200d": 200 * DAY,
+    "1y": 365 * DAY,
+}
+MARKET_ORDERS = {
+    "market_cap_desc": CoinOrder.RANK,
+    "market_cap_asc": CoinOrder.RANK_DESC,
+    "id_asc": CoinOrder.ID,
+    "id_desc": CoinOrder.ID_DESC,
+    "volume_desc": CoinOrder.ID,
+    "volume_asc": CoinOrder.ID,
+}
+OHLC_DAYS = ("1", "7", "14", "30", "90", "180", "365", "max")
+CHART_INTERVALS = {"daily": Interval.DAY, "hourly": Interval.HOUR}
+
+_FINEST_FIRST = sorted(Interval, key=lambda interval: interval.seconds)
+
+Extents = Mapping[Interval, SeriesExtent]
+
+
+class CoinGeckoError(Exception):
+    """A failure answered with CoinGecko's status and `{"error": message}` body."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+    @property
+    def body(self) -> dict[str, str]:
+        """CoinGecko's error body."""
+        return {"error": self.message}
+
+
+def missing(name: str) -> CoinGeckoError:
+    """A required parameter is absent."""
+    return CoinGeckoError(422, f"Missing parameter {name}")
+
+
+def invalid(name: str) -> CoinGeckoError:
+    """A parameter has a value CoinGecko would refuse."""
+    return CoinGeckoError(400, f"invalid {name}")
+
+
+def coin_not_found() -> CoinGeckoError:
+    """The coin id is not in our catalogue."""
+    return CoinGeckoError(404, "coin not found")
+
+
+# ---- parameters -------------------------------------------------------------------------
+
+
+def _required(value: str | None, name: str) -> str:
+    """The stripped value, or CoinGecko's missing-parameter error."""
+    if value is None or not value.strip():
+        raise missing(name)
+    return value.strip()
+
+
+def _flag(value: str | None) -> bool:
+    """CoinGecko's booleans: only `true` switches an option on."""
+    return value is not None and value.strip().lower() == "true"
+
+
+def _ids(value: str) -> tuple[str, ...]:
+    """Distinct lower-cased ids of a comma-separated list, in the order given."""
+    ids = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    if len(ids) > MAX_IDS:
+        raise invalid("ids")
+    return ids
+
+
+def _precision(value: str | None) -> int | None:
+    """Decimal places for prices: None keeps full precision (`full` or absent)."""
+    if value is None or value.strip() in ("", "full"):
+        return None
+    text = value.strip()
+    if text.isdigit() and int(text) <= 18:
+        return int(text)
+    raise invalid("precision")
+
+
+def _usd(value: str | None) -> None:
+    """Only USD is stored: any other quote currency is refused as CoinGecko refuses one."""
+    if _required(value, "vs_currency").lower() != CURRENCY:
+        raise invalid("vs_currency")
+
+
+def _integer(value: str | None, name: str, default: int) -> int:
+    """An integer parameter, or the default when absent."""
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise invalid(name) from None
+
+
+def _instant(value: str | None, name: str) -> dt.datetime:
+    """A UNIX timestamp in seconds (or an ISO date/time, read as UTC) as an aware instant."""
+    text = _required(value, name)
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    try:
+        if seconds is not None:
+            if not math.isfinite(seconds):
+                raise ValueError(text)
+            return dt.datetime.fromtimestamp(seconds, dt.UTC)
+        parsed = dt.datetime.fromisoformat(text)
+    except (ValueError, OverflowError, OSError):
+        raise invalid(name) from None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def _rounded(value: float | None, precision: int | None) -> float | None:
+    """`value` to `precision` decimal places (None keeps it as stored)."""
+    if value is None or precision is None:
+        return value
+    return round(value, precision)
+
+
+def _ms(instant: dt.datetime) -> int:
+    """Milliseconds since the epoch, truncated like CoinGecko's chart timestamps (whole
+    seconds are exact in a float, so only the sub-second part needs integer arithmetic)."""
+    return int(instant.timestamp()) * 1000 + instant.microsecond // 1000
+
+
+def _iso(instant: dt.datetime) -> str:
+    """CoinGecko's `2023-07-28T20:03:29.093Z`: UTC, milliseconds, Z."""
+    utc = instant.astimezone(dt.UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def _cache_key(query: Any) -> str:
+    """An unambiguous cache key from a checked request's fields (JSON-encoded, so no id or
+    value containing a separator can make two requests share a key)."""
+    return f"coingecko:{type(query).__name__}:{orjson.dumps(astuple(query)).decode()}"
+
+
+def _percent_change(new: float | None, old: float | None) -> float | None:
+    """100 * (new / old - 1), null when either is unknown or `old` is zero."""
+    if new is None or old is None or old == 0:
+        return None
+    return 100.0 * (new / old - 1.0)
+
+
+# ---- shared reads -----------------------------------------------------------------------
+
+
+def _coin(session: Session, coin_id: str) -> CoinBrief:
+    """The coin with this CoinGecko id (ids only, as CoinGecko), or its 404."""
+    found = coins_service.get_many(session=session, coingecko_ids=[coin_id.lower()])
+    coin = found.get(coin_id.lower())
+    if coin is None:
+        raise coin_not_found()
+    return coin
+
+
+def _latest(session: Session, coingecko_ids: Sequence[str]) -> dict[str, LatestPrice]:
+    """Newest point and 24 h change per coin id, from the prices service (four queries)."""
+    if not coingecko_ids:
+        return {}
+    try:
+        result = prices_service.latest(session=session, coingecko_ids=list(coingecko_ids))
+    except NotFoundError:  # none of them is known
+        return {}
+    return {item.coin: item for item in result.items}
+
+
+def _reference_series(extents: Extents, target: dt.datetime, horizon: dt.timedelta) -> str | None:
+    """The finest series with a point at or before `target` and not long before it (the rule
+    the prices service uses for its returns)."""
+    for interval in _FINEST_FIRST:
+        extent = extents.get(interval)
+        if extent is not None and extent.first <= target and extent.last >= target - horizon:
+            return interval.value
+    return None
+
+
+def _newest(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
+    """The series holding the newest instant, the finest when several share it."""
+    best: tuple[Interval, SeriesExtent] | None = None
+    for interval in _FINEST_FIRST:
+        extent = extents.get(interval)
+        if extent is not None and (best is None or extent.last > best[1].last):
+            best = (interval, extent)
+    return best
+
+
+def _pick_series(
+    extents: Extents,
+    candidates: Sequence[Interval],
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    tolerance: dt.timedelta,
+) -> Interval | None:
+    """The first candidate reaching back to `start` (within `tolerance`); else the one with
+    data reaching back furthest; None when no candidate has data in [start, end]."""
+    overlapping = [
+        interval
+        for interval in candidates
+        if (extent := extents.get(interval)) is not None
+        and (end is None or extent.first <= end)
+        and (start is None or extent.last >= start)
+    ]
+    if not overlapping:
+        return None
+    reach = start if start is not None else min(extents[i].first for i in overlapping)
+    for interval in overlapping:
+        if extents[interval].first <= reach + tolerance:
+            return interval
+    return min(overlapping, key=lambda interval: extents[interval].first)
+
+
+# ---- /simple/price ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SimplePriceQuery:
+    """A checked `/simple/price` request."""
+
+    ids: tuple[str, ...]
+    vs_currencies: tuple[str, ...]
+    include_market_cap: bool
+    include_24hr_vol: bool
+    include_24hr_change: bool
+    include_last_updated_at: bool
+    precision: int | None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        ids: str | None,
+        vs_currencies: str | None,
+        include_market_cap: str | None,
+        include_24hr_vol: str | None,
+        include_24hr_change: str | None,
+        include_last_updated_at: str | None,
+        precision: str | None,
+    ) -> SimplePriceQuery:
+        """Check the raw parameters (vs_currencies first, as CoinGecko requires it)."""
+        currencies = _required(vs_currencies, "vs_currencies")
+        return cls(
+            ids=_ids(_required(ids, "ids")),
+            vs_currencies=tuple(
+                dict.fromkeys(c.strip().lower() for c in currencies.split(",") if c.strip())
+            ),
+            include_market_cap=_flag(include_market_cap),
+            include_24hr_vol=_flag(include_24hr_vol),
+            include_24hr_change=_flag(include_24hr_change),
+            include_last_updated_at=_flag(include_last_updated_at),
+            precision=_precision(precision),
+        )
+
+    @property
+    def cache_key(self) -> str:
+        """Every field of the checked request, so each distinct body has its own key."""
+        return _cache_key(self)
+
+
+def simple_price(*, session: Session, query: SimplePriceQuery) -> dict[str, dict[str, Any]]:
+    """Price (and optional market cap, 24 h volume and change, update time) per known coin.
+
+    Unknown ids are left out and unsupported currencies are absent from the inner objects,
+    as CoinGecko does; a known coin without stored prices maps to `{}`. The 24 h volume is
+    the newest point's stored volume (CoinGecko's rolling 24 h volume for synced points, the
+    day's volume for a daily bar).
+    """
+    try:
+        found = prices_service.latest(session=session, coingecko_ids=list(query.ids))
+    except NotFoundError:  # none of the ids is known
+        return {}
+    latest = {item.coin: item for item in found.items}
+    unknown = set(found.missing)
+    quoted = CURRENCY in query.vs_currencies
+    body: dict[str, dict[str, Any]] = {}
+    for coin_id in query.ids:
+        if coin_id in unknown:
+            continue
+        item = latest.get(coin_id)
+        entry: dict[str, Any] = {}
+        if item is not None:
+            if quoted:
+                entry[CURRENCY] = _rounded(item.price, query.precision)
+                if query.include_market_cap:
+                    entry[f"{CURRENCY}_market_cap"] = item.market_cap
+                if query.include_24hr_vol:
+                    entry[f"{CURRENCY}_24h_vol"] = item.volume
+                if query.include_24hr_change:
+                    entry[f"{CURRENCY}_24h_change"] = item.price_change_percentage_24h
+            if query.include_last_updated_at:
+                entry["last_updated_at"] = int(item.timestamp.timestamp())
+        body[coin_id] = entry
+    return body
+
+
+def simple_price_json(*, session: Session, query: SimplePriceQuery) -> bytes:
+    """`simple_price`, serialised: what the cached route stores."""
+    return orjson.dumps(simple_price(session=session, query=query))
+
+
+# ---- /coins/list ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CoinsListQuery:
+    """A checked `/coins/list` request."""
+
+    include_platform: bool
+    active: bool
+
+    @classmethod
+    def parse(cls, *, include_platform: str | None, status: str | None) -> CoinsListQuery:
+        """`status` is `active` (default) or `inactive`."""
+        state = (status or "active").strip().lower() or "active"
+        if state not in ("active", "inactive"):
+            raise invalid("status")
+        return cls(include_platform=_flag(include_platform), active=state == "active")
+
+    @property
+    def cache_key(self) -> str:
+        """Every field of the checked request, so each distinct body has its own key."""
+        return _cache_key(self)
+
+
+def coins_list_json(*, session: Session, query: CoinsListQuery) -> bytes:
+    """Every coin's id, symbol and name by id; `platforms` is `{}` (we track no contracts)."""
+    coins = MirrorRepository(session).coins(order=CoinOrder.ID, active=query.active)
+    if query.include_platform:
+        entries: list[dict[str, Any]] = [
+            {"id": c.coingecko_id, "symbol": c.symbol, "name": c.name, "platforms": {}}
+            for c in coins
+        ]
+    else:
+        entries = [{"id": c.coingecko_id, "symbol": c.symbol, "name": c.name} for c in coins]
+    return orjson.dumps(entries)
+
+
+# ---- /coins/markets ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarketsQuery:
+    """A checked `/coins/markets` request."""
+
+    ids: tuple[str, ...] | None
+    order: str
+    per_page: int
+    page: int
+    sparkline: bool
+    price_change_percentage: tuple[str, ...]
+    precision: int | None
+    category: str | None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        vs_currency: str | None,
+        ids: str | None,
+        category: str | None,
+        order: str | None,
+        per_page: str | None,
+        page: str | None,
+        sparkline: str | None,
+        price_change_percentage: str | None,
+        precision: str | None,
+    ) -> MarketsQuery:
+        """Check the raw parameters; `per_page` is held to 1-250 and `page` to 1 or more."""
+        _usd(vs_currency)
+        sort = (order or "market_cap_desc").strip().lower() or "market_cap_desc"
+        if sort not in MARKET_ORDERS:
+            raise invalid("order")
+        periods = tuple(
+            dict.fromkeys(
+                part.strip().lower()
+                for part in (price_change_percentage or "").split(",")
+                if part.strip().lower() in PRICE_CHANGE_PERIODS
+            )
+        )
+        return cls(
+            ids=_ids(ids) if ids is not None and ids.strip() else None,
+            order=sort,
+            per_page=min(max(_integer(per_page, "per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE),
+            page=max(_integer(page, "page", 1), 1),
+            sparkline=_flag(sparkline),
+            price_change_percentage=periods,
+            precision=_precision(precision),
+            category=category.strip() if category and category.strip() else None,
+        )
+
+    @property
+    def cache_key(self) -> str:
+        """Every field of the checked request, so each distinct body has its own key."""
+        return _cache_key(self)
+
+
+def markets(*, session: Session, query: MarketsQuery) -> list[dict[str, Any]]:
+    """One page of market entries in CoinGecko's shape, in a fixed number of queries.
+
+    Only coins with stored prices are listed (an entry without market data could not fill
+    CoinGecko's non-null `last_updated`). Market-cap orders follow the stored market-cap rank
+    (unranked coins last); volume orders sort every matching coin by its newest stored volume
+    (unknown last); `category` matches nothing because we store no categories. A missing
+    image is `""`: CoinGecko's `image` is never null. Sparkline and extra price-change
+    periods cost two more queries when asked for.
+    """
+    if query.category is not None:
+        return []
+    repository = MirrorRepository(session)
+    offset = (query.page - 1) * query.per_page
+    order = MARKET_ORDERS[query.order]
+    if query.order.startswith("volume"):
+        candidates = repository.coins(order=order, ids=query.ids, priced=True)
+        latest = _latest(session, [coin.coingecko_id for coin in candidates])
+        descending = query.order == "volume_desc"
+
+        def volume_key(coin: MarketCoin) -> tuple[bool, float]:
+            volume = latest[coin.coingecko_id].volume if coin.coingecko_id in latest else None
+            if volume is None:
+                return (True, 0.0)
+            return (False, -volume if descending else volume)
+
+        coins = sorted(candidates, key=volume_key)[offset : offset + query.per_page]
+    else:
+        coins = repository.coins(
+            order=order, ids=query.ids, priced=True, limit=query.per_page, offset=offset
+        )
+        latest = _latest(session, [coin.coingecko_id for coin in coins])
+    priced = [coin for coin in coins if coin.coingecko_id in latest]
+    stats = dict(
+        zip(
+            (coin.id for coin in priced),
+            repository.window_stats(
+                [_day_window(coin, latest[coin.coingecko_id]) for coin in priced]
+            ),
+            strict=True,
+        )
+    )
+    extents: dict[int, dict[Interval, SeriesExtent]] = {}
+    if priced and (query.sparkline or query.price_change_percentage):
+        extents = PriceRepository(session).extents([coin.id for coin in priced])
+    changes = _period_changes(session, priced, latest, extents, query.price_change_percentage)
+    sparklines = _sparklines(repository, priced, latest, extents) if query.sparkline else {}
+
+    entries = []
+    for coin in coins:
+        entry = _market_entry(coin, latest.get(coin.coingecko_id), stats.get(coin.id), query)
+        if query.sparkline:
+            entry["sparkline_in_7d"] = {"price": sparklines.get(coin.id, [])}
+        for period in query.price_change_percentage:
+            entry[f"price_change_percentage_{period}_in_currency"] = changes.get((coin.id, period))
+        entries.append(entry)
+    return entries
+
+
+def markets_json(*, session: Session, query: MarketsQuery) -> bytes:
+    """`markets`, serialised: what the cached route stores."""
+    return orjson.dumps(markets(session=session, query=query))
+
+
+def _day_window(coin: MarketCoin, item: LatestPrice) -> WindowKey:
+    """The 24 h before the newest point, in the newest point's series (a daily bar alone when
+    the newest point is daily), and the 24 h reference point's instant."""
+    return WindowKey(
+        coin_id=coin.id,
+        series=item.interval.value,
+        since=item.timestamp - DAY,
+        until=item.timestamp,
+        reference_at=item.reference_at,
+    )
+
+
+def _market_entry(
+    coin: MarketCoin, item: LatestPrice | None, stats: WindowStats | None, query: MarketsQuery
+) -> dict[str, Any]:
+    """One coin in CoinGecko's `/coins/markets` shape; unknown figures are null."""
+    precision = query.precision
+    market_cap = item.market_cap if item is not None else None
+    reference_cap = stats.reference_market_cap if stats is not None else None
+    cap_change = (
+        market_cap - reference_cap if market_cap is not None and reference_cap is not None else None
+    )
+    return {
+        "id": coin.coingecko_id,
+        "symbol": coin.symbol,
+        "name": coin.name,
+        "image": coin.image_url or "",
+        "current_price": _rounded(item.price, precision) if item is not None else None,
+        "market_cap": market_cap,
+        "market_cap_rank": coin.market_cap_rank,
+        "fully_diluted_valuation": None,
+        "total_volume": item.volume if item is not None else None,
+        "high_24h": _rounded(stats.high, precision) if stats is not None else None,
+        "low_24h": _rounded(stats.low, precision) if stats is not None else None,
+        "price_change_24h": (
+            _rounded(item.price_change_24h, precision) if item is not None else None
+        ),
+        "price_change_percentage_24h": (
+            item.price_change_percentage_24h if item is not None else None
+        ),
+        "market_cap_change_24h": cap_change,
+        "market_cap_change_percentage_24h": _percent_change(market_cap, reference_cap),
+        "circulating_supply": None,
+        "total_supply": None,
+        "max_supply": None,
+        "ath": None,
+        "ath_change_percentage": None,
+        "ath_date": None,
+        "atl": None,
+        "atl_change_percentage": None,
+        "atl_date": None,
+        "roi": None,
+        "last_updated": _iso(item.timestamp) if item is not None else None,
+    }
+
+
+def _period_changes(
+    session: Session,
+    coins: Sequence[MarketCoin],
+    latest: Mapping[str, LatestPrice],
+    extents: Mapping[int, Extents],
+    periods: Sequence[str],
+) -> dict[tuple[int, str], float | None]:
+    """Percentage change over each period per coin: against the newest point at or before
+    `newest - period` in the finest series reaching back that far, null when that point is
+    older than `newest - 2 * period` (a gap would stretch the period)."""
+    if not periods:
+        return {}
+    keys: list[tuple[int, str, float, dt.datetime]] = []
+    lookups: list[PointLookup] = []
+    for coin in coins:
+        item = latest[coin.coingecko_id]
+        for period in periods:
+            span = PRICE_CHANGE_PERIODS[period]
+            target = item.timestamp - span
+            series = _reference_series(extents.get(coin.id, {}), target, span)
+            if series is not None:
+                keys.append((coin.id, period, item.price, item.timestamp - 2 * span))
+                lookups.append(PointLookup(coin_id=coin.id, interval=series, at=target))
+    changes: dict[tuple[int, str], float | None] = {}
+    found = PriceRepository(session).at_or_before(lookups)
+    for (coin_id, period, price, oldest), reference in zip(keys, found, strict=True):
+        if reference is not None and reference[0] >= oldest:
+            changes[(coin_id, period)] = _percent_change(price, reference[1])
+    return changes
+
+
+def _sparklines(
+    repository: MirrorRepository,
+    coins: Sequence[MarketCoin],
+    latest: Mapping[str, LatestPrice],
+    extents: Mapping[int, Extents],
+) -> dict[int, list[float]]:
+    """Hourly prices over the 7 days up to each coin's newest point: the hourly series, else
+    the 5-minute one thinned to the first point of each hour, else daily points."""
+    keys: list[WindowKey] = []
+    thin: list[bool] = []
+    for coin in coins:
+        until = latest[coin.coingecko_id].timestamp
+        since = until - SPARKLINE_SPAN
+        coin_extents = extents.get(coin.id, {})
+        for interval in (Interval.HOUR, Interval.FIVE_MINUTES, Interval.DAY):
+            extent = coin_extents.get(interval)
+            if extent is not None and extent.last > since and extent.first <= until:
+                keys.append(WindowKey(coin.id, interval.value, since, until))
+                thin.append(interval is Interval.FIVE_MINUTES)
+                break
+    lines: dict[int, list[float]] = {}
+    for key, points, hourly in zip(keys, repository.window_points(keys), thin, strict=True):
+        if hourly:
+            seen: set[int] = set()
+            kept = []
+            for at, price in points:
+                hour = int(at.timestamp()) // 3600
+                if hour not in seen:
+                    seen.add(hour)
+                    kept.append(price)
+            lines[key.coin_id] = kept
+        else:
+            lines[key.coin_id] = [price for _at, price in points]
+    return lines
+
+
+# ---- /coins/{id}/market_chart and /range ------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChartQuery:
+    """A checked market-chart request: the last `days` (None: all) before the request, or
+    the absolute range [start, end] when `start` is set (a cached relative chart lags the
+    clock by at most the cache's TTL)."""
+
+    coin: str
+    days: float | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    interval: Interval | None
+    precision: int | None
+
+    @classmethod
+    def parse_days(
+        cls,
+        *,
+        coin: str,
+        vs_currency: str | None,
+        days: str | None,
+        interval: str | None,
+        precision: str | None,
+    ) -> ChartQuery:
+        """`days` is a positive number (fractions allowed, as CoinGecko) or `max`."""
+        _usd(vs_currency)
+        text = _required(days, "days").lower()
+        count: float | None
+        if text == "max":
+            count = None
+        else:
+            try:
+                count = float(text)
+            except ValueError:
+                raise invalid("days") from None
+            if not math.isfinite(count) or count <= 0:
+                raise invalid("days")
+            if count > MAX_DAYS:
+                count = None
+        return cls(
+            coin=coin.lower(),
+            days=count,
+            start=None,
+            end=None,
+            interval=_chart_interval(interval),
+            precision=_precision(precision),
+        )
+
+    @classmethod
+    def parse_range(
+        cls,
+        *,
+        coin: str,
+        vs_currency: str | None,
+        start: str | None,
+        end: str | None,
+        interval: str | None,
+        precision: str | None,
+    ) -> ChartQuery:
+        """`from` and `to` are UNIX seconds (ISO dates accepted too); an inverted range is
+        empty, not an error."""
+        _usd(vs_currency)
+        return cls(
+            coin=coin.lower(),
+            days=None,
+            start=_instant(start, "from"),
+            end=_instant(end, "to"),
+            interval=_chart_interval(interval),
+            precision=_precision(precision),
+        )
+
+    @property
+    def cache_key(self) -> str:
+        """Every field of the checked request, so each distinct body has its own key."""
+        return _cache_key(self)
+
+    def window(self, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
+        """[start, end] of the request; start None means from the first stored point."""
+        if self.start is not None and self.end is not None:
+            return self.start, self.end
+        if self.days is None:
+            return None, now
+        return now - dt.timedelta(days=self.days), now
+
+
+def _chart_interval(value: str | None) -> Interval | None:
+    """`daily` or `hourly` force a grid; absent or empty means CoinGecko's automatic one."""
+    if value is None or not value.strip():
+        return None
+    interval = CHART_INTERVALS.get(value.strip().lower())
+    if interval is None:
+        raise invalid("interval")
+    return interval
+
+
+def auto_granularity(span: dt.timedelta | None) -> Interval:
+    """CoinGecko's automatic grid: up to 1 day 5-minutely, up to 90 days hourly, beyond (and
+    `max`) daily."""
+    if span is None or span > 90 * DAY:
+        return Interval.DAY
+    if span <= DAY:
+        return Interval.FIVE_MINUTES
+    return Interval.HOUR
+
+
+def market_chart(*, session: Session, query: ChartQuery, now: dt.datetime) -> dict[str, Any]:
+    """Prices, market caps and volumes on CoinGecko's grid for the requested window.
+
+    The grid's series is used when it has data reaching back to the window's start; else a
+    finer one is thinned to the grid (first point per bucket, values untouched); else the
+    finest coarser one. A relative (`days`) chart ends, like CoinGecko's, with the newest
+    stored point when it lies past the last grid point. Unknown market caps and volumes are
+    null.
+    """
+    coin = _coin(session, query.coin)
+    start, end = query.window(now)
+    prices = PriceRepository(session)
+    extents = prices.extents([coin.id])[coin.id]
+    if start is not None and start > end:
+        return _chart_body([], query.precision)
+    grid = query.interval or auto_granularity(None if start is None else end - start)
+    finer = [i for i in reversed(_FINEST_FIRST) if i.seconds < grid.seconds]
+    coarser = [i for i in _FINEST_FIRST if i.seconds > grid.seconds]
+    source = _pick_series(
+        extents, [grid, *finer, *coarser], start, end, dt.timedelta(seconds=grid.seconds)
+    )
+    rows: list[ChartRow] = []
+    if source is not None and source.seconds < grid.seconds:
+        rows = MirrorRepository(session).first_per_bucket(
+            coin.id, source, grid.seconds, start=start, end=end
+        )
+    elif source is not None:
+        rows = [
+            (at, price, market_cap, volume)
+            for at, _o, _h, _l, _c, price, volume, market_cap in prices.points(
+                coin.id, source, start=start, end=end
+            )
+        ]
+    newest = _newest(extents)
+    if query.start is None and newest is not None:
+        interval, extent = newest
+        in_window = extent.last <= end and (start is None or extent.last >= start)
+        if in_window and (not rows or extent.last > rows[-1][0]):
+            row = prices.points_at([(coin.id, interval.value, extent.last)])[coin.id]
+            rows.append((row[0], row[5], row[7], row[6]))
+    return _chart_body(rows, query.precision)
+
+
+def _chart_body(rows: Sequence[ChartRow], precision: int | None) -> dict[str, Any]:
+    """CoinGecko's three parallel `[ms, value]` arrays, built in one pass (a `max` chart
+    holds thousands of points)."""
+    prices: list[list[Any]] = []
+    market_caps: list[list[Any]] = []
+    volumes: list[list[Any]] = []
+    for at, price, market_cap, volume in rows:
+        stamp = _ms(at)
+        prices.append([stamp, price if precision is None else round(price, precision)])
+        market_caps.append([stamp, market_cap])
+        volumes.append([stamp, volume])
+    return {"prices": prices, "market_caps": market_caps, "total_volumes": volumes}
+
+
+def market_chart_json(*, session: Session, query: ChartQuery, now: dt.datetime) -> bytes:
+    """`market_chart`, serialised: what the cached route stores."""
+    return orjson.dumps(market_chart(session=session, query=query, now=now))
+
+
+# ---- /coins/{id}/ohlc -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OhlcQuery:
+    """A checked `/coins/{id}/ohlc` request; `days` None means `max`."""
+
+    coin: str
+    days: int | None
+    precision: int | None
+
+    @classmethod
+    def parse(
+        cls, *, coin: str, vs_currency: str | None, days: str | None, precision: str | None
+    ) -> OhlcQuery:
+        """`days` is one of CoinGecko's values: 1, 7, 14, 30, 90, 180, 365 or max."""
+        _usd(vs_currency)
+        text = _required(days, "days").lower()
+        if text not in OHLC_DAYS:
+            raise invalid("days")
+        return cls(
+            coin=coin.lower(),
+            days=None if text == "max" else int(text),
+            precision=_precision(precision),
+        )
+
+    @property
+    def cache_key(self) -> str:
+        """Every field of the checked request, so each distinct body has its own key."""
+        return _cache_key(self)
+
+
+def candle_seconds(days: int | None) -> int:
+    """CoinGecko's candle body: 30 minutes for 1-2 days, 4 hours for 3-30, else 4 days."""
+    if days is not None and days <= 2:
+        return 30 * 60
+    if days is not None and days <= 30:
+        return 4 * 3600
+    return 4 * 86400
+
+
+def ohlc(*, session: Session, query: OhlcQuery, now: dt.datetime) -> list[list[float]]:
+    """`[close_ms, open, high, low, close]` candles over the last `days`, oldest first.
+
+    Candles are built in SQL from the coarsest stored series finer than the candle width,
+    in UTC-epoch-aligned buckets starting at the first whole bucket of the window (the last
+    candle may still be forming). When no finer series has data, the stored bars of the
+    finest coarser series are returned as they are. Timestamps are candle close times.
+    """
+    coin = _coin(session, query.coin)
+    width = candle_seconds(query.days)
+    start = None
+    if query.days is not None:
+        first = now - dt.timedelta(days=query.days)
+        start = EPOCH + dt.timedelta(seconds=-(-int(first.timestamp()) // width) * width)
+    extents = PriceRepository(session).extents([coin.id])[coin.id]
+    finer = [i for i in reversed(_FINEST_FIRST) if i.seconds < width]
+    coarser = [i for i in _FINEST_FIRST if i.seconds >= width]
+    source = _pick_series(extents, [*finer, *coarser], start, now, dt.timedelta(seconds=width))
+    if source is None:
+        return []
+    if source.seconds < width:
+        candles = MirrorRepository(session).resample(coin.id, source, width, start=start, end=now)
+        return [
+            _candle((c.start + width) * 1000, c.open, c.high, c.low, c.close, query.precision)
+            for c in candles
+        ]
+    bars = PriceRepository(session).points(coin.id, source, start=start, end=now)
+    step = dt.timedelta(seconds=source.seconds)
+    return [
+        _candle(
+            _ms(at + step),
+            price if open_ is None else open_,
+            price if high is None else high,
+            price if low is None else low,
+            price if close is None else close,
+            query.precision,
+        )
+        for at, open_, high, low, close, price, _volume, _cap in bars
+    ]
+
+
+def _candle(
+    close_ms: int, open_: float, high: float, low: float, close: float, precision: int | None
+) -> list[float]:
+    """CoinGecko's `[close_ms, open, high, low, close]`, prices to `precision` places."""
+    prices = [open_, high, low, close]
+    if precision is not None:
+        prices = [round(value, precision) for value in prices]
+    return [close_ms, *prices]
+
+
+def ohlc_json(*, session: Session, query: OhlcQuery, now: dt.datetime) -> bytes:
+    """`ohlc`, serialised: what the cached route stores."""
+    return orjson.dumps(ohlc(session=session, query=query, now=now))

@@ -1,0 +1,59 @@
+"""SQL for sync run records."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from cryptopredict.core.database import utcnow
+from cryptopredict.core.pagination import PageParams
+from cryptopredict.core.repository import Repository
+from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
+
+
+class SyncRunRepository(Repository[SyncRun]):
+    """Start, finish and list sync runs."""
+
+    model = SyncRun
+    sortable = frozenset({"started_at", "id"})
+
+    def start(self, kind: SyncKind, coin: str | None = None) -> SyncRun:
+        """A new run in state `running` (flushed, not committed)."""
+        return self.create(kind=kind, coin=coin, status=SyncStatus.RUNNING, started_at=utcnow())
+
+    def finish(
+        self,
+        run: SyncRun,
+        *,
+        status: SyncStatus,
+        calls_made: int,
+        rows_written: int,
+        error: str | None = None,
+    ) -> SyncRun:
+        """Record the outcome of a run (flushed, not committed)."""
+        return self.update(
+            run,
+            status=status,
+            calls_made=calls_made,
+            rows_written=rows_written,
+            error=error,
+            finished_at=utcnow(),
+        )
+
+    def recent(self, *, page: PageParams, kind: SyncKind | None = None) -> list[SyncRun]:
+        """Runs newest first, optionally of one kind."""
+        statement = select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        if kind is not None:
+            statement = statement.where(SyncRun.kind == kind)
+        return list(self.session.scalars(statement.limit(page.limit).offset(page.offset)))
+
+    def total(self, *, kind: SyncKind | None = None) -> int:
+        """How many runs there are, optionally of one kind."""
+        return self.count(filters=None if kind is None else {"kind": kind})
+
+    def last_per_kind(self) -> dict[SyncKind, SyncRun]:
+        """The most recently started run of each kind, in one query."""
+        newest = (
+            select(SyncRun.kind, func.max(SyncRun.id).label("id")).group_by(SyncRun.kind).subquery()
+        )
+        statement = select(SyncRun).join(newest, SyncRun.id == newest.c.id)
+        return {run.kind: run for run in self.session.scalars(statement)}

@@ -1,0 +1,170 @@
+"""Sync runs for the API and the CLI: one limiter and breaker per process, a client per run,
+the runs themselves, and what operators read back (recent runs, current state)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy.orm import Session
+
+from cryptopredict.core.cache import ResponseCache
+from cryptopredict.core.config import Settings
+from cryptopredict.core.errors import NotFoundError
+from cryptopredict.core.pagination import PageParams
+from cryptopredict.marketdata.breaker import BreakerSnapshot, CircuitBreaker
+from cryptopredict.marketdata.client import CoinGeckoClient
+from cryptopredict.marketdata.models import SyncKind, SyncRun
+from cryptopredict.marketdata.ratelimit import LimiterSnapshot, RateLimiter
+from cryptopredict.marketdata.repository import SyncRunRepository
+from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS, MarketSync, ProgressCallback
+from cryptopredict.prices.models import Interval
+
+GUARDS_STATE_KEY = "coingecko_guards"
+_guards_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """The rate limiter and circuit breaker every client of one process shares."""
+
+    limiter: RateLimiter
+    breaker: CircuitBreaker
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Guards:
+        """Guards for this deployment, shared with other processes through Redis if set."""
+        return cls(RateLimiter.from_settings(settings), CircuitBreaker.from_settings(settings))
+
+    async def aclose(self) -> None:
+        """Release their Redis connections."""
+        await self.limiter.aclose()
+        await self.breaker.aclose()
+
+
+def app_guards(state: Any, settings: Settings) -> Guards:
+    """The guards kept on an application's `state`, created on first use, so the sync API,
+    the status API and `/health/ready` all see the same limiter and breaker."""
+    guards: Guards | None = getattr(state, GUARDS_STATE_KEY, None)
+    if guards is None:
+        with _guards_lock:
+            guards = getattr(state, GUARDS_STATE_KEY, None)
+            if guards is None:
+                guards = Guards.from_settings(settings)
+                setattr(state, GUARDS_STATE_KEY, guards)
+    return guards
+
+
+@asynccontextmanager
+async def open_client(settings: Settings, guards: Guards) -> AsyncIterator[CoinGeckoClient]:
+    """A client for one run (its HTTP pool lives on the running event loop only)."""
+    async with CoinGeckoClient(settings, limiter=guards.limiter, breaker=guards.breaker) as client:
+        yield client
+
+
+def _secrets(settings: Settings) -> tuple[str, ...]:
+    """Values that must never be stored in a run's error text."""
+    key = settings.coingecko_api_key
+    return (key.get_secret_value(),) if key is not None else ()
+
+
+def _syncer(
+    *,
+    session: Session,
+    client: CoinGeckoClient,
+    cache: ResponseCache,
+    settings: Settings,
+    on_progress: ProgressCallback | None,
+) -> MarketSync:
+    return MarketSync(
+        session=session,
+        client=client,
+        cache=cache,
+        secrets=_secrets(settings),
+        on_progress=on_progress,
+    )
+
+
+async def discover(
+    *,
+    session: Session,
+    client: CoinGeckoClient,
+    cache: ResponseCache,
+    settings: Settings,
+    top: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SyncRun:
+    """Refresh the catalogue with the top coins by market cap (default `sync_top_coins`)."""
+    syncer = _syncer(
+        session=session, client=client, cache=cache, settings=settings, on_progress=on_progress
+    )
+    return await syncer.discover(top=top or settings.sync_top_coins)
+
+
+async def sync_prices(
+    *,
+    session: Session,
+    client: CoinGeckoClient,
+    cache: ResponseCache,
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+) -> SyncRun:
+    """Store the latest price of every active coin in as few calls as CoinGecko allows."""
+    syncer = _syncer(
+        session=session, client=client, cache=cache, settings=settings, on_progress=on_progress
+    )
+    return await syncer.prices()
+
+
+async def sync_history(
+    *,
+    session: Session,
+    client: CoinGeckoClient,
+    cache: ResponseCache,
+    settings: Settings,
+    coin: str | None = None,
+    days: int = DEFAULT_HISTORY_DAYS,
+    intervals: Sequence[Interval] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> SyncRun:
+    """Fill the gaps of one coin's (or every active coin's) recent history."""
+    syncer = _syncer(
+        session=session, client=client, cache=cache, settings=settings, on_progress=on_progress
+    )
+    return await syncer.history(coin=coin, days=days, intervals=intervals)
+
+
+def list_runs(
+    *, session: Session, page: PageParams, kind: SyncKind | None = None
+) -> tuple[list[SyncRun], int]:
+    """A page of runs, newest first, and the total across pages."""
+    runs = SyncRunRepository(session)
+    return runs.recent(page=page, kind=kind), runs.total(kind=kind)
+
+
+def get(*, session: Session, run_id: int) -> SyncRun:
+    """One run by id; 404 when there is none."""
+    run = SyncRunRepository(session).get(run_id)
+    if run is None:
+        raise NotFoundError(f"No sync run {run_id}", details={"run_id": run_id})
+    return run
+
+
+class SyncState(NamedTuple):
+    """What the status API shows: the guards now and the latest run of each kind."""
+
+    limiter: LimiterSnapshot
+    breaker: BreakerSnapshot
+    last_runs: dict[SyncKind, SyncRun]
+
+
+async def status(*, session: Session, guards: Guards) -> SyncState:
+    """Limiter and breaker state, and the last run of each kind."""
+    return SyncState(
+        limiter=await guards.limiter.snapshot(),
+        breaker=await guards.breaker.snapshot(),
+        last_runs=SyncRunRepository(session).last_per_kind(),
+    )

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
@@ -199,7 +199,7 @@ def test_prices_of_all_tracked_coins_cost_one_call_per_250_and_repeat_writes_not
     # The price at last_updated (on the grid here) closes the bar that ends there.
     assert bitcoin.price_at == fake_coingecko.now - dt.timedelta(minutes=5)
     assert bitcoin.price == pytest.approx(34235.19345116)
-    assert (bitcoin.interval, bitcoin.source) == ("5m", "coingecko")
+    assert (bitcoin.interval, bitcoin.source) == ("5m", "coingecko-latest")
 
     again = sync(lambda s: s.prices())
 
@@ -525,3 +525,37 @@ def test_a_run_stopped_by_something_else_is_recorded_before_the_error_propagates
     assert (run.status, run.error) == (SyncStatus.FAILED, "aborted: KeyboardInterrupt")
     assert (run.calls_made, run.rows_written) == (2, EXPECTED_BARS[Interval.DAY])
     assert run.finished_at is not None
+
+
+def test_history_replaces_a_latest_price_row_with_the_settled_close(
+    sync: Callable[..., SyncRun], fake_coingecko: FakeCoinGecko, db_session: Session
+) -> None:
+    history_first = sync(lambda s: s.history(coin="bitcoin"))
+    assert history_first.status == SyncStatus.SUCCEEDED
+    coin_id = _coin_id(db_session, "bitcoin")
+    bar_at = fake_coingecko.now - dt.timedelta(minutes=5)
+    settled = db_session.scalars(
+        select(PriceData).where(
+            PriceData.coin_id == coin_id, PriceData.interval == "5m", PriceData.price_at == bar_at
+        )
+    ).one()
+    settled_close = settled.price
+    # A latest-price sync lands on that bar as a stand-in, marked as such.
+    db_session.execute(
+        update(PriceData)
+        .where(
+            PriceData.coin_id == coin_id, PriceData.interval == "5m", PriceData.price_at == bar_at
+        )
+        .values(price=settled_close * 1.01, source="coingecko-latest")
+    )
+    db_session.commit()
+
+    again = sync(lambda s: s.history(coin="bitcoin"))
+
+    assert again.status == SyncStatus.SUCCEEDED and again.rows_written == 1
+    db_session.expire_all()
+    replaced = db_session.get(PriceData, (coin_id, "5m", bar_at))
+    assert replaced is not None
+    assert (replaced.price, replaced.source) == (settled_close, "coingecko")
+    third = sync(lambda s: s.history(coin="bitcoin"))
+    assert third.rows_written == 0

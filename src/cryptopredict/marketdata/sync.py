@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SOURCE = "coingecko"
+# Latest-price rows hold the price so far of a bar still open; history replaces them with the
+# bar's real close once it has settled, so gap finding does not count them as present.
+LATEST_SOURCE = "coingecko-latest"
 MARKETS_PAGE_SIZE = 250
 DEFAULT_HISTORY_DAYS = 365
 DEMO_HISTORY_DAYS = 365
@@ -354,7 +357,7 @@ def market_rows(entries: Iterable[MarketEntry], coin_ids: dict[str, int]) -> lis
                 price=price,
                 volume=_finite(entry.total_volume),
                 market_cap=_finite(entry.market_cap),
-                source=SOURCE,
+                source=LATEST_SOURCE,
             )
         )
     return rows
@@ -716,7 +719,13 @@ class MarketSync:
             window = history_window(tier, days=days, now=now)
             if window is None:
                 continue
-            gaps = prices.find_gaps(coin.id, tier.interval, start=window.start, end=window.end)
+            gaps = prices.find_gaps(
+                coin.id,
+                tier.interval,
+                start=window.start,
+                end=window.end,
+                provisional_source=LATEST_SOURCE,
+            )
             self.session.rollback()
             chunks = plan_chunks(tier, gaps, now=now, earliest=earliest, split_at=reachable)
             label = f"{coin.coingecko_id} {tier.interval}"

@@ -413,11 +413,15 @@ class PriceRepository:
         *,
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
+        provisional_source: str | None = None,
     ) -> list[dt.datetime]:
-        """Only the instants of a series, for gap detection."""
+        """Only the instants of a series, for gap detection; rows from `provisional_source`
+        (stand-ins until the bar's real close is fetched) are left out."""
         statement = select(PriceData.price_at).where(
             PriceData.coin_id == coin_id, PriceData.interval == str(interval)
         )
+        if provisional_source is not None:
+            statement = statement.where(PriceData.source != provisional_source)
         if start is not None:
             statement = statement.where(PriceData.price_at >= start)
         if end is not None:
@@ -431,14 +435,18 @@ class PriceRepository:
         *,
         start: dt.datetime | None = None,
         end: dt.datetime | None = None,
+        provisional_source: str | None = None,
     ) -> list[Gap]:
         """Runs of missing bars between the first and last present bar (or the given bounds).
 
         A bar counts as missing when the distance to the previous bar exceeds 1.5 bar widths,
-        which tolerates the small timestamp jitter of CoinGecko's points.
+        which tolerates the small timestamp jitter of CoinGecko's points. Bars holding only a
+        row from `provisional_source` count as missing too.
         """
         width = dt.timedelta(seconds=Interval(str(interval)).seconds)
-        instants = self.timestamps(coin_id, interval, start=start, end=end)
+        instants = self.timestamps(
+            coin_id, interval, start=start, end=end, provisional_source=provisional_source
+        )
         if start is not None and (not instants or instants[0] - start >= width):
             instants.insert(0, start - width)
         if end is not None and (not instants or end - instants[-1] >= width):

@@ -16,12 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import http_latency, import_prices
+from bench import http_latency, import_prices, marketdata
 from bench.common import REPO_ROOT, Section, library_versions, machine_facts
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "import": ("Price import into PostgreSQL", import_prices.run),
     "http": ("HTTP latency", http_latency.run),
+    "backfill": ("Backfill from CoinGecko", marketdata.run_backfill),
+    "mirror": ("CoinGecko mirror", marketdata.run_mirror),
+    "sync-calls": ("Calls per prices sync", marketdata.run_sync_calls),
 }
 TIME_LIMIT_SECONDS = 900
 

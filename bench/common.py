@@ -5,6 +5,7 @@ Everything here talks to loopback addresses only and is bounded in time.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,6 +145,48 @@ class Server:
     log: Path
 
 
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any CRYPTOPREDICT_* setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPREDICT_")}
+    return env | dict(extra or {})
+
+
+@contextlib.contextmanager
+def running_process(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log: Path,
+    ready_url: str,
+    start_timeout: float = 90,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `command` in its own session, wait until `ready_url` answers 200, and always
+    stop it (SIGTERM to its process group, SIGKILL after 15 s)."""
+    require_loopback(ready_url)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            list(command),
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise BenchError(f"{command[1]} exited with {process.returncode}: {_tail(log)}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(ready_url, timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise BenchError(f"{command[1]} did not answer within {start_timeout:.0f} s")
+            time.sleep(0.25)
+        yield process
+    finally:
+        _stop(process)
+
+
 @contextlib.contextmanager
 def running_server(
     database: str,
@@ -165,33 +209,35 @@ def running_server(
         str(workers),
         "--no-access-log",
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPREDICT_")}
-    env |= dict(extra_env or {})
-    env |= {
+    env = clean_env(extra_env) | {
         "CRYPTOPREDICT_DATABASE_URL": database,
         "CRYPTOPREDICT_DATA_DIR": str(data_dir),
         "CRYPTOPREDICT_LOG_LEVEL": "WARNING",
     }
     log = data_dir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", command, log)
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if process.poll() is not None:
-                raise BenchError(f"server exited with {process.returncode}: {_tail(log)}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{server.base_url}/health/live", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise BenchError(f"server did not answer within {start_timeout:.0f} s")
-            time.sleep(0.25)
-        yield server
-    finally:
-        _stop(process)
+    base_url = f"http://127.0.0.1:{port}"
+    with running_process(
+        command, env=env, log=log, ready_url=f"{base_url}/health/live", start_timeout=start_timeout
+    ) as process:
+        yield Server(process, base_url, command, log)
+
+
+@contextlib.contextmanager
+def running_fake_coingecko_process(log_dir: Path, start_timeout: float = 60) -> Iterator[str]:
+    """`cryptopredict fake-coingecko` (bundled snapshot, recordings beside the checkout) on a
+    free loopback port, in its own process so it does not share the GIL with the measured
+    client; yields the API root to configure as CRYPTOPREDICT_COINGECKO_BASE_URL."""
+    port = free_port()
+    command = [str(CLI), "fake-coingecko", "--host", "127.0.0.1", "--port", str(port)]
+    root = f"http://127.0.0.1:{port}/api/v3"
+    with running_process(
+        command,
+        env=clean_env(),
+        log=log_dir / "fake-coingecko.log",
+        ready_url=f"{root}/ping",
+        start_timeout=start_timeout,
+    ):
+        yield root
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -232,3 +278,129 @@ def wrk_version() -> str | None:
         return None
     match = re.search(r"wrk \S+", completed.stdout + completed.stderr)
     return match.group(0) if match else None
+
+
+# ---- load generators ------------------------------------------------------------------------
+
+LOAD_CONNECTIONS = 16
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one load run measured."""
+
+    generator: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    bad: int
+
+    @property
+    def rps(self) -> float:
+        """Completed requests per second."""
+        return self.requests / self.seconds
+
+
+LOAD_TABLE_HEADER = (
+    "| endpoint | generator | requests | req/s | p50 ms | p90 ms | p99 ms | non-200 |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+)
+
+
+def load_table_row(name: str, load: Load) -> str:
+    """One row under LOAD_TABLE_HEADER."""
+    return (
+        f"| {name} | {load.generator} | {load.requests:,} | {load.rps:,.0f} "
+        f"| {load.p50_ms:.1f} | {load.p90_ms:.1f} | {load.p99_ms:.1f} | {load.bad} |"
+    )
+
+
+async def _python_load(url: str, seconds: float, max_requests: int, connections: int) -> Load:
+    """`connections` tasks on one httpx.AsyncClient, each sending requests back to back."""
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def worker() -> None:
+            while len(latencies) < max_requests and time.perf_counter() < deadline:
+                sent = time.perf_counter()
+                response = await client.get(url)
+                latencies.append(time.perf_counter() - sent)
+                statuses[response.status_code] += 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return Load(
+        generator="httpx (Python)",
+        requests=len(latencies),
+        seconds=elapsed,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p90_ms=percentile(latencies, 0.90) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        bad=sum(count for status, count in statuses.items() if status != 200),
+    )
+
+
+def run_python_load(
+    url: str, seconds: float, max_requests: int, connections: int = LOAD_CONNECTIONS
+) -> Load:
+    """The httpx load generator, on uvloop when available, as the server runs."""
+    require_loopback(url)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(_python_load(url, seconds, max_requests, connections))
+    return uvloop.run(_python_load(url, seconds, max_requests, connections))
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_ms(text_value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text_value)
+    if not match:
+        raise BenchError(f"unexpected wrk latency {text_value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk_command(seconds: int, connections: int = LOAD_CONNECTIONS) -> list[str]:
+    """wrk with one thread and `connections` connections, with its latency distribution."""
+    return ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+
+
+def run_wrk(url: str, seconds: int, connections: int = LOAD_CONNECTIONS) -> Load:
+    """Load `url` with wrk (see `wrk_command`) and read its figures."""
+    require_loopback(url)
+    completed = subprocess.run(
+        [*wrk_command(seconds, connections), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=False,
+    )
+    out = completed.stdout
+    if completed.returncode != 0:
+        raise BenchError(f"wrk failed: {completed.stderr.strip() or out[-300:]}")
+    distribution = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)\s*$", out, re.MULTILINE))
+    total = re.search(r"(\d+) requests in ([\d.]+)(s|m)", out)
+    if len(distribution) != 3 or total is None:
+        raise BenchError(f"could not read wrk output:\n{out}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    duration = float(total.group(2)) * (60 if total.group(3) == "m" else 1)
+    return Load(
+        generator="wrk (C)",
+        requests=int(total.group(1)),
+        seconds=duration,
+        p50_ms=_wrk_ms(distribution["50"]),
+        p90_ms=_wrk_ms(distribution["90"]),
+        p99_ms=_wrk_ms(distribution["99"]),
+        bad=(int(non_2xx.group(1)) if non_2xx else 0)
+        + (sum(int(n) for n in errors.groups()) if errors else 0),
+    )

@@ -10,15 +10,9 @@ the server, the Python one far more heavily, so the wrk figures are the closer e
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
-import re
-import subprocess
 import tempfile
-import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +21,16 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bench.common import (
+    LOAD_CONNECTIONS,
+    LOAD_TABLE_HEADER,
     SHARED_PRICES,
     BenchError,
+    Load,
     Section,
     fresh_database,
-    percentile,
+    load_table_row,
+    run_python_load,
+    run_wrk,
     running_server,
     wrk_version,
 )
@@ -54,30 +53,12 @@ ENDPOINTS = {"history (1 year, daily)": HISTORY, "latest (10 coins)": LATEST}
 BASELINE = {"baseline: /health/live": "/health/live"}
 
 WORKERS = 2
-CONNECTIONS = 16
+CONNECTIONS = LOAD_CONNECTIONS
 SECONDS = 10
 WARMUP_SECONDS = 2
 MAX_PYTHON_REQUESTS = 30_000
 P99_TARGET_MS = 50
 RPS_TARGET = 1_000
-
-
-@dataclass(frozen=True)
-class Load:
-    """What one load run measured."""
-
-    generator: str
-    requests: int
-    seconds: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    bad: int
-
-    @property
-    def rps(self) -> float:
-        """Completed requests per second."""
-        return self.requests / self.seconds
 
 
 UNCACHED_ENV = {"CRYPTOPREDICT_CACHE_TTL_SECONDS": "0"}
@@ -158,81 +139,12 @@ def _check(base_url: str) -> dict[str, int]:
     return sizes
 
 
-async def _python_load(url: str, seconds: float, max_requests: int) -> Load:
-    """CONNECTIONS tasks on one httpx.AsyncClient, each sending requests back to back."""
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        started = time.perf_counter()
-        deadline = started + seconds
-
-        async def worker() -> None:
-            while len(latencies) < max_requests and time.perf_counter() < deadline:
-                sent = time.perf_counter()
-                response = await client.get(url)
-                latencies.append(time.perf_counter() - sent)
-                statuses[response.status_code] += 1
-
-        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
-        elapsed = time.perf_counter() - started
-    latencies.sort()
-    return Load(
-        generator="httpx (Python)",
-        requests=len(latencies),
-        seconds=elapsed,
-        p50_ms=percentile(latencies, 0.50) * 1000,
-        p90_ms=percentile(latencies, 0.90) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
-        bad=sum(count for status, count in statuses.items() if status != 200),
-    )
-
-
 def _run_python(url: str, seconds: float, max_requests: int) -> Load:
-    """Run the async generator on uvloop when available, as the server does."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        return asyncio.run(_python_load(url, seconds, max_requests))
-    return uvloop.run(_python_load(url, seconds, max_requests))
-
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _wrk_ms(text_value: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text_value)
-    if not match:
-        raise BenchError(f"unexpected wrk latency {text_value!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    return run_python_load(url, seconds, max_requests, CONNECTIONS)
 
 
 def _run_wrk(url: str, seconds: int) -> Load:
-    """wrk with one thread and CONNECTIONS connections, with its latency distribution."""
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
-    completed = subprocess.run(
-        [*command, url], capture_output=True, text=True, timeout=seconds + 30, check=False
-    )
-    out = completed.stdout
-    if completed.returncode != 0:
-        raise BenchError(f"wrk failed: {completed.stderr.strip() or out[-300:]}")
-    distribution = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.MULTILINE))
-    total = re.search(r"(\d+) requests in ([\d.]+)(s|m)", out)
-    if len(distribution) != 3 or total is None:
-        raise BenchError(f"could not read wrk output:\n{out}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    duration = float(total.group(2)) * (60 if total.group(3) == "m" else 1)
-    return Load(
-        generator="wrk (C)",
-        requests=int(total.group(1)),
-        seconds=duration,
-        p50_ms=_wrk_ms(distribution["50"]),
-        p90_ms=_wrk_ms(distribution["90"]),
-        p99_ms=_wrk_ms(distribution["99"]),
-        bad=(int(non_2xx.group(1)) if non_2xx else 0)
-        + (sum(int(n) for n in errors.groups()) if errors else 0),
-    )
+    return run_wrk(url, seconds, CONNECTIONS)
 
 
 def run() -> Section:
@@ -292,13 +204,8 @@ def run() -> Section:
         "measured per request by the generator (wrk corrects nothing for coordinated "
         "omission at this closed-loop setting, nor does the Python one).",
         "",
-        "| endpoint | generator | requests | req/s | p50 ms | p90 ms | p99 ms | non-200 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-        *(
-            f"| {name} | {load.generator} | {load.requests:,} | {load.rps:,.0f} "
-            f"| {load.p50_ms:.1f} | {load.p90_ms:.1f} | {load.p99_ms:.1f} | {load.bad} |"
-            for name, load in results
-        ),
+        *LOAD_TABLE_HEADER,
+        *(load_table_row(name, load) for name, load in results),
         "",
     )
     section.add(
@@ -311,11 +218,7 @@ def run() -> Section:
         "| endpoint (uncached) | generator | requests | req/s | p50 ms | p90 ms | p99 ms "
         "| non-200 |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
-        *(
-            f"| {name} | {load.generator} | {load.requests:,} | {load.rps:,.0f} "
-            f"| {load.p50_ms:.1f} | {load.p90_ms:.1f} | {load.p99_ms:.1f} | {load.bad} |"
-            for name, load in uncached
-        ),
+        *(load_table_row(name, load) for name, load in uncached),
         "",
     )
     baseline = {load.generator: load.rps for name, load in results if name in BASELINE}

@@ -195,3 +195,38 @@ def test_ttl_zero_switches_caching_off() -> None:
     _store(cache, found.slot, b"v")
     assert _lookup(cache, "n", "k").value is None
     assert isinstance(create_cache(None, ttl_seconds=5), MemoryCache)
+
+
+def test_concurrent_misses_share_one_computation() -> None:
+    cache = MemoryCache()
+    calls = []
+
+    async def slow() -> bytes:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return b"body"
+
+    async def many() -> list[bytes]:
+        return list(await asyncio.gather(*(cached_bytes(cache, "n", "k", slow) for _ in range(8))))
+
+    assert asyncio.run(many()) == [b"body"] * 8
+    assert len(calls) == 1
+
+
+def test_concurrent_misses_share_a_failure_and_the_next_call_retries() -> None:
+    cache = MemoryCache()
+    calls = []
+
+    async def failing() -> bytes:
+        calls.append(1)
+        await asyncio.sleep(0.02)
+        raise LookupError("boom")
+
+    async def many() -> list[object]:
+        tasks = (cached_bytes(cache, "n", "k", failing) for _ in range(4))
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    results = asyncio.run(many())
+    assert all(isinstance(r, LookupError) for r in results) and len(calls) == 1
+    asyncio.run(many())
+    assert len(calls) == 2

@@ -10,6 +10,7 @@ multi-worker server) show after at most the TTL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -193,16 +194,45 @@ def create_cache(
     return MemoryCache(ttl_seconds=ttl_seconds)
 
 
+_inflight: dict[str, asyncio.Future[bytes]] = {}
+
+
 async def cached_bytes(
     cache: ResponseCache,
     namespace: str,
     key: str,
     compute: Callable[[], Awaitable[bytes]],
 ) -> bytes:
-    """The cached value for `key`, or compute, store and return it (errors are not cached)."""
+    """The cached value for `key`, or compute, store and return it (errors are not cached).
+
+    Concurrent misses for the same slot in one process share a single computation, so an
+    expired entry under load costs one query, not one per waiting request.
+    """
     found = await cache.lookup(namespace, key)
     if found.value is not None:
         return found.value
-    value = await compute()
+    flight_key = f"{id(cache)}:{found.slot or namespace + ':' + key}"
+    pending = _inflight.get(flight_key)
+    if pending is not None:
+        try:
+            return await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            if not pending.cancelled():
+                raise  # this request itself was cancelled
+            return await compute()  # the leader's request went away: compute for ourselves
+    future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    _inflight[flight_key] = future
+    try:
+        value = await compute()
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    except Exception as exc:
+        future.set_exception(exc)
+        future.exception()  # mark retrieved: waiters re-raise it themselves
+        raise
+    finally:
+        _inflight.pop(flight_key, None)
+    future.set_result(value)
     await cache.store(found.slot, value)
     return value

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -124,3 +125,17 @@ def client(shared_app: FastAPI, db_session: Session) -> Iterator[TestClient]:
 def factory(db_session: Session, client: TestClient) -> Factory:
     """Builds rows and signed-in users for a test."""
     return Factory(db_session, client)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (CRYPTOPREDICT_TEST_REDIS_URL), or skip/fail as services dictate."""
+    url = os.environ.get("CRYPTOPREDICT_TEST_REDIS_URL")
+    if not url:
+        need_service("redis", "set CRYPTOPREDICT_TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/15")
+        raise AssertionError("unreachable")  # need_service skips or fails
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        need_service("redis", f"{url} does not answer: {exc}")
+    return url

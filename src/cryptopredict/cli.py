@@ -59,6 +59,18 @@ app = typer.Typer(
 db_app = typer.Typer(help="Inspect and migrate the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
+
+def _progress(console: Console) -> Progress:
+    """A progress bar on stderr, shown only on a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
 _EMAIL = TypeAdapter(EmailStr)
 _MIGRATE_HELP = "Apply pending schema migrations first (idempotent)."
 
@@ -447,13 +459,7 @@ def import_prices(
         with (
             _database_errors(url),
             database.session_factory() as session,
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=stderr,
-                disable=not stderr.is_terminal,
-            ) as progress,
+            _progress(stderr) as progress,
         ):
             tasks: dict[Path, TaskID] = {}
 
@@ -542,13 +548,7 @@ def _run_sync(action: SyncAction, *, migrate: bool) -> None:
         with (
             _database_errors(url),
             database.session_factory() as session,
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=stderr,
-                disable=not stderr.is_terminal,
-            ) as progress,
+            _progress(stderr) as progress,
         ):
             tasks: dict[str, TaskID] = {}
 

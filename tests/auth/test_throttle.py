@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -16,7 +13,6 @@ from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, get_session
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.main import create_app
-from tests.conftest import need_service
 from tests.factories import DEFAULT_PASSWORD, Factory
 
 
@@ -68,20 +64,6 @@ def test_memory_counter_window_expires() -> None:
     assert counter.blocked_for("k", limit=3) == 1
     now[0] += 1
     assert counter.blocked_for("k", limit=3) == 0
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A reachable Redis for the shared-counter tests."""
-    url = os.environ.get("CRYPTOPREDICT_TEST_REDIS_URL")
-    if not url:
-        need_service("redis", "CRYPTOPREDICT_TEST_REDIS_URL is not set")
-    assert url is not None
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError as exc:
-        need_service("redis", str(exc))
-    yield url
 
 
 def test_redis_counter_is_shared_between_app_instances(

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from cryptopredict.core.cache import (
@@ -21,7 +18,6 @@ from cryptopredict.core.cache import (
     cached_bytes,
     create_cache,
 )
-from tests.conftest import need_service
 from tests.factories import Factory
 
 
@@ -90,20 +86,6 @@ def test_cached_bytes_computes_once_and_does_not_cache_errors() -> None:
     for _ in range(2):
         with pytest.raises(LookupError):
             asyncio.run(cached_bytes(cache, "n", "missing", failing))
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A reachable Redis, else skip (or fail when services are required)."""
-    url = os.environ.get("CRYPTOPREDICT_TEST_REDIS_URL")
-    if not url:
-        need_service("redis", "CRYPTOPREDICT_TEST_REDIS_URL is not set")
-    assert url is not None
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError as exc:
-        need_service("redis", str(exc))
-    yield url
 
 
 def test_redis_cache_is_shared_and_invalidated_across_instances(redis_url: str) -> None:

@@ -3,7 +3,6 @@ clients, limiters and breakers pointed at it; Redis keys private to each test.""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,7 +15,6 @@ from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
 from cryptopredict.marketdata.ratelimit import BucketConfig, RateLimiter
-from tests.conftest import need_service
 
 TEST_REDIS_ENV = "CRYPTOPREDICT_TEST_REDIS_URL"
 
@@ -94,20 +92,6 @@ def make_client(fake_coingecko_settings: Settings) -> MakeClient:
         )
 
     return make
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The test Redis (CRYPTOPREDICT_TEST_REDIS_URL), or skip/fail as services dictate."""
-    url = os.environ.get(TEST_REDIS_ENV)
-    if not url:
-        need_service("redis", f"set {TEST_REDIS_ENV}, e.g. redis://127.0.0.1:6379/14")
-        raise AssertionError("unreachable")  # need_service skips or fails
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        need_service("redis", f"{url} does not answer: {exc}")
-    return url
 
 
 @pytest.fixture

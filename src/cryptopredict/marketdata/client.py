@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -323,6 +323,10 @@ class CoinGeckoClient:
     def _parse(self, endpoint: str, response: httpx.Response, adapter: TypeAdapter[T]) -> T:
         """Validate the body; a payload that does not fit is logged and never returned."""
         body = response.content
+        if adapter is schemas.MARKET_CHART:
+            chart = schemas.market_chart_fast(body)
+            if chart is not None:
+                return cast(T, chart)
         try:
             return adapter.validate_json(body)
         except ValidationError as exc:

@@ -25,6 +25,7 @@ import datetime as dt
 import logging
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -268,6 +269,88 @@ def _finite(value: float | None) -> float | None:
     return float(value)
 
 
+def _micros(instant: dt.datetime) -> int:
+    """Microseconds since the UTC epoch: exact, so grid arithmetic on ints equals datetimes."""
+    since = instant - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+
+
+def _wanted_test(chunk: Chunk) -> Callable[[int], bool]:
+    """`chunk.wants` on epoch microseconds, by bisection instead of a scan of every range."""
+    spans = sorted((_micros(start), _micros(end)) for start, end in chunk.wanted)
+    starts = [start for start, _ in spans]
+    reach: list[int] = []  # the furthest end among the ranges starting at or before each
+    furthest: int | None = None
+    for _, end in spans:
+        furthest = end if furthest is None else max(furthest, end)
+        reach.append(furthest)
+
+    def wants(instant: int) -> bool:
+        index = bisect_right(starts, instant) - 1
+        return index >= 0 and instant <= reach[index]
+
+    return wants
+
+
+def _assign(moments: Sequence[dt.datetime], chunk: Chunk) -> list[tuple[dt.datetime, int]]:
+    """The wanted bars (start) and the index of the point that closes each, in `_snap`'s order.
+
+    Which point closes which bar depends on the timestamps alone, so the three series of a
+    chart, which share their timestamps, are assigned once. The arithmetic runs on integer
+    microseconds since the epoch (exactly what the datetime grid functions compute, without
+    a datetime per step).
+    """
+    seconds = Interval(chunk.interval).seconds
+    width = seconds * 1_000_000
+    half = _micros(_EPOCH + dt.timedelta(seconds=seconds) / 2)
+    horizon = _micros(chunk.horizon)
+    best: dict[int, tuple[int, int]] = {}  # slot -> (distance, point index)
+    displaced: list[int] = []  # indices of points that lost their slot, in order
+    for index, moment in enumerate(moments):
+        at = _micros(moment)
+        if at > horizon:
+            continue
+        slot = (at + half) // width * width
+        distance = abs(at - slot)
+        held = best.get(slot)
+        if held is None or distance < held[0]:
+            if held is not None:
+                displaced.append(held[1])
+            best[slot] = (distance, index)
+        else:
+            displaced.append(index)
+    return _settle(best, displaced, moments, width, half, horizon, chunk)
+
+
+def _settle(
+    best: dict[int, tuple[int, int]],
+    displaced: list[int],
+    moments: Sequence[dt.datetime],
+    width: int,
+    half: int,
+    horizon: int,
+    chunk: Chunk,
+) -> list[tuple[dt.datetime, int]]:
+    """Move displaced points to a free neighbouring slot, then keep the wanted bars."""
+    for index in displaced:
+        at = _micros(moments[index])
+        slot = (at + half) // width * width
+        if at == slot:
+            continue
+        neighbour = slot - width if at < slot else slot + width
+        if neighbour not in best and neighbour <= horizon:
+            best[neighbour] = (abs(at - neighbour), index)
+    # A point at T is the close of the bar [T - width, T): stored under that bar's start, as
+    # the CSV importer stores a day's close under the day (CoinGecko stamps it D+1 00:00).
+    wants = _wanted_test(chunk)
+    bars: list[tuple[dt.datetime, int]] = []
+    for slot, (_, index) in best.items():
+        start = slot - width
+        if wants(start):
+            bars.append((_EPOCH + dt.timedelta(0, 0, start), index))
+    return bars
+
+
 def _snap(
     points: Iterable[tuple[dt.datetime, float | None]], chunk: Chunk
 ) -> dict[dt.datetime, float | None]:
@@ -278,45 +361,35 @@ def _snap(
     beside it gets none; the farther one then moves to that neighbour if it is free. The
     same points always give the same bars.
     """
-    seconds = Interval(chunk.interval).seconds
-    width = dt.timedelta(seconds=seconds)
-    horizon = chunk.horizon
-    best: dict[dt.datetime, tuple[dt.timedelta, dt.datetime, float | None]] = {}
-    displaced: list[tuple[dt.datetime, float | None]] = []
-    for at, value in points:
-        if at > horizon:
-            continue
-        slot = nearest_instant(at, seconds)
-        distance = abs(at - slot)
-        held = best.get(slot)
-        if held is None or distance < held[0]:
-            if held is not None:
-                displaced.append((held[1], held[2]))
-            best[slot] = (distance, at, value)
-        else:
-            displaced.append((at, value))
-    for at, value in displaced:
-        slot = nearest_instant(at, seconds)
-        if at == slot:
-            continue
-        neighbour = slot - width if at < slot else slot + width
-        if neighbour not in best and neighbour <= horizon:
-            best[neighbour] = (abs(at - neighbour), at, value)
-    # A point at T is the close of the bar [T - width, T): stored under that bar's start, as
-    # the CSV importer stores a day's close under the day (CoinGecko stamps it D+1 00:00).
-    bars = {slot - width: _finite(value) for slot, (_, _, value) in best.items()}
-    return {start: value for start, value in bars.items() if chunk.wants(start)}
+    listed = list(points)
+    bars = _assign([at for at, _ in listed], chunk)
+    return {start: _finite(listed[index][1]) for start, index in bars}
+
+
+def _snap_like(
+    points: Sequence[tuple[dt.datetime, float | None]],
+    moments: list[dt.datetime],
+    bars: list[tuple[dt.datetime, int]],
+    chunk: Chunk,
+) -> dict[dt.datetime, float | None]:
+    """`_snap(points, chunk)`, reusing `bars` when the points share `moments`."""
+    if len(points) != len(moments) or [at for at, _ in points] != moments:
+        return _snap(points, chunk)
+    return {start: _finite(points[index][1]) for start, index in bars}
 
 
 def chart_rows(chart: MarketChart, *, coin_id: int, chunk: Chunk) -> list[PriceRow]:
     """Price points for the chunk's missing bars, snapped to the grid (no OHLC: points)."""
-    prices = _snap(chart.prices, chunk)
-    caps = _snap(chart.market_caps, chunk)
-    volumes = _snap(chart.total_volumes, chunk)
+    moments = [at for at, _ in chart.prices]
+    bars = _assign(moments, chunk)
+    prices = {start: _finite(chart.prices[index][1]) for start, index in bars}
+    caps = _snap_like(chart.market_caps, moments, bars, chunk)
+    volumes = _snap_like(chart.total_volumes, moments, bars, chunk)
+    interval = str(chunk.interval)
     return [
         PriceRow(
             coin_id=coin_id,
-            interval=str(chunk.interval),
+            interval=interval,
             price_at=slot,
             open=None,
             high=None,

@@ -250,6 +250,24 @@ def _copy_rows(cursor: psycopg.Cursor[Any], statement: str, rows: Iterable[Price
 
 
 @lru_cache(maxsize=1)
+def _series_window(
+    coin_id: int,
+    interval: Interval | str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> list[ColumnElement[bool]]:
+    """Conditions selecting one series' rows in [start, end] (either bound optional)."""
+    conditions: list[ColumnElement[bool]] = [
+        _TABLE.c.coin_id == coin_id,
+        _TABLE.c.interval == str(interval),
+    ]
+    if start is not None:
+        conditions.append(_TABLE.c.price_at >= start)
+    if end is not None:
+        conditions.append(_TABLE.c.price_at <= end)
+    return conditions
+
+
 def _generic_upsert_statement() -> SQLiteInsert:
     """INSERT .. ON CONFLICT DO UPDATE, only where a value changed (built once)."""
     statement = sqlite_insert(_TABLE)
@@ -359,13 +377,7 @@ class PriceRepository:
         newest_first: bool = False,
     ) -> list[PriceData]:
         """Bars of one series in [start, end], oldest first unless `newest_first`."""
-        statement = select(PriceData).where(
-            PriceData.coin_id == coin_id, PriceData.interval == str(interval)
-        )
-        if start is not None:
-            statement = statement.where(PriceData.price_at >= start)
-        if end is not None:
-            statement = statement.where(PriceData.price_at <= end)
+        statement = select(PriceData).where(*_series_window(coin_id, interval, start, end))
         order = PriceData.price_at.desc() if newest_first else PriceData.price_at.asc()
         statement = statement.order_by(order)
         if limit is not None:
@@ -417,15 +429,9 @@ class PriceRepository:
     ) -> list[dt.datetime]:
         """Only the instants of a series, for gap detection; rows from `provisional_source`
         (stand-ins until the bar's real close is fetched) are left out."""
-        statement = select(PriceData.price_at).where(
-            PriceData.coin_id == coin_id, PriceData.interval == str(interval)
-        )
+        statement = select(PriceData.price_at).where(*_series_window(coin_id, interval, start, end))
         if provisional_source is not None:
             statement = statement.where(PriceData.source != provisional_source)
-        if start is not None:
-            statement = statement.where(PriceData.price_at >= start)
-        if end is not None:
-            statement = statement.where(PriceData.price_at <= end)
         return list(self.session.scalars(statement.order_by(PriceData.price_at)))
 
     def find_gaps(
@@ -502,14 +508,7 @@ class PriceRepository:
         end: dt.datetime | None = None,
     ) -> Select[Any]:
         """The WHERE clause of one series in [start, end], as a Core select of its key."""
-        statement = select(_TABLE.c.price_at).where(
-            _TABLE.c.coin_id == coin_id, _TABLE.c.interval == str(interval)
-        )
-        if start is not None:
-            statement = statement.where(_TABLE.c.price_at >= start)
-        if end is not None:
-            statement = statement.where(_TABLE.c.price_at <= end)
-        return statement
+        return select(_TABLE.c.price_at).where(*_series_window(coin_id, interval, start, end))
 
     def points(
         self,

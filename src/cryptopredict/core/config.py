@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path("data")
+    model_dir: Path | None = None
     database_url: str | None = None
     redis_url: str | None = None
     secret_key: SecretStr | None = Field(default=None, repr=False)
@@ -89,6 +90,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cryptopredict.db').resolve()}"
+
+    @property
+    def resolved_model_dir(self) -> Path:
+        """Where trained model artifacts live: the configured folder or DATA_DIR/models."""
+        return self.model_dir if self.model_dir is not None else self.data_dir / "models"
 
     @property
     def coingecko_root(self) -> str:

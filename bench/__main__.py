@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import http_latency, import_prices, marketdata
+from bench import forecasting, http_latency, import_prices, marketdata
 from bench.common import REPO_ROOT, Section, library_versions, machine_facts
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "backfill": ("Backfill from CoinGecko", marketdata.run_backfill),
     "mirror": ("CoinGecko mirror", marketdata.run_mirror),
     "sync-calls": ("Calls per prices sync", marketdata.run_sync_calls),
+    "forecast": ("Forecasting", forecasting.run),
 }
 TIME_LIMIT_SECONDS = 900
 

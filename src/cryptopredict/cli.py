@@ -675,5 +675,241 @@ def sync_history(
     _run_sync(action, migrate=migrate)
 
 
+# ---- forecasting ------------------------------------------------------------------------
+
+
+def _csv_list(value: str, what: str, *, cast: type = str) -> list[Any]:
+    """A comma-separated option as a list; a bad item is a usage error naming the option."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise typer.BadParameter(f"give at least one {what}", param_hint=f"--{what}s")
+    try:
+        return [cast(item) for item in items]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a list of {what}s", param_hint=f"--{what}s"
+        ) from None
+
+
+def _model_list(value: str | None) -> list[str] | None:
+    """`--models`: kinds the engine ships, or None for all of them."""
+    if value is None:
+        return None
+    from cryptopredict.forecasting.forecasters import FORECASTERS
+
+    kinds = _csv_list(value, "model")
+    unknown = [kind for kind in kinds if kind not in FORECASTERS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown model(s) {unknown}; choose from {sorted(FORECASTERS)}", param_hint="--models"
+        )
+    return kinds
+
+
+def _horizon_list(value: str) -> list[int]:
+    """`--horizons`: positive step counts."""
+    horizons = _csv_list(value, "horizon", cast=int)
+    if any(h < 1 for h in horizons):
+        raise typer.BadParameter("horizons are positive step counts", param_hint="--horizons")
+    return sorted(set(horizons))
+
+
+def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
+    """A report figure for the table; blanks for undefined values."""
+    return "" if value is None else pattern.format(value)
+
+
+def _print_backtest_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    """One line per coin x horizon x model; the selected model is marked with *."""
+    table = Table(
+        "Coin",
+        "H",
+        "Model",
+        "MAE/naive",
+        "MASE",
+        "Dir. acc",
+        "Always up",
+        "DM p",
+        "Cov 80",
+        "Cov 95",
+        "N",
+    )
+    for row in rows:
+        table.add_row(
+            row["coin"],
+            str(row["horizon"]),
+            row["model"] + (" *" if row["selected"] else ""),
+            _fmt(row.get("relative_mae")),
+            _fmt(row.get("mase")),
+            _fmt(row.get("directional_accuracy"), "{:.1%}"),
+            _fmt(row.get("always_up"), "{:.1%}"),
+            _fmt(row.get("dm_pvalue")),
+            _fmt(row.get("coverage_80"), "{:.1%}"),
+            _fmt(row.get("coverage_95"), "{:.1%}"),
+            str(row.get("n_forecasts", "")),
+        )
+    console.print(table)
+
+
+@contextmanager
+def _forecast_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback drawing one bar per label on stderr."""
+    with _progress(Console(stderr=True)) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=done, total=total)
+
+        yield on_progress
+
+
+_CSV_DIR_HELP = "Read <DIR>/<coin>.csv (daily CSVs as import-prices reads) instead of the database."
+
+
+@app.command()
+def backtest(
+    coins: Annotated[str, typer.Option(help="Comma-separated CoinGecko ids.")],
+    horizons: Annotated[str, typer.Option(help="Comma-separated horizons in days.")] = "1,7,30",
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model kinds. Default: every model.")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv-dir", exists=True, file_okay=False, help=_CSV_DIR_HELP)
+    ] = None,
+    report: Annotated[
+        Path, typer.Option(help="JSON report to write; the chart goes beside it as .png.")
+    ] = Path("backtest-report.json"),
+) -> None:
+    """Walk-forward backtest of models per coin and horizon against the naive forecast;
+    prints a table and writes a JSON report and a PNG chart (selected model, 80/95 % bands)."""
+    from cryptopredict.forecasting import training
+
+    coin_ids = _csv_list(coins, "coin")
+    horizon_list, kinds = _horizon_list(horizons), _model_list(models)
+    frames: dict[str, Any] = {}
+    if csv_dir is not None:
+        for coin_id in coin_ids:
+            try:
+                frames[coin_id] = training.load_csv_prices(csv_dir, coin_id)
+            except (OSError, ValueError) as exc:
+                _fail(str(exc), code=2)
+    else:
+        frames = _frames_from_database(coin_ids)
+    results = []
+    with _forecast_progress() as on_progress:
+        for coin_id, frame in frames.items():
+            try:
+                results.append(
+                    training.backtest_coin(
+                        frame,
+                        coin=coin_id,
+                        horizons=horizon_list,
+                        models=kinds,
+                        on_progress=on_progress,
+                    )
+                )
+            except ValueError as exc:
+                _fail(f"{coin_id}: {exc}")
+    json_path, chart = training.write_report(report, results)
+    _print_backtest_table(Console(), training.report(results)["results"])
+    typer.echo(f"Wrote {json_path} and {chart}.")
+
+
+def _frames_from_database(coin_ids: list[str]) -> dict[str, Any]:
+    """Each coin's stored daily series, read through the forecasting service."""
+    from cryptopredict.core.errors import NotFoundError
+    from cryptopredict.forecasting import service as forecasting_service
+
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
+    url = settings.resolved_database_url
+    database = Database.from_settings(settings)
+    frames = {}
+    try:
+        with _database_errors(url), database.session_factory() as session:
+            for coin_id in coin_ids:
+                try:
+                    coin = forecasting_service.resolve_coin(session=session, identifier=coin_id)
+                    frames[coin_id] = forecasting_service.load_prices(session=session, coin=coin)
+                except NotFoundError as exc:
+                    _fail(exc.message)
+    finally:
+        database.dispose()
+    return frames
+
+
+@app.command()
+def train(
+    coin: Annotated[str, typer.Option(help="CoinGecko id (or symbol) of the coin.")],
+    horizon: Annotated[
+        list[int] | None,
+        typer.Option(min=1, help="Horizon in days (repeatable). Default 1, 7, 30."),
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model kinds. Default: every model.")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv-dir", exists=True, file_okay=False, help=_CSV_DIR_HELP)
+    ] = None,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
+) -> None:
+    """Backtest, select per horizon, refit on all data, calibrate intervals, register the
+    versions under CRYPTOPREDICT_MODEL_DIR and promote the selected model per horizon."""
+    from cryptopredict.core.errors import NotFoundError
+    from cryptopredict.forecasting import registry, training
+    from cryptopredict.forecasting import service as forecasting_service
+
+    horizons = sorted(set(horizon or training.DEFAULT_HORIZONS))
+    kinds = _model_list(models)
+    frame = None
+    if csv_dir is not None:
+        try:
+            frame = training.load_csv_prices(csv_dir, coin)
+        except (OSError, ValueError) as exc:
+            _fail(str(exc), code=2)
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
+    url = settings.resolved_database_url
+    if migrate:
+        _migrate(url)
+    database = Database.from_settings(settings)
+    try:
+        with (
+            _database_errors(url),
+            database.session_factory() as session,
+            _forecast_progress() as on_progress,
+        ):
+            try:
+                found = forecasting_service.resolve_coin(
+                    session=session, identifier=coin, create=frame is not None
+                )
+                if frame is None:
+                    frame = forecasting_service.load_prices(session=session, coin=found)
+                outcome = forecasting_service.train(
+                    session=session,
+                    settings=settings,
+                    coin=found,
+                    prices=frame,
+                    horizons=horizons,
+                    models=kinds,
+                    on_progress=on_progress,
+                )
+            except NotFoundError as exc:
+                _fail(exc.message)
+            except (ValueError, registry.RegistryError) as exc:
+                _fail(f"{coin}: {exc}")
+            session.commit()
+    finally:
+        database.dispose()
+    _print_backtest_table(Console(), training.report([outcome.result.backtest])["results"])
+    for version in outcome.versions:
+        typer.echo(
+            f"{version.kind} h={version.horizon} v{version.version} {version.status}: "
+            f"{version.artifact_path}"
+        )
+
+
 if __name__ == "__main__":
     app()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import json
 import os
 import re
@@ -299,10 +298,10 @@ def load_artifact(
 
 
 def _shipped_forecasters() -> Mapping[str, type[Forecaster]]:
-    """Every model the engine ships, by kind (imported late: torch is heavy)."""
-    module = importlib.import_module("cryptopredict.forecasting.forecasters")
-    classes: Mapping[str, type[Forecaster]] = module.FORECASTERS
-    return classes
+    """Every model the engine ships, by kind."""
+    from cryptopredict.forecasting.forecasters import FORECASTERS
+
+    return FORECASTERS
 
 
 def delete_artifact(model_dir: Path, relative: str) -> None:

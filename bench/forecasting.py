@@ -1,0 +1,224 @@
+"""Forecasting benchmarks: LSTM training cost, single-forecast latency of every model loaded
+from the registry, and the full walk-forward backtest of every model over the shared coins.
+
+Targets: LSTM training on 5 years of daily bitcoin < 60 s and < 1 GB peak memory (measured
+in a fresh subprocess, so the figure is the training process's own high-water mark), p50
+single-forecast latency < 5 ms per model, full backtest (all models x horizons 1/7/30 over
+every coin in shared/data/prices) < 10 min. Figures are reported as measured, good or bad.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.common import SHARED_PRICES, BenchError, Section, percentile
+
+HORIZONS = (1, 7, 30)
+FIVE_YEARS_DAYS = 5 * 365 + 1
+INFERENCE_RUNS = 200
+LSTM_TARGET_SECONDS, LSTM_TARGET_BYTES = 60.0, 2**30
+INFERENCE_TARGET_MS = 5.0
+BACKTEST_TARGET_SECONDS = 600.0
+
+_LSTM_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    started = time.perf_counter()
+    from cryptopredict.forecasting import dataset
+    from cryptopredict.forecasting.forecasters import make_forecaster
+    imported = time.perf_counter()
+    series = dataset.load_csv(sys.argv[1])
+    frame = series.frame.iloc[-int(sys.argv[2]):]
+    data = dataset.build_forecast_data(
+        dataset.from_frame(frame, series.interval, name=series.name), (1, 7, 30)
+    )
+    built = time.perf_counter()
+    model = make_forecaster("lstm", horizons=(1, 7, 30)).fit(data)
+    trained = time.perf_counter()
+    print(json.dumps({
+        "rows": len(data),
+        "import_s": imported - started,
+        "data_s": built - imported,
+        "train_s": trained - built,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "params": model.get_params(),
+    }))
+    """
+)
+
+
+def _lstm_training(section: Section) -> None:
+    """Train the LSTM once in a fresh interpreter and read its wall time and peak RSS."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _LSTM_CHILD,
+            str(SHARED_PRICES / "bitcoin.csv"),
+            str(FIVE_YEARS_DAYS),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise BenchError(f"LSTM training failed: {completed.stderr.strip()[-500:]}")
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    peak = figures["maxrss_kib"] * 1024
+    train_s = figures["train_s"]
+    section.add(
+        "### LSTM training, 5 years of daily bitcoin",
+        "",
+        f"One fit on the last {figures['rows']:,} daily rows of bitcoin, horizons 1/7/30, in a "
+        "fresh Python process (CPU). Peak memory is that process's `ru_maxrss`, which "
+        "includes importing torch.",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---:|",
+        f"| training wall time | {train_s:.1f} s | < {LSTM_TARGET_SECONDS:.0f} s "
+        f"{'(met)' if train_s < LSTM_TARGET_SECONDS else '(**missed**)'} |",
+        f"| peak memory (RSS) | {peak / 2**20:,.0f} MiB | < 1 GiB "
+        f"{'(met)' if peak < LSTM_TARGET_BYTES else '(**missed**)'} |",
+        f"| imports (torch, pandas, ...) | {figures['import_s']:.1f} s | |",
+        f"| features and targets | {figures['data_s']:.2f} s | |",
+        "",
+        f"Hyper-parameters: `{json.dumps(figures['params'], sort_keys=True)}`",
+        "",
+    )
+
+
+def _inference(section: Section) -> None:
+    """Fit each model on 5 years of bitcoin, save and reload it through the registry, then
+    time one forecast (one origin, every horizon, back to prices) many times."""
+    from cryptopredict.forecasting import dataset, registry
+    from cryptopredict.forecasting.forecasters import FORECASTERS, make_forecaster
+
+    series = dataset.load_csv(SHARED_PRICES / "bitcoin.csv")
+    frame = series.frame.iloc[-FIVE_YEARS_DAYS:]
+    data = dataset.build_forecast_data(
+        dataset.from_frame(frame, series.interval, name="bitcoin"), HORIZONS
+    )
+    origin = np.array([len(data) - 1], dtype=np.int64)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-models-") as root:
+        for kind in sorted(FORECASTERS):
+            model = make_forecaster(kind, horizons=HORIZONS).fit(data)
+            saved = registry.save_artifact(model, Path(root), f"bitcoin/1d/all/{kind}/v1")
+            started = time.perf_counter()
+            loaded = registry.load_artifact(Path(root), saved.path, saved.sha256)
+            load_ms = (time.perf_counter() - started) * 1000
+            timings = []
+            for _ in range(INFERENCE_RUNS):
+                started = time.perf_counter()
+                returns = loaded.predict(data, origin)
+                np.exp(data.log_price[origin][:, None] + returns)
+                timings.append((time.perf_counter() - started) * 1000)
+            timings.sort()
+            rows.append((kind, percentile(timings, 0.5), percentile(timings, 0.99), load_ms))
+    section.add(
+        "### Single forecast from a loaded model",
+        "",
+        f"Each model fitted on 5 years of daily bitcoin, saved and loaded back through the "
+        f"registry (hash-verified), then one forecast (the newest origin, horizons 1/7/30, "
+        f"converted to prices) timed {INFERENCE_RUNS} times. Target: p50 < "
+        f"{INFERENCE_TARGET_MS:.0f} ms.",
+        "",
+        "| model | p50 ms | p99 ms | verified load ms | p50 target |",
+        "|---|---:|---:|---:|---|",
+        *(
+            f"| {kind} | {p50:.3f} | {p99:.3f} | {load:.1f} | "
+            f"{'met' if p50 < INFERENCE_TARGET_MS else '**missed**'} |"
+            for kind, p50, p99, load in rows
+        ),
+        "",
+    )
+
+
+def _mean(values: list[Any]) -> float | None:
+    numbers = [v for v in values if v is not None]
+    return statistics.fmean(numbers) if numbers else None
+
+
+def _cell(value: float | None, pattern: str = "{:.3f}") -> str:
+    return "–" if value is None else pattern.format(value)
+
+
+def _full_backtest(section: Section) -> None:
+    """Every model at horizons 1/7/30 over every shared coin, as `cryptopredict backtest`."""
+    from cryptopredict.forecasting import training
+
+    coins = sorted(path.stem for path in SHARED_PRICES.glob("*.csv"))
+    if not coins:
+        raise BenchError(f"no price files in {SHARED_PRICES}")
+    started = time.perf_counter()
+    backtests = []
+    per_coin: list[tuple[str, float]] = []
+    for coin in coins:
+        coin_started = time.perf_counter()
+        frame = training.load_csv_prices(SHARED_PRICES, coin)
+        backtests.append(training.backtest_coin(frame, coin=coin, horizons=HORIZONS))
+        per_coin.append((coin, time.perf_counter() - coin_started))
+    wall = time.perf_counter() - started
+    rows = training.report(backtests)["results"]
+
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["model"], row["horizon"])].append(row)
+    table = [
+        "| model | h | MASE | MAE / naive MAE | dir. acc | always up | DM p (median) "
+        "| DM p < 0.05 | cov 80 | cov 95 | forecasts | selected |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (model, horizon), group in sorted(
+        groups.items(), key=lambda item: (item[0][1], item[0][0])
+    ):
+        pvalues = sorted(r["dm_pvalue"] for r in group if r.get("dm_pvalue") is not None)
+        table.append(
+            f"| {model} | {horizon} | {_cell(_mean([r.get('mase') for r in group]))} "
+            f"| {_cell(_mean([r.get('relative_mae') for r in group]))} "
+            f"| {_cell(_mean([r.get('directional_accuracy') for r in group]), '{:.1%}')} "
+            f"| {_cell(_mean([r.get('always_up') for r in group]), '{:.1%}')} "
+            f"| {_cell(statistics.median(pvalues) if pvalues else None)} "
+            f"| {sum(p < 0.05 for p in pvalues)}/{len(group)} "
+            f"| {_cell(_mean([r.get('coverage_80') for r in group]), '{:.1%}')} "
+            f"| {_cell(_mean([r.get('coverage_95') for r in group]), '{:.1%}')} "
+            f"| {sum(int(r.get('n_forecasts') or 0) for r in group):,} "
+            f"| {sum(bool(r['selected']) for r in group)} |"
+        )
+    section.add(
+        "### Full backtest: every model x horizons 1/7/30 x every shared coin",
+        "",
+        f"Coins: {', '.join(coins)} (daily, `shared/data/prices`). Walk-forward on the same "
+        "origins for every model (see `forecasting.backtest`), conformal 80/95 % intervals "
+        "from out-of-sample residuals. Figures are means over the coins; DM is the "
+        "Diebold-Mariano test against naive, counted per coin.",
+        "",
+        f"Wall time: **{wall:.0f} s** (target < {BACKTEST_TARGET_SECONDS:.0f} s, "
+        f"{'met' if wall < BACKTEST_TARGET_SECONDS else '**missed**'}); per coin: "
+        + ", ".join(f"{coin} {seconds:.0f} s" for coin, seconds in per_coin)
+        + ".",
+        "",
+        *table,
+        "",
+    )
+
+
+def run() -> Section:
+    """All three forecasting benchmarks in one section."""
+    section = Section("Forecasting")
+    _lstm_training(section)
+    _inference(section)
+    _full_backtest(section)
+    return section

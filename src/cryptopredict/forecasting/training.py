@@ -93,6 +93,8 @@ class ModelBacktest:
             in price units on the common origins, ``relative_mae`` divides it by naive's;
             MASE is scale-free, on log prices: the mean absolute log error over the mean
             absolute ``h``-step log change of the history before the first origin.
+            Directional accuracy counts only calls (a non-zero forecast change), so naive
+            has none; compare it with ``always_up``, the share of up-moves.
         origin_at: forecast origins.
         target_at: the instants forecast (origin + horizon).
         actual: realised prices at ``target_at``.
@@ -283,24 +285,15 @@ def _conformal_bounds(
     return widths
 
 
-def _dm_pvalue(loss_model: FloatArray, loss_naive: FloatArray, horizon: int) -> float | None:
-    """Two-sided Diebold-Mariano p-value (absolute-error loss, HAC variance with ``h - 1``
-    lags, Harvey-Leybourne-Newbold small-sample correction, t with ``n - 1`` df)."""
-    from scipy import stats
+def _dm_pvalue(error_model: FloatArray, error_naive: FloatArray, horizon: int) -> float | None:
+    """Two-sided Diebold-Mariano p-value against naive (``metrics.diebold_mariano``,
+    absolute-error loss); None when undefined (too few or identical errors)."""
+    from cryptopredict.forecasting import metrics
 
-    d = loss_model - loss_naive
-    n = len(d)
-    if n < 10 or not np.any(d):
+    if len(error_model) < 3 or not np.any(np.abs(error_model) - np.abs(error_naive)):
         return None
-    centred = d - d.mean()
-    variance = float(centred @ centred) / n
-    for lag in range(1, min(horizon, n)):
-        variance += 2 * float(centred[lag:] @ centred[:-lag]) / n
-    if variance <= 0:
-        return None
-    statistic = d.mean() / math.sqrt(variance / n)
-    statistic *= math.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
-    return float(2 * stats.t.sf(abs(statistic), df=n - 1))
+    p_value = metrics.diebold_mariano(error_model, error_naive, horizon).p_value
+    return p_value if math.isfinite(p_value) else None
 
 
 def _score(
@@ -311,6 +304,8 @@ def _score(
     config: BacktestConfig,
 ) -> list[ModelBacktest]:
     """Metrics, intervals and selection per horizon, on the origins every model forecast."""
+    from cryptopredict.forecasting import metrics
+
     results: list[ModelBacktest] = []
     price = np.exp(data.log_price)
     for column, horizon in enumerate(data.horizons):
@@ -323,8 +318,7 @@ def _score(
         actual_return = data.targets[chosen, column]
         actual = price[chosen + horizon]
         first = int(chosen[0]) if len(chosen) else len(data)
-        history = data.log_price[:first]
-        scale = float(np.mean(np.abs(history[horizon:] - history[:-horizon])))
+        scale = metrics.naive_scale(data.log_price[:first], horizon)
         naive_error = np.abs(price[chosen] - actual)
         naive_mae = float(naive_error.mean()) if len(chosen) else math.nan
         always_up = float(np.mean(actual_return > 0)) if len(chosen) else math.nan
@@ -345,6 +339,7 @@ def _score(
                 inside = (actual[scored] >= low[scored]) & (actual[scored] <= high[scored])
                 coverage[level] = float(inside.mean()) if scored.any() else math.nan
             dm = None if run.kind == "naive" else _dm_pvalue(error, naive_error, horizon)
+            direction = metrics.directional_accuracy(actual_return, forecast)
             horizon_results.append(
                 ModelBacktest(
                     coin=coin,
@@ -357,11 +352,7 @@ def _score(
                         "mase": float(np.mean(np.abs(actual_return - forecast))) / scale
                         if scale > 0 and len(chosen)
                         else math.nan,
-                        "directional_accuracy": float(
-                            np.mean((forecast > 0) == (actual_return > 0))
-                        )
-                        if len(chosen)
-                        else math.nan,
+                        "directional_accuracy": direction.hit_rate,
                         "always_up": always_up,
                         "dm_pvalue": dm,
                         "coverage_80": coverage[LEVELS[0]],

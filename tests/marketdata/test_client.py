@@ -17,7 +17,7 @@ from cryptopredict.marketdata.exceptions import (
     UpstreamNotFoundError,
 )
 from cryptopredict.marketdata.fake_server import FakeCoinGecko
-from cryptopredict.marketdata.schemas import MARKETS
+from cryptopredict.marketdata.schemas import MARKETS, ChartColumns
 from cryptopredict.snapshot import PRICES_DIR, SNAPSHOT_COINS
 from tests.conftest import SHARED_DATA
 from tests.marketdata.conftest import MakeClient
@@ -328,3 +328,20 @@ async def test_missing_key_answers_10002_and_is_not_retried(
             await client.ping()
     assert (caught.value.status_code, caught.value.error_code) == (401, 10002)
     assert len(fake_coingecko.requests) == 1
+
+
+async def test_market_chart_range_columns_hold_exactly_the_charts_values(
+    make_client: MakeClient,
+) -> None:
+    start, end = datetime(2013, 5, 1, tzinfo=UTC), datetime(2021, 7, 7, tzinfo=UTC)
+    async with make_client() as client:
+        chart = await client.market_chart_range("bitcoin", start, end)
+        columns = await client.market_chart_range_columns("bitcoin", start, end)
+    assert len(columns.prices) == len(chart.prices) > 2000
+    exact = ChartColumns.from_chart(chart)
+    for name in ("prices", "market_caps", "total_volumes"):
+        got, want = getattr(columns, name), getattr(exact, name)
+        assert got.micros.tolist() == want.micros.tolist()
+        assert got.values.tolist() == want.values.tolist()
+    assert columns.prices.micros[0] == start.timestamp() * 1_000_000
+    assert columns.prices.values.tolist() == [p.value for p in chart.prices]

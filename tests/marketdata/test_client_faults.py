@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -274,3 +275,22 @@ async def test_api_key_never_reaches_logs_reprs_or_errors(
     assert secret_key not in shown
     assert all(r.key_type == "demo" for r in fake_coingecko.requests)
     assert len(fake_coingecko.requests) == 6
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "wrong_shape"])
+async def test_malformed_payload_is_rejected_the_same_way_as_columns(
+    make_client: MakeClient,
+    fake_coingecko: FakeCoinGecko,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    getattr(fake_coingecko.faults, kind)(1)
+    start = datetime(2021, 6, 1, tzinfo=UTC)
+    async with make_client() as client:
+        with pytest.raises(MalformedResponseError) as caught:
+            await client.market_chart_range_columns("bitcoin", start, start + timedelta(days=7))
+    assert caught.value.endpoint == "/coins/{id}/market_chart/range"
+    assert caught.value.reason
+    assert len(fake_coingecko.requests) == 1
+    [warning] = [r for r in caplog.records if "rejected malformed payload" in r.getMessage()]
+    assert caught.value.reason in warning.getMessage()

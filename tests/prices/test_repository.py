@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +16,13 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.prices import repository
 from cryptopredict.prices.models import Interval
-from cryptopredict.prices.repository import ALL_COLUMNS, PointLookup, PriceRepository, PriceRow
+from cryptopredict.prices.repository import (
+    ALL_COLUMNS,
+    PointLookup,
+    PriceColumns,
+    PriceRepository,
+    PriceRow,
+)
 from tests.conftest import need_service
 from tests.factories import Factory
 from tests.prices.conftest import DAY, HOUR, T0, price_count
@@ -345,3 +354,118 @@ def test_rows_as_tuples_are_written_like_price_rows(db_session: Session, factory
     assert prices.bulk_upsert_tuples([]) == 0
     db_session.commit()
     assert _stored(db_session, bitcoin.id) == _stored(db_session, ethereum.id)
+
+
+# ---- column-wise writes (arrays, as the history sync builds them) ---------------------------
+
+
+def _columns(coin_id: int, bars: list[PriceRow]) -> PriceColumns:
+    """The bars as one series' arrays, None as NaN."""
+
+    def floats(name: str) -> npt.NDArray[np.float64]:
+        values = [getattr(bar, name) for bar in bars]
+        return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+
+    return PriceColumns(
+        coin_id=coin_id,
+        interval=bars[0].interval,
+        source=bars[0].source,
+        price_at=np.array(
+            [(bar.price_at - EPOCH) // dt.timedelta(microseconds=1) for bar in bars],
+            dtype=np.int64,
+        ),
+        price=floats("price"),
+        volume=floats("volume"),
+        market_cap=floats("market_cap"),
+        open=floats("open"),
+        high=floats("high"),
+        low=floats("low"),
+        close=floats("close"),
+    )
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def test_columns_are_written_like_rows_nulls_repeats_and_order_included(
+    db_session: Session, factory: Factory
+) -> None:
+    bitcoin, ethereum = factory.coin("bitcoin"), factory.coin("ethereum")
+    prices = PriceRepository(db_session)
+    bars = [_bar(ethereum.id, day) for day in range(12)]
+    shuffled = [bars[i] for i in (5, 0, 11, 3, 1, 2, 4, 6, 7, 8, 9, 10)]
+    repeated = [*shuffled, dataclasses.replace(bars[5], price=1.0), bars[5]]  # last one wins
+
+    assert prices.bulk_upsert([_bar(bitcoin.id, day) for day in range(12)]) == 12
+    assert prices.bulk_upsert_columns(_columns(ethereum.id, repeated)) == 12
+    db_session.commit()
+    assert _stored(db_session, bitcoin.id) == _stored(db_session, ethereum.id)
+    assert _columns(ethereum.id, bars).rows() == bars
+
+    # Again: nothing written; one changed value (to unknown, too) and one new bar: two.
+    assert prices.bulk_upsert_columns(_columns(ethereum.id, bars)) == 0
+    changed = [*bars, _bar(ethereum.id, 12)]
+    changed[7] = dataclasses.replace(changed[7], high=999.0, volume=None)
+    assert prices.bulk_upsert_columns(_columns(ethereum.id, changed)) == 2
+    db_session.commit()
+    assert _stored(db_session, ethereum.id)[7][3] == 999.0
+    assert _stored(db_session, ethereum.id)[7][7] is None
+
+
+@pytest.mark.parametrize("price", [0.0, -1.0, math.nan, math.inf])
+def test_columns_with_an_unusable_price_are_refused_before_anything_is_written(
+    db_session: Session, factory: Factory, price: float
+) -> None:
+    coin = factory.coin("bitcoin")
+    bars = [_bar(coin.id, 0), dataclasses.replace(_bar(coin.id, 1), price=price)]
+    batch = _columns(coin.id, bars)
+
+    with pytest.raises(ValueError, match="positive finite"):
+        PriceRepository(db_session).bulk_upsert_columns(batch)
+
+    assert price_count(db_session, coin.id) == 0
+
+
+def test_series_gaps_of_several_intervals_in_one_query_with_the_first_row_and_its_source(
+    db_session: Session, factory: Factory
+) -> None:
+    coin = factory.coin("bitcoin")
+    prices = PriceRepository(db_session)
+    days = [_bar(coin.id, day) for day in (2, 3, 6)]
+    prices.bulk_upsert([dataclasses.replace(days[0], source="first"), *days[1:]])
+    prices.bulk_upsert([dataclasses.replace(_bar(coin.id, 0, "1h"), source="provisional")])
+    db_session.commit()
+    windows = {
+        Interval.DAY: (T0, T0 + 7 * DAY),
+        Interval.HOUR: (T0, T0 + 2 * HOUR),
+        Interval.FIVE_MINUTES: (T0, T0 + DAY),
+    }
+
+    found = prices.series_gaps(coin.id, windows, provisional_source="provisional")
+
+    daily = found[Interval.DAY]
+    assert (daily.first_at, daily.first_source) == (T0 + 2 * DAY, "first")
+    assert daily.gaps == prices.find_gaps(coin.id, Interval.DAY, start=T0, end=T0 + 7 * DAY)
+    assert [(g.start, g.end, g.missing) for g in daily.gaps] == [
+        (T0, T0 + DAY, 2),
+        (T0 + 4 * DAY, T0 + 5 * DAY, 2),
+        (T0 + 7 * DAY, T0 + 7 * DAY, 1),
+    ]
+    hourly = found[Interval.HOUR]  # the provisional row counts as missing
+    assert (hourly.first_at, hourly.first_source) == (None, None)
+    assert [(g.start, g.end) for g in hourly.gaps] == [(T0, T0 + 2 * HOUR)]
+    assert set(found) == set(windows)
+
+
+def test_set_source_relabels_one_row_only_from_the_expected_source(
+    db_session: Session, factory: Factory
+) -> None:
+    coin = factory.coin("bitcoin")
+    prices = PriceRepository(db_session)
+    prices.bulk_upsert([_bar(coin.id, day) for day in range(3)])
+
+    assert prices.set_source(coin.id, Interval.DAY, T0 + DAY, "origin", replacing="test")
+    assert not prices.set_source(coin.id, Interval.DAY, T0 + DAY, "other", replacing="test")
+    assert not prices.set_source(coin.id, Interval.HOUR, T0, "origin", replacing="test")
+
+    assert [row[-1] for row in _stored(db_session, coin.id)] == ["test", "origin", "test"]

@@ -17,12 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, cast
+from typing import Any, Literal, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
@@ -43,6 +43,7 @@ from cryptopredict.marketdata.exceptions import (
 )
 from cryptopredict.marketdata.ratelimit import RateLimiter
 from cryptopredict.marketdata.schemas import (
+    ChartColumns,
     CoinListEntry,
     MarketChart,
     MarketEntry,
@@ -55,6 +56,17 @@ from cryptopredict.marketdata.schemas import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Decoder(Protocol[T_co]):
+    """What turns a body into a model: a pydantic `TypeAdapter`, or a decoder with the same
+    `validate_json` that raises `ValidationError` for a malformed body."""
+
+    def validate_json(self, data: bytes, /) -> T_co:
+        """The validated model of a JSON body."""
+        ...
+
 
 KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
 MAX_PER_PAGE = 250
@@ -81,6 +93,15 @@ def _unix_seconds(moment: datetime, *, round_up: bool) -> int:
         raise ValueError("market_chart_range needs timezone-aware datetimes (UTC)")
     seconds = moment.timestamp()
     return math.ceil(seconds) if round_up else math.floor(seconds)
+
+
+def _range_params(start: datetime, end: datetime, vs_currency: str) -> dict[str, str]:
+    """`market_chart/range` parameters: whole seconds covering [start, end]."""
+    return {
+        "vs_currency": vs_currency,
+        "from": str(_unix_seconds(start, round_up=False)),
+        "to": str(_unix_seconds(end, round_up=True)),
+    }
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -233,7 +254,7 @@ class CoinGeckoClient:
         endpoint: str,
         path: str,
         params: Mapping[str, str],
-        adapter: TypeAdapter[T],
+        adapter: Decoder[T],
     ) -> T:
         """One logical call: attempts with retries, returning the validated model."""
         retrying = AsyncRetrying(
@@ -256,7 +277,7 @@ class CoinGeckoClient:
         endpoint: str,
         path: str,
         params: Mapping[str, str],
-        adapter: TypeAdapter[T],
+        adapter: Decoder[T],
     ) -> T:
         """Breaker, token, request, classification, and the breaker told what happened."""
         await self.breaker.check()
@@ -285,7 +306,7 @@ class CoinGeckoClient:
         endpoint: str,
         path: str,
         params: Mapping[str, str],
-        adapter: TypeAdapter[T],
+        adapter: Decoder[T],
     ) -> T:
         """Send one request and turn the answer into a model or one of our exceptions."""
         self.calls_made += 1
@@ -320,13 +341,9 @@ class CoinGeckoClient:
             raise UpstreamNotFoundError(text, status_code=status, error_code=code)
         raise UpstreamClientError(text, status_code=status, error_code=code)
 
-    def _parse(self, endpoint: str, response: httpx.Response, adapter: TypeAdapter[T]) -> T:
+    def _parse(self, endpoint: str, response: httpx.Response, adapter: Decoder[T]) -> T:
         """Validate the body; a payload that does not fit is logged and never returned."""
         body = response.content
-        if adapter is schemas.MARKET_CHART:
-            chart = schemas.market_chart_fast(body)
-            if chart is not None:
-                return cast(T, chart)
         try:
             return adapter.validate_json(body)
         except ValidationError as exc:
@@ -479,7 +496,7 @@ class CoinGeckoClient:
         if interval is not None:
             params["interval"] = interval
         path = f"coins/{quote(coin_id, safe='')}/market_chart"
-        return await self._get("/coins/{id}/market_chart", path, params, schemas.MARKET_CHART)
+        return await self._get("/coins/{id}/market_chart", path, params, schemas.MARKET_CHART_FAST)
 
     async def market_chart_range(
         self,
@@ -506,13 +523,40 @@ class CoinGeckoClient:
             ValueError: naive datetimes.
             CoinGeckoError: any failure from `cryptopredict.marketdata.exceptions`.
         """
-        params = {
-            "vs_currency": vs_currency,
-            "from": str(_unix_seconds(start, round_up=False)),
-            "to": str(_unix_seconds(end, round_up=True)),
-        }
+        params = _range_params(start, end, vs_currency)
         path = f"coins/{quote(coin_id, safe='')}/market_chart/range"
-        return await self._get("/coins/{id}/market_chart/range", path, params, schemas.MARKET_CHART)
+        return await self._get(
+            "/coins/{id}/market_chart/range", path, params, schemas.MARKET_CHART_FAST
+        )
+
+    async def market_chart_range_columns(
+        self,
+        coin_id: str,
+        start: datetime,
+        end: datetime,
+        vs_currency: str = "usd",
+    ) -> ChartColumns:
+        """`market_chart_range` as arrays, for bulk writers: the same request and the same
+        validation, without an object per point.
+
+        Args:
+            coin_id: CoinGecko id.
+            start: first instant, timezone-aware (rounded down to the second).
+            end: last instant, timezone-aware (rounded up to the second).
+            vs_currency: the quote currency.
+
+        Returns:
+            The three series within [start, end], instants in Unix microseconds.
+
+        Raises:
+            ValueError: naive datetimes.
+            CoinGeckoError: any failure from `cryptopredict.marketdata.exceptions`.
+        """
+        params = _range_params(start, end, vs_currency)
+        path = f"coins/{quote(coin_id, safe='')}/market_chart/range"
+        return await self._get(
+            "/coins/{id}/market_chart/range", path, params, schemas.MARKET_CHART_COLUMNS
+        )
 
     async def ohlc(self, coin_id: str, days: Days, vs_currency: str = "usd") -> list[OhlcCandle]:
         """OHLC candles for the last `days` days, each stamped at its close time.

@@ -9,9 +9,12 @@ CoinGecko adds fields over time and that alone is no reason to distrust a payloa
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, TypeAdapter
 
@@ -310,3 +313,134 @@ def market_chart_fast(body: bytes) -> MarketChart | None:
         market_caps=series["market_caps"],
         total_volumes=series["total_volumes"],
     )
+
+
+# ---- charts as columns -------------------------------------------------------------------
+
+_CHART_KEYS = frozenset(key for key, _ in _CHART_SERIES)
+# Instants a datetime can hold (years 1..9999), in Unix milliseconds; others are refused.
+_MIN_MILLIS = -62_135_596_800_000
+_MAX_MILLIS = 253_402_300_799_999
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ChartSeries:
+    """One chart series as two aligned arrays: instants in Unix microseconds (int64) and
+    values (float64; NaN where CoinGecko sent null, which only caps and volumes may)."""
+
+    micros: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.micros)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ChartColumns:
+    """`/coins/{id}/market_chart[/range]` validated as `MarketChart` is, held as arrays so
+    thousands of points cost a few array operations instead of objects per point."""
+
+    prices: ChartSeries
+    market_caps: ChartSeries
+    total_volumes: ChartSeries
+
+    @classmethod
+    def from_chart(cls, chart: MarketChart) -> ChartColumns:
+        """The columns of an already validated chart (exact: instants to the microsecond)."""
+
+        def series(points: list[ChartPoint] | list[ChartValue]) -> ChartSeries:
+            micros = np.fromiter(
+                (_epoch_micros(at) for at, _ in points), dtype=np.int64, count=len(points)
+            )
+            values = np.fromiter(
+                (math.nan if value is None else value for _, value in points),
+                dtype=np.float64,
+                count=len(points),
+            )
+            return ChartSeries(micros, values)
+
+        return cls(series(chart.prices), series(chart.market_caps), series(chart.total_volumes))
+
+
+def _epoch_micros(moment: datetime) -> int:
+    since = moment - _EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _series_columns(raw: Any, nullable: bool) -> ChartSeries | None:
+    """One series of [millis, value] pairs as arrays, or None when any pair is not what
+    `MarketChart` accepts (or not what this fast path decides on: fractional millis)."""
+    if type(raw) is not list:
+        return None
+    if not raw:
+        return ChartSeries(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+    try:
+        pairs = np.array(raw, dtype=np.float64)  # null becomes NaN; ragged shapes raise
+    except (ValueError, TypeError):
+        return None
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        return None
+    millis, values = pairs[:, 0], pairs[:, 1]
+    # NaN timestamps (null) fail both comparisons; fractional millis take the exact path.
+    if not (
+        bool(np.all(millis >= _MIN_MILLIS))
+        and bool(np.all(millis <= _MAX_MILLIS))
+        and bool(np.all(np.floor(millis) == millis))
+    ):
+        return None
+    known = values[~np.isnan(values)] if nullable else values
+    if not (bool(np.all(known >= 0)) and bool(np.all(np.isfinite(known)))):
+        return None  # negative, infinite, or (prices) null
+    return ChartSeries(millis.astype(np.int64) * 1000, np.ascontiguousarray(values))
+
+
+def chart_columns_fast(body: bytes) -> ChartColumns | None:
+    """A chart body as `ChartColumns`, checked with array operations, or None for anything
+    it does not accept (the caller then validates with `MARKET_CHART` for the same errors).
+
+    JSON numbers, null, strings and booleans all convert to float64 in numpy, so strings and
+    booleans are ruled out on the raw bytes first: a body whose only strings are the three
+    keys holds exactly six quote characters, and `true`/`false` can then only be literals.
+    NaN and infinity are not JSON (orjson refuses them, and numbers too large for a double).
+    """
+    if body.count(b'"') != 2 * len(_CHART_KEYS) or b"true" in body or b"false" in body:
+        return None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict or data.keys() != _CHART_KEYS:
+        return None
+    found = [_series_columns(data[key], nullable) for key, nullable in _CHART_SERIES]
+    prices, caps, volumes = found
+    if prices is None or caps is None or volumes is None:
+        return None
+    return ChartColumns(prices, caps, volumes)
+
+
+class MarketChartDecoder:
+    """Validates chart bodies into `MarketChart`: `market_chart_fast`, else `MARKET_CHART`."""
+
+    def validate_json(self, data: bytes, /) -> MarketChart:
+        """The body's chart; `ValidationError` when it is not a valid chart."""
+        fast = market_chart_fast(data)
+        return fast if fast is not None else MARKET_CHART.validate_json(data)
+
+
+class ChartColumnsDecoder:
+    """Validates chart bodies into `ChartColumns`: the array fast path, else `MARKET_CHART`
+    (which raises pydantic's `ValidationError` for a malformed body, as every adapter does)."""
+
+    def validate_json(self, data: bytes, /) -> ChartColumns:
+        """The body's columns; `ValidationError` when it is not a valid chart."""
+        fast = chart_columns_fast(data)
+        if fast is not None:
+            return fast
+        return ChartColumns.from_chart(MARKET_CHART.validate_json(data))
+
+
+MARKET_CHART_FAST = MarketChartDecoder()
+MARKET_CHART_COLUMNS = ChartColumnsDecoder()

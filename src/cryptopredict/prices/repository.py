@@ -6,11 +6,13 @@ import datetime as dt
 import itertools
 import json
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
+import numpy as np
+import numpy.typing as npt
 import psycopg
 from sqlalchemy import (
     ColumnElement,
@@ -23,9 +25,11 @@ from sqlalchemy import (
     bindparam,
     column,
     func,
+    or_,
     select,
     text,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -103,6 +107,87 @@ _INTERVAL = operator.itemgetter(1)
 _PRICE_AT = operator.itemgetter(2)
 
 
+_UNIX_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+Floats = npt.NDArray[np.float64]
+
+
+def from_micros(micros: int) -> dt.datetime:
+    """The UTC instant `micros` microseconds after the Unix epoch."""
+    return _UNIX_EPOCH + dt.timedelta(microseconds=micros)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PriceColumns:
+    """Points of one series to write, column-wise, as bulk writers build them from arrays.
+
+    `price_at` holds instants in Unix microseconds (UTC); the value arrays are aligned with
+    it, NaN meaning null; None stands for a column that is null throughout.
+    """
+
+    coin_id: int
+    interval: str
+    source: str
+    price_at: npt.NDArray[np.int64]
+    price: Floats
+    volume: Floats | None = None
+    market_cap: Floats | None = None
+    open: Floats | None = None
+    high: Floats | None = None
+    low: Floats | None = None
+    close: Floats | None = None
+
+    def __len__(self) -> int:
+        return len(self.price_at)
+
+    def values(self) -> tuple[Floats | None, ...]:
+        """The float columns in `ALL_COLUMNS` order (open .. market_cap)."""
+        return (
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.price,
+            self.volume,
+            self.market_cap,
+        )
+
+    def take(self, index: npt.NDArray[np.intp]) -> PriceColumns:
+        """The rows at `index`, in that order."""
+
+        def pick(column: Floats | None) -> Floats | None:
+            return None if column is None else column[index]
+
+        return PriceColumns(
+            self.coin_id,
+            self.interval,
+            self.source,
+            self.price_at[index],
+            self.price[index],
+            volume=pick(self.volume),
+            market_cap=pick(self.market_cap),
+            open=pick(self.open),
+            high=pick(self.high),
+            low=pick(self.low),
+            close=pick(self.close),
+        )
+
+    def rows(self) -> list[PriceRow]:
+        """The same points as `PriceRow`s (for row-wise writers and readers)."""
+        op, hi, lo, cl, _, vo, mc = (
+            [None] * len(self) if values is None else _nullable(values) for values in self.values()
+        )
+        columns = (self.price_at.tolist(), op, hi, lo, cl, self.price.tolist(), vo, mc)
+        coin_id, interval, source = self.coin_id, self.interval, self.source
+        return [
+            PriceRow(coin_id, interval, from_micros(at), o, h, low, c, p, v, m, source)
+            for at, o, h, low, c, p, v, m in zip(*columns, strict=True)
+        ]
+
+
+def _nullable(column: Floats) -> list[float | None]:
+    return [None if value != value else value for value in column.tolist()]
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Missing bars between two present ones: `start` and `end` are the first and last
@@ -111,6 +196,38 @@ class Gap:
     start: dt.datetime
     end: dt.datetime
     missing: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesGaps:
+    """The missing bars of a series in a window, and its first present bar there (None when
+    there is none) with that row's source."""
+
+    gaps: list[Gap]
+    first_at: dt.datetime | None
+    first_source: str | None
+
+
+def _gaps(
+    instants: list[dt.datetime],
+    interval: Interval,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> list[Gap]:
+    """The runs of missing bars among ascending `instants` (see `PriceRepository.find_gaps`)."""
+    width = dt.timedelta(seconds=interval.seconds)
+    instants = list(instants)
+    if start is not None and (not instants or instants[0] - start >= width):
+        instants.insert(0, start - width)
+    if end is not None and (not instants or end - instants[-1] >= width):
+        instants.append(end + width)
+    gaps = []
+    for previous, current in zip(instants, instants[1:], strict=False):
+        distance = current - previous
+        if distance > width * 1.5:
+            missing = round(distance / width) - 1
+            gaps.append(Gap(start=previous + width, end=current - width, missing=missing))
+    return gaps
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +366,79 @@ def _copy_rows(cursor: psycopg.Cursor[Any], statement: str, rows: Iterable[Price
             write(row)
 
 
+_BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
+_BINARY_TRAILER = b"\xff\xff"
+_PG_EPOCH_MICROS = 946_684_800_000_000  # PostgreSQL counts from 2000-01-01 00:00 UTC
+_FLOAT_COLUMNS = ALL_COLUMNS[3:10]
+
+
+def _binary_copy(batch: PriceColumns) -> bytes:
+    """A batch's whole binary COPY stream (signature, rows, trailer), built by arrays.
+
+    A row is a field count and, per field, a length (-1 for null) and the value in network
+    byte order. Rows with the same nulls share one packed record layout, so each null
+    pattern is one structured array; COPY takes rows in any order.
+    """
+    interval, source = batch.interval.encode(), batch.source.encode()
+    columns = batch.values()
+    pattern = np.zeros(len(batch), dtype=np.int64)
+    for bit, values in enumerate(columns):
+        if values is not None:
+            pattern |= (~np.isnan(values)).astype(np.int64) << bit
+    parts = [_BINARY_SIGNATURE]
+    for code in np.unique(pattern).tolist():
+        rows = np.flatnonzero(pattern == code)
+        present = [bool(code >> bit & 1) for bit in range(len(columns))]
+        layout = [
+            ("fields", ">i2"),
+            ("coin_id_len", ">i4"),
+            ("coin_id", ">i4"),
+            ("interval_len", ">i4"),
+            ("interval", f"S{len(interval)}"),
+            ("price_at_len", ">i4"),
+            ("price_at", ">i8"),
+        ]
+        for name, here in zip(_FLOAT_COLUMNS, present, strict=True):
+            layout += [(f"{name}_len", ">i4"), *([(name, ">f8")] if here else [])]
+        layout += [("source_len", ">i4"), ("source", f"S{len(source)}")]
+        record = np.empty(len(rows), dtype=np.dtype(layout))
+        record["fields"] = len(ALL_COLUMNS)
+        record["coin_id_len"], record["coin_id"] = 4, batch.coin_id
+        record["interval_len"], record["interval"] = len(interval), interval
+        record["price_at_len"] = 8
+        record["price_at"] = batch.price_at[rows] - _PG_EPOCH_MICROS
+        for name, values, here in zip(_FLOAT_COLUMNS, columns, present, strict=True):
+            record[f"{name}_len"] = 8 if here else -1
+            if here and values is not None:
+                record[name] = values[rows]
+        record["source_len"], record["source"] = len(source), source
+        parts.append(record.tobytes())
+    parts.append(_BINARY_TRAILER)
+    return b"".join(parts)
+
+
+def _ordered_unique(batch: PriceColumns) -> PriceColumns:
+    """The batch in ascending time, the last of repeated instants kept (as `_dedupe`);
+    ValueError for a price that is not a positive finite number."""
+    price = batch.price
+    if not bool(np.all(np.isfinite(price))) or not bool(np.all(price > 0)):
+        raise ValueError("every price must be a positive finite number")
+    at = batch.price_at
+    if len(at) < 2 or bool(np.all(at[1:] > at[:-1])):
+        return batch
+    order = np.argsort(at, kind="stable")
+    ordered = at[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = ordered[1:] != ordered[:-1]
+    return batch.take(order[last])
+
+
+def _write_copy(cursor: psycopg.Cursor[Any], statement: str, stream: bytes) -> None:
+    """Send a whole binary COPY stream at once."""
+    with cursor.copy(statement) as copy:
+        copy.write(stream)
+
+
 @lru_cache(maxsize=1)
 def _series_window(
     coin_id: int,
@@ -306,18 +496,64 @@ class PriceRepository:
         ascending = _single_ascending_series(batch)
         unique = batch if ascending else _dedupe(batch)
         if self.session.get_bind().dialect.name == "postgresql":
-            return self._upsert_postgresql(unique, ascending)
+            spans = _series_spans(unique, ascending)
+            return self._upsert_postgresql(
+                spans, len(unique), lambda cursor, copy: _copy_rows(cursor, copy, unique)
+            )
         return self._upsert_generic(unique)
 
-    def _upsert_postgresql(self, rows: Sequence[PriceTuple], ascending: bool) -> int:
+    def bulk_upsert_columns(self, batch: PriceColumns) -> int:
+        """`bulk_upsert` for one series given as arrays (bulk writers parsing into numpy):
+        on PostgreSQL the COPY stream is built from the arrays, with no object per row.
+
+        Repeated instants keep the last; a price that is not positive and finite is a
+        ValueError before anything is written.
+        """
+        if not len(batch):
+            return 0
+        unique = _ordered_unique(batch)
+        if self.session.get_bind().dialect.name == "postgresql":
+            first, last = (from_micros(int(unique.price_at[i])) for i in (0, -1))
+            spans = ([unique.coin_id], [unique.interval], [first], [last])
+            return self._upsert_postgresql(
+                spans,
+                len(unique),
+                lambda cursor, copy: _write_copy(cursor, copy, _binary_copy(unique)),
+            )
+        return self._upsert_generic(list(map(_AS_TUPLE, unique.rows())))
+
+    def set_source(
+        self,
+        coin_id: int,
+        interval: Interval | str,
+        price_at: dt.datetime,
+        source: str,
+        *,
+        replacing: str,
+    ) -> bool:
+        """Relabel one stored row's source, if it still has the source `replacing`."""
+        statement = (
+            update(_TABLE)
+            .where(*_series_window(coin_id, interval, price_at, price_at))
+            .where(_TABLE.c.source == replacing)
+            .values(source=source)
+        )
+        return bool(self.session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+    def _upsert_postgresql(
+        self,
+        spans: tuple[list[int], list[str], list[dt.datetime], list[dt.datetime]],
+        count: int,
+        copy_rows: Callable[[psycopg.Cursor[Any], str], None],
+    ) -> int:
         """Binary COPY: straight into price_data when no incoming key can be stored already
         (a new series, or a span of time it does not cover yet), else into a temporary
-        staging table merged with one INSERT .. ON CONFLICT.
+        staging table merged with one INSERT .. ON CONFLICT. `spans` are each series' first
+        and last instant (see `_series_spans`), `count` the rows `copy_rows` sends.
 
         The direct COPY runs under a savepoint: should a concurrent writer have stored one of
         the keys since the check, it is undone and the batch takes the merge instead.
         """
-        spans = _series_spans(rows, ascending)
         if self.session.autoflush:
             self.session.flush()  # as session.execute() would: pending coins must exist
         driver = self.session.connection().connection.driver_connection
@@ -331,18 +567,18 @@ class PriceRepository:
                     statement = _COPY_DIRECT
                     cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
                     try:
-                        _copy_rows(cursor, statement, rows)
+                        copy_rows(cursor, statement)
                     except psycopg.errors.UniqueViolation:
                         cursor.execute(
                             f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}"
                         )
                     else:
                         cursor.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
-                        return len(rows)
+                        return count
                 statement = _PREPARE_STAGING
                 cursor.execute(statement)
                 statement = _COPY_STAGING
-                _copy_rows(cursor, statement, rows)
+                copy_rows(cursor, statement)
                 statement = _MERGE_STAGING
                 cursor.execute(statement)
                 return cursor.rowcount
@@ -449,21 +685,56 @@ class PriceRepository:
         which tolerates the small timestamp jitter of CoinGecko's points. Bars holding only a
         row from `provisional_source` count as missing too.
         """
-        width = dt.timedelta(seconds=Interval(str(interval)).seconds)
         instants = self.timestamps(
             coin_id, interval, start=start, end=end, provisional_source=provisional_source
         )
-        if start is not None and (not instants or instants[0] - start >= width):
-            instants.insert(0, start - width)
-        if end is not None and (not instants or end - instants[-1] >= width):
-            instants.append(end + width)
-        gaps = []
-        for previous, current in zip(instants, instants[1:], strict=False):
-            distance = current - previous
-            if distance > width * 1.5:
-                missing = round(distance / width) - 1
-                gaps.append(Gap(start=previous + width, end=current - width, missing=missing))
-        return gaps
+        return _gaps(instants, Interval(str(interval)), start, end)
+
+    def series_gaps(
+        self,
+        coin_id: int,
+        windows: Mapping[Interval, tuple[dt.datetime, dt.datetime]],
+        *,
+        provisional_source: str | None = None,
+    ) -> dict[Interval, SeriesGaps]:
+        """`find_gaps` of several series of one coin, each in its [start, end], in one query,
+        with the first present row of each window and its source."""
+        if not windows:
+            return {}
+        statement = (
+            select(_TABLE.c.interval, _TABLE.c.price_at, _TABLE.c.source)
+            .where(_TABLE.c.coin_id == coin_id)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            _TABLE.c.interval == str(interval),
+                            _TABLE.c.price_at >= start,
+                            _TABLE.c.price_at <= end,
+                        )
+                        for interval, (start, end) in windows.items()
+                    )
+                )
+            )
+            .order_by(_TABLE.c.interval, _TABLE.c.price_at)
+        )
+        if provisional_source is not None:
+            statement = statement.where(_TABLE.c.source != provisional_source)
+        present: dict[str, list[dt.datetime]] = {}
+        firsts: dict[str, str] = {}
+        for interval, price_at, source in self.session.execute(statement):
+            instants = present.get(interval)
+            if instants is None:
+                instants = present[interval] = []
+                firsts[interval] = source
+            instants.append(price_at)
+        result = {}
+        for interval, (start, end) in windows.items():
+            instants = present.get(str(interval), [])
+            first = instants[0] if instants else None
+            gaps = _gaps(instants, Interval(interval), start, end)
+            result[Interval(interval)] = SeriesGaps(gaps, first, firsts.get(str(interval)))
+        return result
 
     def resample(
         self,

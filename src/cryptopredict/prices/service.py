@@ -21,12 +21,16 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
 from cryptopredict.prices.models import Interval
+from cryptopredict.prices.repository import Gap as Gap
 from cryptopredict.prices.repository import (
     PointLookup,
     PriceRepository,
-    PriceRow,
     SeriesExtent,
 )
+from cryptopredict.prices.repository import PriceColumns as PriceColumns
+from cryptopredict.prices.repository import PriceRow as PriceRow
+from cryptopredict.prices.repository import SeriesGaps as SeriesGaps
+from cryptopredict.prices.repository import from_micros as from_micros
 from cryptopredict.prices.schemas import (
     BulkPrices,
     BulkResult,
@@ -469,6 +473,48 @@ def bulk_write(*, session: Session, cache: ResponseCache, data: BulkPrices) -> B
         cache.invalidate(PRICES_NAMESPACE)
     logger.info("bulk prices: %d written of %d received", written, len(points))
     return BulkResult(written=written, received=len(points))
+
+
+def write_rows(*, session: Session, rows: Sequence[PriceRow]) -> int:
+    """Upsert rows in the caller's transaction (rows equal to stored ones are not rewritten);
+    returns how many were written. For writers that own their transactions, like the sync."""
+    return PriceRepository(session).bulk_upsert(rows)
+
+
+def write_columns(*, session: Session, batch: PriceColumns) -> int:
+    """`write_rows` for one series given as arrays: the cheap path for thousands of points."""
+    return PriceRepository(session).bulk_upsert_columns(batch)
+
+
+def relabel(
+    *,
+    session: Session,
+    coin_id: int,
+    interval: Interval,
+    price_at: dt.datetime,
+    source: str,
+    replacing: str,
+) -> bool:
+    """Change the source of one stored row that still has the source `replacing`, in the
+    caller's transaction; True if it did."""
+    return PriceRepository(session).set_source(
+        coin_id, interval, price_at, source, replacing=replacing
+    )
+
+
+def series_gaps(
+    *,
+    session: Session,
+    coin_id: int,
+    windows: Mapping[Interval, tuple[dt.datetime, dt.datetime]],
+    provisional_source: str | None = None,
+) -> dict[Interval, SeriesGaps]:
+    """The missing bars of several series of one coin, each within its [start, end], and
+    the first bar present in each, in one query; rows from `provisional_source` count as
+    missing."""
+    return PriceRepository(session).series_gaps(
+        coin_id, windows, provisional_source=provisional_source
+    )
 
 
 def _point_error(index: int, field: str, message: str, kind: str) -> dict[str, Any]:

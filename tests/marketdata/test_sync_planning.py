@@ -146,7 +146,7 @@ def test_recorded_hourly_chart_snaps_to_the_hour_and_drops_the_live_point() -> N
     )
     assert window.end == chunk.last == live.replace(minute=0, second=0, microsecond=0) - hour
 
-    rows = chart_rows(chart, coin_id=7, chunk=chunk)
+    rows = chart_rows(chart, coin_id=7, chunk=chunk).rows()
 
     # The point at T closes the bar [T - 1h, T): the rows start an hour before the first.
     assert [r.price_at for r in rows] == [first - hour + i * hour for i in range(168)]
@@ -158,7 +158,7 @@ def test_recorded_hourly_chart_snaps_to_the_hour_and_drops_the_live_point() -> N
 
     # Even a chunk wanting the bars the live point is nearest to never stores it as a close.
     greedy = replace(chunk, wanted=((first - hour, window.end + 2 * hour),))
-    assert chart_rows(chart, coin_id=7, chunk=greedy) == rows
+    assert chart_rows(chart, coin_id=7, chunk=greedy).rows() == rows
 
 
 def test_recorded_jittery_five_minute_chart_fills_every_bar_once() -> None:
@@ -173,8 +173,8 @@ def test_recorded_jittery_five_minute_chart_fills_every_bar_once() -> None:
         Interval.FIVE_MINUTES, chart.prices[0].at, live, ((start, end),), settled=end + 5 * MINUTE
     )
 
-    rows = chart_rows(chart, coin_id=1, chunk=chunk)
-    again = chart_rows(chart, coin_id=1, chunk=chunk)
+    rows = chart_rows(chart, coin_id=1, chunk=chunk).rows()
+    again = chart_rows(chart, coin_id=1, chunk=chunk).rows()
 
     assert len(rows) == 288  # every bar of the day, the live point left out
     assert len({r.price_at for r in rows}) == 288

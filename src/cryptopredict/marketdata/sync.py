@@ -11,7 +11,12 @@ one day answers in 5-minute points, 2 to 90 days in hourly points, longer in dai
 Each of our intervals is filled from requests sized to land in its granularity (`TIERS`),
 points are snapped to the interval's UTC grid (CoinGecko's timestamps jitter), and only bars
 that are settled (ended by the newest grid instant) and still missing are written, so a
-rerun writes nothing and, with no gaps left, calls nothing.
+rerun writes nothing and, with no gaps left, calls nothing. Where a coin's history starts
+later than the range asked for, the first bar CoinGecko has is stored marked as such
+(`ORIGIN_SOURCE`), and the empty range before it is not asked for again.
+
+Charts are handled as arrays (`ChartColumns` in, `PriceColumns` out): thousands of points
+per request are validated, snapped to the grid and written without an object per point.
 
 A bar is stored under its START with its CLOSE as `price`, as the CSV importer stores a
 day's close under the day: CoinGecko's point at T is the price at T, the close of the bar
@@ -22,14 +27,16 @@ T - width, and a request for bars [first, last] asks for points [first + width, 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import math
 import re
-from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
@@ -52,9 +59,16 @@ from cryptopredict.marketdata.exceptions import (
 )
 from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
 from cryptopredict.marketdata.repository import SyncRunRepository
-from cryptopredict.marketdata.schemas import CoinListEntry, MarketChart, MarketEntry
+from cryptopredict.marketdata.schemas import (
+    ChartColumns,
+    ChartSeries,
+    CoinListEntry,
+    MarketChart,
+    MarketEntry,
+)
+from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.models import Interval
-from cryptopredict.prices.repository import Gap, PriceRepository, PriceRow
+from cryptopredict.prices.service import Gap, PriceColumns, PriceRow, SeriesGaps, from_micros
 
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency
@@ -65,6 +79,12 @@ SOURCE = "coingecko"
 # Latest-price rows hold the price so far of a bar still open; history replaces them with the
 # bar's real close once it has settled, so gap finding does not count them as present.
 LATEST_SOURCE = "coingecko-latest"
+# The first bar CoinGecko has of a series (a coin listed after the range asked for): history
+# asks for nothing older. Otherwise a plain CoinGecko bar, so it counts as present.
+ORIGIN_SOURCE = "coingecko-origin"
+# A series starts later than asked only when its first point is more than this many bars in:
+# CoinGecko's points jitter, and a bar or two can be missing at any edge.
+ORIGIN_SLACK_BARS = 2
 MARKETS_PAGE_SIZE = 250
 DEFAULT_HISTORY_DAYS = 365
 DEMO_HISTORY_DAYS = 365
@@ -275,134 +295,136 @@ def _micros(instant: dt.datetime) -> int:
     return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
-def _wanted_test(chunk: Chunk) -> Callable[[int], bool]:
-    """`chunk.wants` on epoch microseconds, by bisection instead of a scan of every range."""
+Micros = npt.NDArray[np.int64]
+Indices = npt.NDArray[np.intp]
+
+
+def _wanted_mask(chunk: Chunk, starts: Micros) -> npt.NDArray[np.bool_]:
+    """`chunk.wants` for each bar start (epoch microseconds), by binary search."""
     spans = sorted((_micros(start), _micros(end)) for start, end in chunk.wanted)
-    starts = [start for start, _ in spans]
-    reach: list[int] = []  # the furthest end among the ranges starting at or before each
-    furthest: int | None = None
-    for _, end in spans:
-        furthest = end if furthest is None else max(furthest, end)
-        reach.append(furthest)
-
-    def wants(instant: int) -> bool:
-        index = bisect_right(starts, instant) - 1
-        return index >= 0 and instant <= reach[index]
-
-    return wants
+    firsts = np.array([start for start, _ in spans], dtype=np.int64)
+    # The furthest end among the ranges starting at or before each one.
+    reach = np.maximum.accumulate(np.array([end for _, end in spans], dtype=np.int64))
+    index = np.searchsorted(firsts, starts, side="right") - 1
+    return (index >= 0) & (starts <= reach[np.maximum(index, 0)])
 
 
-def _assign(moments: Sequence[dt.datetime], chunk: Chunk) -> list[tuple[dt.datetime, int]]:
-    """The wanted bars (start) and the index of the point that closes each, in `_snap`'s order.
+def _assign(moments: Micros, chunk: Chunk) -> tuple[Micros, Indices]:
+    """The wanted bars (starts, ascending) and the index of the point that closes each.
 
-    Which point closes which bar depends on the timestamps alone, so the three series of a
-    chart, which share their timestamps, are assigned once. The arithmetic runs on integer
-    microseconds since the epoch (exactly what the datetime grid functions compute, without
-    a datetime per step).
+    Each point (epoch microseconds) goes to the grid instant nearest it; where several are
+    nearest the same instant, the closest (then the earliest) keeps it and the others are
+    displaced, in the order a scan of the points would displace them (`_displace`). Which
+    point closes which bar depends on the timestamps alone, so the three series of a chart,
+    which share their timestamps, are assigned once.
     """
-    seconds = Interval(chunk.interval).seconds
-    width = seconds * 1_000_000
-    half = _micros(_EPOCH + dt.timedelta(seconds=seconds) / 2)
+    width = Interval(chunk.interval).seconds * 1_000_000
     horizon = _micros(chunk.horizon)
-    best: dict[int, tuple[int, int]] = {}  # slot -> (distance, point index)
-    displaced: list[int] = []  # indices of points that lost their slot, in order
-    for index, moment in enumerate(moments):
-        at = _micros(moment)
-        if at > horizon:
-            continue
-        slot = (at + half) // width * width
-        distance = abs(at - slot)
-        held = best.get(slot)
-        if held is None or distance < held[0]:
-            if held is not None:
-                displaced.append(held[1])
-            best[slot] = (distance, index)
-        else:
-            displaced.append(index)
-    return _settle(best, displaced, moments, width, half, horizon, chunk)
-
-
-def _settle(
-    best: dict[int, tuple[int, int]],
-    displaced: list[int],
-    moments: Sequence[dt.datetime],
-    width: int,
-    half: int,
-    horizon: int,
-    chunk: Chunk,
-) -> list[tuple[dt.datetime, int]]:
-    """Move displaced points to a free neighbouring slot, then keep the wanted bars."""
-    for index in displaced:
-        at = _micros(moments[index])
-        slot = (at + half) // width * width
-        if at == slot:
-            continue
-        neighbour = slot - width if at < slot else slot + width
-        if neighbour not in best and neighbour <= horizon:
-            best[neighbour] = (abs(at - neighbour), index)
+    kept = np.flatnonzero(moments <= horizon)
+    at = moments[kept]
+    slots = (at + width // 2) // width * width
+    distance = np.abs(at - slots)
+    order = np.lexsort((kept, distance, slots))  # by slot, nearest first, then earliest
+    ordered = slots[order]
+    heads = np.ones(len(order), dtype=bool)
+    heads[1:] = ordered[1:] != ordered[:-1]
+    taken, points = ordered[heads], kept[order[heads]]
+    if not heads.all():
+        moved = _displace(at, slots, distance, kept, order, heads, taken, width, horizon)
+        if moved:
+            taken = np.concatenate([taken, np.array([slot for slot, _ in moved], np.int64)])
+            points = np.concatenate([points, np.array([index for _, index in moved], np.intp)])
     # A point at T is the close of the bar [T - width, T): stored under that bar's start, as
     # the CSV importer stores a day's close under the day (CoinGecko stamps it D+1 00:00).
-    wants = _wanted_test(chunk)
-    bars: list[tuple[dt.datetime, int]] = []
-    for slot, (_, index) in best.items():
-        start = slot - width
-        if wants(start):
-            bars.append((_EPOCH + dt.timedelta(0, 0, start), index))
-    return bars
+    starts = taken - width
+    wanted = _wanted_mask(chunk, starts)
+    starts, points = starts[wanted], points[wanted]
+    ascending = np.argsort(starts)
+    return starts[ascending], points[ascending]
 
 
-def _snap(
-    points: Iterable[tuple[dt.datetime, float | None]], chunk: Chunk
-) -> dict[dt.datetime, float | None]:
-    """Each wanted bar's close, from the point nearest its end.
+def _displace(
+    at: Micros,
+    slots: Micros,
+    distance: Micros,
+    kept: Indices,
+    order: Indices,
+    heads: npt.NDArray[np.bool_],
+    taken: Micros,
+    width: int,
+    horizon: int,
+) -> list[tuple[int, int]]:
+    """(slot, point index) of displaced points moved to a free neighbouring slot.
 
-    Points later than the chunk's horizon (the live last point) are ignored. CoinGecko's
-    points jitter around the grid, so two can land nearest the same instant while the one
-    beside it gets none; the farther one then moves to that neighbour if it is free. The
-    same points always give the same bars.
+    A scan of the points in order lets the nearer of two points keep a slot (the earlier on
+    a tie) and displaces the other at that moment; displaced points then take the free slot
+    beside theirs (on their side of it, up to the horizon) in the order they were displaced.
+    Only contested slots are replayed here, so the usual chart costs no Python loop.
     """
-    listed = list(points)
-    bars = _assign([at for at, _ in listed], chunk)
-    return {start: _finite(listed[index][1]) for start, index in bars}
+    bounds = np.flatnonzero(heads).tolist() + [len(order)]
+    displaced: list[tuple[int, int]] = []  # (when, position in `kept`)
+    for first, end in itertools.pairwise(bounds):
+        if end - first < 2:
+            continue
+        holder: int | None = None
+        for position in sorted(order[first:end].tolist(), key=lambda p: int(kept[p])):
+            when = int(kept[position])
+            if holder is None:
+                holder = position
+            elif distance[position] < distance[holder]:
+                displaced.append((when, holder))
+                holder = position
+            else:
+                displaced.append((when, position))
+    occupied = set(taken.tolist())
+    moved = []
+    for _, position in sorted(displaced):
+        point, slot = int(at[position]), int(slots[position])
+        if point == slot:
+            continue
+        neighbour = slot - width if point < slot else slot + width
+        if neighbour not in occupied and neighbour <= horizon:
+            occupied.add(neighbour)
+            moved.append((neighbour, int(kept[position])))
+    return moved
 
 
-def _snap_like(
-    points: Sequence[tuple[dt.datetime, float | None]],
-    moments: list[dt.datetime],
-    bars: list[tuple[dt.datetime, int]],
-    chunk: Chunk,
-) -> dict[dt.datetime, float | None]:
-    """`_snap(points, chunk)`, reusing `bars` when the points share `moments`."""
-    if len(points) != len(moments) or [at for at, _ in points] != moments:
-        return _snap(points, chunk)
-    return {start: _finite(points[index][1]) for start, index in bars}
+def _values_at(
+    series: ChartSeries, prices: ChartSeries, starts: Micros, points: Indices, chunk: Chunk
+) -> npt.NDArray[np.float64]:
+    """A cap or volume series' value for each bar (NaN where none), reusing the prices'
+    assignment when the series has the same timestamps."""
+    if np.array_equal(series.micros, prices.micros):
+        return series.values[points]
+    own_starts, own_points = _assign(series.micros, chunk)
+    values = np.full(len(starts), np.nan)
+    if len(own_starts):
+        index = np.minimum(np.searchsorted(own_starts, starts), len(own_starts) - 1)
+        hit = own_starts[index] == starts
+        values[hit] = series.values[own_points[index[hit]]]
+    return values
 
 
-def chart_rows(chart: MarketChart, *, coin_id: int, chunk: Chunk) -> list[PriceRow]:
-    """Price points for the chunk's missing bars, snapped to the grid (no OHLC: points)."""
-    moments = [at for at, _ in chart.prices]
-    bars = _assign(moments, chunk)
-    prices = {start: _finite(chart.prices[index][1]) for start, index in bars}
-    caps = _snap_like(chart.market_caps, moments, bars, chunk)
-    volumes = _snap_like(chart.total_volumes, moments, bars, chunk)
-    interval = str(chunk.interval)
-    return [
-        PriceRow(
-            coin_id=coin_id,
-            interval=interval,
-            price_at=slot,
-            open=None,
-            high=None,
-            low=None,
-            close=None,
-            price=price,
-            volume=volumes.get(slot),
-            market_cap=caps.get(slot),
-            source=SOURCE,
-        )
-        for slot, price in sorted(prices.items())
-        if price is not None and price > 0
-    ]
+def chart_rows(chart: ChartColumns | MarketChart, *, coin_id: int, chunk: Chunk) -> PriceColumns:
+    """Price points for the chunk's missing bars, snapped to the grid (no OHLC: points),
+    ascending; each bar takes the point nearest its end, never one past the horizon."""
+    if isinstance(chart, MarketChart):
+        chart = ChartColumns.from_chart(chart)
+    prices = chart.prices
+    starts, points = _assign(prices.micros, chunk)
+    price = prices.values[points]
+    usable = price > 0
+    caps = _values_at(chart.market_caps, prices, starts, points, chunk)
+    volumes = _values_at(chart.total_volumes, prices, starts, points, chunk)
+    return PriceColumns(
+        coin_id=coin_id,
+        interval=str(chunk.interval),
+        source=SOURCE,
+        price_at=starts[usable],
+        price=price[usable],
+        volume=volumes[usable],
+        market_cap=caps[usable],
+    )
 
 
 def market_rows(entries: Iterable[MarketEntry], coin_ids: dict[str, int]) -> list[PriceRow]:
@@ -490,6 +512,101 @@ class CoinRef:
     id: int
     coingecko_id: str
     updated_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesOrigin:
+    """The first bar CoinGecko has of one series: nothing older is asked for again."""
+
+    coin_id: int
+    interval: Interval
+    price_at: dt.datetime
+
+    def mark(self, session: Session) -> None:
+        """Mark the stored bar (a plain CoinGecko one) as the series' first, in the
+        session's transaction."""
+        marked = prices_service.relabel(
+            session=session,
+            coin_id=self.coin_id,
+            interval=self.interval,
+            price_at=self.price_at,
+            source=ORIGIN_SOURCE,
+            replacing=SOURCE,
+        )
+        if marked:
+            logger.info(
+                "history: CoinGecko's %s series of coin #%d starts at %s; nothing older is "
+                "asked for again",
+                self.interval,
+                self.coin_id,
+                self.price_at.isoformat(),
+            )
+
+
+@dataclass(slots=True)
+class _StartSearch:
+    """Finds where CoinGecko's history of a series begins while a run fills the bars before
+    the first one stored (the leading gap), so later runs skip what it does not have.
+
+    Chunks come oldest first. The first point found in the leading gap is the series' first
+    if it lies more than `ORIGIN_SLACK_BARS` after the gap's start (every older range was
+    answered, empty); a leading gap answered empty throughout makes the stored bar after it
+    the first, if CoinGecko wrote it. A refused range (a demo key's limit) or a fault ends
+    the search without a verdict, so the range is asked again next time.
+    """
+
+    coin_id: int
+    interval: Interval
+    leading: Gap | None  # the leading gap while its answers are awaited
+    after: dt.datetime | None  # the stored bar right after it, if CoinGecko wrote it
+    slack: dt.timedelta
+    known: Gap | None = None  # a leading gap CoinGecko is known to have nothing for
+
+    @classmethod
+    def of(cls, coin_id: int, tier: Tier, window: Window, series: SeriesGaps) -> _StartSearch:
+        """The search for one series, from its gaps and its first stored bar in the window."""
+        leading = series.gaps[0] if series.gaps else None
+        if leading is not None and leading.start != window.start:
+            leading = None  # bars are stored from the window's start: nothing to learn
+        if leading is not None and series.first_at is not None:
+            if leading.end + tier.width != series.first_at:
+                leading = None
+        slack = ORIGIN_SLACK_BARS * tier.width
+        if leading is not None and series.first_source == ORIGIN_SOURCE:
+            return cls(coin_id, tier.interval, None, None, slack, known=leading)
+        after = series.first_at if series.first_source == SOURCE else None
+        return cls(coin_id, tier.interval, leading, after, slack)
+
+    def gaps_to_fetch(self, gaps: Sequence[Gap]) -> list[Gap]:
+        """The gaps to ask for: all but a leading gap CoinGecko is known to have nothing for."""
+        return [gap for gap in gaps if gap != self.known]
+
+    def observe(self, chunk: Chunk, batch: PriceColumns | None) -> SeriesOrigin | None:
+        """Take one chunk's answer (None: refused); the bar to mark as the series' first,
+        if this answer shows it."""
+        leading = self.leading
+        if leading is None or chunk.first > leading.end:
+            return None
+        if batch is None:
+            self.leading = None
+            return None
+        if not len(batch):
+            return None
+        first = from_micros(int(batch.price_at[0]))
+        if first > leading.end:
+            return None  # rows of a later gap in the same request; the leading one is empty
+        self.leading = None
+        if first - leading.start <= self.slack:
+            return None
+        return SeriesOrigin(self.coin_id, self.interval, first)
+
+    def stored_origin(self) -> SeriesOrigin | None:
+        """After the last chunk: the stored bar after a leading gap answered empty."""
+        leading, after = self.leading, self.after
+        self.leading = None
+        if leading is None or after is None or after - leading.start <= self.slack:
+            return None
+        return SeriesOrigin(self.coin_id, self.interval, after)
 
 
 # ---- the service ------------------------------------------------------------------------
@@ -600,10 +717,18 @@ class MarketSync:
         if self.on_progress is not None:
             self.on_progress(label, done, total)
 
-    def _write(self, rows: Sequence[PriceRow]) -> int:
-        """Upsert one batch in its own transaction, commit, then drop cached prices."""
+    def _write(
+        self, rows: Sequence[PriceRow] | PriceColumns, origin: SeriesOrigin | None = None
+    ) -> int:
+        """Upsert one batch in its own transaction, commit, then drop cached prices; with
+        `origin`, mark that bar as the first CoinGecko has of its series, in the same one."""
         try:
-            written = PriceRepository(self.session).bulk_upsert(rows)
+            if isinstance(rows, PriceColumns):
+                written = prices_service.write_columns(session=self.session, batch=rows)
+            else:
+                written = prices_service.write_rows(session=self.session, rows=rows)
+            if origin is not None:
+                origin.mark(self.session)
             self.session.commit()
         except BaseException:
             self.session.rollback()
@@ -780,43 +905,53 @@ class MarketSync:
 
         "Now" is CoinGecko's `last_updated` for the coin when that is earlier than our
         clock: there is nothing newer to fetch, and a coin whose updates stopped (or a
-        fake CoinGecko with a fixed clock) is filled up to where its data ends.
+        fake CoinGecko with a fixed clock) is filled up to where its data ends. The gaps of
+        every interval are found with one query.
         """
         now = self.clock()
         if coin.updated_at is not None:
             now = min(now, coin.updated_at)
         reachable = now - DEMO_HISTORY_DAYS * DAY + EDGE_MARGIN
         earliest = now - max(days, DEMO_HISTORY_DAYS) * DAY + EDGE_MARGIN
-        prices = PriceRepository(self.session)
+        windows = {
+            tier.interval: window
+            for tier in tiers
+            if (window := history_window(tier, days=days, now=now)) is not None
+        }
+        found = prices_service.series_gaps(
+            session=self.session,
+            coin_id=coin.id,
+            windows={interval: (w.start, w.end) for interval, w in windows.items()},
+            provisional_source=LATEST_SOURCE,
+        )
+        self.session.rollback()
         for tier in tiers:
-            window = history_window(tier, days=days, now=now)
-            if window is None:
+            if tier.interval not in windows:
                 continue
-            gaps = prices.find_gaps(
-                coin.id,
-                tier.interval,
-                start=window.start,
-                end=window.end,
-                provisional_source=LATEST_SOURCE,
-            )
-            self.session.rollback()
+            series = found[tier.interval]
+            start = _StartSearch.of(coin.id, tier, windows[tier.interval], series)
+            gaps = start.gaps_to_fetch(series.gaps)
             chunks = plan_chunks(tier, gaps, now=now, earliest=earliest, split_at=reachable)
             label = f"{coin.coingecko_id} {tier.interval}"
             self._progress(label, 0, len(chunks))
             for done, chunk in enumerate(chunks, start=1):
                 chart = await self._fetch_chart(outcome, coin, chunk, reachable)
-                if chart is not None:
-                    rows = chart_rows(chart, coin_id=coin.id, chunk=chunk)
-                    outcome.rows_written += self._write(rows)
+                batch = None if chart is None else chart_rows(chart, coin_id=coin.id, chunk=chunk)
+                origin = start.observe(chunk, batch)
+                if batch is not None:
+                    outcome.rows_written += self._write(batch, origin)
                 self._progress(label, done, len(chunks))
+            origin = start.stored_origin()
+            if origin is not None:
+                self._write([], origin)
 
     async def _fetch_chart(
         self, outcome: _Outcome, coin: CoinRef, chunk: Chunk, reachable: dt.datetime
-    ) -> MarketChart | None:
+    ) -> ChartColumns | None:
         """The chart for a chunk, or None when CoinGecko refuses a range older than a demo
         key reaches (a pro key reaches it: that is why it is asked at all)."""
         try:
-            return await self.client.market_chart_range(
+            return await self.client.market_chart_range_columns(
                 coin.coingecko_id, chunk.fetch_from, chunk.fetch_to
             )
         except UpstreamAuthError as exc:

@@ -7,7 +7,7 @@ loopback port (`cryptopredict.marketdata.fake_server`), never the real one.
   PostgreSQL. The deliberate rate limit is taken out of the figures by configuring the
   largest budget the settings accept (10,000 calls/min: a burst of 1,000 calls, more than a
   run makes, so the limiter never waits). Time is split by instrumenting public seams: an
-  httpx transport around the client's HTTP, the client's methods, `PriceRepository.bulk_upsert`
+  httpx transport around the client's HTTP, the client's methods, `PriceRepository`'s bulk upserts
   and `Session.commit`.
 - mirror: `cryptopredict serve --workers 2` on PostgreSQL with the Redis response cache,
   seeded by the CSV import plus a discover (top 250) and a prices sync from the fake, loaded
@@ -76,6 +76,9 @@ CALLS_PER_MINUTE = 10_000
 TOP_COINS = 250
 BACKFILL_ROUNDS = 3
 BACKFILL_TARGET_ROWS_PER_SECOND = 50_000
+# Its own database, so the backfill can run beside another benchmark without either
+# dropping the other's.
+BACKFILL_DATABASE = "cryptopredict_bench_backfill"
 
 REDIS_URL = os.environ.get("CRYPTOPREDICT_BENCH_REDIS", "redis://127.0.0.1:6379/13")
 MIRROR_IDS = (*DAILY_COINS, *EXTRA_COINS)
@@ -115,7 +118,7 @@ class Timings:
 
     http: float = 0.0  # request sent .. whole body received (the fake's own work included)
     client: float = 0.0  # CoinGeckoClient methods: limiter, breaker, HTTP, JSON validation
-    upsert: float = 0.0  # PriceRepository.bulk_upsert
+    upsert: float = 0.0  # PriceRepository.bulk_upsert and bulk_upsert_columns
     commit: float = 0.0  # Session.commit (batches and run bookkeeping)
 
 
@@ -213,16 +216,19 @@ async def _sync(
                     def add_commit(seconds: float) -> None:
                         timings.commit += seconds
 
-                    for name in ("coins_list", "coins_markets", "market_chart_range"):
+                    for name in (
+                        "coins_list",
+                        "coins_markets",
+                        "market_chart_range",
+                        "market_chart_range_columns",
+                    ):
                         setattr(client, name, _timed_async(getattr(client, name), add_client))
                     setattr(session, "commit", _timed(session.commit, add_commit))  # noqa: B010
-                    stack.enter_context(
-                        mock.patch.object(
-                            PriceRepository,
-                            "bulk_upsert",
-                            _timed(PriceRepository.bulk_upsert, add_upsert),
+                    for name in ("bulk_upsert", "bulk_upsert_columns"):
+                        method = getattr(PriceRepository, name)
+                        stack.enter_context(
+                            mock.patch.object(PriceRepository, name, _timed(method, add_upsert))
                         )
-                    )
                 syncer = MarketSync(session=session, client=client, cache=MemoryCache())
                 started = time.perf_counter()
                 run = await action(syncer)
@@ -336,7 +342,7 @@ def run_backfill() -> Section:
     measured: dict[int, list[BackfillRound]] = {}
     reruns: dict[int, RunResult] = {}
     with (
-        fresh_database() as database,
+        fresh_database(BACKFILL_DATABASE) as database,
         tempfile.TemporaryDirectory(prefix="cp-bench-") as data_dir,
         running_fake_coingecko_process(Path(data_dir)) as root,
         _migrated_engine(database) as engine,
@@ -398,7 +404,7 @@ def run_backfill() -> Section:
             _split_row(
                 "client around HTTP (limiter, breaker, JSON validation)", t.client - t.http, wall
             ),
-            _split_row("`PriceRepository.bulk_upsert`", t.upsert, wall),
+            _split_row("`PriceRepository` bulk upserts (binary COPY)", t.upsert, wall),
             _split_row("`Session.commit` (batches and run records)", t.commit, wall),
             _split_row(
                 "the rest (gap queries, chunk planning, rows from charts, run records)",

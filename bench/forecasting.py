@@ -203,7 +203,8 @@ def _full_backtest(section: Section) -> None:
         f"Coins: {', '.join(coins)} (daily, `shared/data/prices`). Walk-forward on the same "
         "origins for every model (see `forecasting.backtest`), conformal 80/95 % intervals "
         "from out-of-sample residuals. Figures are means over the coins; DM is the "
-        "Diebold-Mariano test against naive, counted per coin.",
+        "two-sided Diebold-Mariano test against naive, counted per coin (a low p-value "
+        "means better *or worse* than naive: read it with MAE / naive MAE).",
         "",
         f"Wall time: **{wall:.0f} s** (target < {BACKTEST_TARGET_SECONDS:.0f} s, "
         f"{'met' if wall < BACKTEST_TARGET_SECONDS else '**missed**'}); per coin: "

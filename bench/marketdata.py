@@ -94,6 +94,7 @@ MIRROR_SECONDS = 10
 MIRROR_WARMUP_SECONDS = 2
 MIRROR_MAX_PYTHON_REQUESTS = 30_000
 MIRROR_P99_TARGET_MS = 30
+MIRROR_DATABASE = "cryptopredict_bench_mirror"
 
 
 # ---- shared plumbing ------------------------------------------------------------------------
@@ -500,7 +501,7 @@ def run_mirror() -> Section:
     try:
         store.flushdb()
         with (
-            fresh_database() as database,
+            fresh_database(MIRROR_DATABASE) as database,
             tempfile.TemporaryDirectory(prefix="cp-bench-") as data_dir,
         ):
             discover, prices = _seed_mirror(database, Path(data_dir))

@@ -25,15 +25,15 @@ def _lookup(cache: ResponseCache, namespace: str, key: str) -> CacheLookup:
     return asyncio.run(cache.lookup(namespace, key))
 
 
-def _store(cache: ResponseCache, slot: str, value: bytes) -> None:
-    asyncio.run(cache.store(slot, value))
+def _store(cache: ResponseCache, found: CacheLookup, value: bytes) -> None:
+    asyncio.run(cache.store(found, value))
 
 
 def test_memory_hit_miss_and_invalidation() -> None:
     cache = MemoryCache()
     miss = _lookup(cache, "prices", "k")
     assert miss.value is None
-    _store(cache, miss.slot, b"v1")
+    _store(cache, miss, b"v1")
     assert _lookup(cache, "prices", "k").value == b"v1"
     assert _lookup(cache, "other", "k").value is None
     cache.invalidate("prices")
@@ -43,7 +43,7 @@ def test_memory_hit_miss_and_invalidation() -> None:
 def test_memory_entry_expires_after_ttl() -> None:
     now = [0.0]
     cache = MemoryCache(ttl_seconds=10, clock=lambda: now[0])
-    _store(cache, _lookup(cache, "n", "k").slot, b"v")
+    _store(cache, _lookup(cache, "n", "k"), b"v")
     now[0] = 9.9
     assert _lookup(cache, "n", "k").value == b"v"
     now[0] = 10.0
@@ -53,9 +53,9 @@ def test_memory_entry_expires_after_ttl() -> None:
 def test_memory_evicts_least_recently_used() -> None:
     cache = MemoryCache(max_entries=2)
     for key in ("a", "b"):
-        _store(cache, _lookup(cache, "n", key).slot, key.encode())
+        _store(cache, _lookup(cache, "n", key), key.encode())
     assert _lookup(cache, "n", "a").value == b"a"  # "a" is now the most recent
-    _store(cache, _lookup(cache, "n", "c").slot, b"c")
+    _store(cache, _lookup(cache, "n", "c"), b"c")
     assert _lookup(cache, "n", "b").value is None
     assert _lookup(cache, "n", "a").value == b"a"
     assert _lookup(cache, "n", "c").value == b"c"
@@ -65,7 +65,7 @@ def test_value_computed_across_a_write_is_never_served() -> None:
     cache = MemoryCache()
     before_write = _lookup(cache, "prices", "k")
     cache.invalidate("prices")  # a write commits while the old value is being computed
-    _store(cache, before_write.slot, b"stale")
+    _store(cache, before_write, b"stale")
     assert _lookup(cache, "prices", "k").value is None
 
 
@@ -96,12 +96,12 @@ def test_redis_cache_is_shared_and_invalidated_across_instances(redis_url: str) 
         try:
             miss = await first.lookup(namespace, "k")
             assert miss.value is None
-            await first.store(miss.slot, b"v1")
+            await first.store(miss, b"v1")
             assert (await second.lookup(namespace, "k")).value == b"v1"
-            stale_slot = (await second.lookup(namespace, "other")).slot
+            stale = await second.lookup(namespace, "other")
             second.invalidate(namespace)
             assert (await first.lookup(namespace, "k")).value is None
-            await first.store(stale_slot, b"stale")
+            await first.store(stale, b"stale")
             assert (await first.lookup(namespace, "other")).value is None
         finally:
             await first.aclose()
@@ -115,7 +115,7 @@ def test_redis_down_is_a_miss_not_an_error() -> None:
         cache = RedisCache("redis://127.0.0.1:1/0")
         found = await cache.lookup("n", "k")
         assert found.value is None
-        await cache.store(found.slot, b"v")
+        await cache.store(found, b"v")
         cache.invalidate("n")
         await cache.aclose()
 
@@ -174,7 +174,7 @@ def factory_day(offset: int) -> dt.datetime:
 def test_ttl_zero_switches_caching_off() -> None:
     cache = create_cache(None, ttl_seconds=0)
     found = _lookup(cache, "n", "k")
-    _store(cache, found.slot, b"v")
+    _store(cache, found, b"v")
     assert _lookup(cache, "n", "k").value is None
     assert isinstance(create_cache(None, ttl_seconds=5), MemoryCache)
 

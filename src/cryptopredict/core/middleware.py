@@ -1,11 +1,15 @@
-"""Pure-ASGI middleware: security headers and a request body size limit."""
+"""Pure-ASGI middleware: security headers, a request body size limit, and cached answers
+served before routing."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cryptopredict.core.cache import ResponseCache
 from cryptopredict.core.errors import error_body
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -94,3 +98,46 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def cache_alias(scope: Scope) -> str:
+    """The exact request a cached body answers: its path and raw query string."""
+    return f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
+
+
+class CachedResponseMiddleware:
+    """Answers a GET under `prefix` that a route already answered through `cached_bytes(...,
+    alias=cache_alias(scope))`, straight from the response cache's local tier, before routing,
+    dependency resolution and parameter parsing. The cache decides whether the body is still
+    current (same generation, within its TTL); anything else goes to the routes unchanged.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, cache: Callable[[], ResponseCache], prefix: str = "/"
+    ) -> None:
+        self.app = app
+        self.cache = cache
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the remembered body, or pass the request on."""
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"].startswith(self.prefix)
+        ):
+            body = self.cache().peek(cache_alias(scope))
+            if body is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-length", str(len(body)).encode()),
+                            (b"content-type", b"application/json"),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

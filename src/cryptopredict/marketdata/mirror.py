@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache, cached_bytes
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.dependencies import CacheDep, SessionDep
+from cryptopredict.core.middleware import cache_alias
 from cryptopredict.marketdata import mirror_service as service
 from cryptopredict.marketdata.mirror_service import CoinGeckoError
 
@@ -45,7 +46,8 @@ class CoinGeckoRoute(APIRoute):
         return answer
 
 
-router = APIRouter(prefix="/api/v3", tags=["coingecko mirror"], route_class=CoinGeckoRoute)
+MIRROR_PREFIX = "/api/v3"
+router = APIRouter(prefix=MIRROR_PREFIX, tags=["coingecko mirror"], route_class=CoinGeckoRoute)
 
 Text = str | None
 CoinIdPath = Annotated[str, Path(description="CoinGecko coin id", examples=["bitcoin"])]
@@ -58,11 +60,20 @@ def _json(content: bytes) -> Response:
     return Response(content=content, media_type="application/json")
 
 
-async def _cached(cache: ResponseCache, key: str, compute: Callable[[], bytes]) -> Response:
-    """The cached body for `key`, or compute it in a worker thread (errors are not cached)."""
-    return _json(
-        await cached_bytes(cache, PRICES_NAMESPACE, key, lambda: run_in_threadpool(compute))
+async def _cached(
+    request: Request, cache: ResponseCache, key: str, compute: Callable[[], bytes]
+) -> Response:
+    """The cached body for `key`, or compute it in a worker thread (errors are not cached).
+    The exact request is remembered with it, so `CachedResponseMiddleware` can answer it
+    again before routing while the body stays current."""
+    body = await cached_bytes(
+        cache,
+        PRICES_NAMESPACE,
+        key,
+        lambda: run_in_threadpool(compute),
+        alias=cache_alias(request.scope),
     )
+    return _json(body)
 
 
 @router.get("/ping")
@@ -79,6 +90,7 @@ async def supported_vs_currencies() -> Response:
 
 @router.get("/simple/price")
 async def simple_price(
+    request: Request,
     session: SessionDep,
     cache: CacheDep,
     ids: Annotated[Text, Query(description="Comma-separated coin ids")] = None,
@@ -101,12 +113,16 @@ async def simple_price(
         precision=precision,
     )
     return await _cached(
-        cache, query.cache_key, lambda: service.simple_price_json(session=session, query=query)
+        request,
+        cache,
+        query.cache_key,
+        lambda: service.simple_price_json(session=session, query=query),
     )
 
 
 @router.get("/coins/list")
 async def coins_list(
+    request: Request,
     session: SessionDep,
     cache: CacheDep,
     include_platform: Text = None,
@@ -115,12 +131,16 @@ async def coins_list(
     """Every coin's id, symbol and name, for clients mapping symbols to ids."""
     query = service.CoinsListQuery.parse(include_platform=include_platform, status=status)
     return await _cached(
-        cache, query.cache_key, lambda: service.coins_list_json(session=session, query=query)
+        request,
+        cache,
+        query.cache_key,
+        lambda: service.coins_list_json(session=session, query=query),
     )
 
 
 @router.get("/coins/markets")
 async def coins_markets(
+    request: Request,
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency = None,
@@ -151,13 +171,14 @@ async def coins_markets(
         precision=precision,
     )
     return await _cached(
-        cache, query.cache_key, lambda: service.markets_json(session=session, query=query)
+        request, cache, query.cache_key, lambda: service.markets_json(session=session, query=query)
     )
 
 
 @router.get("/coins/{coin}/market_chart")
 async def market_chart(
     coin: CoinIdPath,
+    request: Request,
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency = None,
@@ -170,6 +191,7 @@ async def market_chart(
         coin=coin, vs_currency=vs_currency, days=days, interval=interval, precision=precision
     )
     return await _cached(
+        request,
         cache,
         query.cache_key,
         lambda: service.market_chart_json(session=session, query=query, now=clock()),
@@ -179,6 +201,7 @@ async def market_chart(
 @router.get("/coins/{coin}/market_chart/range")
 async def market_chart_range(
     coin: CoinIdPath,
+    request: Request,
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency = None,
@@ -197,6 +220,7 @@ async def market_chart_range(
         precision=precision,
     )
     return await _cached(
+        request,
         cache,
         query.cache_key,
         lambda: service.market_chart_json(session=session, query=query, now=clock()),
@@ -206,6 +230,7 @@ async def market_chart_range(
 @router.get("/coins/{coin}/ohlc")
 async def ohlc(
     coin: CoinIdPath,
+    request: Request,
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency = None,
@@ -217,6 +242,7 @@ async def ohlc(
         coin=coin, vs_currency=vs_currency, days=days, precision=precision
     )
     return await _cached(
+        request,
         cache,
         query.cache_key,
         lambda: service.ohlc_json(session=session, query=query, now=clock()),

@@ -34,24 +34,35 @@ def test_learns_a_noiseless_sine(sine_data: ForecastData) -> None:
     assert (error.mean(axis=0) < 0.1 * naive_error.mean(axis=0)).all()
 
 
-def test_same_seed_same_model_other_seed_other_model(ar_data: ForecastData) -> None:
+def test_same_seed_same_model_other_seed_other_model(sine_data: ForecastData) -> None:
     origins = np.arange(0, 400, 9)
-    first = LSTMForecaster(**TINY, seed=3).fit(ar_data, end=320).predict(ar_data, origins)
-    second = LSTMForecaster(**TINY, seed=3).fit(ar_data, end=320).predict(ar_data, origins)
-    other = LSTMForecaster(**TINY, seed=4).fit(ar_data, end=320).predict(ar_data, origins)
-    assert np.array_equal(first, second)
-    assert not np.array_equal(first, other)
+    first = LSTMForecaster((1, 5, 10), **TINY, seed=3).fit(sine_data, end=320)
+    second = LSTMForecaster((1, 5, 10), **TINY, seed=3).fit(sine_data, end=320)
+    other = LSTMForecaster((1, 5, 10), **TINY, seed=4).fit(sine_data, end=320)
+    assert first.best_epoch_ > 0
+    expected = first.predict(sine_data, origins)
+    assert np.array_equal(second.predict(sine_data, origins), expected)
+    assert not np.array_equal(other.predict(sine_data, origins), expected)
 
 
-def test_origins_without_a_full_window_fall_back_to_naive(ar_data: ForecastData) -> None:
-    model = LSTMForecaster(**TINY).fit(ar_data)
+def test_stays_exactly_naive_when_no_epoch_beats_it(make_data: DataBuilder) -> None:
+    rng = np.random.default_rng(8)
+    data = make_data(np.cumsum(rng.standard_t(3, 300) * 0.02), horizons=(1, 7, 30))
+    model = LSTMForecaster(**TINY).fit(data)  # heavy-tailed noise: nothing to learn
+    assert (model.best_epoch_, model.epochs_) == (0, 5)
+    assert np.array_equal(model.predict(data, np.arange(300)), np.zeros((300, 3)))
+
+
+def test_origins_without_a_full_window_fall_back_to_naive(sine_data: ForecastData) -> None:
+    model = LSTMForecaster((1, 5, 10), **TINY).fit(sine_data)
+    assert model.best_epoch_ > 0
     # The 4 lagged returns are complete from row 4, so the first full 8-row window ends at 11.
-    forecast = model.predict(ar_data, np.arange(0, 13))
+    forecast = model.predict(sine_data, np.arange(0, 13))
     assert np.array_equal(forecast[:11], np.zeros((11, 3)))
     assert np.all(forecast[11:] != 0.0)
-    gap = ar_data.features.copy()
+    gap = sine_data.features.copy()
     gap[200, 1] = np.nan
-    holed = dataclasses.replace(ar_data, features=gap)
+    holed = dataclasses.replace(sine_data, features=gap)
     around = model.predict(holed, np.array([199, 200, 207, 208]))
     assert np.all(around[0] != 0.0)
     assert np.array_equal(around[1:3], np.zeros((2, 3)))

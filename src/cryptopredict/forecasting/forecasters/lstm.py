@@ -5,7 +5,10 @@ per horizon (a multi-output head), trained on a masked squared loss so that each
 every row whose own target closed before the cut (short horizons are not cut back to the
 longest one's embargo). Targets are divided by their per-horizon standard deviation but not
 centred, so an output of zero means "no change": an untrained or collapsed network is naive,
-which on daily crypto returns is where an honest LSTM tends to end up.
+which on daily crypto returns is where an honest LSTM tends to end up. The output layer
+starts at zero, so epoch 0 *is* naive, and early stopping compares every epoch with it: when
+no epoch beats naive on the validation block, the fitted model stays exactly naive
+(``best_epoch_ == 0``) instead of keeping weights that fit noise.
 
 Reproducible: seeds are set inside ``torch.random.fork_rng`` (the caller's global RNG is left
 alone), deterministic algorithms are switched on for the fit, and the thread count is fixed
@@ -53,7 +56,10 @@ def _network_class() -> type[torch.nn.Module]:
     from torch import nn
 
     class LSTMNetwork(nn.Module):
-        """LSTM over the window, a linear head on the last hidden state."""
+        """LSTM over the window, a linear head on the last hidden state.
+
+        The head starts at zero, so the untrained network is exactly the naive forecast.
+        """
 
         def __init__(
             self, n_features: int, hidden_size: int, num_layers: int, n_outputs: int, dropout: float
@@ -67,6 +73,7 @@ def _network_class() -> type[torch.nn.Module]:
                 dropout=dropout if num_layers > 1 else 0.0,
             )
             self.head = nn.Linear(hidden_size, n_outputs)
+            nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,7 +124,8 @@ class LSTMForecaster(Forecaster):
     target for horizon ``h`` counts when ``t + h < end``. The last ``validation_fraction`` of
     samples validate (their earlier neighbours' targets reaching into that block are masked
     out of training), Adam trains up to ``max_epochs`` and the weights of the best validation
-    epoch are kept (patience ``patience``). The validation block is not refitted on.
+    epoch are kept (patience ``patience``), epoch 0 (the zero-output, naive network)
+    included. The validation block is not refitted on.
 
     Predict: all origins go through one forward pass. An origin without ``window`` complete
     feature rows at or before it (warm-up, a gap) gets a zero log return, the naive forecast,
@@ -285,7 +293,9 @@ class LSTMForecaster(Forecaster):
                 network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
             )
             generator = torch.Generator().manual_seed(self.seed)
-            best_loss, best_state, best_epoch, epoch = float("inf"), None, 0, 0
+            with torch.no_grad():
+                best_loss = float(_masked_mse(network(x_valid), y_valid, m_valid))
+            best_state, best_epoch, epoch = copy.deepcopy(network.state_dict()), 0, 0
             for epoch in range(1, self.max_epochs + 1):
                 network.train()
                 order = torch.randperm(x_train.shape[0], generator=generator)
@@ -302,8 +312,7 @@ class LSTMForecaster(Forecaster):
                     best_state = copy.deepcopy(network.state_dict())
                 elif epoch - best_epoch >= self.patience:
                     break
-            if best_state is not None:
-                network.load_state_dict(best_state)
+            network.load_state_dict(best_state)
             network.eval()
         self.network_ = network
         self.feature_names_ = data.feature_names

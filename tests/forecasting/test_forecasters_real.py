@@ -1,0 +1,81 @@
+"""Every model on a real coin's features from ``forecasting.dataset`` (the shared CSVs)."""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryptopredict.forecasting.dataset import build_forecast_data, load_csv
+from cryptopredict.forecasting.forecasters import load_forecaster, make_forecaster
+from cryptopredict.forecasting.forecasters.base import ForecastData
+from tests.conftest import SHARED_DATA
+from tests.forecasting.test_forecasters_contract import (
+    KINDS,
+    SMALL,
+    poison_after_cut,
+    poison_after_origin,
+)
+
+PRICES = SHARED_DATA / "prices"
+
+
+def real_data(coin: str) -> ForecastData:
+    path = PRICES / f"{coin}.csv"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    return build_forecast_data(load_csv(path))
+
+
+@pytest.fixture(scope="module")
+def cardano() -> ForecastData:
+    return real_data("cardano")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fits_and_round_trips_on_real_features(
+    kind: str, cardano: ForecastData, tmp_path: Path
+) -> None:
+    end = 1000
+    model = make_forecaster(kind, cardano.horizons, **SMALL[kind]).fit(cardano, end=end)
+    origins = np.arange(end, len(cardano), 17)
+    forecast = model.predict(cardano, origins)
+    assert np.isfinite(forecast).all()
+    # Daily log returns: anything beyond +-100 % in 30 days would be a broken model.
+    assert np.abs(forecast).max() < 1.0
+    model.save(tmp_path)
+    assert np.array_equal(load_forecaster(tmp_path).predict(cardano, origins), forecast)
+
+    poisoned = make_forecaster(kind, cardano.horizons, **SMALL[kind])
+    poisoned.fit(poison_after_cut(cardano, end), end=end)
+    assert np.array_equal(poisoned.predict(cardano, origins), forecast)
+    origin = int(origins[3])
+    alone = model.predict(poison_after_origin(cardano, origin), np.array([origin]))
+    assert np.array_equal(alone, model.predict(cardano, np.array([origin])))
+    assert np.allclose(alone[0], forecast[3], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_lstm_trains_on_five_years_of_bitcoin_within_budget() -> None:
+    full = real_data("bitcoin")
+    data = _tail(full, max(0, len(full) - (5 * 365 + 1)))
+    started = time.perf_counter()
+    make_forecaster("lstm", data.horizons).fit(data)
+    assert time.perf_counter() - started < 60
+    # ru_maxrss is in KiB on Linux and covers the whole test process: an upper bound.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 2**20
+
+
+def _tail(data: ForecastData, start: int) -> ForecastData:
+    return ForecastData(
+        index=data.index[start:],
+        log_price=data.log_price[start:],
+        features=data.features[start:],
+        feature_names=data.feature_names,
+        targets=data.targets[start:],
+        horizons=data.horizons,
+        name=data.name,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryptopredict.forecasting.forecasters.base import ForecastData
+from cryptopredict.forecasting.forecasters.base import ForecastData, NotEnoughDataError
 from cryptopredict.forecasting.forecasters.boosting import LightGBMForecaster
 from tests.forecasting.conftest import DataBuilder
 
@@ -68,3 +68,9 @@ def test_refuses_other_features(ar_data: ForecastData) -> None:
 def test_missing_features_at_the_origin_still_predict(ar_data: ForecastData) -> None:
     model = LightGBMForecaster(**FAST).fit(ar_data)
     assert np.isfinite(model.predict(ar_data, np.array([0, 1, 2]))).all()
+
+
+def test_no_training_row_left_after_the_purge(ar_data: ForecastData) -> None:
+    model = LightGBMForecaster(horizons=(30,), min_rows=20, validation_fraction=0.4)
+    with pytest.raises(NotEnoughDataError, match="no 30-step training row left"):
+        model.fit(ar_data, end=70)

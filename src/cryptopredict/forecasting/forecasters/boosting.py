@@ -176,6 +176,11 @@ class LightGBMForecaster(Forecaster):
             valid = rows[-n_valid:]
             train = rows[:-n_valid]
             train = train[train + h < valid[0]]
+            if train.size == 0:
+                raise NotEnoughDataError(
+                    f"lightgbm has no {h}-step training row left before its validation block "
+                    f"({rows.size} rows, {n_valid} validating); it needs more than {h + n_valid}"
+                )
             x, y = data.features, data.targets[:, j]
             train_set = lgb.Dataset(x[train], label=y[train], params={"verbosity": -1})
             valid_set = lgb.Dataset(x[valid], label=y[valid], reference=train_set)

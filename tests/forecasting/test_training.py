@@ -1,9 +1,12 @@
-"""Training: backtest, selection against naive, refit, calibration, and registration of the
-versions in the database (SQLite or PostgreSQL, whichever the fixtures run on)."""
+"""Training: backtests on common origins through ``forecasting.backtest``, selection against
+naive through ``forecasting.selection``, refit, the conformal state kept for serving, the
+report, and registration of the versions in the database (SQLite or PostgreSQL, whichever the
+fixtures run on)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from pathlib import Path
 
@@ -14,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.core.config import Settings
 from cryptopredict.forecasting import service, training
-from cryptopredict.forecasting.forecasters.base import NotEnoughDataError
+from cryptopredict.forecasting.backtest import BacktestConfig
+from cryptopredict.forecasting.forecasters.base import Forecaster, NotEnoughDataError
+from cryptopredict.forecasting.intervals import ConformalCalibrator
 from cryptopredict.forecasting.models import ModelStatus
 from cryptopredict.forecasting.repository import ModelVersionRepository
 from tests.factories import Factory
@@ -34,40 +39,69 @@ def price_frame(closes: list[float]) -> pd.DataFrame:
     return pd.DataFrame({"close": closes, "volume": 1000.0}, index=index)
 
 
+def test_common_plans_share_origins_and_differ_in_cadence() -> None:
+    data, _ = training.prepare(price_frame(random_walk_closes()), coin="rw", horizons=HORIZONS)
+    config = training.TrainingConfig(refit_every_by_kind={"drift": 50})
+    plans = training.common_plans(data, ["naive", "drift", "mean"], config)
+    assert plans["naive"] is plans["mean"]
+    assert plans["naive"].refit_every == 90 and plans["drift"].refit_every == 50
+    assert np.array_equal(plans["naive"].origins, plans["drift"].origins)
+    assert len(plans["drift"].blocks) > len(plans["naive"].blocks)
+
+
 def test_backtest_scores_every_model_on_the_same_origins() -> None:
     backtest = training.backtest_coin(
         price_frame(random_walk_closes()), coin="synthetic", horizons=HORIZONS, models=["drift"]
     )
-    assert {(r.model, r.horizon) for r in backtest.results} == {
+    assert set(backtest.results) == {"naive", "drift"}
+    assert np.array_equal(
+        backtest.results["naive"].plan.origins, backtest.results["drift"].plan.origins
+    )
+    rows = backtest.rows()
+    assert {(r["model"], r["horizon"]) for r in rows} == {
         (m, h) for m in ("naive", "drift") for h in HORIZONS
     }
     for horizon in HORIZONS:
-        rows = [r for r in backtest.results if r.horizon == horizon]
-        assert sum(r.selected for r in rows) == 1
-        assert len({r.metrics["n_forecasts"] for r in rows}) == 1
-        naive = next(r for r in rows if r.model == "naive")
-        assert naive.metrics["relative_mae"] == 1.0
-        assert naive.metrics["dm_pvalue"] is None
-        for row in rows:
-            assert (
-                0.5
-                < float(row.metrics["coverage_80"] or 0)
-                < float(row.metrics["coverage_95"] or 0)
-            )
-            assert len(row.bounds[0.8][0]) == len(row.actual) == row.metrics["n_forecasts"]
+        at_h = [r for r in rows if r["horizon"] == horizon]
+        assert sum(r["selected"] for r in at_h) == 1
+        assert len({r["n_forecasts"] for r in at_h}) == 1
+        naive = next(r for r in at_h if r["model"] == "naive")
+        assert naive["relative_mae"] == 1.0
+        assert naive["dm_pvalue"] is None and naive["skilled"] is False
+        drift = next(r for r in at_h if r["model"] == "drift")
+        candidates = backtest.selections[horizon].candidates
+        assert drift["dm_pvalue"] == next(c for c in candidates if c.model == "drift").dm_p_value
+        for row in at_h:
+            assert 0.5 < float(row["coverage_80"] or 0) < float(row["coverage_95"] or 0)
     assert backtest.quality["length"] == 400
 
 
 def test_naive_is_kept_unless_beaten_significantly() -> None:
-    """On a pure random walk nothing beats naive for real, so naive serves."""
+    """On a pure random walk nothing beats naive for real, so naive serves, unskilled."""
     backtest = training.backtest_coin(
         price_frame(random_walk_closes(seed=11)), coin="rw", horizons=(1,), models=["drift"]
     )
-    assert backtest.selected(1) is not None
-    chosen = backtest.selected(1)
-    assert chosen is not None
-    if chosen.model != "naive":
-        assert float(chosen.metrics["dm_pvalue"] or 1) < 0.05
+    selection = backtest.selections[1]
+    assert backtest.selected(1) == selection.chosen
+    if selection.chosen == "naive":
+        assert not selection.skilled
+    else:
+        assert selection.skilled
+        chosen = next(c for c in selection.candidates if c.model == selection.chosen)
+        assert chosen.dm_p_value < 0.05
+
+
+def test_a_skilled_model_displaces_naive() -> None:
+    """A steady 1 %/day trend: drift is better than naive and significantly so."""
+    rng = np.random.default_rng(5)
+    closes = list(100 * np.exp(np.cumsum(0.01 + rng.normal(0, 0.002, 400))))
+    backtest = training.backtest_coin(
+        price_frame(closes), coin="trend", horizons=HORIZONS, models=["drift"]
+    )
+    for horizon in HORIZONS:
+        assert backtest.selected(horizon) == "drift"
+        row = backtest.row("drift", horizon)
+        assert row["skilled"] and row["selected"] and row["relative_mae"] < 1
 
 
 def test_too_short_a_series_is_refused() -> None:
@@ -75,7 +109,29 @@ def test_too_short_a_series_is_refused() -> None:
         training.backtest_coin(price_frame(random_walk_closes(100)), coin="short")
 
 
-def test_train_coin_refits_and_calibrates() -> None:
+def test_a_model_without_enough_data_is_left_out_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An ARIMA searching 300 lags cannot fit a 200-row first window: it is reported as
+    skipped and the others go on."""
+    data, quality = training.prepare(
+        price_frame(random_walk_closes()), coin="rw", horizons=HORIZONS
+    )
+    original = training.make_forecaster
+
+    def greedy(kind: str, horizons: tuple[int, ...]) -> Forecaster:
+        if kind == "arima":
+            return original(kind, horizons=horizons, max_lag=300)
+        return original(kind, horizons=horizons)
+
+    monkeypatch.setattr(training, "make_forecaster", greedy)
+    backtest, _ = training.run_backtests(data, quality_report=quality, models=["arima"])
+    assert set(backtest.results) == {"naive"}
+    assert "arima" in backtest.skipped
+    assert backtest.selected(1) == "naive"
+
+
+def test_train_coin_refits_and_keeps_the_backtest_calibration() -> None:
     result = training.train_coin(
         price_frame(random_walk_closes()), coin="synthetic", horizons=HORIZONS, models=["drift"]
     )
@@ -84,11 +140,62 @@ def test_train_coin_refits_and_calibrates() -> None:
     }
     for model in result.models:
         assert model.forecaster.fitted_
-        widths = model.calibration["half_width"]
-        assert 0 < widths["0.8"] < widths["0.95"]
+        calibrator = ConformalCalibrator.from_dict(json.loads(json.dumps(model.calibration)))
+        assert calibrator.horizons == (model.horizon,)
+        backtested = result.backtest.results[model.kind].calibrator
+        assert np.array_equal(calibrator.scores[model.horizon], backtested.scores[model.horizon])
+        low80, high80 = calibrator.bounds(model.horizon, 0.8)
+        low95, high95 = calibrator.bounds(model.horizon, 0.95)
+        assert low95 < low80 < 0 < high80 < high95
         assert model.train_end_at == START + dt.timedelta(days=399)
         assert model.metrics["model"] == model.kind
+        assert model.metrics["selection_reason"]
     assert sum(m.selected for m in result.models) == len(HORIZONS)
+    assert result.quality["length"] == 400
+
+    only_chosen = training.train_coin(
+        price_frame(random_walk_closes()),
+        coin="synthetic",
+        horizons=HORIZONS,
+        models=["drift"],
+        refit="selected",
+    )
+    served = {only_chosen.backtest.selected(h) for h in HORIZONS}
+    assert {m.kind for m in only_chosen.models} == served
+
+
+def test_forecast_latest_puts_the_calibrated_interval_around_the_forecast() -> None:
+    result = training.train_coin(
+        price_frame(random_walk_closes()),
+        coin="synthetic",
+        horizons=HORIZONS,
+        models=["drift"],
+        config=training.TrainingConfig(backtest=BacktestConfig(refit_every=60)),
+    )
+    trained = next(m for m in result.models if m.kind == "drift" and m.horizon == 7)
+    data, _ = training.prepare(
+        price_frame(random_walk_closes()), coin="synthetic", horizons=HORIZONS
+    )
+    calibrator = ConformalCalibrator.from_dict(trained.calibration)
+    point = training.forecast_latest(
+        trained.forecaster, data, 7, calibrator, step=pd.Timedelta(days=1)
+    )
+    assert point.origin_at == START + dt.timedelta(days=399)
+    assert point.target_at == START + dt.timedelta(days=406)
+    assert point.origin_price == pytest.approx(random_walk_closes()[-1])
+    expected = trained.forecaster.predict(data, np.array([399]))[0, 1]
+    assert point.price == pytest.approx(point.origin_price * math.exp(expected))
+    low80, high80 = calibrator.bounds(7, 0.8)
+    bounds80, bounds95 = point.bounds["80"], point.bounds["95"]
+    assert bounds80 is not None and bounds95 is not None
+    assert bounds80[0] == pytest.approx(point.price * math.exp(low80))
+    assert bounds80[1] == pytest.approx(point.price * math.exp(high80))
+    assert bounds95[0] < bounds80[0] < point.price < bounds80[1] < bounds95[1]
+    json.dumps(point.to_dict())
+    with pytest.raises(ValueError, match="horizons"):
+        training.forecast_latest(
+            trained.forecaster, data, 30, calibrator, step=pd.Timedelta(days=1)
+        )
 
 
 def test_report_has_the_required_fields(tmp_path: Path) -> None:
@@ -96,10 +203,15 @@ def test_report_has_the_required_fields(tmp_path: Path) -> None:
         price_frame(random_walk_closes()), coin="synthetic", horizons=HORIZONS, models=["drift"]
     )
     json_path, chart = training.write_report(tmp_path / "out" / "report.json", [backtest])
-    payload = training.report([backtest])
+    payload = json.loads(json_path.read_text())
     for row in payload["results"]:
         assert set(training.REPORT_FIELDS) <= set(row)
-    assert json_path.read_text().startswith("{")
+    coin = payload["coins"]["synthetic"]
+    assert coin["quality"]["length"] == 400
+    assert {p["origins"] for p in coin["plans"].values()} == {
+        backtest.results["naive"].plan.origins.size
+    }
+    assert set(coin["selected"]) == {"1", "7"}
     assert chart.read_bytes().startswith(b"\x89PNG")
 
 
@@ -139,6 +251,9 @@ def test_train_registers_versions_and_promotes_the_selected(
         assert serving.metrics["selected"] is True
         assert serving.features and serving.data_quality["length"] == len(closes)
         assert serving.train_end_at == START + dt.timedelta(days=len(closes) - 1)
+        calibrator = ConformalCalibrator.from_dict(serving.calibration)
+        assert calibrator.horizons == (horizon,)
+        assert calibrator.scores[horizon].size >= calibrator.min_residuals
         model = service.load_model(settings=model_settings, version=serving)
         assert model.kind == serving.kind and model.fitted_
         assert (model_settings.resolved_model_dir / serving.artifact_path).is_dir()
@@ -159,4 +274,7 @@ def test_train_registers_versions_and_promotes_the_selected(
     production = [v for v in versions.for_coin(coin.id) if v.status is ModelStatus.PRODUCTION]
     assert sorted(v.horizon for v in production) == list(HORIZONS)
     assert all(v.version == 2 for v in production)
-    assert all(math.isfinite(v.calibration["half_width"]["0.95"]) for v in production)
+    assert all(
+        math.isfinite(ConformalCalibrator.from_dict(v.calibration).bounds(v.horizon, 0.95)[1])
+        for v in production
+    )

@@ -1,4 +1,5 @@
-"""Forecasting logic that needs the database: price series in, registered model versions out.
+"""Forecasting logic that needs the database: price series in, registered model versions out,
+and forecasts served from the production version.
 
 Glues ``training`` (pure: frames in, results out), the file side of the registry
 (``registry``) and its database side (``ModelVersionRepository``). Other domains are reached
@@ -8,10 +9,12 @@ through their services only: coins through ``coins.service``, prices through
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -19,9 +22,11 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.config import Settings
-from cryptopredict.core.errors import NotFoundError
-from cryptopredict.forecasting import registry, training
+from cryptopredict.core.database import utcnow
+from cryptopredict.core.errors import ConflictError, NotFoundError
+from cryptopredict.forecasting import dataset, registry, training
 from cryptopredict.forecasting.forecasters.base import Forecaster
+from cryptopredict.forecasting.intervals import ConformalCalibrator
 from cryptopredict.forecasting.models import ModelVersion
 from cryptopredict.forecasting.repository import ModelVersionRepository
 from cryptopredict.prices import service as prices_service
@@ -145,16 +150,19 @@ def train(
     horizons: Sequence[int] = training.DEFAULT_HORIZONS,
     models: Sequence[str] | None = None,
     interval: Interval = Interval.DAY,
+    config: training.TrainingConfig | None = None,
     on_progress: training.ProgressCallback | None = None,
 ) -> TrainingOutcome:
     """Backtest, select, refit and calibrate (``training.train_coin``), register every refitted
-    model as a candidate version and promote the selected one per horizon. Does not commit."""
+    model as a candidate version (with the series' data-quality report and its conformal
+    calibration) and promote the selected one per horizon. Does not commit."""
     result = training.train_coin(
         prices,
         coin=coin.coingecko_id,
         horizons=horizons,
         models=models,
         interval=interval.value,
+        config=config,
         on_progress=on_progress,
     )
     model_dir = settings.resolved_model_dir
@@ -199,3 +207,103 @@ def production_version(
             details={"coin": coin.coingecko_id, "horizon": horizon, "interval": interval.value},
         )
     return found
+
+
+@dataclass(frozen=True)
+class ServedForecast:
+    """A forecast of the production model, with what a reader needs to weigh it.
+
+    Attributes:
+        coin: CoinGecko id.
+        interval: the series' interval.
+        model: the production version's kind.
+        version: its version number.
+        skilled: whether its backtest beat naive significantly (Diebold-Mariano); False for
+            naive itself, which is served when no model has skill.
+        metrics: its backtest figures (the training report's row).
+        forecast: the point forecast and its calibrated 80/95 % bounds.
+        stale: whether the newest stored price is more than two intervals old.
+    """
+
+    coin: str
+    interval: str
+    model: str
+    version: int
+    skilled: bool
+    metrics: dict[str, Any]
+    forecast: training.PointForecast
+    stale: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "coin": self.coin,
+            "interval": self.interval,
+            "model": self.model,
+            "version": self.version,
+            "skilled": self.skilled,
+            "metrics": self.metrics,
+            "forecast": self.forecast.to_dict(),
+            "stale": self.stale,
+        }
+
+
+def _calibrator(version: ModelVersion) -> ConformalCalibrator:
+    """The version's stored conformal state; a version without one must be retrained."""
+    try:
+        return ConformalCalibrator.from_dict(version.calibration)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConflictError(
+            f"{version.kind} v{version.version} has no usable interval calibration; retrain it",
+            details={"version_id": version.id},
+        ) from exc
+
+
+def forecast(
+    *,
+    session: Session,
+    settings: Settings,
+    coin: Cryptocurrency,
+    horizon: int,
+    interval: Interval = Interval.DAY,
+    now: dt.datetime | None = None,
+) -> ServedForecast:
+    """Forecast a coin ``horizon`` steps ahead from its latest stored price with the
+    production version (files hash-checked), inside the intervals calibrated when it was
+    trained.
+
+    Raises:
+        NotFoundError: no production version, or no stored prices.
+        ConflictError: the version's features or calibration no longer match the engine.
+        RegistryError: the version's files are missing or changed.
+    """
+    version = production_version(session=session, coin=coin, horizon=horizon, interval=interval)
+    calibrator = _calibrator(version)
+    model = load_model(settings=settings, version=version)
+    prices = load_prices(session=session, coin=coin, interval=interval)
+    data, quality = training.prepare(
+        prices,
+        coin=coin.coingecko_id,
+        horizons=model.horizons,
+        interval=interval.value,
+        now=now or utcnow(),
+    )
+    if list(data.feature_names) != list(version.features):
+        raise ConflictError(
+            f"{version.kind} v{version.version} was trained on other features than the engine "
+            "computes now; retrain it",
+            details={"version_id": version.id},
+        )
+    point = training.forecast_latest(
+        model, data, horizon, calibrator, step=dataset.interval_step(interval.value)
+    )
+    return ServedForecast(
+        coin=coin.coingecko_id,
+        interval=interval.value,
+        model=version.kind,
+        version=version.version,
+        skilled=bool(version.metrics.get("skilled", False)),
+        metrics=dict(version.metrics),
+        forecast=point,
+        stale=quality["stale"],
+    )

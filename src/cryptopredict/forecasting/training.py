@@ -1,5 +1,18 @@
-"""Training pipeline for one coin: backtest every requested model, select per horizon, refit,
-calibrate intervals, and report.
+"""Training pipeline for one coin: backtest several models on the same origins, choose per
+horizon against naive, refit on all data, keep each model's interval calibration, and report.
+
+Every concept has one implementation elsewhere; this module composes them:
+
+- cleaning and the data-quality report: ``dataset`` and ``quality``;
+- the walk-forward schedule: ``splits.walk_forward_plan``, one plan per refit cadence, all with
+  the same origins (a costly model such as the LSTM refits less often, yet every model is
+  scored origin by origin against the others);
+- the backtest itself (fresh fit per block, look-ahead audit, naive on the same origins, online
+  conformal intervals, per-horizon metrics, the final calibrator): ``backtest.backtest``;
+- the choice of the model to serve (naive unless a model is better with a Diebold-Mariano
+  p-value below alpha): ``selection.select_models``;
+- intervals around a served forecast: ``intervals.ConformalCalibrator``, whose state is stored
+  with each registered version (``forecast_latest`` puts it around a new forecast).
 
 Free of FastAPI and SQLAlchemy: it takes a price frame (from the database through
 ``forecasting.service``, or from a CSV with ``load_csv_prices``) and returns plain results;
@@ -10,11 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -22,16 +36,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cryptopredict.forecasting import dataset, quality
+from cryptopredict.forecasting.backtest import (
+    BacktestConfig,
+    BacktestResult,
+    backtest,
+    clone,
+    first_complete_row,
+)
+from cryptopredict.forecasting.forecasters import FORECASTERS, make_forecaster
 from cryptopredict.forecasting.forecasters.base import (
-    FloatArray,
     ForecastData,
     Forecaster,
-    IntArray,
     NotEnoughDataError,
 )
+from cryptopredict.forecasting.intervals import (
+    ConformalCalibrator,
+    intervals_for_origins,
+    level_label,
+)
+from cryptopredict.forecasting.selection import NAIVE, Selection, select_models
+from cryptopredict.forecasting.splits import WalkForwardPlan, walk_forward_plan
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_HORIZONS = (1, 7, 30)
-LEVELS = (0.8, 0.95)
 CHART_POINTS = 365
 REPORT_FIELDS = (
     "coin",
@@ -48,6 +77,18 @@ REPORT_FIELDS = (
     "coverage_95",
     "n_forecasts",
     "selected",
+    "skilled",
+)
+_SCORES = (
+    "mae",
+    "naive_mae",
+    "relative_mae",
+    "relative_mae_log",
+    "mase",
+    "naive_mase",
+    "directional_accuracy",
+    "always_up",
+    "dm_pvalue",
 )
 _COIN = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 
@@ -78,69 +119,299 @@ def load_csv_prices(csv_dir: Path, coin: str) -> pd.DataFrame:
     return read_price_csv(path)
 
 
+def prepare(
+    prices: pd.DataFrame,
+    *,
+    coin: str,
+    horizons: Sequence[int],
+    interval: str = "1d",
+    now: dt.datetime | None = None,
+) -> tuple[ForecastData, dict[str, Any]]:
+    """Clean the series, measure its quality, and build its features and targets once.
+
+    Args:
+        prices: the coin's price frame (DatetimeIndex or a time column, and ``close``).
+        coin: the series' name.
+        horizons: forecast horizons in steps.
+        interval: the series' interval.
+        now: reference time for the quality report's staleness; none measured when None.
+
+    Returns:
+        The ``ForecastData`` and the JSON-ready quality report.
+    """
+    series = dataset.from_frame(prices, interval, name=coin)
+    report = quality.quality_report(series, now=now).to_dict()
+    return dataset.build_forecast_data(series, tuple(sorted(set(horizons)))), report
+
+
+# ---- configuration and plans ---------------------------------------------------------------
+
+
+def _default_backtest() -> BacktestConfig:
+    return BacktestConfig(refit_every=90)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How models are backtested against each other and chosen.
+
+    Attributes:
+        backtest: walk-forward settings every model shares (initial window, interval levels,
+            calibration window, audit); its ``refit_every`` is the default cadence.
+        refit_every_by_kind: a longer cadence for costly models (the LSTM takes seconds per
+            fit). Every model still forecasts the same origins, and no fit sees a row after
+            its block's first origin.
+        alpha: the Diebold-Mariano p-value a model must beat naive with to be served.
+        bonferroni: divide ``alpha`` by the number of candidates.
+    """
+
+    backtest: BacktestConfig = field(default_factory=_default_backtest)
+    refit_every_by_kind: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({"lstm": 365})
+    )
+    alpha: float = 0.05
+    bonferroni: bool = False
+
+    def refit_every(self, kind: str) -> int:
+        """Origins forecast per fit for a model kind."""
+        return int(self.refit_every_by_kind.get(kind, self.backtest.refit_every))
+
+
+def common_plans(
+    data: ForecastData, kinds: Sequence[str], config: TrainingConfig
+) -> dict[str, WalkForwardPlan]:
+    """One walk-forward plan per model kind, all with the same origins, each refitting at its
+    kind's cadence.
+
+    Raises:
+        NotEnoughDataError: the series is too short for a backtest.
+    """
+    cfg = config.backtest
+    first_row = first_complete_row(data)
+
+    def plan(initial_window: int | None, refit_every: int) -> WalkForwardPlan:
+        return walk_forward_plan(
+            len(data),
+            data.horizons,
+            initial_window=initial_window,
+            refit_every=refit_every,
+            first_row=first_row,
+            min_train_rows=cfg.min_train_rows,
+            min_test_origins=cfg.min_test_origins,
+        )
+
+    base = plan(cfg.initial_window, cfg.refit_every)
+    by_cadence = {cfg.refit_every: base}
+    plans = {}
+    for kind in kinds:
+        every = config.refit_every(kind)
+        if every not in by_cadence:
+            by_cadence[every] = plan(base.initial_window, every)
+        plans[kind] = by_cadence[every]
+    return plans
+
+
 # ---- results ------------------------------------------------------------------------------
 
 
-@dataclass
-class ModelBacktest:
-    """One model's walk-forward backtest of one coin at one horizon.
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: such values become null; numpy scalars become Python's."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
-    Attributes:
-        coin: CoinGecko id.
-        horizon: steps ahead.
-        model: the forecaster kind.
-        metrics: the report's figures (see ``REPORT_FIELDS``); None where undefined. MAE is
-            in price units on the common origins, ``relative_mae`` divides it by naive's;
-            MASE is scale-free, on log prices: the mean absolute log error over the mean
-            absolute ``h``-step log change of the history before the first origin.
-            Directional accuracy counts only calls (a non-zero forecast change), so naive
-            has none; compare it with ``always_up``, the share of up-moves.
-        origin_at: forecast origins.
-        target_at: the instants forecast (origin + horizon).
-        actual: realised prices at ``target_at``.
-        predicted: forecast prices.
-        bounds: per level, (lower, upper) price bounds from conformal calibration.
-        selected: whether selection chose this model for the coin and horizon.
-    """
 
-    coin: str
-    horizon: int
-    model: str
-    metrics: dict[str, float | int | None]
-    origin_at: pd.DatetimeIndex
-    target_at: pd.DatetimeIndex
-    actual: FloatArray
-    predicted: FloatArray
-    bounds: dict[float, tuple[FloatArray, FloatArray]]
-    selected: bool = False
-
-    def row(self) -> dict[str, Any]:
-        """This result as one row of the JSON report."""
-        row: dict[str, Any] = {"coin": self.coin, "horizon": self.horizon, "model": self.model}
-        row.update({key: _finite(value) for key, value in self.metrics.items()})
-        row["selected"] = self.selected
-        return row
+def _jsonable(value: Any) -> Any:
+    """A nested structure with every non-finite float replaced by null."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return _finite(value)
 
 
 @dataclass
 class CoinBacktest:
-    """Every model's backtest for one coin, with the data-quality summary of its series."""
+    """Every model's walk-forward backtest of one coin on common origins, and the choice made
+    per horizon.
+
+    Attributes:
+        coin: CoinGecko id.
+        interval: the series' interval.
+        horizons: steps ahead.
+        quality: the series' data-quality report (``quality.QualityReport.to_dict``).
+        results: per model kind, its backtest (naive always among them).
+        selections: per horizon, the selection between those results.
+        skipped: model kinds left out, with the reason (too little data for them).
+        seconds: wall time of the backtests.
+    """
 
     coin: str
     interval: str
     horizons: tuple[int, ...]
     quality: dict[str, Any]
-    results: list[ModelBacktest] = field(default_factory=list)
+    results: dict[str, BacktestResult]
+    selections: dict[int, Selection]
+    skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def selected(self, horizon: int) -> ModelBacktest | None:
-        """The result of the model chosen for ``horizon``."""
-        return next((r for r in self.results if r.horizon == horizon and r.selected), None)
+    def selected(self, horizon: int) -> str | None:
+        """The model kind chosen for ``horizon`` (``"naive"`` when nothing has skill)."""
+        selection = self.selections.get(horizon)
+        return None if selection is None else selection.chosen
+
+    def row(self, kind: str, horizon: int) -> dict[str, Any]:
+        """One row of the report: a model's scores at one horizon, next to naive's.
+
+        MAE is in price units, ``relative_mae`` divides it by naive's on the same origins;
+        MASE is on log prices, scaled by the training window's naive error. Directional
+        accuracy counts calls only (naive makes none); compare it with ``always_up``.
+        ``dm_pvalue`` is selection's two-sided Diebold-Mariano test against naive on the
+        origins every model forecast (None for naive); ``skilled`` means better than naive
+        and significant, ``selected`` that the model serves this horizon.
+        """
+        result = self.results[kind]
+        scores = result.metrics.get(horizon)
+        selection = self.selections.get(horizon)
+        candidate = (
+            None
+            if selection is None
+            else next((c for c in selection.candidates if c.model == kind), None)
+        )
+        row: dict[str, Any] = {"coin": self.coin, "horizon": horizon, "model": kind}
+        labels = [level_label(level) for level in result.config.levels]
+        if scores is None:
+            row.update(dict.fromkeys(_SCORES), n_forecasts=0)
+            row.update({f"coverage_{label}": None for label in labels})
+        else:
+            row.update(
+                mae=scores.mae,
+                naive_mae=scores.naive_mae,
+                relative_mae=scores.relative_mae,
+                relative_mae_log=scores.relative_mae_log,
+                mase=scores.mase,
+                naive_mase=scores.naive_mase,
+                directional_accuracy=scores.direction.hit_rate,
+                always_up=scores.direction.up_share,
+                dm_pvalue=None if kind == NAIVE or candidate is None else candidate.dm_p_value,
+                n_forecasts=scores.n,
+            )
+            row.update({f"coverage_{label}": scores.coverage.get(label) for label in labels})
+        row["selected"] = selection is not None and selection.chosen == kind
+        row["skilled"] = candidate is not None and candidate.skilled
+        return {key: _finite(value) for key, value in row.items()}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row of the report: horizon by horizon, naive first."""
+        return [self.row(kind, h) for h in self.horizons for kind in self.results]
+
+
+def run_backtests(
+    data: ForecastData,
+    *,
+    quality_report: dict[str, Any],
+    interval: str = "1d",
+    models: Sequence[str] | None = None,
+    config: TrainingConfig | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[CoinBacktest, dict[str, Forecaster]]:
+    """Backtest ``models`` (every shipped one when None; naive always joins as the bar) on the
+    same origins of one series and select per horizon.
+
+    Returns:
+        The coin's backtest and, per kind backtested, the unfitted forecaster it cloned.
+
+    Raises:
+        NotEnoughDataError: the series is too short for a backtest.
+        ValueError: an unknown model kind.
+        LookAheadError: a model read rows after its origin.
+    """
+    started = time.perf_counter()
+    config = config or TrainingConfig()
+    coin = data.name
+    kinds = list(dict.fromkeys([NAIVE, *(models or FORECASTERS)]))
+    prototypes = {kind: make_forecaster(kind, horizons=data.horizons) for kind in kinds}
+    plans = common_plans(data, kinds, config)
+    results: dict[str, BacktestResult] = {}
+    skipped: dict[str, str] = {}
+    label = f"{coin}: backtest"
+    for done, kind in enumerate(kinds):
+        if on_progress:
+            on_progress(label, done, len(kinds))
+        try:
+            results[kind] = backtest(prototypes[kind], data, config.backtest, plan=plans[kind])
+        except NotEnoughDataError as exc:
+            if kind == NAIVE:
+                raise
+            logger.warning("%s: %s left out of the backtest: %s", coin, kind, exc)
+            skipped[kind] = str(exc)
+    if on_progress:
+        on_progress(label, len(kinds), len(kinds))
+    selections = select_models(results, alpha=config.alpha, bonferroni=config.bonferroni)
+    coin_backtest = CoinBacktest(
+        coin=coin,
+        interval=interval,
+        horizons=data.horizons,
+        quality=quality_report,
+        results=results,
+        selections=selections,
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+    )
+    return coin_backtest, {kind: prototypes[kind] for kind in results}
+
+
+def backtest_coin(
+    prices: pd.DataFrame,
+    *,
+    coin: str,
+    horizons: Sequence[int] = DEFAULT_HORIZONS,
+    models: Sequence[str] | None = None,
+    interval: str = "1d",
+    config: TrainingConfig | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> CoinBacktest:
+    """Clean one coin's prices and backtest models on them (see ``run_backtests``).
+
+    Raises:
+        NotEnoughDataError: the series is too short for the first training window.
+        ValueError: an unusable series or an unknown model.
+    """
+    data, report_ = prepare(prices, coin=coin, horizons=horizons, interval=interval)
+    return run_backtests(
+        data,
+        quality_report=report_,
+        interval=interval,
+        models=models,
+        config=config,
+        on_progress=on_progress,
+    )[0]
+
+
+# ---- training -------------------------------------------------------------------------------
 
 
 @dataclass
 class TrainedModel:
-    """A model refitted on the whole series, ready to register for one horizon."""
+    """A model refitted on the whole series, ready to register for one horizon.
+
+    Attributes:
+        kind: the forecaster kind.
+        horizon: the horizon this version serves.
+        forecaster: the fitted model (all horizons; the version serves one).
+        params: its hyper-parameters.
+        features: the feature names it was fitted on (serving checks them).
+        train_start_at: first row of the training series.
+        train_end_at: last row of the training series.
+        metrics: the backtest's report row, with the selection's reason.
+        calibration: ``ConformalCalibrator.to_dict()`` for this horizon, from the backtest's
+            latest out-of-sample residuals.
+        selected: whether this model serves the horizon.
+    """
 
     kind: str
     horizon: int
@@ -156,7 +427,7 @@ class TrainedModel:
 
 @dataclass
 class TrainingResult:
-    """What training one coin produced: its backtest and the refitted models."""
+    """What training one coin produced: its data quality, backtest and refitted models."""
 
     coin: str
     interval: str
@@ -165,315 +436,9 @@ class TrainingResult:
     models: list[TrainedModel]
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such values become null."""
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-# ---- walk-forward backtest ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BacktestConfig:
-    """How the walk-forward backtest cuts the series.
-
-    Attributes:
-        initial_rows: rows before the first origin (the first training window), or half
-            the series when that is shorter.
-        min_train_rows: a shorter first training window refuses the series.
-        refit_every: rows between refits; each block of origins is forecast by a model fitted
-            on every row up to and including the block's first origin (embargoed targets).
-        refit_every_by_kind: longer refit spacing for costly models (the LSTM takes seconds
-            per fit); a model is still never fed a row after its block's first origin.
-        calibration_window: most recent out-of-sample residuals a conformal interval uses.
-        min_calibration: fewer realised residuals than this give no interval (not scored).
-        significance: DM p-value a model must beat naive with to be selected over it.
-    """
-
-    initial_rows: int = 730
-    min_train_rows: int = 120
-    refit_every: int = 90
-    refit_every_by_kind: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType({"lstm": 365})
-    )
-    calibration_window: int = 500
-    min_calibration: int = 50
-    significance: float = 0.05
-
-
-@dataclass
-class _Run:
-    """One model's out-of-sample log-return forecasts at every origin."""
-
-    kind: str
-    predicted: FloatArray  # (n_origins, n_horizons), NaN where a fit failed
-
-
-def _make(kind: str, horizons: Sequence[int]) -> Forecaster:
-    from cryptopredict.forecasting.forecasters import make_forecaster
-
-    return make_forecaster(kind, horizons=tuple(horizons))
-
-
-def _all_kinds() -> list[str]:
-    from cryptopredict.forecasting.forecasters import FORECASTERS
-
-    return list(FORECASTERS)
-
-
-def prepare(
-    prices: pd.DataFrame, *, coin: str, horizons: Sequence[int], interval: str = "1d"
-) -> tuple[ForecastData, dict[str, Any]]:
-    """Clean the series, measure its quality, and build its features and targets once."""
-    from cryptopredict.forecasting import dataset, quality
-
-    series = dataset.from_frame(prices, interval, name=coin)
-    report = quality.quality_report(series).to_dict()
-    return dataset.build_forecast_data(series, tuple(sorted(set(horizons)))), report
-
-
-def _origins(data: ForecastData, config: BacktestConfig) -> IntArray:
-    """Every row from the end of the first training window to the last row with a realised
-    shortest-horizon target."""
-    first = min(config.initial_rows, len(data) // 2)
-    last = len(data) - min(data.horizons)
-    if first < config.min_train_rows or last - first < config.min_calibration:
-        raise NotEnoughDataError(
-            f"{data.name or 'series'} has {len(data)} rows; the backtest needs at least "
-            f"{2 * config.min_train_rows + min(data.horizons)}"
-        )
-    return np.arange(first, last, dtype=np.int64)
-
-
-def _walk_forward(kind: str, data: ForecastData, origins: IntArray, config: BacktestConfig) -> _Run:
-    """Refit every ``refit_every`` origins on the rows up to that origin; forecast the block."""
-    predicted = np.full((len(origins), len(data.horizons)), np.nan)
-    every = config.refit_every_by_kind.get(kind, config.refit_every)
-    for start in range(0, len(origins), every):
-        block = origins[start : start + every]
-        model = _make(kind, data.horizons)
-        try:
-            model.fit(data, end=int(block[0]) + 1)
-        except NotEnoughDataError:
-            continue
-        predicted[start : start + len(block)] = model.predict(data, block)
-    return _Run(kind=kind, predicted=predicted)
-
-
-def _conformal_bounds(
-    origins: IntArray, horizon: int, residuals: FloatArray, config: BacktestConfig
-) -> dict[float, FloatArray]:
-    """Split-conformal half-widths per origin and level: the level-quantile of the absolute
-    log-space residuals of the latest ``calibration_window`` earlier origins whose targets
-    had been realised by this origin (``o_j + h <= o_i``); NaN with too few of them."""
-    widths = {level: np.full(len(origins), np.nan) for level in LEVELS}
-    absolute = np.abs(residuals)
-    realised_by = origins + horizon
-    for i, origin in enumerate(origins):
-        known = int(np.searchsorted(realised_by, origin, side="right"))
-        window = absolute[max(0, known - config.calibration_window) : known]
-        window = window[np.isfinite(window)]
-        if len(window) < config.min_calibration:
-            continue
-        for level in LEVELS:
-            rank = min(len(window) - 1, math.ceil((len(window) + 1) * level) - 1)
-            widths[level][i] = np.partition(window, rank)[rank]
-    return widths
-
-
-def _dm_pvalue(error_model: FloatArray, error_naive: FloatArray, horizon: int) -> float | None:
-    """Two-sided Diebold-Mariano p-value against naive (``metrics.diebold_mariano``,
-    absolute-error loss); None when undefined (too few or identical errors)."""
-    from cryptopredict.forecasting import metrics
-
-    if len(error_model) < 3 or not np.any(np.abs(error_model) - np.abs(error_naive)):
-        return None
-    p_value = metrics.diebold_mariano(error_model, error_naive, horizon).p_value
-    return p_value if math.isfinite(p_value) else None
-
-
-def _score(
-    coin: str,
-    data: ForecastData,
-    origins: IntArray,
-    runs: list[_Run],
-    config: BacktestConfig,
-) -> list[ModelBacktest]:
-    """Metrics, intervals and selection per horizon, on the origins every model forecast."""
-    from cryptopredict.forecasting import metrics
-
-    results: list[ModelBacktest] = []
-    price = np.exp(data.log_price)
-    for column, horizon in enumerate(data.horizons):
-        usable = origins[origins + horizon < len(data)]
-        rows = np.arange(len(usable))
-        ok = np.ones(len(usable), dtype=bool)
-        for run in runs:
-            ok &= np.isfinite(run.predicted[rows, column])
-        chosen_rows, chosen = rows[ok], usable[ok]
-        actual_return = data.targets[chosen, column]
-        actual = price[chosen + horizon]
-        first = int(chosen[0]) if len(chosen) else len(data)
-        scale = metrics.naive_scale(data.log_price[:first], horizon)
-        naive_error = np.abs(price[chosen] - actual)
-        naive_mae = float(naive_error.mean()) if len(chosen) else math.nan
-        always_up = float(np.mean(actual_return > 0)) if len(chosen) else math.nan
-        horizon_results = []
-        for run in runs:
-            forecast = run.predicted[chosen_rows, column]
-            predicted = np.exp(data.log_price[chosen] + forecast)
-            error = np.abs(predicted - actual)
-            mae = float(error.mean()) if len(chosen) else math.nan
-            residuals = actual_return - forecast
-            widths = _conformal_bounds(chosen, horizon, residuals, config)
-            bounds: dict[float, tuple[FloatArray, FloatArray]] = {}
-            coverage: dict[float, float] = {}
-            for level, width in widths.items():
-                low, high = np.exp(np.log(predicted) - width), np.exp(np.log(predicted) + width)
-                bounds[level] = (low, high)
-                scored = np.isfinite(width)
-                inside = (actual[scored] >= low[scored]) & (actual[scored] <= high[scored])
-                coverage[level] = float(inside.mean()) if scored.any() else math.nan
-            dm = None if run.kind == "naive" else _dm_pvalue(error, naive_error, horizon)
-            direction = metrics.directional_accuracy(actual_return, forecast)
-            horizon_results.append(
-                ModelBacktest(
-                    coin=coin,
-                    horizon=horizon,
-                    model=run.kind,
-                    metrics={
-                        "mae": mae,
-                        "naive_mae": naive_mae,
-                        "relative_mae": mae / naive_mae if naive_mae > 0 else math.nan,
-                        "mase": float(np.mean(np.abs(actual_return - forecast))) / scale
-                        if scale > 0 and len(chosen)
-                        else math.nan,
-                        "directional_accuracy": direction.hit_rate,
-                        "always_up": always_up,
-                        "dm_pvalue": dm,
-                        "coverage_80": coverage[LEVELS[0]],
-                        "coverage_95": coverage[LEVELS[1]],
-                        "n_forecasts": int(len(chosen)),
-                    },
-                    origin_at=pd.DatetimeIndex(data.index[chosen]),
-                    target_at=pd.DatetimeIndex(data.index[chosen + horizon]),
-                    actual=actual,
-                    predicted=predicted,
-                    bounds=bounds,
-                )
-            )
-        _select(horizon_results, config)
-        results.extend(horizon_results)
-    return results
-
-
-def _select(results: list[ModelBacktest], config: BacktestConfig) -> None:
-    """Mark the model to serve: the lowest MAE, but a model only displaces naive when it beats
-    naive's MAE and the Diebold-Mariano test says the difference is real."""
-    if not results:
-        return
-    naive = next((r for r in results if r.model == "naive"), None)
-
-    def mae(result: ModelBacktest) -> float:
-        value = result.metrics["mae"]
-        return float(value) if value is not None and math.isfinite(value) else math.inf
-
-    candidates = [
-        r
-        for r in results
-        if naive is None
-        or r is naive
-        or (
-            mae(r) < mae(naive)
-            and r.metrics["dm_pvalue"] is not None
-            and float(r.metrics["dm_pvalue"]) < config.significance
-        )
-    ]
-    min(candidates, key=mae).selected = True
-
-
-def backtest_coin(
-    prices: pd.DataFrame,
-    *,
-    coin: str,
-    horizons: Sequence[int] = DEFAULT_HORIZONS,
-    models: Sequence[str] | None = None,
-    interval: str = "1d",
-    config: BacktestConfig | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> CoinBacktest:
-    """Walk-forward backtest of ``models`` (all by default; naive always joins as the bar)
-    on one coin's series, scored on the same origins for every model, selected per horizon.
-
-    Raises:
-        NotEnoughDataError: the series is too short for the first training window.
-        ValueError: an unusable series or an unknown model.
-    """
-    started = time.perf_counter()
-    config = config or BacktestConfig()
-    data, quality = prepare(prices, coin=coin, horizons=horizons, interval=interval)
-    return _backtest(data, quality, coin, interval, models, config, on_progress, started)[0]
-
-
-def _backtest(
-    data: ForecastData,
-    quality: dict[str, Any],
-    coin: str,
-    interval: str,
-    models: Sequence[str] | None,
-    config: BacktestConfig,
-    on_progress: ProgressCallback | None,
-    started: float,
-) -> tuple[CoinBacktest, dict[str, _Run], IntArray]:
-    kinds = list(dict.fromkeys(["naive", *(models or _all_kinds())]))
-    origins = _origins(data, config)
-    runs = []
-    for done, kind in enumerate(kinds):
-        if on_progress:
-            on_progress(f"{coin}: {kind}", done, len(kinds))
-        runs.append(_walk_forward(kind, data, origins, config))
-    if on_progress:
-        on_progress(f"{coin}: done", len(kinds), len(kinds))
-    results = _score(coin, data, origins, runs, config)
-    backtest = CoinBacktest(
-        coin=coin,
-        interval=interval,
-        horizons=data.horizons,
-        quality=quality,
-        results=results,
-        seconds=time.perf_counter() - started,
-    )
-    return backtest, {run.kind: run for run in runs}, origins
-
-
-# ---- training -------------------------------------------------------------------------------
-
-
-def _calibration(result: ModelBacktest, residual_window: FloatArray) -> dict[str, Any]:
-    """Conformal state for serving: half-widths in log space per level, from the newest
-    out-of-sample residuals of the backtest."""
-    finite = np.abs(residual_window[np.isfinite(residual_window)])
-    state: dict[str, Any] = {
-        "method": "split-conformal-abs-log-residual",
-        "horizon": result.horizon,
-        "n_residuals": int(len(finite)),
-        "half_width": {},
-        "coverage": {
-            "0.8": _finite(result.metrics.get("coverage_80")),
-            "0.95": _finite(result.metrics.get("coverage_95")),
-        },
-    }
-    for level in LEVELS:
-        if len(finite):
-            rank = min(len(finite) - 1, math.ceil((len(finite) + 1) * level) - 1)
-            state["half_width"][str(level)] = float(np.partition(finite, rank)[rank])
-        else:
-            state["half_width"][str(level)] = None
-    return state
+def horizon_calibrator(calibrator: ConformalCalibrator, horizon: int) -> ConformalCalibrator:
+    """The calibrator narrowed to one horizon, as stored with that horizon's version."""
+    return replace(calibrator, horizons=(horizon,), scores={horizon: calibrator.scores[horizon]})
 
 
 def train_coin(
@@ -484,10 +449,10 @@ def train_coin(
     models: Sequence[str] | None = None,
     interval: str = "1d",
     refit: str = "all",
-    config: BacktestConfig | None = None,
+    config: TrainingConfig | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> TrainingResult:
-    """Backtest, select per horizon, refit on the whole series, calibrate intervals.
+    """Backtest, select per horizon, refit on the whole series, keep the calibration.
 
     Args:
         prices: the coin's price frame (DatetimeIndex or a time column, and ``close``).
@@ -496,51 +461,147 @@ def train_coin(
         models: kinds to consider; every shipped model when None (naive always joins).
         interval: the series' interval.
         refit: ``"all"`` refits every model, ``"selected"`` only the chosen ones.
-        config: backtest settings.
+        config: backtest and selection settings.
         on_progress: progress callback.
 
     Returns:
         The backtest and one ``TrainedModel`` per model and horizon (``selected`` marks the
         one to promote per horizon).
     """
-    started = time.perf_counter()
-    config = config or BacktestConfig()
-    data, quality = prepare(prices, coin=coin, horizons=horizons, interval=interval)
-    backtest, _runs, _origins_used = _backtest(
-        data, quality, coin, interval, models, config, on_progress, started
+    if refit not in ("all", "selected"):
+        raise ValueError(f"refit must be 'all' or 'selected', not {refit!r}")
+    data, report_ = prepare(prices, coin=coin, horizons=horizons, interval=interval)
+    result, prototypes = run_backtests(
+        data,
+        quality_report=report_,
+        interval=interval,
+        models=models,
+        config=config,
+        on_progress=on_progress,
     )
-    wanted = {r.model for r in backtest.results if refit == "all" or r.selected}
+    chosen = {s.chosen for s in result.selections.values()}
+    wanted = [kind for kind in result.results if refit == "all" or kind in chosen]
+    label = f"{coin}: refit"
     fitted: dict[str, Forecaster] = {}
-    for done, kind in enumerate(sorted(wanted)):
+    for done, kind in enumerate(wanted):
         if on_progress:
-            on_progress(f"{coin}: refit", done, len(wanted))
-        fitted[kind] = _make(kind, data.horizons).fit(data)
+            on_progress(label, done, len(wanted))
+        fitted[kind] = clone(prototypes[kind]).fit(data)
     if on_progress:
-        on_progress(f"{coin}: refit", len(wanted), len(wanted))
+        on_progress(label, len(wanted), len(wanted))
     start_at = pd.Timestamp(data.index[0]).to_pydatetime()
     end_at = pd.Timestamp(data.index[-1]).to_pydatetime()
     trained = []
-    for result in backtest.results:
-        if result.model not in fitted:
-            continue
-        residuals = np.log(result.actual) - np.log(result.predicted)
-        forecaster = fitted[result.model]
-        trained.append(
-            TrainedModel(
-                kind=result.model,
-                horizon=result.horizon,
-                forecaster=forecaster,
-                params=forecaster.get_params(),
-                features=list(data.feature_names),
-                train_start_at=start_at,
-                train_end_at=end_at,
-                metrics=result.row(),
-                calibration=_calibration(result, residuals[-config.calibration_window :]),
-                selected=result.selected,
+    for kind, forecaster in fitted.items():
+        calibrator = result.results[kind].calibrator
+        for horizon, selection in sorted(result.selections.items()):
+            row = result.row(kind, horizon)
+            row["selection_reason"] = selection.reason
+            trained.append(
+                TrainedModel(
+                    kind=kind,
+                    horizon=horizon,
+                    forecaster=forecaster,
+                    params=forecaster.get_params(),
+                    features=list(data.feature_names),
+                    train_start_at=start_at,
+                    train_end_at=end_at,
+                    metrics=row,
+                    calibration=_jsonable(horizon_calibrator(calibrator, horizon).to_dict()),
+                    selected=bool(row["selected"]),
+                )
             )
-        )
     return TrainingResult(
-        coin=coin, interval=interval, quality=quality, backtest=backtest, models=trained
+        coin=coin, interval=interval, quality=report_, backtest=result, models=trained
+    )
+
+
+# ---- serving (pure part) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointForecast:
+    """A forecast from the newest row of a series, with calibrated intervals.
+
+    Attributes:
+        horizon: steps ahead.
+        origin_at: the newest row's timestamp (the forecast's origin).
+        target_at: the instant forecast.
+        origin_price: the price at the origin.
+        predicted_log_return: the model's log return from origin to target.
+        price: the point forecast, ``origin_price * exp(predicted_log_return)``.
+        bounds: per level label (``"80"``, ``"95"``), ``(lower, upper)`` prices; None when
+            the calibrator holds too few residuals for that horizon.
+    """
+
+    horizon: int
+    origin_at: dt.datetime
+    target_at: dt.datetime
+    origin_price: float
+    predicted_log_return: float
+    price: float
+    bounds: dict[str, tuple[float, float] | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "horizon": self.horizon,
+            "origin_at": self.origin_at.isoformat(),
+            "target_at": self.target_at.isoformat(),
+            "origin_price": self.origin_price,
+            "predicted_log_return": self.predicted_log_return,
+            "price": self.price,
+            "bounds": {k: None if v is None else list(v) for k, v in self.bounds.items()},
+        }
+
+
+def forecast_latest(
+    forecaster: Forecaster,
+    data: ForecastData,
+    horizon: int,
+    calibrator: ConformalCalibrator,
+    *,
+    step: pd.Timedelta,
+) -> PointForecast:
+    """Forecast ``horizon`` steps from the last row and put the calibrator's intervals around
+    it (log space, as in the backtest).
+
+    Args:
+        forecaster: a fitted model whose horizons include ``horizon``.
+        data: the series up to now (features as the model was fitted on).
+        horizon: steps ahead.
+        calibrator: conformal state saved with the model's version.
+        step: the series' interval, to date the target.
+
+    Raises:
+        ValueError: a horizon the model or calibrator does not know, or no finite forecast.
+    """
+    if horizon not in forecaster.horizons:
+        raise ValueError(f"the model forecasts horizons {forecaster.horizons}, not {horizon}")
+    if horizon not in calibrator.horizons:
+        raise ValueError(f"the calibration covers horizons {calibrator.horizons}, not {horizon}")
+    origin = np.array([len(data) - 1], dtype=np.int64)
+    predicted = float(forecaster.predict(data, origin)[0, forecaster.horizons.index(horizon)])
+    if not math.isfinite(predicted):
+        raise ValueError(f"{forecaster.kind} gave no forecast from {data.index[-1]}")
+    log_origin = float(data.log_price[origin[0]])
+    log_bounds = intervals_for_origins(calibrator, horizon, [predicted], data.log_price, origin)
+    bounds: dict[str, tuple[float, float] | None] = {}
+    for level, (lower, upper) in log_bounds.items():
+        low, high = float(lower[0]), float(upper[0])
+        finite = math.isfinite(low) and math.isfinite(high)
+        bounds[level_label(level)] = (
+            (math.exp(log_origin + low), math.exp(log_origin + high)) if finite else None
+        )
+    origin_at = pd.Timestamp(data.index[-1])
+    return PointForecast(
+        horizon=horizon,
+        origin_at=origin_at.to_pydatetime(),
+        target_at=(origin_at + step * horizon).to_pydatetime(),
+        origin_price=math.exp(log_origin),
+        predicted_log_return=predicted,
+        price=math.exp(log_origin + predicted),
+        bounds=bounds,
     )
 
 
@@ -548,31 +609,65 @@ def train_coin(
 
 
 def report(backtests: Sequence[CoinBacktest]) -> dict[str, Any]:
-    """The backtest report: one row per coin × horizon × model, and each coin's data quality."""
-    return {
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
-        "levels": list(LEVELS),
-        "coins": {
-            b.coin: {
-                "interval": b.interval,
-                "quality": b.quality,
-                "seconds": round(b.seconds, 3),
-                "selected": {str(h): getattr(b.selected(h), "model", None) for h in b.horizons},
-            }
-            for b in backtests
-        },
-        "results": [result.row() for b in backtests for result in b.results],
-    }
+    """The backtest report: one row per coin × horizon × model, and per coin its data quality,
+    plans, the choice per horizon with its reason, and the models left out."""
+    coins: dict[str, Any] = {}
+    for b in backtests:
+        coins[b.coin] = {
+            "interval": b.interval,
+            "quality": b.quality,
+            "seconds": round(b.seconds, 3),
+            "plans": {
+                kind: {
+                    "initial_window": r.plan.initial_window,
+                    "refit_every": r.plan.refit_every,
+                    "origins": int(r.plan.origins.size),
+                    "refits": len(r.plan.blocks),
+                    "fit_seconds": round(r.fit_seconds, 3),
+                    "predict_seconds": round(r.predict_seconds, 3),
+                }
+                for kind, r in b.results.items()
+            },
+            "selected": {
+                str(h): {
+                    "model": s.chosen,
+                    "skilled": s.skilled,
+                    "n_origins": s.n_origins,
+                    "reason": s.reason,
+                }
+                for h, s in sorted(b.selections.items())
+            },
+            "skipped": b.skipped,
+        }
+    payload: dict[str, Any] = _jsonable(
+        {
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+            "coins": coins,
+            "results": [row for b in backtests for row in b.rows()],
+        }
+    )
+    return payload
 
 
 def write_report(path: Path, backtests: Sequence[CoinBacktest]) -> tuple[Path, Path]:
     """Write the JSON report at ``path`` and its chart beside it (same name, ``.png``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = json.dumps(report(backtests), indent=1, allow_nan=False, default=_finite)
+    payload = json.dumps(report(backtests), indent=1, allow_nan=False)
     path.write_text(payload + "\n", encoding="utf-8")
     chart = path.with_suffix(".png")
     plot_backtests(chart, backtests)
     return path, chart
+
+
+def _chosen_forecasts(backtest_: CoinBacktest, horizon: int) -> pd.DataFrame:
+    """The selected model's realised forecasts at one horizon, the last ``CHART_POINTS``."""
+    kind = backtest_.selected(horizon)
+    if kind is None:
+        return pd.DataFrame()
+    frame = backtest_.results[kind].forecasts
+    realised = frame[(frame["horizon"] == horizon) & np.isfinite(frame["actual_price"])]
+    tail: pd.DataFrame = realised.tail(CHART_POINTS)
+    return tail
 
 
 def plot_backtests(path: Path, backtests: Sequence[CoinBacktest]) -> Path:
@@ -589,36 +684,33 @@ def plot_backtests(path: Path, backtests: Sequence[CoinBacktest]) -> Path:
         rows, len(horizons), figsize=(5 * len(horizons), 3.2 * rows), squeeze=False
     )
     try:
-        for i, backtest in enumerate(backtests):
+        for i, coin_backtest in enumerate(backtests):
             for j, horizon in enumerate(horizons):
                 axis = axes[i][j]
-                chosen = backtest.selected(horizon)
-                if chosen is None or len(chosen.target_at) == 0:
+                frame = _chosen_forecasts(coin_backtest, horizon)
+                if frame.empty:
                     axis.set_axis_off()
-                    axis.set_title(f"{backtest.coin} h={horizon}: no forecasts")
+                    axis.set_title(f"{coin_backtest.coin} h={horizon}: no forecasts")
                     continue
-                tail = slice(-CHART_POINTS, None)
-                x = chosen.target_at[tail].to_pydatetime()
-                levels = sorted(chosen.bounds, reverse=True)
+                kind = str(coin_backtest.selected(horizon))
+                x = pd.DatetimeIndex(frame["target_at"]).to_pydatetime()
+                levels = sorted(coin_backtest.results[kind].config.levels, reverse=True)
                 for level, alpha in zip(levels, (0.18, 0.32), strict=False):
-                    lower, upper = chosen.bounds[level]
+                    label = level_label(level)
                     axis.fill_between(
                         x,
-                        lower[tail],
-                        upper[tail],
+                        frame[f"lower_{label}"].to_numpy(),
+                        frame[f"upper_{label}"].to_numpy(),
                         alpha=alpha,
                         color="tab:blue",
-                        label=f"{level:.0%}",
+                        label=f"{label} %",
                     )
-                axis.plot(x, chosen.actual[tail], color="black", linewidth=0.8, label="actual")
-                axis.plot(
-                    x, chosen.predicted[tail], color="tab:blue", linewidth=0.8, label=chosen.model
-                )
+                axis.plot(x, frame["actual_price"], color="black", linewidth=0.8, label="actual")
+                axis.plot(x, frame["predicted_price"], color="tab:blue", linewidth=0.8, label=kind)
                 axis.set_yscale("log")
-                mase = chosen.metrics.get("mase")
-                title = f"{backtest.coin} h={horizon}: {chosen.model}"
-                if isinstance(mase, float) and math.isfinite(mase):
-                    title += f" (MASE {mase:.2f})"
+                selection = coin_backtest.selections[horizon]
+                title = f"{coin_backtest.coin} h={horizon}: {kind}"
+                title += " (skilled)" if selection.skilled else " (no model beats naive)"
                 axis.set_title(title, fontsize=9)
                 axis.tick_params(labelsize=7)
                 axis.legend(fontsize=6, loc="upper left")

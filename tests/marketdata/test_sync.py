@@ -183,7 +183,7 @@ def test_prices_of_all_tracked_coins_cost_one_call_per_250_and_repeat_writes_not
     assert tracked == 262
     fake_coingecko.controls.log.clear()
     cached = asyncio.run(cache.lookup(PRICES_NAMESPACE, "latest"))
-    asyncio.run(cache.store(cached.slot, b"stale"))
+    asyncio.run(cache.store(cached, b"stale"))
 
     run = sync(lambda s: s.prices())
 
@@ -217,7 +217,7 @@ def test_history_fills_the_available_range_and_a_rerun_writes_and_fetches_nothin
     cache: MemoryCache,
 ) -> None:
     cached = asyncio.run(cache.lookup(PRICES_NAMESPACE, "history"))
-    asyncio.run(cache.store(cached.slot, b"stale"))
+    asyncio.run(cache.store(cached, b"stale"))
 
     run = sync(lambda s: s.history(coin="bitcoin"))
 

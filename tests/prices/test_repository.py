@@ -469,3 +469,21 @@ def test_set_source_relabels_one_row_only_from_the_expected_source(
     assert not prices.set_source(coin.id, Interval.HOUR, T0, "origin", replacing="test")
 
     assert [row[-1] for row in _stored(db_session, coin.id)] == ["test", "origin", "test"]
+
+
+def test_columns_expected_new_still_merge_when_a_key_is_stored(
+    db_session: Session, factory: Factory
+) -> None:
+    """A writer that found bars missing skips the check; a key stored meanwhile (or a
+    stand-in row it replaces) sends the batch to the merge, with the right count."""
+    coin = factory.coin("bitcoin")
+    prices = PriceRepository(db_session)
+    prices.bulk_upsert([dataclasses.replace(_bar(coin.id, 2), price=1.0)])
+    bars = [_bar(coin.id, day) for day in range(5)]
+
+    assert prices.bulk_upsert_columns(_columns(coin.id, bars), expect_new=True) == 5
+    assert prices.bulk_upsert_columns(_columns(coin.id, bars), expect_new=True) == 0
+    more = [_bar(coin.id, day) for day in range(5, 8)]
+    assert prices.bulk_upsert_columns(_columns(coin.id, more), expect_new=True) == 3
+    db_session.commit()
+    assert [r.price for r in prices.range(coin.id, Interval.DAY)] == [b.price for b in bars + more]

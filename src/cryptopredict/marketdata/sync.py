@@ -723,8 +723,10 @@ class MarketSync:
         """Upsert one batch in its own transaction, commit, then drop cached prices; with
         `origin`, mark that bar as the first CoinGecko has of its series, in the same one."""
         try:
-            if isinstance(rows, PriceColumns):
-                written = prices_service.write_columns(session=self.session, batch=rows)
+            if isinstance(rows, PriceColumns):  # bars found missing: expected to be new
+                written = prices_service.write_columns(
+                    session=self.session, batch=rows, expect_new=True
+                )
             else:
                 written = prices_service.write_rows(session=self.session, rows=rows)
             if origin is not None:
@@ -938,7 +940,7 @@ class MarketSync:
                 chart = await self._fetch_chart(outcome, coin, chunk, reachable)
                 batch = None if chart is None else chart_rows(chart, coin_id=coin.id, chunk=chunk)
                 origin = start.observe(chunk, batch)
-                if batch is not None:
+                if batch is not None and len(batch):
                     outcome.rows_written += self._write(batch, origin)
                 self._progress(label, done, len(chunks))
             origin = start.stored_origin()

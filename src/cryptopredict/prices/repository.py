@@ -502,12 +502,15 @@ class PriceRepository:
             )
         return self._upsert_generic(unique)
 
-    def bulk_upsert_columns(self, batch: PriceColumns) -> int:
+    def bulk_upsert_columns(self, batch: PriceColumns, *, expect_new: bool = False) -> int:
         """`bulk_upsert` for one series given as arrays (bulk writers parsing into numpy):
         on PostgreSQL the COPY stream is built from the arrays, with no object per row.
 
         Repeated instants keep the last; a price that is not positive and finite is a
-        ValueError before anything is written.
+        ValueError before anything is written. `expect_new` says the caller asks for keys
+        it found missing: PostgreSQL then skips the check for stored keys and tries the
+        direct COPY at once (a stored key still sends the batch to the merge, as a key
+        stored concurrently does).
         """
         if not len(batch):
             return 0
@@ -519,6 +522,7 @@ class PriceRepository:
                 spans,
                 len(unique),
                 lambda cursor, copy: _write_copy(cursor, copy, _binary_copy(unique)),
+                check=not expect_new,
             )
         return self._upsert_generic(list(map(_AS_TUPLE, unique.rows())))
 
@@ -545,11 +549,14 @@ class PriceRepository:
         spans: tuple[list[int], list[str], list[dt.datetime], list[dt.datetime]],
         count: int,
         copy_rows: Callable[[psycopg.Cursor[Any], str], None],
+        *,
+        check: bool = True,
     ) -> int:
         """Binary COPY: straight into price_data when no incoming key can be stored already
         (a new series, or a span of time it does not cover yet), else into a temporary
         staging table merged with one INSERT .. ON CONFLICT. `spans` are each series' first
-        and last instant (see `_series_spans`), `count` the rows `copy_rows` sends.
+        and last instant (see `_series_spans`), `count` the rows `copy_rows` sends; without
+        `check`, the direct COPY is tried without asking first.
 
         The direct COPY runs under a savepoint: should a concurrent writer have stored one of
         the keys since the check, it is undone and the batch takes the merge instead.
@@ -562,8 +569,8 @@ class PriceRepository:
         statement = _ANY_STORED_IN_SPANS
         try:
             with driver.cursor() as cursor:
-                found = cursor.execute(statement, spans)
-                if not cast(tuple[bool], found.fetchone())[0]:
+                stored = check and cast(tuple[bool], cursor.execute(statement, spans).fetchone())[0]
+                if not stored:
                     statement = _COPY_DIRECT
                     cursor.execute(f"SAVEPOINT {_SAVEPOINT}")
                     try:

@@ -481,9 +481,10 @@ def write_rows(*, session: Session, rows: Sequence[PriceRow]) -> int:
     return PriceRepository(session).bulk_upsert(rows)
 
 
-def write_columns(*, session: Session, batch: PriceColumns) -> int:
-    """`write_rows` for one series given as arrays: the cheap path for thousands of points."""
-    return PriceRepository(session).bulk_upsert_columns(batch)
+def write_columns(*, session: Session, batch: PriceColumns, expect_new: bool = False) -> int:
+    """`write_rows` for one series given as arrays: the cheap path for thousands of points.
+    `expect_new`: the caller writes bars it found missing (see `bulk_upsert_columns`)."""
+    return PriceRepository(session).bulk_upsert_columns(batch, expect_new=expect_new)
 
 
 def relabel(

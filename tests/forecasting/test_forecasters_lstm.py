@@ -95,3 +95,15 @@ def test_scalers_come_from_training_rows(ar_data: ForecastData) -> None:
     train = ar_data.features[4:200]
     assert np.allclose(model.feature_mean_, train.mean(axis=0))
     assert np.allclose(model.feature_std_, train.std(axis=0))
+
+
+def test_a_horizon_that_does_not_beat_naive_on_validation_is_naive(
+    make_data: DataBuilder,
+) -> None:
+    rng = np.random.default_rng(11)  # a seed where the pooled loss beats naive, h=30 does not
+    data = make_data(np.cumsum(rng.standard_t(3, 300) * 0.02), horizons=(1, 7, 30))
+    model = LSTMForecaster(**TINY).fit(data)
+    assert model.best_epoch_ > 0
+    forecast = model.predict(data, np.arange(20, 300))
+    assert np.all(forecast[:, 2] == 0.0)
+    assert np.all(forecast[:, :2] != 0.0)

@@ -8,7 +8,9 @@ centred, so an output of zero means "no change": an untrained or collapsed netwo
 which on daily crypto returns is where an honest LSTM tends to end up. The output layer
 starts at zero, so epoch 0 *is* naive, and early stopping compares every epoch with it: when
 no epoch beats naive on the validation block, the fitted model stays exactly naive
-(``best_epoch_ == 0``) instead of keeping weights that fit noise.
+(``best_epoch_ == 0``) instead of keeping weights that fit noise. The same test is then made
+per horizon: a horizon whose output does not beat zero on the validation block gets its head
+row zeroed, so it forecasts naive while the other horizons keep what they learned.
 
 Reproducible: seeds are set inside ``torch.random.fork_rng`` (the caller's global RNG is left
 alone), deterministic algorithms are switched on for the fit, and the thread count is fixed
@@ -314,6 +316,12 @@ class LSTMForecaster(Forecaster):
                     break
             network.load_state_dict(best_state)
             network.eval()
+            with torch.no_grad():
+                error = ((network(x_valid) - y_valid) ** 2 * m_valid).sum(dim=0)
+                naive_error = (y_valid**2 * m_valid).sum(dim=0)
+                naive_horizons = error >= naive_error
+                network.get_parameter("head.weight")[naive_horizons] = 0.0
+                network.get_parameter("head.bias")[naive_horizons] = 0.0
         self.network_ = network
         self.feature_names_ = data.feature_names
         self.best_epoch_, self.epochs_, self.validation_loss_ = best_epoch, epoch, best_loss

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import resource
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,14 +57,15 @@ def test_fits_and_round_trips_on_real_features(
 
 
 @pytest.mark.slow
-def test_lstm_trains_on_five_years_of_bitcoin_within_budget() -> None:
+def test_lstm_fits_five_years_of_bitcoin() -> None:
+    """Time and memory are measured by `python -m bench forecast`, never asserted here."""
     full = real_data("bitcoin")
     data = _tail(full, max(0, len(full) - (5 * 365 + 1)))
-    started = time.perf_counter()
-    make_forecaster("lstm", data.horizons).fit(data)
-    assert time.perf_counter() - started < 60
-    # ru_maxrss is in KiB on Linux and covers the whole test process: an upper bound.
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 2**20
+    model = make_forecaster("lstm", data.horizons).fit(data)
+    forecast = model.predict(data, np.arange(len(data)))
+    assert forecast.shape == (len(data), len(data.horizons))
+    assert np.isfinite(forecast).all()
+    assert np.abs(forecast).max() < 1.0
 
 
 def _tail(data: ForecastData, start: int) -> ForecastData:

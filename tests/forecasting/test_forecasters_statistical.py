@@ -7,7 +7,11 @@ import pytest
 from statsmodels.tsa.ar_model import AutoReg
 
 from cryptopredict.forecasting.forecasters.base import ForecastData
-from cryptopredict.forecasting.forecasters.statistical import ArimaForecaster, cumulative_weights
+from cryptopredict.forecasting.forecasters.statistical import (
+    ArimaForecaster,
+    cumulative_weights,
+    is_stationary,
+)
 from tests.forecasting.conftest import DataBuilder
 
 
@@ -71,3 +75,22 @@ def test_fits_on_the_finite_stretch_after_a_gap(ar2_data: ForecastData) -> None:
     )
     after_gap = ArimaForecaster(max_lag=6).fit(data, end=700)
     assert np.isfinite(after_gap.predict(data, np.array([101, 699]))).all()
+
+
+def test_stationarity_check_tells_explosive_from_stable() -> None:
+    assert is_stationary(np.array([0.5, -0.3]))
+    assert is_stationary(np.zeros(0))
+    assert not is_stationary(np.array([1.02]))
+    assert not is_stationary(np.array([0.6, 0.5]))  # roots inside the unit circle
+
+
+def test_an_explosive_fit_falls_back_to_drift(make_data: DataBuilder) -> None:
+    # Returns that keep accelerating: least squares finds AR(2) roots inside the unit circle.
+    rng = np.random.default_rng(1)
+    returns = 0.001 * 1.03 ** np.arange(200) + rng.normal(0, 1e-4, 200)
+    data = make_data(np.cumsum(returns))
+    model = ArimaForecaster(max_lag=2).fit(data)
+    assert model.order_ == 0
+    assert model.const_ == pytest.approx(float(np.diff(data.log_price).mean()))
+    forecast = model.predict(data, np.array([199]))
+    assert np.allclose(forecast[0], model.const_ * np.array([1, 7, 30]))

@@ -75,6 +75,18 @@ def cumulative_weights(const: float, phi: FloatArray, horizons: Sequence[int]) -
     return weights
 
 
+def is_stationary(phi: FloatArray, *, margin: float = 1e-3) -> bool:
+    """Whether every root of the AR polynomial lies outside the unit circle (with a margin)."""
+    p = phi.size
+    if p == 0:
+        return True
+    companion = np.zeros((p, p), dtype=np.float64)
+    companion[0] = phi
+    if p > 1:
+        companion[1:, :-1] = np.eye(p - 1)
+    return bool(np.abs(np.linalg.eigvals(companion)).max() < 1.0 - margin)
+
+
 class ArimaForecaster(Forecaster):
     """ARIMA(p, 1, 0) on log prices, fitted once and conditioned on each origin's last returns.
 
@@ -158,7 +170,12 @@ class ArimaForecaster(Forecaster):
         params = np.asarray(selection.model.fit().params, dtype=np.float64)
         order = len(selection.ar_lags or [])
         const = float(params[0]) if self.trend == "c" else 0.0
-        self._set_state(const, params[params.size - order :], float(returns.mean()))
+        phi = params[params.size - order :]
+        if not is_stationary(phi):
+            # An explosive AR would compound over long horizons; the drift model is the honest
+            # fallback (its constant is the mean return, the least-squares fit with p = 0).
+            const, phi = (float(returns.mean()) if self.trend == "c" else 0.0), phi[:0]
+        self._set_state(const, phi, float(returns.mean()))
         self.fitted_ = True
         return self
 

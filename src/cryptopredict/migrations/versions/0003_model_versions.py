@@ -1,8 +1,8 @@
 """Model registry: one row per trained model version, its provenance and its artifact hash.
 
-Revision ID: 0004
+Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-02 12:00:00.000000
+Create Date: 2026-11-25 13:00:00.000000
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -24,6 +24,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from pydantic import EmailStr, TypeAdapter, ValidationError
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
@@ -719,6 +720,16 @@ def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
     return "" if value is None else pattern.format(value)
 
 
+REPORT_WIDTH = 132
+"""Width of report tables when stdout is not a terminal (pipes and logs get whole columns)."""
+
+
+def _report_console() -> Console:
+    """A stdout console that never truncates a report table when piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=REPORT_WIDTH)
+
+
 def _print_backtest_table(console: Console, rows: list[dict[str, Any]]) -> None:
     """One line per coin x horizon x model; the selected model is marked with *."""
     table = Table(
@@ -733,6 +744,7 @@ def _print_backtest_table(console: Console, rows: list[dict[str, Any]]) -> None:
         "Cov 80",
         "Cov 95",
         "N",
+        box=box.SIMPLE_HEAD,
     )
     for row in rows:
         table.add_row(
@@ -813,7 +825,7 @@ def backtest(
             except ValueError as exc:
                 _fail(f"{coin_id}: {exc}")
     json_path, chart = training.write_report(report, results)
-    _print_backtest_table(Console(), training.report(results)["results"])
+    _print_backtest_table(_report_console(), training.report(results)["results"])
     typer.echo(f"Wrote {json_path} and {chart}.")
 
 
@@ -903,7 +915,7 @@ def train(
             session.commit()
     finally:
         database.dispose()
-    _print_backtest_table(Console(), training.report([outcome.result.backtest])["results"])
+    _print_backtest_table(_report_console(), training.report([outcome.result.backtest])["results"])
     for version in outcome.versions:
         typer.echo(
             f"{version.kind} h={version.horizon} v{version.version} {version.status}: "

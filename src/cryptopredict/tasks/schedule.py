@@ -1,0 +1,71 @@
+"""The one schedule table: every background task kind, its job, its period and its limits.
+
+Celery beat (``celery_app.py``) and the embedded scheduler (``embedded.py``) are both built from
+``SCHEDULE``, so the two modes can never drift apart. Adding a task kind is one ``TaskSpec`` line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+MINUTE = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+JOBS_MODULE = "cryptopredict.tasks.jobs"
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task kind.
+
+    Attributes:
+        name: the stable task name (API, Celery and ``TaskRun.task`` use it); the job is the
+            function of that name in ``cryptopredict.tasks.jobs`` unless ``job`` says otherwise.
+        every: the period of the schedule; None for on-demand tasks.
+        description: what it is for, shown by the task API.
+        time_limit_seconds: a run is stopped after this long (Celery's hard limit; the embedded
+            runner records an overrun as failed).
+        max_retries: retries with exponential backoff after a temporary failure.
+        exclusive: one run of this kind at a time, across every process (a lock with expiry
+            and owner token); a second run finds the lock taken and is recorded as skipped.
+        job: ``"module:function"`` of the job, imported when first run.
+    """
+
+    name: str
+    every: dt.timedelta | None
+    description: str
+    time_limit_seconds: int = 600
+    max_retries: int = 3
+    exclusive: bool = True
+    job: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.job:
+            object.__setattr__(self, "job", f"{JOBS_MODULE}:{self.name}")
+
+
+SCHEDULE: tuple[TaskSpec, ...] = (
+    TaskSpec("sync_all_prices", 5 * MINUTE, "Latest prices of every tracked coin", 120),
+    TaskSpec("sync_historical_data", HOUR, "Fill gaps in every tracked coin's history", 1800),
+    TaskSpec("discover_new_cryptocurrencies", DAY, "Refresh the catalogue (top N coins)", 300),
+    TaskSpec("cleanup_old_data", 7 * DAY, "Downsample old prices; prune old run records", 1800),
+    TaskSpec("sync_specific_cryptocurrency", None, "Latest price and history of one coin", 600),
+    TaskSpec("health_check", None, "Proves a worker round trip", 30, 0, exclusive=False),
+    # Forecasting slots (a later issue) are one line each, e.g.
+    # TaskSpec("retrain_models", DAY, "Retrain and reselect forecasting models", 3600),
+    # TaskSpec("score_predictions", HOUR, "Score predictions whose target time has passed"),
+)
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in SCHEDULE}
+"""Task kinds by name."""
+
+
+def get_spec(name: str) -> TaskSpec:
+    """The spec of a task kind; KeyError names the known ones."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known: {', '.join(sorted(TASKS))}") from None

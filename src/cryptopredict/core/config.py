@@ -54,6 +54,19 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
     log_level: str = "INFO"
+    scheduler: Literal["auto", "embedded", "off"] = "auto"
+    """auto: `serve` runs the schedule in-process without Redis, and leaves it to Celery beat
+    with Redis; embedded: always in-process; off: never in the server."""
+    task_period_overrides: dict[str, float] = Field(default_factory=dict)
+    """Seconds per task name replacing SCHEDULE's periods (compressed clocks in tests, or
+    operators' tuning), e.g. `{"sync_all_prices": 60}`."""
+    task_run_retention_days: int = Field(default=30, ge=1)
+    broker_visibility_timeout_seconds: int = Field(default=3600, ge=5)
+    """How long a task taken by a worker that died stays invisible before redelivery."""
+    retention_5m_days: int = Field(default=7, ge=1)
+    """5-minute points older than this are downsampled into hourly bars."""
+    retention_1h_days: int = Field(default=90, ge=1)
+    """Hourly points older than this are downsampled into daily bars (kept forever)."""
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from cryptopredict.forecasting.models import Prediction
 from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
 from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.tasks.models import TaskRun, TaskState
 
 __all__ = [
     "Base",
@@ -21,6 +22,8 @@ __all__ = [
     "SyncKind",
     "SyncRun",
     "SyncStatus",
+    "TaskRun",
+    "TaskState",
     "TransactionKind",
     "User",
 ]

@@ -1,0 +1,101 @@
+"""What a task run can end with, split by whether another attempt can help.
+
+TaskError                   base; its message is already scrubbed of secrets
+├── TemporaryTaskError      worth retrying after `retry_in` seconds: CoinGecko unreachable,
+│                           rate-limited or its breaker open, the database or Redis down
+├── TaskFailedError         retrying gives the same failure: bad arguments, a bug, a 4xx
+└── UnknownTaskError        no task kind of that name (also a KeyError)
+
+Runners retry only `TemporaryTaskError`, and only while the spec's `max_retries` allows;
+`execute` records each attempt either way before raising.
+"""
+
+from __future__ import annotations
+
+import redis
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from cryptopredict.marketdata.exceptions import (
+    CircuitOpenError,
+    RateLimitWaitExceeded,
+    TemporaryError,
+)
+
+RETRY_BASE_SECONDS = 30.0
+RETRY_MAX_SECONDS = 600.0
+
+
+class TaskError(Exception):
+    """Base of the tree: a task run did not succeed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TemporaryTaskError(TaskError):
+    """A failure that may pass; try again after `retry_in` seconds."""
+
+    def __init__(self, message: str, *, retry_in: float = RETRY_BASE_SECONDS) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+
+
+class TaskFailedError(TaskError):
+    """A failure another attempt would repeat."""
+
+
+class UnknownTaskError(TaskError, KeyError):
+    """No task kind has this name."""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+TEMPORARY_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    TemporaryError,
+    CircuitOpenError,
+    RateLimitWaitExceeded,
+    OperationalError,
+    DisconnectionError,
+    PoolTimeoutError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+    TemporaryTaskError,
+)
+"""Exceptions that mean "not now" rather than "never"."""
+
+
+def _subclass_names(*roots: type[BaseException]) -> frozenset[str]:
+    names: set[str] = set()
+    pending = list(roots)
+    while pending:
+        cls = pending.pop()
+        names.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    return frozenset(names)
+
+
+TEMPORARY_SYNC_FAULTS = _subclass_names(TemporaryError, CircuitOpenError, RateLimitWaitExceeded)
+"""Exception names a failed sync run's error may start with when it is worth retrying (a
+`SyncRun` keeps the fault as text: "UpstreamServerError: ...")."""
+
+
+def is_temporary(exc: BaseException) -> bool:
+    """Whether another attempt of the same run may succeed."""
+    return isinstance(exc, TEMPORARY_EXCEPTIONS)
+
+
+def is_temporary_sync_error(error: str | None) -> bool:
+    """Whether a failed sync run's recorded error names a temporary fault."""
+    if not error:
+        return False
+    return error.split(":", 1)[0].strip() in TEMPORARY_SYNC_FAULTS
+
+
+def retry_delay(attempt: int, *, base: float = RETRY_BASE_SECONDS) -> float:
+    """Exponential backoff after the given failed attempt: base, 2 base, 4 base ... capped."""
+    return float(min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempt - 1)))

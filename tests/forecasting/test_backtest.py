@@ -246,13 +246,26 @@ def test_naive_scores_and_intervals_on_a_random_walk(walk: ForecastData) -> None
 
 
 def test_intervals_use_only_residuals_known_at_each_origin(walk: ForecastData) -> None:
-    cfg = BacktestConfig(min_calibration=20)
+    cfg = BacktestConfig(min_calibration=20, min_calibration_windows=0)
     frame = backtest(Naive(), walk, cfg).forecasts
     h30 = frame[frame["horizon"] == 30]
     first = int(h30["origin_row"].iloc[0])
     has = h30["lower_80"].notna().to_numpy()
     # residual of origin s is known at s + 30: the 20th known residual arrives at first + 49
     assert int(h30["origin_row"].to_numpy()[has][0]) == first + 30 + 19
+
+
+def test_long_horizons_wait_for_enough_independent_windows(walk: ForecastData) -> None:
+    result = backtest(Naive(), walk, BacktestConfig(min_calibration=20))
+    frame = result.forecasts
+    for h, needed in ((1, 20), (7, 70), (30, 300)):  # max(20, 10 windows of h steps)
+        rows = frame[frame["horizon"] == h]
+        first = int(rows["origin_row"].iloc[0])
+        has = rows["lower_80"].notna().to_numpy()
+        assert int(rows["origin_row"].to_numpy()[has][0]) == first + h + needed - 1
+    cal = result.calibrator
+    assert cal.window_for(1) == 500 and cal.window_for(30) == 1500
+    assert cal.scores[30].size == min(1500, result.metrics[30].n)
 
 
 def test_biased_model_is_worse_than_naive_and_dm_says_so(walk: ForecastData) -> None:

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cryptopredict.forecasting.forecasters.base import FloatArray
 from cryptopredict.forecasting.intervals import (
     ConformalCalibrator,
     conformal_bounds,
     ewma_volatility,
+    horizon_volatility,
     intervals_for_origins,
     level_label,
     online_bounds,
@@ -113,3 +115,85 @@ def test_ewma_volatility_is_causal() -> None:
     assert np.isnan(ewma_volatility(lp)[:9]).all()
     assert level_label(0.8) == "80" and level_label(0.975) == "97.5"
     assert isinstance(pd.Series(ewma_volatility(lp)).iloc[-1], float)
+
+
+def _regime_walk(n: int, seed: int) -> tuple[FloatArray, FloatArray]:
+    """Log prices whose daily volatility switches between calm (1 %) and stormy (5 %)."""
+    regime = np.where((np.arange(n) // 400) % 2 == 0, 0.01, 0.05)
+    return np.cumsum(np.random.default_rng(seed).normal(0.0, regime)), regime
+
+
+def _coverage_by_regime(cal: ConformalCalibrator, horizon: int) -> dict[float, float]:
+    """Online 80 % coverage of a naive forecast, in calm and stormy origins, as the backtest
+    computes it (scores scaled by the calibrator's own sigma)."""
+    log_price, regime = _regime_walk(8000, 11)
+    n = log_price.size
+    origins = np.arange(n - horizon)
+    actual = log_price[origins + horizon] - log_price[origins]
+    sigma = cal.sigma(log_price, horizon)
+    scale = np.ones(origins.size) if sigma is None else sigma[origins] * np.sqrt(horizon)
+    lo, hi = online_bounds(
+        actual / scale,
+        origins,
+        horizon,
+        window=cal.window_for(horizon),
+        min_residuals=cal.min_residuals_for(horizon),
+    )[0.8]
+    ok = np.isfinite(lo) & (origins > 1000)
+    inside = (actual >= scale * lo) & (actual <= scale * hi)
+    return {vol: float(inside[ok & (regime[origins] == vol)].mean()) for vol in (0.01, 0.05)}
+
+
+@pytest.mark.parametrize("horizon", [1, 7, 30])
+def test_volatility_scaling_keeps_coverage_in_calm_and_stormy_regimes(horizon: int) -> None:
+    # these regimes persist for 400 steps and never revert, so no long-run reversion here
+    scaled = ConformalCalibrator((horizon,), volatility_scaled=True, long_run_lambda=None)
+    by_regime = _coverage_by_regime(scaled, horizon)
+    plain = _coverage_by_regime(ConformalCalibrator((horizon,)), horizon)
+    assert all(abs(c - 0.8) < 0.04 for c in by_regime.values()), by_regime
+    assert plain[0.01] > 0.95 and plain[0.05] < 0.65, plain  # too wide calm, too narrow storms
+
+
+def test_horizon_volatility_reverts_to_the_long_run_level_and_is_causal() -> None:
+    log_price, _ = _regime_walk(3000, 3)
+    short = ewma_volatility(log_price)
+    assert np.array_equal(horizon_volatility(log_price, 1), short, equal_nan=True)
+    np.testing.assert_array_equal(horizon_volatility(log_price, 30, long_run_lambda=None), short)
+    long_run = ewma_volatility(log_price, 0.995)
+    s30 = horizon_volatility(log_price, 30)
+    ok = np.isfinite(s30)
+    lo, hi = np.minimum(short, long_run)[ok], np.maximum(short, long_run)[ok]
+    assert ((s30[ok] >= lo - 1e-12) & (s30[ok] <= hi + 1e-12)).all()
+    changed = log_price.copy()
+    changed[2000:] += 1.0
+    np.testing.assert_array_equal(
+        horizon_volatility(changed, 30)[:2000], horizon_volatility(log_price, 30)[:2000]
+    )
+
+
+def test_long_horizons_keep_and_need_windows_counted_in_horizons() -> None:
+    cal = ConformalCalibrator(horizons=(1, 30), window=500, min_residuals=50)
+    assert (cal.window_for(1), cal.window_for(30)) == (500, 1500)  # 50 independent windows
+    assert (cal.min_residuals_for(1), cal.min_residuals_for(30)) == (50, 300)
+    cal.update(30, np.linspace(-1.0, 1.0, 299))
+    assert np.isnan(cal.bounds(30, 0.8)[0])  # 299 overlapping 30-day residuals: ~10 windows
+    cal.update(30, np.linspace(-1.0, 1.0, 2000))
+    assert cal.scores[30].size == 1500 and np.isfinite(cal.bounds(30, 0.8)[0])
+
+
+def test_calibrator_state_round_trips_and_old_state_keeps_its_meaning() -> None:
+    cal = ConformalCalibrator(horizons=(7,), volatility_scaled=True, long_run_lambda=0.99)
+    cal.update(7, np.linspace(-0.2, 0.2, 100), sigma=np.full(100, 0.02))
+    again = ConformalCalibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert again.to_dict() == cal.to_dict()
+    lp = np.cumsum(np.random.default_rng(1).normal(0, 0.02, 300))
+    np.testing.assert_array_equal(
+        intervals_for_origins(again, 7, [0.0], lp, np.array([299]))[0.8][1],
+        intervals_for_origins(cal, 7, [0.0], lp, np.array([299]))[0.8][1],
+    )
+    legacy = cal.to_dict()
+    for key in ("windows_per_horizon", "min_windows", "long_run_lambda"):
+        del legacy[key]
+    old = ConformalCalibrator.from_dict(legacy)
+    assert (old.window_for(7), old.min_residuals_for(7), old.long_run_lambda) == (500, 50, None)
+    np.testing.assert_array_equal(old.sigma(lp, 7), ewma_volatility(lp, 0.94))

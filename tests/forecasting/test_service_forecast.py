@@ -91,12 +91,17 @@ def test_forecast_serves_the_production_version_with_calibrated_bounds(
         predicted = model.predict(data, np.array([len(data) - 1]))[0, HORIZONS.index(horizon)]
         assert point.price == pytest.approx(closes[-1] * math.exp(predicted))
         calibrator = ConformalCalibrator.from_dict(version.calibration)
+        # scores were stored divided by the horizon's volatility forecast at their origins;
+        # serving scales them back by that forecast at the newest row
+        sigma = calibrator.sigma(data.log_price, horizon)
+        assert sigma is not None and calibrator.long_run_lambda is not None
+        scale = float(sigma[-1]) * math.sqrt(horizon)
         for label, level in (("80", 0.8), ("95", 0.95)):
             low, high = calibrator.bounds(horizon, level)
             bounds = point.bounds[label]
             assert bounds is not None
-            assert bounds[0] == pytest.approx(point.price * math.exp(low))
-            assert bounds[1] == pytest.approx(point.price * math.exp(high))
+            assert bounds[0] == pytest.approx(point.price * math.exp(scale * low))
+            assert bounds[1] == pytest.approx(point.price * math.exp(scale * high))
         outer, inner = point.bounds["95"], point.bounds["80"]
         assert outer is not None and inner is not None
         assert outer[0] < inner[0] < point.price < inner[1] < outer[1]

@@ -186,10 +186,12 @@ def test_forecast_latest_puts_the_calibrated_interval_around_the_forecast() -> N
     expected = trained.forecaster.predict(data, np.array([399]))[0, 1]
     assert point.price == pytest.approx(point.origin_price * math.exp(expected))
     low80, high80 = calibrator.bounds(7, 0.8)
+    sigma = calibrator.sigma(data.log_price, 7)  # the scale the backtest stored scores with
+    scale = 1.0 if sigma is None else float(sigma[399]) * math.sqrt(7)
     bounds80, bounds95 = point.bounds["80"], point.bounds["95"]
     assert bounds80 is not None and bounds95 is not None
-    assert bounds80[0] == pytest.approx(point.price * math.exp(low80))
-    assert bounds80[1] == pytest.approx(point.price * math.exp(high80))
+    assert bounds80[0] == pytest.approx(point.price * math.exp(scale * low80))
+    assert bounds80[1] == pytest.approx(point.price * math.exp(scale * high80))
     assert bounds95[0] < bounds80[0] < point.price < bounds80[1] < bounds95[1]
     json.dumps(point.to_dict())
     with pytest.raises(ValueError, match="horizons"):

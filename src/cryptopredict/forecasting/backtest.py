@@ -33,7 +33,6 @@ from cryptopredict.forecasting.forecasters.base import (
 from cryptopredict.forecasting.intervals import (
     DEFAULT_LEVELS,
     ConformalCalibrator,
-    ewma_volatility,
     level_label,
     online_bounds,
 )
@@ -57,10 +56,16 @@ class BacktestConfig:
         min_train_rows: embargoed training rows the first fit needs.
         min_test_origins: origins with a known longest-horizon target the test needs.
         levels: interval levels.
-        calibration_window: most recent residuals per horizon used for intervals.
-        min_calibration: residuals needed before an origin gets an interval.
-        volatility_scaled: scale residuals by the EWMA volatility at the origin.
-        ewma_lambda: decay of that EWMA volatility.
+        calibration_window: most recent residuals per horizon used for intervals, at least.
+        min_calibration: residuals needed before an origin gets an interval, at least.
+        calibration_windows: horizon ``h`` uses ``max(calibration_window,
+            calibration_windows * h)`` residuals (that many independent windows).
+        min_calibration_windows: horizon ``h`` needs ``max(min_calibration,
+            min_calibration_windows * h)`` known residuals before it gives intervals.
+        volatility_scaled: scale residuals by the volatility forecast for the horizon at the
+            origin (``intervals.horizon_volatility``).
+        ewma_lambda: decay of the short EWMA volatility.
+        long_run_lambda: decay of the long-run EWMA it reverts to over long horizons.
         audit: ``"block"`` re-predicts each block's first origin from data ending there,
             ``"all"`` every origin, ``"off"`` none.
         audit_tolerance: absolute log-return difference tolerated by the audit.
@@ -73,8 +78,11 @@ class BacktestConfig:
     levels: tuple[float, ...] = DEFAULT_LEVELS
     calibration_window: int = 500
     min_calibration: int = 50
-    volatility_scaled: bool = False
+    calibration_windows: int = 50
+    min_calibration_windows: int = 10
+    volatility_scaled: bool = True
     ewma_lambda: float = 0.94
+    long_run_lambda: float | None = 0.995
     audit: Audit = "block"
     audit_tolerance: float = 1e-6
 
@@ -437,14 +445,16 @@ def backtest(
 
     n = len(data)
     step = data.index[1] - data.index[0] if n > 1 else pd.Timedelta(0)
-    sigma = ewma_volatility(data.log_price, cfg.ewma_lambda) if cfg.volatility_scaled else None
     calibrator = ConformalCalibrator(
         horizons=horizons,
         levels=cfg.levels,
         window=cfg.calibration_window,
         min_residuals=cfg.min_calibration,
+        windows_per_horizon=cfg.calibration_windows,
+        min_windows=cfg.min_calibration_windows,
         volatility_scaled=cfg.volatility_scaled,
         ewma_lambda=cfg.ewma_lambda,
+        long_run_lambda=cfg.long_run_lambda,
     )
     lp_origin = data.log_price[origins]
     frames = []
@@ -453,6 +463,7 @@ def backtest(
         pred_r = preds[:, k]
         actual_r = data.targets[origins, col]
         residual = actual_r - pred_r
+        sigma = calibrator.sigma(data.log_price, h)
         scale = np.ones(origins.size)
         if sigma is not None:
             scale = sigma[origins] * np.sqrt(h)
@@ -462,8 +473,8 @@ def backtest(
             origins,
             h,
             levels=calibrator.levels,
-            window=cfg.calibration_window,
-            min_residuals=cfg.min_calibration,
+            window=calibrator.window_for(h),
+            min_residuals=calibrator.min_residuals_for(h),
         )
         calibrator.update(h, residual, None if sigma is None else sigma[origins])
         target_rows = origins + h

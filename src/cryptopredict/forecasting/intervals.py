@@ -4,15 +4,22 @@ A residual is ``actual log return - predicted log return`` at one origin and hor
 out of sample (the model was fitted before that origin). For a level ``1 - alpha`` the interval
 around a new prediction is ``[pred + q_lo, pred + q_hi]`` with ``q_lo``/``q_hi`` the
 finite-sample conformal quantiles (ranks ``floor((n + 1) alpha / 2)`` and
-``ceil((n + 1)(1 - alpha / 2))``) of the last ``window`` residuals of that horizon. Asymmetric
-quantiles absorb a model's bias; log space keeps the intervals honest on trending coins.
+``ceil((n + 1)(1 - alpha / 2))``) of the last residuals of that horizon. Asymmetric quantiles
+absorb a model's bias; log space keeps the intervals honest on trending coins.
 
-With ``volatility_scaled`` each residual is divided by ``sigma_t * sqrt(h)``, ``sigma_t`` the
-EWMA volatility of one-step log returns known at the origin, and the interval is scaled back by
-the current ``sigma``: narrower in calm periods, wider in storms, same target coverage.
+Residuals ``h`` steps ahead overlap: 500 of them at ``h = 30`` hold only about 17 independent
+windows, and split conformal under-covers with 10-20. So both the window and the minimum are
+counted in independent windows too: a horizon keeps ``max(window, windows_per_horizon * h)``
+residuals and gives intervals from ``max(min_residuals, min_windows * h)`` on.
 
-Too few residuals (fewer than ``min_residuals``) give no interval (NaN) rather than an
-under-covering one.
+With ``volatility_scaled`` each residual is divided by ``sigma_h * sqrt(h)``, ``sigma_h`` a
+per-step volatility forecast for the next ``h`` steps made at the origin
+(``horizon_volatility``: the EWMA volatility of one-step log returns, reverting towards a slow
+long-run EWMA as ``h`` grows), and the interval is scaled back by the current ``sigma_h``:
+narrower in calm periods, wider in storms, same target coverage, and scores that are closer to
+exchangeable across volatility regimes.
+
+Too few residuals give no interval (NaN) rather than an under-covering one.
 """
 
 from __future__ import annotations
@@ -63,6 +70,42 @@ def ewma_volatility(
     lp = pd.Series(np.asarray(log_price, dtype=np.float64))
     var = (lp.diff() ** 2).ewm(alpha=1.0 - lam, adjust=True, min_periods=min_periods).mean()
     return np.asarray(np.sqrt(var.to_numpy(dtype=np.float64)), dtype=np.float64)
+
+
+def horizon_volatility(
+    log_price: npt.ArrayLike,
+    horizon: int,
+    lam: float = 0.94,
+    long_run_lambda: float | None = 0.995,
+    min_periods: int = 10,
+) -> FloatArray:
+    """Per-step volatility expected over the next ``horizon`` steps, known at each row.
+
+    Volatility clusters but reverts: a storm seen today says less about the coming month than
+    about tomorrow. The EWMA's own decay ``lam`` is taken as the rate at which a shock's
+    information fades, so the variance forecast averaged over ``h`` steps is
+    ``w_h * ewma^2 + (1 - w_h) * long_run^2`` with ``w_h = (1 - lam^h) / (h (1 - lam))``
+    (1 at ``h = 1``, about 0.46 at ``h = 30`` for ``lam = 0.94``).
+
+    Args:
+        log_price: log prices of a regular series.
+        horizon: steps ahead.
+        lam: decay of the short EWMA (and of its information).
+        long_run_lambda: decay of the slow EWMA taken as the long-run level; None gives the
+            short EWMA at every horizon (no reversion).
+        min_periods: returns needed before a value is given (NaN before).
+
+    Returns:
+        ``sigma_h[t]`` from returns up to and including row ``t``; never reads later rows.
+    """
+    if horizon < 1:
+        raise ValueError("horizon must be >= 1")
+    short = ewma_volatility(log_price, lam, min_periods)
+    if long_run_lambda is None or horizon == 1:
+        return short
+    long_run = ewma_volatility(log_price, long_run_lambda, min_periods)
+    w = (1.0 - lam**horizon) / (horizon * (1.0 - lam))
+    return np.asarray(np.sqrt(w * short**2 + (1.0 - w) * long_run**2), dtype=np.float64)
 
 
 def conformal_bounds(scores: npt.ArrayLike, level: float) -> tuple[float, float]:
@@ -147,10 +190,14 @@ class ConformalCalibrator:
     Attributes:
         horizons: horizons it calibrates.
         levels: nominal coverages.
-        window: residuals kept per horizon (the most recent).
-        min_residuals: fewer residuals give NaN bounds.
-        volatility_scaled: residuals are stored divided by ``sigma * sqrt(h)``.
+        window: residuals kept per horizon (the most recent), at least.
+        min_residuals: fewer residuals give NaN bounds, at least.
+        windows_per_horizon: a horizon ``h`` keeps ``max(window, windows_per_horizon * h)``
+            residuals, so long horizons hold enough independent windows.
+        min_windows: a horizon ``h`` needs ``max(min_residuals, min_windows * h)`` residuals.
+        volatility_scaled: residuals are stored divided by ``sigma_h * sqrt(h)``.
         ewma_lambda: decay of the EWMA volatility used for scaling.
+        long_run_lambda: decay of the long-run EWMA that ``sigma_h`` reverts to (None: none).
         scores: per horizon, the stored residual scores, oldest first.
     """
 
@@ -158,8 +205,11 @@ class ConformalCalibrator:
     levels: tuple[float, ...] = DEFAULT_LEVELS
     window: int = 500
     min_residuals: int = 50
+    windows_per_horizon: int = 50
+    min_windows: int = 10
     volatility_scaled: bool = False
     ewma_lambda: float = 0.94
+    long_run_lambda: float | None = 0.995
     scores: dict[int, FloatArray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -167,8 +217,27 @@ class ConformalCalibrator:
         self.levels = _check_levels(self.levels)
         if self.window < 1 or self.min_residuals < 1:
             raise ValueError("window and min_residuals must be >= 1")
+        if self.windows_per_horizon < 0 or self.min_windows < 0:
+            raise ValueError("windows_per_horizon and min_windows must be >= 0")
         for h in self.horizons:
             self.scores.setdefault(h, np.empty(0))
+
+    def window_for(self, horizon: int) -> int:
+        """Residuals kept for a horizon: enough for ``windows_per_horizon`` independent ones."""
+        return max(self.window, self.windows_per_horizon * horizon)
+
+    def min_residuals_for(self, horizon: int) -> int:
+        """Residuals a horizon needs before it gives intervals."""
+        return max(self.min_residuals, self.min_windows * horizon)
+
+    def sigma(self, log_price: npt.ArrayLike, horizon: int) -> FloatArray | None:
+        """The volatility this calibrator scales a horizon by, at every row (None: unscaled).
+
+        The backtest and serving both call this, so stored scores and new intervals agree.
+        """
+        if not self.volatility_scaled:
+            return None
+        return horizon_volatility(log_price, horizon, self.ewma_lambda, self.long_run_lambda)
 
     def _scale(self, horizon: int, sigma: npt.ArrayLike | None, size: int) -> FloatArray:
         """Per-row divisor of residuals: ``sigma * sqrt(h)`` when scaled, else 1."""
@@ -187,19 +256,21 @@ class ConformalCalibrator:
         Args:
             horizon: the horizon of the residuals.
             residuals: ``actual - predicted`` log returns (NaN skipped).
-            sigma: EWMA volatility at each residual's origin (needed when scaled).
+            sigma: ``sigma(log_price, horizon)`` at each residual's origin (needed when scaled).
         """
         if horizon not in self.scores:
             raise ValueError(f"horizon {horizon} not in {self.horizons}")
         r = np.atleast_1d(np.asarray(residuals, dtype=np.float64))
         s = r / self._scale(horizon, sigma, r.size)
         s = s[np.isfinite(s)]
-        self.scores[horizon] = np.concatenate([self.scores[horizon], s])[-self.window :]
+        self.scores[horizon] = np.concatenate([self.scores[horizon], s])[
+            -self.window_for(horizon) :
+        ]
 
     def bounds(self, horizon: int, level: float) -> tuple[float, float]:
         """Score quantiles ``(q_lo, q_hi)`` for one horizon and level; NaN if too few residuals."""
         stored = self.scores[horizon]
-        if stored.size < self.min_residuals:
+        if stored.size < self.min_residuals_for(horizon):
             return float("nan"), float("nan")
         return conformal_bounds(stored, level)
 
@@ -214,7 +285,7 @@ class ConformalCalibrator:
         Args:
             horizon: forecast horizon.
             predicted_log_return: point forecasts (log returns).
-            sigma: EWMA volatility at the origin(s) (needed when scaled).
+            sigma: ``sigma(log_price, horizon)`` at the origin(s) (needed when scaled).
 
         Returns:
             Per level, ``(lower, upper)`` log returns; prices are ``exp(log_price + bound)``.
@@ -234,22 +305,34 @@ class ConformalCalibrator:
             "levels": list(self.levels),
             "window": self.window,
             "min_residuals": self.min_residuals,
+            "windows_per_horizon": self.windows_per_horizon,
+            "min_windows": self.min_windows,
             "volatility_scaled": self.volatility_scaled,
             "ewma_lambda": self.ewma_lambda,
+            "long_run_lambda": self.long_run_lambda,
             "scores": {str(h): self.scores[h].tolist() for h in self.horizons},
         }
 
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> ConformalCalibrator:
-        """Rebuild a calibrator saved with ``to_dict``."""
+        """Rebuild a calibrator saved with ``to_dict``.
+
+        State saved before horizon-counted windows and long-run reversion existed lacks their
+        keys; it is rebuilt as it was made (fixed window, short EWMA only), since its stored
+        scores were scaled that way.
+        """
         raw_scores = payload.get("scores", {})
+        long_run = payload.get("long_run_lambda")
         return cls(
             horizons=tuple(int(h) for h in payload["horizons"]),
             levels=tuple(float(x) for x in payload["levels"]),
             window=int(payload["window"]),
             min_residuals=int(payload["min_residuals"]),
+            windows_per_horizon=int(payload.get("windows_per_horizon", 0)),
+            min_windows=int(payload.get("min_windows", 0)),
             volatility_scaled=bool(payload["volatility_scaled"]),
             ewma_lambda=float(payload["ewma_lambda"]),
+            long_run_lambda=None if long_run is None else float(long_run),
             scores={int(h): np.asarray(v, dtype=np.float64) for h, v in raw_scores.items()},
         )
 
@@ -273,7 +356,6 @@ def intervals_for_origins(
     Returns:
         Per level, ``(lower, upper)`` log returns.
     """
-    sigma = None
-    if calibrator.volatility_scaled:
-        sigma = ewma_volatility(log_price, calibrator.ewma_lambda)[np.asarray(origins)]
-    return calibrator.interval(horizon, predicted_log_return, sigma)
+    sigma = calibrator.sigma(log_price, horizon)
+    at_origins = None if sigma is None else sigma[np.asarray(origins)]
+    return calibrator.interval(horizon, predicted_log_return, at_origins)

@@ -375,6 +375,11 @@ class RedisCache:
             return None
         return entry.value
 
+    @property
+    def in_step(self) -> bool:
+        """Whether local copies may be served now (the listener's heartbeat is fresh)."""
+        return self._epoch is not None and (self._clock() - self._confirmed_at <= self._staleness)
+
     async def aclose(self) -> None:
         """Stop listening and close both connection pools."""
         listener, self._listener = self._listener, None
@@ -400,9 +405,7 @@ class RedisCache:
 
     def _trusted_generation(self, namespace: str) -> int | None:
         """The namespace's generation if this process is provably in step, else None."""
-        if self._epoch is None or self._clock() - self._confirmed_at > self._staleness:
-            return None
-        return self._generations.get(namespace)
+        return self._generations.get(namespace) if self.in_step else None
 
     def _seed(self, namespace: str, generation: int, epoch: int) -> None:
         """Learn a generation read while subscribed: later bumps will all arrive."""

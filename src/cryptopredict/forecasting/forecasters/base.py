@@ -96,6 +96,24 @@ def training_rows(data: ForecastData, end: int, horizon: int) -> IntArray:
     return rows
 
 
+def resolve_end(data: ForecastData, end: int | None) -> int:
+    """The cut as a row count within the series (all rows when None)."""
+    n = len(data)
+    if end is None:
+        return n
+    if not 0 <= end <= n:
+        raise ValueError(f"end={end} outside 0..{n}")
+    return int(end)
+
+
+def check_origins(data: ForecastData, origins: IntArray) -> IntArray:
+    """Origins as int64 row numbers, each a row of ``data``."""
+    rows = np.asarray(origins, dtype=np.int64).reshape(-1)
+    if rows.size and (rows.min() < 0 or rows.max() >= len(data)):
+        raise IndexError(f"origins must lie in 0..{len(data) - 1}")
+    return rows
+
+
 class Forecaster(ABC):
     """A model of future log returns over several horizons at once.
 
@@ -149,6 +167,13 @@ class Forecaster(ABC):
         if payload.get("kind") != cls.kind:
             raise ValueError(f"artifact is a {payload.get('kind')!r} model, not {cls.kind!r}")
         return dict(payload["params"]), dict(payload["state"])
+
+    def _check_features(self, data: ForecastData, fitted_on: tuple[str, ...]) -> None:
+        """Refuse to predict from features other than those the model was fitted on."""
+        if data.feature_names != fitted_on:
+            raise ValueError(
+                f"features {data.feature_names} differ from those fitted on {fitted_on}"
+            )
 
     def _check_fitted(self) -> None:
         if not self.fitted_:

@@ -19,25 +19,9 @@ from cryptopredict.forecasting.forecasters.base import (
     Forecaster,
     IntArray,
     NotEnoughDataError,
+    check_origins,
+    resolve_end,
 )
-
-
-def _resolve_end(data: ForecastData, end: int | None) -> int:
-    """The cut as a row count within the series (all rows when None)."""
-    n = len(data)
-    if end is None:
-        return n
-    if not 0 <= end <= n:
-        raise ValueError(f"end={end} outside 0..{n}")
-    return int(end)
-
-
-def _check_origins(data: ForecastData, origins: IntArray) -> IntArray:
-    """Origins as int64 row numbers, each a row of ``data``."""
-    rows = np.asarray(origins, dtype=np.int64).reshape(-1)
-    if rows.size and (rows.min() < 0 or rows.max() >= len(data)):
-        raise IndexError(f"origins must lie in 0..{len(data) - 1}")
-    return rows
 
 
 class NaiveForecaster(Forecaster):
@@ -53,7 +37,7 @@ class NaiveForecaster(Forecaster):
 
     def fit(self, data: ForecastData, end: int | None = None) -> Self:
         """Check there is at least one price before ``end``."""
-        if _resolve_end(data, end) < 1:
+        if resolve_end(data, end) < 1:
             raise NotEnoughDataError("naive needs at least 1 row before the cut, got 0")
         self.fitted_ = True
         return self
@@ -61,7 +45,7 @@ class NaiveForecaster(Forecaster):
     def predict(self, data: ForecastData, origins: IntArray) -> FloatArray:
         """Zero log return for every origin and horizon."""
         self._check_fitted()
-        rows = _check_origins(data, origins)
+        rows = check_origins(data, origins)
         return np.zeros((rows.size, len(self.horizons)), dtype=np.float64)
 
     def save(self, directory: Path) -> list[Path]:
@@ -105,7 +89,7 @@ class DriftForecaster(Forecaster):
 
     def fit(self, data: ForecastData, end: int | None = None) -> Self:
         """Learn the mean one-step log return over the rows before ``end``."""
-        stop = _resolve_end(data, end)
+        stop = resolve_end(data, end)
         start = 0 if self.window is None else max(0, stop - self.window)
         if stop - start < 2:
             raise NotEnoughDataError(
@@ -122,7 +106,7 @@ class DriftForecaster(Forecaster):
     def predict(self, data: ForecastData, origins: IntArray) -> FloatArray:
         """``drift * h`` for every origin."""
         self._check_fitted()
-        rows = _check_origins(data, origins)
+        rows = check_origins(data, origins)
         forecast = self.drift_ * np.asarray(self.horizons, dtype=np.float64)
         return np.tile(forecast, (rows.size, 1))
 
@@ -172,7 +156,7 @@ class MeanReturnForecaster(Forecaster):
 
     def fit(self, data: ForecastData, end: int | None = None) -> Self:
         """Average each horizon's realised returns that close before ``end``."""
-        stop = _resolve_end(data, end)
+        stop = resolve_end(data, end)
         start = 0 if self.window is None else max(0, stop - self.window)
         prices = data.log_price[start:stop]
         means = np.empty(len(self.horizons), dtype=np.float64)
@@ -192,7 +176,7 @@ class MeanReturnForecaster(Forecaster):
     def predict(self, data: ForecastData, origins: IntArray) -> FloatArray:
         """The learned mean per horizon for every origin."""
         self._check_fitted()
-        rows = _check_origins(data, origins)
+        rows = check_origins(data, origins)
         return np.tile(self.means_, (rows.size, 1))
 
     def save(self, directory: Path) -> list[Path]:

@@ -30,9 +30,10 @@ from cryptopredict.forecasting.forecasters.base import (
     Forecaster,
     IntArray,
     NotEnoughDataError,
+    check_origins,
+    resolve_end,
     training_rows,
 )
-from cryptopredict.forecasting.forecasters.baselines import _check_origins, _resolve_end
 
 
 def _booster_file(horizon: int) -> str:
@@ -160,7 +161,7 @@ class LightGBMForecaster(Forecaster):
 
         if not data.feature_names:
             raise ValueError("lightgbm needs features; data.features has no columns")
-        stop = _resolve_end(data, end)
+        stop = resolve_end(data, end)
         params = self._lgb_params()
         boosters: list[Any] = []
         rounds: list[int] = []
@@ -206,11 +207,8 @@ class LightGBMForecaster(Forecaster):
     def predict(self, data: ForecastData, origins: IntArray) -> FloatArray:
         """Each booster's prediction from the features at each origin."""
         self._check_fitted()
-        if data.feature_names != self.feature_names_:
-            raise ValueError(
-                f"features {data.feature_names} differ from those fitted on {self.feature_names_}"
-            )
-        rows = _check_origins(data, origins)
+        self._check_features(data, self.feature_names_)
+        rows = check_origins(data, origins)
         out = np.empty((rows.size, len(self.horizons)), dtype=np.float64)
         if rows.size == 0:
             return out

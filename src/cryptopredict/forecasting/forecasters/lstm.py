@@ -42,8 +42,9 @@ from cryptopredict.forecasting.forecasters.base import (
     Forecaster,
     IntArray,
     NotEnoughDataError,
+    check_origins,
+    resolve_end,
 )
-from cryptopredict.forecasting.forecasters.baselines import _check_origins, _resolve_end
 
 if TYPE_CHECKING:
     import torch
@@ -238,7 +239,7 @@ class LSTMForecaster(Forecaster):
 
         if not data.feature_names:
             raise ValueError("lstm needs features; data.features has no columns")
-        stop = _resolve_end(data, end)
+        stop = resolve_end(data, end)
         features = data.features[:stop]
         complete = np.isfinite(features).all(axis=1)
         columns = [data.horizon_column(h) for h in self.horizons]
@@ -333,12 +334,9 @@ class LSTMForecaster(Forecaster):
         import torch
 
         self._check_fitted()
-        if data.feature_names != self.feature_names_:
-            raise ValueError(
-                f"features {data.feature_names} differ from those fitted on {self.feature_names_}"
-            )
+        self._check_features(data, self.feature_names_)
         assert self.network_ is not None  # noqa: S101 - set whenever fitted_
-        rows = _check_origins(data, origins)
+        rows = check_origins(data, origins)
         out = np.zeros((rows.size, len(self.horizons)), dtype=np.float64)
         if rows.size == 0:
             return out

@@ -31,8 +31,9 @@ from cryptopredict.forecasting.forecasters.base import (
     Forecaster,
     IntArray,
     NotEnoughDataError,
+    check_origins,
+    resolve_end,
 )
-from cryptopredict.forecasting.forecasters.baselines import _check_origins, _resolve_end
 
 MIN_EXTRA_RETURNS = 30
 """Returns needed beyond ``max_lag`` so that even the largest order is estimable."""
@@ -154,7 +155,7 @@ class ArimaForecaster(Forecaster):
         """
         from statsmodels.tsa.ar_model import ar_select_order
 
-        stop = _resolve_end(data, end)
+        stop = resolve_end(data, end)
         start = 0 if self.window is None else max(0, stop - self.window)
         returns = np.diff(data.log_price[start:stop])
         bad = np.flatnonzero(~np.isfinite(returns))
@@ -188,7 +189,7 @@ class ArimaForecaster(Forecaster):
     def predict(self, data: ForecastData, origins: IntArray) -> FloatArray:
         """The cumulative AR forecast from each origin's last ``p`` returns."""
         self._check_fitted()
-        rows = _check_origins(data, origins)
+        rows = check_origins(data, origins)
         p = self.order_
         state = np.ones((rows.size, p + 1), dtype=np.float64)
         for lag in range(p):

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.sqlite import Insert as SQLiteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from cryptopredict.core.database import UTCDateTime
@@ -765,6 +766,86 @@ class PriceRepository:
             for bucket, *values in self.session.execute(statement, params)
         ]
 
+    # ---- retention (downsampling old rows into coarser bars) ----------------------------
+
+    def retention_series(
+        self, ends: Mapping[Interval, dt.datetime]
+    ) -> list[tuple[int, Interval, dt.datetime]]:
+        """(coin, interval, first instant) of every series holding rows before its
+        interval's bound in `ends`: the series a retention run has work or a guard for."""
+        if not ends:
+            return []
+        statement = (
+            select(_TABLE.c.coin_id, _TABLE.c.interval, func.min(_TABLE.c.price_at))
+            .where(
+                or_(
+                    *(
+                        and_(_TABLE.c.interval == interval.value, _TABLE.c.price_at < end)
+                        for interval, end in ends.items()
+                    )
+                )
+            )
+            .group_by(_TABLE.c.coin_id, _TABLE.c.interval)
+            .order_by(_TABLE.c.coin_id, _TABLE.c.interval)
+        )
+        return [
+            (coin_id, Interval(interval), first)
+            for coin_id, interval, first in self.session.execute(statement)
+        ]
+
+    def roll_up(
+        self,
+        coin_id: int,
+        source: Interval,
+        target: Interval,
+        *,
+        start: dt.datetime | None,
+        end: dt.datetime,
+        label: str,
+        per_bar_source: str,
+    ) -> RollUp:
+        """Create the missing `target` bars of one coin from its `source` rows in
+        [start, end) (both aligned to `target`), in the caller's transaction.
+
+        One INSERT .. SELECT .. GROUP BY bucket .. ON CONFLICT DO NOTHING, so a stored
+        `target` bar (CoinGecko's, a CSV's, an earlier run's) is never changed. A bucket
+        gets a bar only when it holds its closing sub-bar (the one ending at the bucket's
+        end), as a bar's price is its close at its end instant. The bar, stored under its
+        start like every bar: open of its first row (its price when it has no open), highest
+        high and lowest low (prices for price-only rows), price and close of its closing
+        row, market cap of its closing row, and the closing row's volume (CoinGecko's
+        rolling 24 h volume, as its own hourly and daily points carry), except in buckets
+        made only of `per_bar_source` rows, whose volumes are per bar and are summed; such a
+        bar keeps that source, so a later roll-up sums it again. Other bars are `label`led.
+        The rows counted are those of the buckets found missing just before the insert.
+        """
+        dialect = self.session.get_bind().dialect.name
+        params = _retention_params(coin_id, source, target, start, end)
+        params |= {"label": label, "per_bar_source": per_bar_source}
+        preview = self.session.execute(_rollup_statement(dialect, start is not None, True), params)
+        _bars, rows = preview.one()
+        if not rows:
+            return RollUp(rows=0, bars=0)
+        result = self.session.execute(_rollup_statement(dialect, start is not None, False), params)
+        return RollUp(rows=int(rows), bars=int(result.rowcount))  # type: ignore[attr-defined]
+
+    def delete_covered(
+        self,
+        coin_id: int,
+        source: Interval,
+        target: Interval,
+        *,
+        start: dt.datetime | None,
+        end: dt.datetime,
+    ) -> int:
+        """Delete one coin's `source` rows in [start, end) whose `target` bucket holds a
+        stored bar, except the series' newest row, in the caller's transaction; returns how
+        many went. Rows of buckets without a bar stay: nothing is deleted uncovered."""
+        dialect = self.session.get_bind().dialect.name
+        params = _retention_params(coin_id, source, target, start, end)
+        result = self.session.execute(_delete_covered_statement(dialect, start is not None), params)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def series_bounds(
         self, coin_id: int, interval: Interval | str
     ) -> Row[tuple[dt.datetime, dt.datetime, int]] | None:
@@ -1041,3 +1122,103 @@ def _resample_statement(dialect: str, has_start: bool, has_end: bool) -> Textual
         column("volume", Double()),
         column("points", Integer()),
     )
+
+
+# ---- retention statements ----------------------------------------------------------------
+#
+# Buckets are `_BUCKET_EPOCH` (UTC-epoch seconds, as resampling aligns bars); `_FROM_EPOCH`
+# turns one back into an instant in the column's stored form, so it compares with (and
+# conflicts on) the primary key: a timestamptz on PostgreSQL, the text SQLAlchemy writes on
+# SQLite (always with six fraction digits).
+
+_FROM_EPOCH = {
+    "postgresql": "to_timestamp({})",
+    "sqlite": "(strftime('%Y-%m-%d %H:%M:%S', {}, 'unixepoch') || '.000000')",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RollUp:
+    """What one roll-up did: source rows aggregated and target bars created."""
+
+    rows: int
+    bars: int
+
+
+def _retention_params(
+    coin_id: int,
+    source: Interval,
+    target: Interval,
+    start: dt.datetime | None,
+    end: dt.datetime,
+) -> dict[str, Any]:
+    """Parameters shared by the retention statements."""
+    params: dict[str, Any] = {"coin_id": coin_id, "series": source.value, "target": target.value}
+    params |= {"width": target.seconds, "step": source.seconds, "end": end}
+    if start is not None:
+        params["start"] = start
+    return params
+
+
+def _bind_window(statement: TextClause, has_start: bool) -> TextClause:
+    """Bind the window's instants as `UTCDateTime`, the column's own storage form."""
+    statement = statement.bindparams(bindparam("end", type_=UTCDateTime()))
+    if has_start:
+        statement = statement.bindparams(bindparam("start", type_=UTCDateTime()))
+    return statement
+
+
+@lru_cache(maxsize=8)
+def _rollup_statement(dialect: str, has_start: bool, preview: bool) -> TextClause:
+    """The INSERT of missing bars (see `PriceRepository.roll_up`), or with `preview` the
+    count of those bars and of their source rows."""
+    at = _FROM_EPOCH[dialect]
+    window = "price_at < :end" + (" AND price_at >= :start" if has_start else "")
+    missing = (
+        "SELECT b.bucket, b.first_at, b.last_at, b.high, b.low, b.volume, b.per_bar, "  # noqa: S608
+        f"b.points FROM (SELECT {_BUCKET_EPOCH[dialect]} AS bucket, min(price_at) AS first_at, "
+        "max(price_at) AS last_at, max(coalesce(high, price)) AS high, "
+        "min(coalesce(low, price)) AS low, sum(volume) AS volume, "
+        "min(CASE WHEN source = :per_bar_source THEN 1 ELSE 0 END) AS per_bar, "
+        "count(*) AS points FROM price_data "
+        f"WHERE coin_id = :coin_id AND interval = :series AND {window} GROUP BY 1) AS b "
+        f"WHERE b.last_at >= {at.format('b.bucket + :width - :step')} "
+        "AND NOT EXISTS (SELECT 1 FROM price_data AS t WHERE t.coin_id = :coin_id "
+        f"AND t.interval = :target AND t.price_at = {at.format('b.bucket')})"
+    )
+    if preview:
+        sql = f"SELECT count(*), coalesce(sum(n.points), 0) FROM ({missing}) AS n"  # noqa: S608
+    else:
+        sql = (
+            f"INSERT INTO price_data ({_COLUMN_LIST}) "  # noqa: S608 - constants only
+            f"SELECT :coin_id, :target, {at.format('n.bucket')}, coalesce(o.open, o.price), "
+            "n.high, n.low, c.price, c.price, "
+            "CASE WHEN n.per_bar = 1 THEN n.volume ELSE c.volume END, c.market_cap, "
+            "CASE WHEN n.per_bar = 1 THEN :per_bar_source ELSE :label END "
+            f"FROM ({missing}) AS n "
+            "JOIN price_data AS o ON o.coin_id = :coin_id AND o.interval = :series "
+            "AND o.price_at = n.first_at "
+            "JOIN price_data AS c ON c.coin_id = :coin_id AND c.interval = :series "
+            "AND c.price_at = n.last_at "
+            # SQLite needs a WHERE before ON CONFLICT to parse an INSERT .. SELECT .. JOIN.
+            "WHERE 1 = 1 ON CONFLICT (coin_id, interval, price_at) DO NOTHING"
+        )
+    return _bind_window(text(sql), has_start)
+
+
+@lru_cache(maxsize=8)
+def _delete_covered_statement(dialect: str, has_start: bool) -> TextClause:
+    """The DELETE of `PriceRepository.delete_covered`: the window, the newest-row guard and
+    the bucket's bar, all in one statement so a concurrent writer cannot slip between."""
+    lower = " AND price_at >= :start" if has_start else ""
+    bars_lower = " AND t.price_at >= :start" if has_start else ""
+    sql = (
+        "DELETE FROM price_data WHERE coin_id = :coin_id AND interval = :series "  # noqa: S608
+        f"AND price_at < :end{lower} "
+        "AND price_at < (SELECT max(l.price_at) FROM price_data AS l "
+        "WHERE l.coin_id = :coin_id AND l.interval = :series) "
+        f"AND {_FROM_EPOCH[dialect].format(_BUCKET_EPOCH[dialect])} IN "
+        "(SELECT t.price_at FROM price_data AS t WHERE t.coin_id = :coin_id "
+        f"AND t.interval = :target AND t.price_at < :end{bars_lower})"
+    )
+    return _bind_window(text(sql), has_start)

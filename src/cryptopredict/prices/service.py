@@ -31,6 +31,9 @@ from cryptopredict.prices.repository import PriceColumns as PriceColumns
 from cryptopredict.prices.repository import PriceRow as PriceRow
 from cryptopredict.prices.repository import SeriesGaps as SeriesGaps
 from cryptopredict.prices.repository import from_micros as from_micros
+from cryptopredict.prices.retention import RetentionPolicy as RetentionPolicy
+from cryptopredict.prices.retention import RetentionReport as RetentionReport
+from cryptopredict.prices.retention import apply_retention as apply_retention
 from cryptopredict.prices.schemas import (
     BulkPrices,
     BulkResult,

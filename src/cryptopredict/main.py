@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -31,6 +32,8 @@ from cryptopredict.marketdata.mirror import router as mirror_router
 from cryptopredict.marketdata.router import router as sync_router
 from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
+from cryptopredict.tasks import service as tasks_service
+from cryptopredict.tasks.router import router as tasks_router
 
 API_PREFIX = "/api/v1"
 
@@ -46,15 +49,26 @@ def _api_router() -> APIRouter:
         prices_router,
         portfolios_router,
         sync_router,
+        tasks_router,
         system_router,
     ):
         api.include_router(router)
     return api
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
-    """Build the ASGI application; tests pass their own settings and database."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    scheduler: bool | None = None,
+) -> FastAPI:
+    """Build the ASGI application; tests pass their own settings and database.
+
+    `scheduler`: run the embedded task scheduler while the app runs; None follows the
+    settings (`tasks.service.should_schedule`).
+    """
     settings = settings or get_settings()
+    run_scheduler = tasks_service.should_schedule(settings) if scheduler is None else scheduler
     database = database or Database.from_settings(settings)
     redis_client = connect_redis(settings.redis_url)
 
@@ -71,7 +85,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         # collector's full passes, whose pauses otherwise show in the latency tail.
         gc.collect()
         gc.freeze()
+        if run_scheduler:
+            tasks_service.start_scheduler(app.state, settings)
         yield
+        await asyncio.to_thread(tasks_service.shutdown, app.state)
         if isinstance(cache, RedisCache):
             await cache.aclose()
         database.dispose()

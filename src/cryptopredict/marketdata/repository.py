@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import datetime as dt
+
+from sqlalchemy import delete, func, select
 
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.pagination import PageParams
@@ -57,3 +59,12 @@ class SyncRunRepository(Repository[SyncRun]):
         )
         statement = select(SyncRun).join(newest, SyncRun.id == newest.c.id)
         return {run.kind: run for run in self.session.scalars(statement)}
+
+    def prune(self, *, before: dt.datetime) -> int:
+        """Delete finished runs started before the cut-off (flushed, not committed); how
+        many went."""
+        statement = delete(SyncRun).where(
+            SyncRun.started_at < before, SyncRun.status != SyncStatus.RUNNING
+        )
+        result = self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)

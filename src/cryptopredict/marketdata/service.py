@@ -3,6 +3,7 @@ the runs themselves, and what operators read back (recent runs, current state)."
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -151,6 +152,12 @@ def get(*, session: Session, run_id: int) -> SyncRun:
     if run is None:
         raise NotFoundError(f"No sync run {run_id}", details={"run_id": run_id})
     return run
+
+
+def prune_runs(*, session: Session, before: dt.datetime) -> int:
+    """Delete finished run records started before the cut-off (flushed, not committed);
+    how many went. The retention task calls it."""
+    return SyncRunRepository(session).prune(before=before)
 
 
 class SyncState(NamedTuple):

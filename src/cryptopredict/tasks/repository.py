@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.core.repository import Repository
@@ -57,6 +57,31 @@ class TaskRunRepository(Repository[TaskRun]):
             worker=worker,
             status=TaskState.QUEUED,
         )
+
+    def set_state(
+        self,
+        task_id: str,
+        *,
+        attempt: int | None = None,
+        only: Sequence[TaskState] | None = None,
+        exclude: Sequence[TaskState] | None = None,
+        **values: Any,
+    ) -> int:
+        """Update the attempt (or every attempt) of a task in one statement, optionally only
+        in or not in some states; how many rows changed.
+
+        One UPDATE rather than read-then-write: it takes SQLite's write lock up front, so
+        concurrent recorders wait for each other instead of failing on a stale snapshot.
+        """
+        statement = update(TaskRun).where(TaskRun.task_id == task_id)
+        if attempt is not None:
+            statement = statement.where(TaskRun.attempt == attempt)
+        if only is not None:
+            statement = statement.where(TaskRun.status.in_(only))
+        if exclude is not None:
+            statement = statement.where(TaskRun.status.not_in(exclude))
+        result = self.session.execute(statement.values(**values))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def recent(
         self,

@@ -1,0 +1,200 @@
+"""The work behind every task kind: plain functions ``job(context, **kwargs) -> dict``.
+
+Each job is named as its ``TaskSpec`` in ``schedule.py``, takes only JSON-friendly keyword
+arguments (validated from its signature before it runs), calls the domain services and
+returns a JSON-serialisable summary. Jobs are idempotent: the syncs fetch only what is
+missing and upsert it, retention only ever touches data past its cut-off, so a rerun (a
+retry, or a run whose lock expired) never writes anything twice.
+
+A sync that ends failed raises: ``TemporaryTaskError`` when its fault may pass (CoinGecko
+down, rate-limited, breaker open), ``TaskFailedError`` otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import Field
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from cryptopredict.coins.schemas import CoingeckoId
+from cryptopredict.core.cache import ResponseCache
+from cryptopredict.core.config import Settings
+from cryptopredict.core.database import Database, utcnow
+from cryptopredict.marketdata import service as marketdata_service
+from cryptopredict.marketdata.client import CoinGeckoClient
+from cryptopredict.marketdata.models import SyncRun, SyncStatus
+from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS
+from cryptopredict.prices import service as prices_service
+from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError, is_temporary_sync_error
+from cryptopredict.tasks.locks import TaskLocks
+from cryptopredict.tasks.repository import TaskRunRepository
+
+MAX_HISTORY_DAYS = 3650
+
+
+@dataclass(slots=True)
+class JobContext:
+    """What jobs need from their process: settings, database, response cache, task locks and
+    (in a long-lived process without Redis) the CoinGecko guards shared across runs.
+
+    Attributes:
+        settings: the process's settings.
+        database: where jobs open their sessions (short transactions, committed per batch).
+        cache_source: returns the response cache that writes invalidate (the server's own
+            cache in embedded mode, so its readers see new prices at once).
+        locks: one lock per task kind.
+        guards: shared limiter and breaker; None builds fresh ones per run (with Redis their
+            state lives in Redis anyway, and its asyncio clients must not cross event loops).
+        clock: the current instant (retention cut-offs).
+    """
+
+    settings: Settings
+    database: Database
+    cache_source: Callable[[], ResponseCache]
+    locks: TaskLocks
+    guards: marketdata_service.Guards | None = None
+    clock: Callable[[], dt.datetime] = field(default=utcnow)
+
+    @property
+    def cache(self) -> ResponseCache:
+        """The response cache now."""
+        return self.cache_source()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for one job, rolled back on error and always closed."""
+        yield from self.database.session()
+
+
+Sync = Callable[[Session, CoinGeckoClient, ResponseCache], Awaitable[SyncRun]]
+
+
+def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
+    """Run one market-data sync on its own event loop and summarise its `SyncRun`."""
+
+    async def go(session: Session) -> SyncRun:
+        guards = context.guards or marketdata_service.Guards.from_settings(context.settings)
+        try:
+            async with marketdata_service.open_client(context.settings, guards) as client:
+                return await action(session, client, context.cache)
+        finally:
+            if context.guards is None:
+                await guards.aclose()
+
+    with context.session() as session:
+        run = asyncio.run(go(session))
+        summary = {
+            "sync_run_id": run.id,
+            "kind": str(run.kind),
+            "coin": run.coin,
+            "status": str(run.status),
+            "calls_made": run.calls_made,
+            "rows_written": run.rows_written,
+            "error": run.error,
+        }
+    if run.status == SyncStatus.FAILED:
+        message = f"sync {run.kind} #{run.id} failed: {run.error}"
+        if is_temporary_sync_error(run.error):
+            raise TemporaryTaskError(message)
+        raise TaskFailedError(message)
+    return summary
+
+
+def sync_all_prices(context: JobContext) -> dict[str, Any]:
+    """Store the latest price of every tracked coin (one CoinGecko call per 250 coins)."""
+    return _sync(
+        context,
+        lambda session, client, cache: marketdata_service.sync_prices(
+            session=session, client=client, cache=cache, settings=context.settings
+        ),
+    )
+
+
+def sync_historical_data(
+    context: JobContext,
+    days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS)] = DEFAULT_HISTORY_DAYS,
+) -> dict[str, Any]:
+    """Fill the gaps in every tracked coin's recent history (only what is missing)."""
+    return _sync(
+        context,
+        lambda session, client, cache: marketdata_service.sync_history(
+            session=session, client=client, cache=cache, settings=context.settings, days=days
+        ),
+    )
+
+
+def discover_new_cryptocurrencies(
+    context: JobContext, top: Annotated[int | None, Field(ge=1, le=5000)] = None
+) -> dict[str, Any]:
+    """Add or update the top coins by market cap (default `sync_top_coins`)."""
+    return _sync(
+        context,
+        lambda session, client, cache: marketdata_service.discover(
+            session=session, client=client, cache=cache, settings=context.settings, top=top
+        ),
+    )
+
+
+def sync_specific_cryptocurrency(
+    context: JobContext,
+    coin_id: CoingeckoId,
+    days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS)] = DEFAULT_HISTORY_DAYS,
+) -> dict[str, Any]:
+    """Fill one coin's missing history (adding the coin to the catalogue if it is new)."""
+    return _sync(
+        context,
+        lambda session, client, cache: marketdata_service.sync_history(
+            session=session,
+            client=client,
+            cache=cache,
+            settings=context.settings,
+            coin=coin_id,
+            days=days,
+        ),
+    )
+
+
+def cleanup_old_data(context: JobContext) -> dict[str, Any]:
+    """Downsample old prices into coarser bars (retention never just drops them) and prune
+    task and sync run records older than `task_run_retention_days`."""
+    now = context.clock()
+    cutoff = now - dt.timedelta(days=context.settings.task_run_retention_days)
+    summary: dict[str, Any] = {"runs_before": cutoff.isoformat()}
+    with context.session() as session:
+        report = prices_service.apply_retention(
+            session=session,
+            policy=prices_service.RetentionPolicy.from_settings(context.settings),
+            now=now,
+            cache=context.cache,
+        )
+        summary["prices"] = {
+            key: value for key, value in report.as_dict().items() if key != "steps"
+        }
+        summary["prices"]["errors"] = [step.error for step in report.skipped][:20]
+        summary["task_runs_deleted"] = TaskRunRepository(session).prune(before=cutoff)
+        summary["sync_runs_deleted"] = marketdata_service.prune_runs(session=session, before=cutoff)
+        session.commit()
+    return summary
+
+
+def health_check(context: JobContext) -> dict[str, Any]:
+    """Prove a worker round trip: where and when it ran, and that it reached the database."""
+    with context.session() as session:
+        database = session.execute(text("SELECT 1")).scalar() == 1
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "thread": threading.current_thread().name,
+        "time": context.clock().isoformat(),
+        "database": database,
+    }

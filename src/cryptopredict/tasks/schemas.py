@@ -1,0 +1,119 @@
+"""What the task-management API reads and writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cryptopredict.core.pagination import Page
+from cryptopredict.tasks.models import TaskState
+
+
+class TaskRunRead(BaseModel):
+    """One attempt of one task."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    task_id: str
+    task: str
+    status: TaskState
+    attempt: int
+    args: dict[str, Any]
+    worker: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    duration_seconds: float | None
+    result: dict[str, Any] | None
+    error: str | None
+
+
+TaskRunPage = Page[TaskRunRead]
+
+
+class TaskStatusRead(BaseModel):
+    """Where a task stands: its newest attempt (`state` `retrying` means another follows)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    task_id: str
+    task: str
+    state: TaskState
+    attempt: int
+    args: dict[str, Any]
+    worker: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    duration_seconds: float | None
+    result: dict[str, Any] | None
+    error: str | None
+
+
+class TaskKindRead(BaseModel):
+    """A registered task kind: its schedule, limits, newest run and next scheduled run."""
+
+    name: str
+    description: str
+    every_seconds: float | None = Field(description="Period; null for on-demand tasks")
+    exclusive: bool
+    time_limit_seconds: int
+    max_retries: int
+    last_run: TaskStatusRead | None
+    next_run_at: dt.datetime | None
+
+
+class TaskKindList(BaseModel):
+    """Every task kind, and which runner serves them (`embedded` or `celery`)."""
+
+    mode: str
+    items: list[TaskKindRead]
+
+
+class TaskTrigger(BaseModel):
+    """Keyword arguments of the run (see each task's job for the names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskSubmitted(BaseModel):
+    """A queued run: follow it at `/tasks/runs/{task_id}`."""
+
+    task_id: str
+    task: str
+    mode: str
+
+
+class RevokeResult(BaseModel):
+    """Whether the task was cancelled before it started, and where it stands now."""
+
+    task_id: str
+    revoked: bool
+    state: TaskState
+
+
+class WorkerRead(BaseModel):
+    """One worker and its load."""
+
+    name: str
+    alive: bool
+    active: int
+    reserved: int
+
+
+class WorkersRead(BaseModel):
+    """The workers that can run tasks now."""
+
+    mode: str
+    workers: list[WorkerRead]
+
+
+class QueuesRead(BaseModel):
+    """Tasks waiting, per queue."""
+
+    mode: str
+    queues: dict[str, int]

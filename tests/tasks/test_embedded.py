@@ -1,0 +1,225 @@
+"""The embedded runner and scheduler in-process, on a compressed clock: periods of a fraction
+of a second through `task_period_overrides`, never sleeps of minutes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from cryptopredict.core.config import Settings
+from cryptopredict.core.database import utcnow
+from cryptopredict.tasks.embedded import EmbeddedRunner, EmbeddedScheduler
+from cryptopredict.tasks.jobs import JobContext
+from cryptopredict.tasks.models import TaskRun, TaskState
+from cryptopredict.tasks.repository import TaskRunRepository
+from cryptopredict.tasks.schedule import HOUR, SCHEDULE, TaskSpec
+from tests.tasks import sample_jobs
+
+JOBS = "tests.tasks.sample_jobs"
+TICK = TaskSpec("tick", HOUR, "echo every hour", job=f"{JOBS}:echo")
+BOOM = TaskSpec("boom", HOUR, "fails every time", max_retries=0, job=f"{JOBS}:leak_and_fail")
+SLOW = TaskSpec("slowpoke", HOUR, "slower than its period", job=f"{JOBS}:slow")
+DOWN = TaskSpec("down", None, "upstream down", max_retries=2, job=f"{JOBS}:upstream_down")
+GATE = TaskSpec("gate", None, "waits for the test", exclusive=False, job=f"{JOBS}:wait_for_gate")
+TEST_SPECS = (TICK, BOOM, SLOW, DOWN, GATE)
+
+
+@pytest.fixture(autouse=True)
+def _sample_state() -> Iterator[None]:
+    sample_jobs.calls.clear()
+    sample_jobs.gate.clear()
+    yield
+    sample_jobs.gate.set()
+    sample_jobs.calls.clear()
+
+
+@pytest.fixture
+def make_runner(job_context: JobContext) -> Iterator[Callable[..., EmbeddedRunner]]:
+    """Runners over the schedule plus the test specs; closed after the test."""
+    made: list[EmbeddedRunner] = []
+
+    def make(periods: dict[str, float] | None = None, **options: object) -> EmbeddedRunner:
+        context = job_context
+        if periods is not None:
+            settings = Settings(
+                **(job_context.settings.model_dump() | {"task_period_overrides": periods})
+            )
+            context = JobContext(
+                settings=settings,
+                database=job_context.database,
+                cache_source=job_context.cache_source,
+                locks=job_context.locks,
+            )
+        tasks = {spec.name: spec for spec in (*SCHEDULE, *TEST_SPECS)}
+        runner = EmbeddedRunner(context, tasks=tasks, **options)  # type: ignore[arg-type]
+        made.append(runner)
+        return runner
+
+    yield make
+    sample_jobs.gate.set()
+    for runner in made:
+        if runner.scheduler is not None:
+            runner.scheduler.stop()
+        runner.close()
+
+
+def _runs(context: JobContext, task: str | None = None) -> list[TaskRun]:
+    with context.session() as session:
+        runs = TaskRunRepository(session).list(
+            filters=None if task is None else {"task": task}, sort="created_at"
+        )
+        return list(runs)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+def test_the_scheduler_runs_each_kind_every_period_and_a_failing_job_does_not_stop_it(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    runner = make_runner({"tick": 0.2, "boom": 0.2})
+    scheduler = EmbeddedScheduler(runner, specs=[TICK, BOOM], startup_delay=0, stagger=0, tick=0.02)
+    scheduler.start()
+
+    _wait_for(lambda: sum(r.status == "failed" for r in _runs(job_context, "boom")) >= 3)
+    _wait_for(lambda: sum(r.status == "succeeded" for r in _runs(job_context, "tick")) >= 3)
+    scheduler.stop()
+
+    booms = _runs(job_context, "boom")
+    assert all(r.status == TaskState.FAILED for r in booms if r.status.finished)
+    assert all(r.error and "ValueError" in r.error for r in booms if r.status.finished)
+    ticks = [r.created_at for r in _runs(job_context, "tick")]
+    gaps = [
+        (later - earlier).total_seconds() for earlier, later in zip(ticks, ticks[1:], strict=False)
+    ]
+    assert gaps and min(gaps) >= 0.15  # one run per period, not a burst
+
+
+def test_a_kind_slower_than_its_period_never_overlaps_itself(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    runner = make_runner({"slowpoke": 0.05})
+    scheduler = EmbeddedScheduler(runner, specs=[SLOW], startup_delay=0, stagger=0, tick=0.01)
+    scheduler.start()
+
+    _wait_for(lambda: sum(r.status == "succeeded" for r in _runs(job_context, "slowpoke")) >= 3)
+    scheduler.stop()
+    runner.close()
+
+    runs = [r for r in _runs(job_context, "slowpoke") if r.status == TaskState.SUCCEEDED]
+    spans = sorted((r.started_at, r.finished_at) for r in runs)
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert end is not None and start is not None and start >= end
+    assert not [r for r in _runs(job_context, "slowpoke") if r.status == TaskState.SKIPPED]
+
+
+def test_a_restart_plans_from_the_recorded_runs_catching_up_once(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    now = utcnow()
+    with job_context.session() as session:
+        runs = TaskRunRepository(session)
+        recent = runs.queue(task_id="recent", task="tick", args={})
+        overdue = runs.queue(task_id="overdue", task="boom", args={})
+        runs.update(recent, status=TaskState.SUCCEEDED, created_at=now - dt.timedelta(minutes=10))
+        runs.update(overdue, status=TaskState.FAILED, created_at=now - dt.timedelta(hours=3))
+        session.commit()
+    runner = make_runner()
+    scheduler = EmbeddedScheduler(
+        runner, specs=[BOOM, TICK, SLOW], startup_delay=0, stagger=60, tick=0.02
+    )
+    scheduler.start()
+
+    _wait_for(lambda: len(scheduler.planned()) == 3)
+    _wait_for(lambda: len(_runs(job_context, "boom")) == 2)  # the overdue kind ran once
+    scheduler.stop()
+
+    planned = scheduler.planned()
+    assert abs((planned["tick"] - (now + dt.timedelta(minutes=50))).total_seconds()) < 2
+    assert planned["boom"] > now + dt.timedelta(minutes=59)  # ran, next one a period later
+    assert abs((planned["slowpoke"] - (now + dt.timedelta(seconds=120))).total_seconds()) < 5
+    assert len(_runs(job_context, "tick")) == 1 and not _runs(job_context, "slowpoke")
+    entries = {entry.spec.name: entry for entry in runner.schedule()}
+    assert entries["tick"].next_run_at == planned["tick"]
+    assert entries["tick"].last_run is not None and entries["tick"].last_run.task_id == "recent"
+    assert entries["sync_specific_cryptocurrency"].next_run_at is None
+
+
+def test_one_process_per_host_schedules(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    first = EmbeddedScheduler(make_runner({"tick": 0.1}), specs=[TICK], startup_delay=0)
+    second = EmbeddedScheduler(make_runner({"tick": 0.1}), specs=[TICK], startup_delay=0)
+    first.start()
+    _wait_for(lambda: bool(first.planned()))
+    second.start()
+    time.sleep(0.3)
+
+    assert not second.planned()
+    first.stop()
+    _wait_for(lambda: bool(second.planned()), timeout=10)  # takes over once the leader stops
+
+
+def test_temporary_failures_are_retried_with_backoff_until_the_retries_run_out(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    runner = make_runner(retry_delay=lambda seconds: seconds / 1000)
+
+    task_id = runner.submit("down")
+
+    _wait_for(lambda: (status := runner.status(task_id)) is not None and status.attempt == 3)
+    _wait_for(lambda: runner.status(task_id).state == TaskState.FAILED)  # type: ignore[union-attr]
+    with job_context.session() as session:
+        attempts = TaskRunRepository(session).attempts(task_id)
+    assert [(a.attempt, a.status) for a in attempts] == [
+        (1, TaskState.RETRYING),
+        (2, TaskState.RETRYING),
+        (3, TaskState.FAILED),
+    ]
+
+
+def test_a_queued_task_can_be_revoked_and_workers_and_queues_show_the_load(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    runner = make_runner(threads=1)
+    blocker = runner.submit("gate")
+    _wait_for(lambda: runner.status(blocker).state == TaskState.RUNNING)  # type: ignore[union-attr]
+    waiting = runner.submit("health_check")
+
+    (worker,) = runner.workers()
+    assert (worker.alive, worker.active, worker.reserved) == (True, 1, 1)
+    assert runner.queues() == {"embedded": 1}
+    assert runner.revoke(waiting) is True
+    assert runner.revoke(blocker) is False  # running: it goes on
+    assert runner.queues() == {"embedded": 0}
+
+    sample_jobs.gate.set()
+    _wait_for(lambda: runner.status(blocker).state == TaskState.SUCCEEDED)  # type: ignore[union-attr]
+    assert runner.status(waiting).state == TaskState.REVOKED  # type: ignore[union-attr]
+    assert [c["job"] for c in sample_jobs.calls] == ["wait_for_gate"]
+
+
+def test_runs_left_unfinished_by_a_dead_server_process_are_recorded_as_failed(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext, tmp_path: Path
+) -> None:
+    runner = make_runner()
+    host = runner.worker_name.removeprefix("embedded@").rpartition(":")[0]
+    with job_context.session() as session:
+        runs = TaskRunRepository(session)
+        dead = runs.queue(task_id="dead", task="tick", args={}, worker=f"embedded@{host}:999999")
+        runs.update(dead, status=TaskState.RUNNING)
+        runs.queue(task_id="mine", task="tick", args={}, worker=runner.worker_name)
+        session.commit()
+
+    assert runner.reap_orphans() == 1
+    assert runner.status("dead").state == TaskState.FAILED  # type: ignore[union-attr]
+    assert runner.status("mine").state == TaskState.QUEUED  # type: ignore[union-attr]

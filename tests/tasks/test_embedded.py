@@ -223,3 +223,23 @@ def test_runs_left_unfinished_by_a_dead_server_process_are_recorded_as_failed(
     assert runner.reap_orphans() == 1
     assert runner.status("dead").state == TaskState.FAILED  # type: ignore[union-attr]
     assert runner.status("mine").state == TaskState.QUEUED  # type: ignore[union-attr]
+
+
+def test_a_task_waiting_for_its_retry_keeps_its_error_when_revoked_or_stopped(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    runner = make_runner(retry_delay=lambda seconds: seconds * 2)  # a minute or more
+    ids = []
+    for _ in range(2):  # one after the other: the kind is exclusive
+        task_id = runner.submit("down")
+        _wait_for(lambda t=task_id: runner.status(t).state == TaskState.RETRYING)  # type: ignore[misc, union-attr]
+        ids.append(task_id)
+    revoked, stopped = ids
+
+    assert runner.revoke(revoked) is True
+    runner.close()
+
+    for task_id, state in ((revoked, TaskState.REVOKED), (stopped, TaskState.FAILED)):
+        status = runner.status(task_id)
+        assert status is not None and (status.state, status.attempt) == (state, 1)
+        assert status.error == "UpstreamServerError: CoinGecko answered 503"

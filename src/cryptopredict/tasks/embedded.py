@@ -134,7 +134,10 @@ class EmbeddedRunner:
             timer.cancel()
         if item is None and timer is None:
             return self._revoke_stored(task_id)
-        self._mark_revoked(task_id, "revoked before it ran")
+        if item is not None:
+            self._mark_revoked(task_id, "revoked before it ran")
+        else:  # the failed attempt keeps its error; no retry follows
+            self._mark_revoked(task_id, None, state=TaskState.REVOKED)
         return True
 
     def workers(self) -> list[WorkerInfo]:
@@ -176,8 +179,10 @@ class EmbeddedRunner:
             workers = list(self._workers)
         for _, timer in timers:
             timer.cancel()
-        for task_id in waiting + [task_id for task_id, _ in timers]:
+        for task_id in waiting:
             self._mark_revoked(task_id, "the server stopped before it ran")
+        for task_id, _ in timers:  # its retry will not come: the attempt stays failed
+            self._mark_revoked(task_id, None, state=TaskState.FAILED)
         for _ in workers:
             self._queue.put(None)
         for thread in workers:
@@ -283,15 +288,18 @@ class EmbeddedRunner:
         except RuntimeError:
             pass  # closed meanwhile
 
-    def _mark_revoked(self, task_id: str, reason: str) -> None:
+    def _mark_revoked(
+        self, task_id: str, reason: str | None, *, state: TaskState = TaskState.REVOKED
+    ) -> None:
+        """End a task that will not run (again): a queued attempt gets `reason` as its error,
+        an attempt waiting for its retry keeps its own."""
+        values: dict[str, Any] = {"status": state}
+        if reason is not None:
+            values |= {"finished_at": utcnow(), "error": reason}
         try:
             with self.context.session() as session:
                 TaskRunRepository(session).set_state(
-                    task_id,
-                    only=[TaskState.QUEUED, TaskState.RETRYING],
-                    status=TaskState.REVOKED,
-                    finished_at=utcnow(),
-                    error=reason,
+                    task_id, only=[TaskState.QUEUED, TaskState.RETRYING], **values
                 )
                 session.commit()
         except Exception as exc:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import forecasting, http_latency, import_prices, marketdata
+from bench import forecasting, http_latency, import_prices, marketdata, tasks
 from bench.common import REPO_ROOT, Section, library_versions, machine_facts
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "mirror": ("CoinGecko mirror", marketdata.run_mirror),
     "sync-calls": ("Calls per prices sync", marketdata.run_sync_calls),
     "forecast": ("Forecasting", forecasting.run),
+    "tasks": ("Background tasks (Celery)", tasks.run),
 }
 TIME_LIMIT_SECONDS = 900
 

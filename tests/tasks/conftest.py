@@ -90,3 +90,12 @@ def job_context(tasks_settings: Settings, tasks_database: Database) -> JobContex
         cache_source=lambda: cache,
         locks=TaskLocks(),
     )
+
+
+# Celery tests (test_celery_*): their own redis-server, worker processes, the fake CoinGecko.
+from tests.tasks.celery_support import (  # noqa: E402, F401 - fixtures, found by name
+    celery_client,
+    celery_fake_coingecko,
+    processes,
+    redis_server,
+)

@@ -170,6 +170,16 @@ def _migrate(url: str, revision: str = "head") -> None:
         migrations.upgrade(url, revision)
 
 
+def _open_database(*, migrate: bool) -> tuple[Settings, Database, str]:
+    """Settings, logging and the database of a one-shot command, migrated first if asked."""
+    settings = _settings()
+    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
+    url = settings.resolved_database_url
+    if migrate:
+        _migrate(url)
+    return settings, Database.from_settings(settings), url
+
+
 def _uvicorn_log_config(level: str) -> dict[str, Any]:
     """Uvicorn's own logging setup, extended so the app's loggers reach every worker."""
     from uvicorn.config import LOGGING_CONFIG
@@ -330,12 +340,7 @@ def create_admin(
         email = _EMAIL.validate_python(email.strip()).lower()
     except ValidationError as exc:
         _fail(f"invalid email {email!r}: {exc.errors(include_input=False)[0]['msg']}", code=2)
-    settings = _settings()
-    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
-    url = settings.resolved_database_url
-    if migrate:
-        _migrate(url)
-    database = Database.from_settings(settings)
+    settings, database, url = _open_database(migrate=migrate)
     try:
         with _database_errors(url), database.session_factory() as session:
             user = auth_service.get_by_email(session=session, email=email)
@@ -449,13 +454,8 @@ def import_prices(
             coin = importer.normalise_coin_id(coin)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--coin") from None
-    settings = _settings()
-    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
-    url = settings.resolved_database_url
-    if migrate:
-        _migrate(url)
+    settings, database, url = _open_database(migrate=migrate)
     stdout, stderr = Console(), Console(stderr=True)
-    database = Database.from_settings(settings)
     try:
         with (
             _database_errors(url),
@@ -525,13 +525,8 @@ def _run_sync(action: SyncAction, *, migrate: bool) -> None:
     Exit code 1 when the run failed; a partial run (some history not available to this
     plan) succeeds with a note.
     """
-    settings = _settings()
-    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
-    url = settings.resolved_database_url
-    if migrate:
-        _migrate(url)
+    settings, database, url = _open_database(migrate=migrate)
     stderr = Console(stderr=True)
-    database = Database.from_settings(settings)
     cache = create_cache(settings.redis_url, ttl_seconds=settings.cache_ttl_seconds)
     started = time.perf_counter()
 
@@ -907,10 +902,7 @@ def _frames_from_database(coin_ids: list[str]) -> dict[str, Any]:
     from cryptopredict.core.errors import NotFoundError
     from cryptopredict.forecasting import service as forecasting_service
 
-    settings = _settings()
-    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
-    url = settings.resolved_database_url
-    database = Database.from_settings(settings)
+    settings, database, url = _open_database(migrate=False)
     frames = {}
     try:
         with _database_errors(url), database.session_factory() as session:
@@ -954,12 +946,7 @@ def train(
             frame = training.load_csv_prices(csv_dir, coin)
         except (OSError, ValueError) as exc:
             _fail(str(exc), code=2)
-    settings = _settings()
-    _configure_logging(_log_level(settings.log_level), quiet_migrations=True)
-    url = settings.resolved_database_url
-    if migrate:
-        _migrate(url)
-    database = Database.from_settings(settings)
+    settings, database, url = _open_database(migrate=migrate)
     try:
         with (
             _database_errors(url),

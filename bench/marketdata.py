@@ -44,6 +44,7 @@ from bench.common import (
     BenchError,
     Load,
     Section,
+    Server,
     fresh_database,
     load_table_row,
     require_loopback,
@@ -95,6 +96,8 @@ MIRROR_WARMUP_SECONDS = 2
 MIRROR_MAX_PYTHON_REQUESTS = 30_000
 MIRROR_P99_TARGET_MS = 30
 MIRROR_DATABASE = "cryptopredict_bench_mirror"
+# A second, lighter load (not judged): how much of the -c16 tail is queueing on 2 cores.
+MIRROR_LIGHT_CONNECTIONS = 4
 
 
 # ---- shared plumbing ------------------------------------------------------------------------
@@ -473,17 +476,43 @@ def _check_mirror(base_url: str) -> dict[str, int]:
     return sizes
 
 
+def _server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by the server process and all its workers."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for process in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def _load_all(
-    base_url: str, paths: dict[str, str], *, wrk: bool, python: bool = True
+    server: Server,
+    paths: dict[str, str],
+    *,
+    wrk: bool,
+    python: bool = True,
+    cpu: dict[str, float] | None = None,
+    light: list[tuple[str, Load]] | None = None,
 ) -> list[tuple[str, Load]]:
     """Warm each path up, then load it with wrk (when installed) and/or the httpx generator
-    (always when there is no wrk)."""
+    (always when there is no wrk). With `cpu`, record the server's CPU microseconds per
+    request during each wrk run; with `light`, also run wrk at MIRROR_LIGHT_CONNECTIONS."""
     results = []
     for name, path in paths.items():
-        url = base_url + path
+        url = server.base_url + path
         run_python_load(url, MIRROR_WARMUP_SECONDS, MIRROR_MAX_PYTHON_REQUESTS)
         if wrk:
-            results.append((name, run_wrk(url, MIRROR_SECONDS)))
+            used = _server_cpu_seconds(server.process.pid)
+            load = run_wrk(url, MIRROR_SECONDS)
+            if cpu is not None:
+                cpu[name] = (_server_cpu_seconds(server.process.pid) - used) / load.requests * 1e6
+            results.append((name, load))
+            if light is not None:
+                light.append((name, run_wrk(url, MIRROR_SECONDS, MIRROR_LIGHT_CONNECTIONS)))
         if python or not wrk:
             results.append((name, run_python_load(url, MIRROR_SECONDS, MIRROR_MAX_PYTHON_REQUESTS)))
     return results
@@ -498,6 +527,9 @@ def run_mirror() -> Section:
     wrk = wrk_version()
     store = _redis()
     redis_env = {"CRYPTOPREDICT_REDIS_URL": REDIS_URL}
+    cpu: dict[str, float] = {}
+    uncached_cpu: dict[str, float] = {}
+    light: list[tuple[str, Load]] = []
     try:
         store.flushdb()
         with (
@@ -510,7 +542,11 @@ def run_mirror() -> Section:
             ) as server:
                 sizes = _check_mirror(server.base_url)
                 cached = _load_all(
-                    server.base_url, MIRROR_ENDPOINTS | MIRROR_BASELINE, wrk=bool(wrk)
+                    server,
+                    MIRROR_ENDPOINTS | MIRROR_BASELINE,
+                    wrk=bool(wrk),
+                    cpu=cpu,
+                    light=light,
                 )
                 _check_mirror(server.base_url)
                 redis_keys = int(store.dbsize())
@@ -520,13 +556,15 @@ def run_mirror() -> Section:
             with running_server(
                 database, Path(data_dir), workers=MIRROR_WORKERS, extra_env=uncached_env
             ) as server:
-                uncached = _load_all(server.base_url, MIRROR_ENDPOINTS, wrk=bool(wrk), python=False)
+                uncached = _load_all(
+                    server, MIRROR_ENDPOINTS, wrk=bool(wrk), python=False, cpu=uncached_cpu
+                )
     finally:
         store.flushdb()
         store.close()
     if redis_keys == 0:
         raise BenchError("the server wrote nothing to Redis: the cache was not in use")
-    failed = [(name, load) for name, load in cached + uncached if load.bad]
+    failed = [(name, load) for name, load in cached + uncached + light if load.bad]
     if failed:
         raise BenchError(
             "non-200 answers or socket errors under load: "
@@ -552,16 +590,39 @@ def run_mirror() -> Section:
         f"warm-up; wrk: `{' '.join(wrk_command(MIRROR_SECONDS))}` ({wrk or 'not installed'}); "
         "Python: httpx.AsyncClient on uvloop, same connection count, at most "
         f"{MIRROR_MAX_PYTHON_REQUESTS:,} requests. After the warm-up nearly every request is a "
-        "Redis cache hit.",
+        "cache hit answered from the worker's in-process copy (kept in step with Redis by "
+        "pub/sub, at most 1 s stale in other workers), before routing. Server, wrk, Redis and "
+        "PostgreSQL share the machine's cores, so figures vary between runs; the httpx rows "
+        "are bound by the Python generator's own CPU (compare its ping row) and say little "
+        "about the server.",
         "",
         *LOAD_TABLE_HEADER,
         *(load_table_row(name, load) for name, load in cached),
+        "",
+        "Server CPU per request during each wrk run above (user + system of the server and "
+        "its workers, divided by the requests wrk completed; independent of queueing):",
+        "",
+        "| endpoint | server CPU µs/request |",
+        "|---|---:|",
+        *(f"| {name} | {micros:,.0f} |" for name, micros in cpu.items()),
+        "",
+        f"Not judged: the same server under a lighter load, wrk `-c{MIRROR_LIGHT_CONNECTIONS}` "
+        "(otherwise the same command), to show how much of the -c16 tail is requests queueing "
+        "for the shared cores rather than work per request:",
+        "",
+        *LOAD_TABLE_HEADER,
+        *(load_table_row(f"{name}, -c{MIRROR_LIGHT_CONNECTIONS}", load) for name, load in light),
         "",
         "The same endpoints with the response cache off (`CRYPTOPREDICT_CACHE_TTL_SECONDS=0`), "
         "every request reading PostgreSQL — the cost of a miss:",
         "",
         *LOAD_TABLE_HEADER,
         *(load_table_row(f"{name}, uncached", load) for name, load in uncached),
+        "",
+        *(
+            f"- {name}, uncached: {micros:,.0f} µs server CPU per request"
+            for name, micros in uncached_cpu.items()
+        ),
         "",
         f"Target: p99 < {MIRROR_P99_TARGET_MS} ms with the Redis cache (judged on "
         f"{'wrk' if wrk else 'the Python generator'}):",

@@ -276,3 +276,26 @@ def test_lost_connection_turns_the_local_tier_off_until_back_in_step(redis_url: 
 
 async def _not_in_step(cache: RedisCache) -> bool:
     return not cache.in_step
+
+
+def test_invalidations_in_another_redis_database_are_not_applied(redis_url: str) -> None:
+    """Channels are server-wide; generations are per database, so the channel is too."""
+    namespace = _namespace()
+    parsed = urlsplit(redis_url)
+    other_db = (int(parsed.path.strip("/") or "0") + 1) % 16
+    other_url = parsed._replace(path=f"/{other_db}").geturl()
+
+    async def scenario() -> None:
+        cache, elsewhere = RedisCache(redis_url), RedisCache(other_url)
+        try:
+            await _warm(cache, namespace, "k", b"v")
+            elsewhere.invalidate(namespace)
+            await asyncio.sleep(0.1)
+            assert cache.peek("/k") == b"v"
+            assert (await cache.lookup(namespace, "k")).generation == 0
+        finally:
+            redis.Redis.from_url(other_url).delete(f"cryptopredict:cache:{namespace}:generation")
+            await cache.aclose()
+            await elsewhere.aclose()
+
+    _run(scenario())

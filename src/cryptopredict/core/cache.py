@@ -44,7 +44,8 @@ logger = logging.getLogger(__name__)
 
 PRICES_NAMESPACE = "prices"
 KEY_PREFIX = "cryptopredict:cache:"
-INVALIDATION_CHANNEL = f"{KEY_PREFIX}invalidations"
+INVALIDATION_CHANNEL = f"{KEY_PREFIX}invalidations:"  # + the database number: channels
+# are server-wide, generations are per database
 DEFAULT_STALENESS_SECONDS = 1.0
 LOCAL_MAX_ENTRIES = 2048
 LOCAL_MAX_BYTES = 64 * 1024 * 1024
@@ -288,6 +289,8 @@ class RedisCache:
         self._sync = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
         self._lookup = self._async.register_script(_LOOKUP_SCRIPT)
         self._invalidate = self._sync.register_script(_INVALIDATE_SCRIPT)
+        database = self._sync.connection_pool.connection_kwargs.get("db", 0)
+        self._channel = f"{INVALIDATION_CHANNEL}{database}"
         self._ttl_ms = int(ttl_seconds * 1000)
         self._retry_after = retry_after_seconds
         self._clock = clock
@@ -355,7 +358,7 @@ class RedisCache:
             generation = int(
                 self._invalidate(
                     keys=[f"{KEY_PREFIX}{namespace}:generation"],
-                    args=[INVALIDATION_CHANNEL, namespace],
+                    args=[self._channel, namespace],
                 )
             )
         except (redis.RedisError, OSError) as exc:
@@ -465,7 +468,7 @@ class RedisCache:
         """Subscribe, then read messages and heartbeat replies until the connection fails."""
         heartbeat = self._staleness / 4
         subscribed_at = self._clock()
-        await pubsub.subscribe(INVALIDATION_CHANNEL)
+        await pubsub.subscribe(self._channel)
         while True:
             message = await pubsub.get_message(timeout=self._staleness)
             if message is None:

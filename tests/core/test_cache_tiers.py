@@ -179,10 +179,10 @@ def test_local_copy_expires_with_the_redis_entry(redis_url: str) -> None:
     namespace = _namespace()
 
     async def scenario() -> None:
-        cache = RedisCache(redis_url, ttl_seconds=0.3)
+        cache = RedisCache(redis_url, ttl_seconds=1.0)
         try:
             await _warm(cache, namespace, "k", b"v")
-            await asyncio.sleep(0.35)
+            await asyncio.sleep(1.05)
             assert cache.peek("/k") is None
             assert await _missing(cache, namespace, "k")
         finally:

@@ -207,6 +207,45 @@ def test_prices_of_all_tracked_coins_cost_one_call_per_250_and_repeat_writes_not
     assert _count(db_session) == 250
 
 
+def test_prices_of_given_coins_cost_one_call_add_new_coins_and_note_unknown_ones(
+    sync: Callable[..., SyncRun],
+    fake_coingecko: FakeCoinGecko,
+    factory: Factory,
+    db_session: Session,
+    cache: MemoryCache,
+) -> None:
+    retired = factory.coin("ethereum", symbol="eth", name="Ethereum", is_active=False)
+    factory.coin("tether")  # tracked, not asked for: left alone
+
+    run = sync(lambda s: s.prices(coins={"bitcoin", " Ethereum", "no-such-coin"}))
+
+    [call] = fake_coingecko.requests_to("/coins/markets")
+    assert sorted(call.query["ids"].split(",")) == ["bitcoin", "ethereum", "no-such-coin"]
+    assert (run.kind, run.coin, run.calls_made) == (
+        SyncKind.PRICES,
+        "bitcoin,ethereum,no-such-coin",
+        1,
+    )
+    assert (run.status, run.rows_written) == (SyncStatus.PARTIAL, 2)
+    assert run.error == "no-such-coin: not known to CoinGecko"
+    bitcoin = db_session.scalars(select(Cryptocurrency).filter_by(coingecko_id="bitcoin")).one()
+    assert (bitcoin.symbol, bitcoin.market_cap_rank) == ("btc", 1)  # added to the catalogue
+    priced = set(
+        db_session.scalars(select(PriceData.coin_id).where(PriceData.source == "coingecko-latest"))
+    )
+    assert priced == {bitcoin.id, retired.id}  # asked for by name: priced even if inactive
+    assert asyncio.run(cache.lookup(PRICES_NAMESPACE, "latest")).value is None
+
+    again = sync(lambda s: s.prices(coins=["bitcoin"]))
+    assert (again.status, again.coin, again.rows_written) == (SyncStatus.SUCCEEDED, "bitcoin", 0)
+
+    unknown = sync(lambda s: s.prices(coins=["no-such-coin"]))
+    assert unknown.status == SyncStatus.FAILED
+    assert unknown.error is not None and "does not know" in unknown.error
+    with pytest.raises(ValueError, match="at least one"):
+        sync(lambda s: s.prices(coins=[]))
+
+
 # ---- history ----------------------------------------------------------------------------
 
 

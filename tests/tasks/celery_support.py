@@ -193,6 +193,8 @@ def worker_env(
         "CRYPTOPREDICT_COINGECKO_MAX_RETRIES": "0",
         "CRYPTOPREDICT_CACHE_TTL_SECONDS": "0",
         "CRYPTOPREDICT_BROKER_VISIBILITY_TIMEOUT_SECONDS": str(visibility_timeout),
+        # Retry backoff compressed a hundredfold, as the periods are: 0.3 s, 0.6 s, 1.2 s ...
+        "CRYPTOPREDICT_TASK_RETRY_BASE_SECONDS": "0.3",
         "CRYPTOPREDICT_LOG_LEVEL": "INFO",
     }
 
@@ -200,16 +202,6 @@ def worker_env(
 def periods(**seconds: float) -> dict[str, str]:
     """Environment that compresses the schedule: `periods(sync_all_prices=1)`."""
     return {"CRYPTOPREDICT_TASK_PERIOD_OVERRIDES": json.dumps(seconds)}
-
-
-# The retry delays of temporary failures (30 s, 60 s ... in errors.py) compressed a
-# hundredfold, as the periods are; a test worker runs this instead of the plain CLI.
-FAST_RETRIES = (
-    "import cryptopredict.tasks.execution as e, cryptopredict.tasks.errors as r; "
-    "r.TemporaryTaskError.__init__.__kwdefaults__['retry_in'] = 0.3; "
-    "e.retry_delay = lambda attempt: r.retry_delay(attempt, base=0.3); "
-    "from cryptopredict.cli import app; app(prog_name='cryptopredict')"
-)
 
 
 @dataclass
@@ -220,14 +212,11 @@ class Processes:
     env: dict[str, str]
     started: list[Process] = field(default_factory=list)
 
-    def _spawn(
-        self, name: str, args: list[str], env: Mapping[str, str] | None, *, fast_retries: bool
-    ) -> Process:
+    def _spawn(self, name: str, args: list[str], env: Mapping[str, str] | None) -> Process:
         log = self.directory / f"{name}.log"
-        command = [sys.executable, "-c", FAST_RETRIES] if fast_retries else [str(CLI)]
         with log.open("wb") as output:
-            popen = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI
-                [*command, *args],
+            popen = subprocess.Popen(  # noqa: S603 - our own CLI
+                [str(CLI), *args],
                 env=self.env | dict(env or {}),
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -245,13 +234,12 @@ class Processes:
         concurrency: int = 1,
         pool: str = "prefork",
         env: Mapping[str, str] | None = None,
-        fast_retries: bool = False,
         wait: bool = True,
     ) -> Process:
         """`cryptopredict worker` named `name@test`, waited for until it is ready."""
         args = ["worker", f"--concurrency={concurrency}", f"--pool={pool}", "--loglevel=INFO"]
         args += [f"--hostname={name}@test", "--without-mingle", "--without-gossip"]
-        process = self._spawn(name, args, env, fast_retries=fast_retries)
+        process = self._spawn(name, args, env)
         if wait:
             self.wait_ready(process)
         return process
@@ -261,7 +249,7 @@ class Processes:
         data_dir = self.directory / name
         data_dir.mkdir(exist_ok=True)
         extra = {"CRYPTOPREDICT_DATA_DIR": str(data_dir)} | dict(env or {})
-        return self._spawn(name, ["beat", "--loglevel=INFO"], extra, fast_retries=False)
+        return self._spawn(name, ["beat", "--loglevel=INFO"], extra)
 
     def wait_ready(self, process: Process, timeout: float = 60) -> None:
         """Until the worker logs that it is ready; its log on failure."""

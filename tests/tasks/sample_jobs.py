@@ -50,3 +50,10 @@ def wait_for_gate(context: JobContext) -> dict[str, Any]:
     calls.append({"job": "wait_for_gate"})
     gate.wait(10)
     return {"gate": gate.is_set()}
+
+
+def wait_for_coin(context: JobContext, coin_id: str) -> dict[str, Any]:
+    """Blocks until the test opens the gate (at most 10 s), for one coin."""
+    calls.append({"job": "wait_for_coin", "coin_id": coin_id})
+    gate.wait(10)
+    return {"coin_id": coin_id}

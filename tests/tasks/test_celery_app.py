@@ -22,9 +22,9 @@ from cryptopredict.tasks.celery_app import (
     CeleryNotConfiguredError,
     beat_schedule,
     create_celery,
-    jittered,
     soft_time_limit,
 )
+from cryptopredict.tasks.errors import RETRY_MAX_SECONDS, retry_delay
 from cryptopredict.tasks.models import TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.runner import period_of
@@ -72,10 +72,13 @@ def test_soft_limit_is_a_little_before_the_hard_one() -> None:
     assert soft_time_limit(1) == 1
 
 
-def test_retry_delays_are_jittered() -> None:
-    delays = {jittered(30.0) for _ in range(50)}
-    assert all(15.0 <= delay <= 30.0 for delay in delays)
-    assert len(delays) > 1
+def test_retry_delays_grow_exponentially_with_jitter_up_to_a_cap() -> None:
+    for attempt, full in ((1, 30.0), (2, 60.0), (3, 120.0), (4, 240.0), (10, RETRY_MAX_SECONDS)):
+        assert retry_delay(attempt, base=30.0, jitter=False) == full
+        delays = {retry_delay(attempt, base=30.0) for _ in range(50)}
+        assert all(full / 2 <= delay <= full for delay in delays)
+        assert len(delays) > 1
+    assert retry_delay(3, base=0.5, jitter=False) == 2.0
 
 
 def test_beat_schedule_is_built_from_the_schedule_table() -> None:

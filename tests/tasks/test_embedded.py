@@ -4,6 +4,7 @@ of a second through `task_period_overrides`, never sleeps of minutes."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
+from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
 from cryptopredict.tasks.embedded import EmbeddedRunner, EmbeddedScheduler
-from cryptopredict.tasks.jobs import JobContext
+from cryptopredict.tasks.jobs import ABANDONED_AFTER, JobContext
 from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.schedule import HOUR, SCHEDULE, TaskSpec
@@ -42,12 +44,20 @@ def make_runner(job_context: JobContext) -> Iterator[Callable[..., EmbeddedRunne
     """Runners over the schedule plus the test specs; closed after the test."""
     made: list[EmbeddedRunner] = []
 
-    def make(periods: dict[str, float] | None = None, **options: object) -> EmbeddedRunner:
+    def make(
+        periods: dict[str, float] | None = None,
+        *,
+        retry_base_seconds: float | None = None,
+        **options: object,
+    ) -> EmbeddedRunner:
         context = job_context
+        changes: dict[str, object] = {}
         if periods is not None:
-            settings = Settings(
-                **(job_context.settings.model_dump() | {"task_period_overrides": periods})
-            )
+            changes["task_period_overrides"] = periods
+        if retry_base_seconds is not None:
+            changes["task_retry_base_seconds"] = retry_base_seconds
+        if changes:
+            settings = Settings(**(job_context.settings.model_dump() | changes))
             context = JobContext(
                 settings=settings,
                 database=job_context.database,
@@ -172,7 +182,7 @@ def test_one_process_per_host_schedules(
 def test_temporary_failures_are_retried_with_backoff_until_the_retries_run_out(
     make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
 ) -> None:
-    runner = make_runner(retry_delay=lambda seconds: seconds / 1000)
+    runner = make_runner(retry_base_seconds=0.2)  # CRYPTOPREDICT_TASK_RETRY_BASE_SECONDS
 
     task_id = runner.submit("down")
 
@@ -185,6 +195,32 @@ def test_temporary_failures_are_retried_with_backoff_until_the_retries_run_out(
         (2, TaskState.RETRYING),
         (3, TaskState.FAILED),
     ]
+    # Each retry waits the jittered backoff: half to all of 0.2 s, then of 0.4 s.
+    waits = [
+        (later.started_at - earlier.finished_at).total_seconds()  # type: ignore[operator]
+        for earlier, later in itertools.pairwise(attempts)
+    ]
+    assert 0.1 <= waits[0] < 0.2 + 0.5 and 0.2 <= waits[1] < 0.4 + 0.5
+
+
+def test_runs_left_running_long_past_any_time_limit_are_abandoned_at_startup(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    long_ago = utcnow() - ABANDONED_AFTER - dt.timedelta(minutes=1)
+    with job_context.session() as session:
+        stale = SyncRun(kind=SyncKind.PRICES, status=SyncStatus.RUNNING, started_at=long_ago)
+        recent = SyncRun(kind=SyncKind.PRICES, status=SyncStatus.RUNNING, started_at=utcnow())
+        session.add_all([stale, recent])
+        session.commit()
+        ids = (stale.id, recent.id)
+
+    make_runner().reap_orphans()  # what the scheduler does first
+
+    with job_context.session() as session:
+        stale, recent = (session.get(SyncRun, run_id) for run_id in ids)  # type: ignore[assignment]
+        assert (stale.status, stale.error) == (SyncStatus.FAILED, "abandoned (process ended)")
+        assert stale.finished_at is not None
+        assert recent.status == SyncStatus.RUNNING
 
 
 def test_a_queued_task_can_be_revoked_and_workers_and_queues_show_the_load(
@@ -228,7 +264,7 @@ def test_runs_left_unfinished_by_a_dead_server_process_are_recorded_as_failed(
 def test_a_task_waiting_for_its_retry_keeps_its_error_when_revoked_or_stopped(
     make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
 ) -> None:
-    runner = make_runner(retry_delay=lambda seconds: seconds * 2)  # a minute or more
+    runner = make_runner()  # the default backoff: 15 s or more before the first retry
     ids = []
     for _ in range(2):  # one after the other: the kind is exclusive
         task_id = runner.submit("down")

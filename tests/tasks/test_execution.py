@@ -3,17 +3,20 @@ its error scrubbed of secrets, under the task kind's lock."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
 
+from cryptopredict.core.config import Settings
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError, UnknownTaskError
 from cryptopredict.tasks.execution import InvalidArgumentsError, execute, validate_kwargs
 from cryptopredict.tasks.jobs import JobContext
 from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
-from cryptopredict.tasks.schedule import TaskSpec
+from cryptopredict.tasks.schedule import TASKS, TaskSpec
 from tests.tasks import sample_jobs
 from tests.tasks.conftest import API_KEY
 
@@ -21,12 +24,15 @@ JOBS = "tests.tasks.sample_jobs"
 ECHO = TaskSpec("echo", None, "echo", job=f"{JOBS}:echo")
 LEAK = TaskSpec("leak", None, "fails with a secret", max_retries=3, job=f"{JOBS}:leak_and_fail")
 DOWN = TaskSpec("down", None, "upstream down", max_retries=2, job=f"{JOBS}:upstream_down")
+COIN = TaskSpec("coin", None, "per coin", job=f"{JOBS}:wait_for_coin", lock_args=("coin_id",))
 
 
 @pytest.fixture(autouse=True)
 def _calls() -> Iterator[None]:
     sample_jobs.calls.clear()
+    sample_jobs.gate.clear()
     yield
+    sample_jobs.gate.set()
     sample_jobs.calls.clear()
 
 
@@ -94,6 +100,76 @@ def test_a_run_finding_the_lock_taken_is_recorded_as_skipped_and_does_no_work(
     (run,) = _runs(job_context, "t-skip")
     assert run.status == TaskState.SKIPPED and "holds its lock" in (run.error or "")
     assert execute(ECHO, {}, task_id="t-after", context=job_context) == {"value": 1}
+
+
+def test_a_redelivered_or_retried_task_takes_back_the_lock_its_dead_run_left(
+    job_context: JobContext,
+) -> None:
+    # A delivery killed mid-run leaves its lock behind, owned by its task id.
+    assert job_context.locks.acquire("echo", ttl_seconds=30, token="t-dead") is not None
+
+    assert execute(ECHO, {}, task_id="t-other", context=job_context)["skipped"] is True
+    assert execute(ECHO, {"value": 2}, task_id="t-dead", context=job_context) == {"value": 2}
+    assert execute(ECHO, {}, task_id="t-other-2", context=job_context) == {"value": 1}  # freed
+    assert [r.status for r in _runs(job_context, "t-dead")] == [TaskState.SUCCEEDED]
+
+
+def test_lock_args_scope_the_lock_to_the_argument_values(job_context: JobContext) -> None:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        bitcoin = pool.submit(
+            execute, COIN, {"coin_id": "bitcoin"}, task_id="t-btc", context=job_context
+        )
+        _wait(lambda: len(sample_jobs.calls) == 1)
+        # Another coin runs alongside; the same coin is skipped while the first one runs.
+        ether = pool.submit(
+            execute, COIN, {"coin_id": "ethereum"}, task_id="t-eth", context=job_context
+        )
+        _wait(lambda: len(sample_jobs.calls) == 2)
+        again = execute(COIN, {"coin_id": "bitcoin"}, task_id="t-btc-2", context=job_context)
+        sample_jobs.gate.set()
+        assert bitcoin.result(10) == {"coin_id": "bitcoin"}
+        assert ether.result(10) == {"coin_id": "ethereum"}
+
+    assert again == {
+        "skipped": True,
+        "reason": "another run of coin:coin_id=bitcoin holds its lock",
+    }
+    assert [c["coin_id"] for c in sample_jobs.calls] == ["bitcoin", "ethereum"]
+    assert TASKS["sync_specific_cryptocurrency"].lock_args == ("coin_id",)
+    assert TASKS["sync_specific_cryptocurrency"].lock_name({"coin_id": "bitcoin", "days": 3}) == (
+        "sync_specific_cryptocurrency:coin_id=bitcoin"
+    )
+    assert TASKS["sync_all_prices"].lock_name({}) == "sync_all_prices"
+    with pytest.raises(ValueError, match="exclusive"):
+        TaskSpec("x", None, "x", exclusive=False, lock_args=("coin_id",))
+
+
+def test_retries_back_off_exponentially_from_the_configured_base(
+    job_context: JobContext,
+) -> None:
+    settings = Settings(**(job_context.settings.model_dump() | {"task_retry_base_seconds": 2}))
+    context = JobContext(
+        settings=settings,
+        database=job_context.database,
+        cache_source=job_context.cache_source,
+        locks=job_context.locks,
+    )
+    spec = TaskSpec("down", None, "upstream down", max_retries=3, job=f"{JOBS}:upstream_down")
+    delays = []
+    for attempt in (1, 2, 3):
+        with pytest.raises(TemporaryTaskError) as raised:
+            execute(spec, {}, task_id="t-backoff", context=context, attempt=attempt)
+        delays.append(raised.value.retry_in)
+
+    for delay, full in zip(delays, (2.0, 4.0, 8.0), strict=True):
+        assert full / 2 <= delay <= full
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_a_queued_attempt_is_picked_up_and_a_revoked_one_is_not_run(

@@ -44,6 +44,30 @@ def test_a_local_lock_is_exclusive_per_name_and_only_its_owner_releases_it() -> 
     assert locks.acquire("sync_all_prices", "b")
 
 
+def test_a_token_takes_its_own_lock_back_and_another_token_still_finds_it_taken(
+    tmp_path: Path,
+) -> None:
+    for locks in (LocalLocks(), LocalLocks(tmp_path)):
+        assert locks.acquire("sync_all_prices", "task-1")
+        assert locks.acquire("sync_all_prices", "task-1")  # retried or delivered again
+        assert not locks.acquire("sync_all_prices", "task-2")
+        assert locks.release("sync_all_prices", "task-1")
+        assert locks.acquire("sync_all_prices", "task-2")
+
+
+def test_a_lock_file_held_by_another_process_is_taken_back_only_by_its_own_token(
+    tmp_path: Path,
+) -> None:
+    first, second = LocalLocks(tmp_path), LocalLocks(tmp_path)  # two processes, one host
+
+    assert first.acquire("sync_specific_cryptocurrency:coin_id=bitcoin", "task-1")
+    assert not second.acquire("sync_specific_cryptocurrency:coin_id=bitcoin", "task-2")
+    assert second.acquire("sync_specific_cryptocurrency:coin_id=bitcoin", "task-1")
+    assert second.acquire("sync_specific_cryptocurrency:coin_id=ethereum", "task-2")
+    path = first.path("sync_specific_cryptocurrency:coin_id=bitcoin")
+    assert path is not None and path.parent == tmp_path and path.read_bytes() == b"task-1"
+
+
 def test_file_locks_keep_two_processes_of_one_host_apart(tmp_path: Path) -> None:
     # Two tables on one directory stand for two server processes: flock conflicts between
     # separately opened files even within one process.
@@ -86,6 +110,28 @@ def test_redis_lock_keeps_out_another_process_and_only_its_owner_releases_it(
     mine.release(lease)
     assert redis_client.exists(f"{prefix}sync_all_prices") == 0
     assert theirs.acquire("sync_all_prices", ttl_seconds=30) is not None
+
+
+@pytest.mark.services
+def test_a_redelivered_task_takes_its_own_redis_lock_back_and_refreshes_it(
+    redis_client: redis.Redis, prefix: str
+) -> None:
+    dead = TaskLocks(redis_client, prefix=prefix)  # killed mid-run: never releases
+    survivor = TaskLocks(redis_client, prefix=prefix)
+    key = f"{prefix}sync_specific_cryptocurrency:coin_id=bitcoin"
+    left = dead.acquire("sync_specific_cryptocurrency:coin_id=bitcoin", ttl_seconds=5, token="t1")
+    assert left is not None and left.token == "t1"
+
+    other = survivor.acquire("sync_specific_cryptocurrency:coin_id=bitcoin", ttl_seconds=60)
+    assert other is None  # another task: skipped
+    again = survivor.acquire(
+        "sync_specific_cryptocurrency:coin_id=bitcoin", ttl_seconds=60, token="t1"
+    )
+    assert again is not None and again.backend == "redis"
+    assert redis_client.get(key) == b"t1" and redis_client.pttl(key) > 5_000  # refreshed
+
+    survivor.release(again)
+    assert redis_client.exists(key) == 0
 
 
 @pytest.mark.services

@@ -4,6 +4,7 @@ adding a kind is one `TaskSpec` line that the runner, scheduler and API all pick
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import time
 
 import pytest
@@ -21,6 +22,8 @@ def test_every_kind_has_a_job_of_its_name_and_periodic_kinds_need_no_arguments()
     for spec in SCHEDULE:
         assert spec.job == f"cryptopredict.tasks.jobs:{spec.name}"
         assert callable(getattr(jobs, spec.name))
+        parameters = inspect.signature(getattr(jobs, spec.name)).parameters
+        assert set(spec.lock_args) <= set(parameters) - {"context"}
         if spec.every is not None:
             validate_kwargs(spec, {})
     assert {spec.name: spec.every for spec in SCHEDULE if spec.every} == {

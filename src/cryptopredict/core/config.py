@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     """Seconds per task name replacing SCHEDULE's periods (compressed clocks in tests, or
     operators' tuning), e.g. `{"sync_all_prices": 60}`."""
     task_run_retention_days: int = Field(default=30, ge=1)
+    task_retry_base_seconds: float = Field(default=30.0, ge=0.01, le=600)
+    """The wait before the first retry of a temporary task failure; each further retry
+    waits twice as long (jittered, capped at 10 minutes)."""
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=5)
     """How long a task taken by a worker that died stays invisible before redelivery."""
     retention_5m_days: int = Field(default=7, ge=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.pagination import PageParams
@@ -65,6 +65,18 @@ class SyncRunRepository(Repository[SyncRun]):
         many went."""
         statement = delete(SyncRun).where(
             SyncRun.started_at < before, SyncRun.status != SyncStatus.RUNNING
+        )
+        result = self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def abandon(self, *, started_before: dt.datetime, error: str) -> int:
+        """Mark as failed, with `error`, the runs still `running` that started before the
+        cut-off: their process ended without recording an outcome (flushed, not committed);
+        how many."""
+        statement = (
+            update(SyncRun)
+            .where(SyncRun.status == SyncStatus.RUNNING, SyncRun.started_at < started_before)
+            .values(status=SyncStatus.FAILED, finished_at=utcnow(), error=error)
         )
         result = self.session.execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)

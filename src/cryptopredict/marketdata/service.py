@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -111,13 +111,15 @@ async def sync_prices(
     client: CoinGeckoClient,
     cache: ResponseCache,
     settings: Settings,
+    coins: Collection[str] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> SyncRun:
-    """Store the latest price of every active coin in as few calls as CoinGecko allows."""
+    """Store the latest price of every active coin (or of the given CoinGecko ids, new ones
+    added to the catalogue) in as few calls as CoinGecko allows."""
     syncer = _syncer(
         session=session, client=client, cache=cache, settings=settings, on_progress=on_progress
     )
-    return await syncer.prices()
+    return await syncer.prices(coins=coins)
 
 
 async def sync_history(
@@ -158,6 +160,16 @@ def prune_runs(*, session: Session, before: dt.datetime) -> int:
     """Delete finished run records started before the cut-off (flushed, not committed);
     how many went. The retention task calls it."""
     return SyncRunRepository(session).prune(before=before)
+
+
+ABANDONED_ERROR = "abandoned (process ended)"
+
+
+def abandon_runs(*, session: Session, started_before: dt.datetime) -> int:
+    """Record as failed the runs still `running` that started before the cut-off (flushed,
+    not committed); how many. A run's process that died (killed, out of memory) never
+    records its end, and without this the run would show as running forever."""
+    return SyncRunRepository(session).abandon(started_before=started_before, error=ABANDONED_ERROR)
 
 
 class SyncState(NamedTuple):

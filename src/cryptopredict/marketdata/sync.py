@@ -31,7 +31,7 @@ import itertools
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -89,6 +89,7 @@ MARKETS_PAGE_SIZE = 250
 DEFAULT_HISTORY_DAYS = 365
 DEMO_HISTORY_DAYS = 365
 ERROR_MAX_CHARS = 2000
+COIN_LABEL_MAX_CHARS = 100  # SyncRun.coin
 # Requests never start closer than this to the oldest instant asked for, so a range at the
 # edge of what the plan allows is not refused because a few milliseconds passed in transit.
 EDGE_MARGIN = dt.timedelta(minutes=10)
@@ -642,9 +643,19 @@ class MarketSync:
         by market cap; coins outside the top keep their active flag."""
         return await self._run(SyncKind.DISCOVER, None, lambda out: self._discover(out, top))
 
-    async def prices(self) -> SyncRun:
-        """Store the latest price of every active coin, 250 coins per call."""
-        return await self._run(SyncKind.PRICES, None, self._prices)
+    async def prices(self, *, coins: Collection[str] | None = None) -> SyncRun:
+        """Store the latest price of every active coin, 250 coins per call; or of the given
+        CoinGecko ids only (one call per 250; a coin new to the catalogue is added, one
+        CoinGecko does not list is noted, and the run fails if it lists none of them)."""
+        if coins is None:
+            return await self._run(SyncKind.PRICES, None, self._prices)
+        wanted = sorted({coin.strip().lower() for coin in coins})
+        if not wanted:
+            raise ValueError("coins must name at least one coin")
+        label = ",".join(wanted)
+        if len(label) > COIN_LABEL_MAX_CHARS:
+            label = f"{len(wanted)} coins"
+        return await self._run(SyncKind.PRICES, label, lambda out: self._prices_of(out, wanted))
 
     async def history(
         self,
@@ -842,6 +853,54 @@ class MarketSync:
             if missing:
                 logger.info("prices: CoinGecko returned no market data for %d coin(s)", missing)
             self._progress("latest prices", done, len(batches))
+
+    async def _prices_of(self, outcome: _Outcome, coins: Sequence[str]) -> None:
+        """The latest prices of the given coins, adding those new to the catalogue."""
+        batches = [
+            coins[i : i + MARKETS_PAGE_SIZE] for i in range(0, len(coins), MARKETS_PAGE_SIZE)
+        ]
+        listed = 0
+        self._progress("latest prices", 0, len(batches))
+        for done, batch in enumerate(batches, start=1):
+            entries = await self.client.coins_markets(
+                ids=list(batch), page=1, per_page=MARKETS_PAGE_SIZE
+            )
+            asked = set(batch)
+            entries = [entry for entry in entries if entry.id in asked]
+            ids = self._ensure_coins(entries)
+            outcome.rows_written += self._write(market_rows(entries, ids))
+            listed += len(ids)
+            for coin in sorted(asked - {entry.id for entry in entries}):
+                outcome.problems.append(f"{coin}: not known to CoinGecko")
+            self._progress("latest prices", done, len(batches))
+        if not listed:
+            raise RunAborted(f"CoinGecko does not know coin(s) {', '.join(coins)}")
+
+    def _ensure_coins(self, entries: Sequence[MarketEntry]) -> dict[str, int]:
+        """The catalogue ids of the coins of these entries, adding the new ones (one
+        transaction); entries whose facts are unusable are left out."""
+        try:
+            known = coins_service.get_many(
+                session=self.session, coingecko_ids=[entry.id for entry in entries]
+            )
+            ids = {coingecko_id: coin.id for coingecko_id, coin in known.items()}
+            created = False
+            for entry in entries:
+                if entry.id in ids:
+                    continue
+                facts = CoinFacts.from_market(entry)
+                if facts is None:
+                    logger.warning("prices: unusable coin entry %r skipped", entry.id)
+                    continue
+                ids[entry.id] = facts.ensure(self.session).id
+                created = True
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        if created:
+            self.cache.invalidate(PRICES_NAMESPACE)
+        return ids
 
     # ---- history ----
 

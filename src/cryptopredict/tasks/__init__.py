@@ -7,8 +7,9 @@ How the pieces fit:
 - ``jobs.py``: the work itself, plain functions ``job(context, **kwargs) -> dict`` that call
   the domain services (market-data sync, price retention, later forecasting).
 - ``execution.py``: ``execute(...)``, the one path every run takes, whoever triggers it: take
-  the task kind's lock (Redis with an owner token and expiry, else in-process), record a
-  ``TaskRun``, call the job, record the outcome.
+  the task kind's lock (per coin where the spec says so; Redis with the task id as owner
+  token and an expiry, else in-process), record a ``TaskRun``, call the job, record the
+  outcome. Temporary failures are retried with jittered exponential backoff.
 - ``celery_app.py`` / ``embedded.py``: the two runners behind one ``TaskRunner`` interface
   (``runner.py``) that the task-management API (``router.py`` -> ``service.py``) talks to.
 """

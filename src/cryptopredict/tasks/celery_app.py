@@ -15,7 +15,8 @@ runner. What Celery adds is delivery:
 - the spec's time limit as Celery's hard limit, with a soft limit a little before it so the
   run is recorded as failed rather than vanishing;
 - retries of temporary errors only (``TemporaryTaskError``), at most the spec's
-  ``max_retries``, after the exponential backoff ``execute`` asks for, jittered;
+  ``max_retries``, after the jittered exponential backoff ``execute`` asks for
+  (``errors.retry_delay``, the embedded runner's too);
 - beat sends each periodic kind once per period (``task_period_overrides`` replace periods),
   and only the beat that holds the beat lock in Redis sends anything: a second beat started
   by mistake waits as a standby and takes over when the first one stops.
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import uuid
@@ -104,12 +104,6 @@ def soft_time_limit(hard_seconds: int) -> int:
     return max(1, hard_seconds - margin)
 
 
-def jittered(seconds: float) -> float:
-    """A retry delay with "equal jitter" (between half and all of it), so the retries of
-    many tasks that failed together do not hit CoinGecko together again."""
-    return seconds / 2 + random.uniform(0, seconds / 2)  # noqa: S311 - jitter, not secrecy
-
-
 def transport_options(visibility_timeout: int) -> dict[str, Any]:
     """Redis transport options: the visibility timeout, and a sweep for messages of dead
     workers about five times per timeout (kombu's default sweeps every 100 s, far too
@@ -129,8 +123,9 @@ def _check_visibility_timeout(settings: Settings) -> None:
     if settings.broker_visibility_timeout_seconds <= longest:
         logger.warning(
             "CRYPTOPREDICT_BROKER_VISIBILITY_TIMEOUT_SECONDS=%d is not longer than the longest "
-            "task time limit (%d s): a task still running may be delivered again (its lock "
-            "makes the second delivery a skipped run)",
+            "task time limit (%d s): a task still running may be delivered again and run "
+            "twice at once (its lock is the task's own; jobs are idempotent, so it costs "
+            "API calls, not duplicate rows)",
             settings.broker_visibility_timeout_seconds,
             longest,
         )
@@ -207,8 +202,9 @@ def _register(celery: CryptoCelery, spec: TaskSpec) -> None:
 
 
 def _run(task: Task, spec: TaskSpec, kwargs: dict[str, Any]) -> Any:
-    """Execute one delivery; a temporary failure comes back after the delay ``execute``
-    chose (exponential in the attempt), jittered."""
+    """Execute one delivery (the task id owns the lock, so a redelivery takes it back); a
+    temporary failure comes back after the delay ``execute`` chose (exponential in the
+    attempt, jittered)."""
     from cryptopredict.tasks.execution import TemporaryTaskError, execute
 
     request = task.request
@@ -223,8 +219,7 @@ def _run(task: Task, spec: TaskSpec, kwargs: dict[str, Any]) -> Any:
         )
     except TemporaryTaskError as exc:
         # execute raises this only while attempts remain, and has recorded the attempt.
-        countdown = jittered(exc.retry_in)
-        raise task.retry(exc=exc, countdown=countdown, max_retries=spec.max_retries) from None
+        raise task.retry(exc=exc, countdown=exc.retry_in, max_retries=spec.max_retries) from None
 
 
 # ---- per-process job context ------------------------------------------------------------
@@ -272,6 +267,28 @@ def _close_job_context(**_: Any) -> None:
     found = _contexts.pop(os.getpid(), None)
     if found is not None:
         found.database.dispose()
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _abandon_stale_runs(sender: Any = None, **_: Any) -> None:
+    """When a worker starts, record as failed the runs a dead process left running long past
+    any time limit (``jobs.abandon_stale_runs``)."""
+    app = getattr(sender, "app", None)
+    if not isinstance(app, CryptoCelery):
+        return
+    from cryptopredict.core.database import Database, utcnow
+    from cryptopredict.tasks.jobs import abandon_stale_runs
+
+    # A pool of its own, closed at once (the pool children must not inherit connections).
+    database = Database.from_settings(app.settings)
+    try:
+        abandoned = abandon_stale_runs(database, now=utcnow())
+        if any(abandoned.values()):
+            logger.warning("recorded abandoned runs as failed: %s", abandoned)
+    except Exception as exc:
+        logger.error("could not record abandoned runs: %s", type(exc).__name__)
+    finally:
+        database.dispose()
 
 
 @signals.task_failure.connect  # type: ignore[untyped-decorator]

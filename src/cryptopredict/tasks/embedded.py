@@ -1,9 +1,10 @@
 """Background work without Redis: the schedule and the task API served from the server itself.
 
 ``EmbeddedRunner`` runs submitted tasks on a few daemon threads through ``execute`` (lock,
-``TaskRun`` record, job), retries temporary failures after the backoff ``execute`` asks for,
-and cancels tasks that have not started. ``EmbeddedScheduler`` is one thread that submits
-every periodic task of ``SCHEDULE`` (periods from ``task_period_overrides``) to the runner:
+``TaskRun`` record, job), retries temporary failures after the backoff ``execute`` asks for
+(``errors.retry_delay``, as Celery does), and cancels tasks that have not started.
+``EmbeddedScheduler`` is one thread that submits every periodic task of ``SCHEDULE`` (periods
+from ``task_period_overrides``) to the runner:
 
 - the next run of a kind is one period after its newest recorded run, so a restart neither
   reruns everything at once nor forgets a run that fell due while the server was down (that
@@ -35,7 +36,7 @@ from typing import Any
 from cryptopredict.core.database import utcnow
 from cryptopredict.tasks.errors import TaskError, TemporaryTaskError
 from cryptopredict.tasks.execution import execute, resolve, validate_kwargs
-from cryptopredict.tasks.jobs import JobContext
+from cryptopredict.tasks.jobs import JobContext, abandon_stale_runs
 from cryptopredict.tasks.locks import LocalLocks, new_token
 from cryptopredict.tasks.models import TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
@@ -87,14 +88,11 @@ class EmbeddedRunner:
         *,
         threads: int = 2,
         tasks: Mapping[str, TaskSpec] | None = None,
-        retry_delay: Callable[[float], float] | None = None,
     ) -> None:
-        """`tasks` maps names to specs (the schedule's by default); `retry_delay` maps the
-        backoff `execute` asks for to the one used (tests shorten it)."""
+        """`tasks` maps names to specs (the schedule's by default)."""
         self.context = context
         self.threads = threads
         self.tasks = dict(tasks) if tasks is not None else {s.name: s for s in SCHEDULE}
-        self.retry_delay = retry_delay or (lambda seconds: seconds)
         self.worker_name = f"{WORKER_PREFIX}{socket.gethostname()}:{os.getpid()}"
         self.scheduler: EmbeddedScheduler | None = None
         self._queue: queue.Queue[_Item | None] = queue.Queue()
@@ -197,7 +195,16 @@ class EmbeddedRunner:
 
     def reap_orphans(self) -> int:
         """Record as failed the unfinished runs of embedded workers on this host whose
-        process has ended (a server stopped or killed mid-run); how many."""
+        process has ended (a server stopped or killed mid-run), and every task or sync run
+        left running long past any time limit (`jobs.abandon_stale_runs`); how many of the
+        former."""
+        try:
+            abandoned = abandon_stale_runs(self.context.database, now=self.context.clock())
+        except Exception as exc:
+            logger.warning("could not record abandoned runs: %s", type(exc).__name__)
+        else:
+            if any(abandoned.values()):
+                logger.warning("recorded abandoned runs as failed: %s", abandoned)
         prefix = f"{WORKER_PREFIX}{socket.gethostname()}:"
         reaped = 0
         with self.context.session() as session:
@@ -263,7 +270,7 @@ class EmbeddedRunner:
                 worker=self.worker_name,
             )
         except TemporaryTaskError as exc:
-            self._retry_later(item, self.retry_delay(exc.retry_in))
+            self._retry_later(item, exc.retry_in)
         except TaskError:
             pass  # recorded by execute
         except Exception:

@@ -1,7 +1,8 @@
 """What a task run can end with, split by whether another attempt can help.
 
 TaskError                   base; its message is already scrubbed of secrets
-├── TemporaryTaskError      worth retrying after `retry_in` seconds: CoinGecko unreachable,
+├── TemporaryTaskError      worth retrying after `retry_in` seconds (`retry_delay`: exponential
+│                           in the attempt, jittered): CoinGecko unreachable,
 │                           rate-limited or its breaker open, the database or Redis down
 ├── TaskFailedError         retrying gives the same failure: bad arguments, a bug, a 4xx
 └── UnknownTaskError        no task kind of that name (also a KeyError)
@@ -11,6 +12,8 @@ Runners retry only `TemporaryTaskError`, and only while the spec's `max_retries`
 """
 
 from __future__ import annotations
+
+import random
 
 import redis
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -35,11 +38,16 @@ class TaskError(Exception):
 
 
 class TemporaryTaskError(TaskError):
-    """A failure that may pass; try again after `retry_in` seconds."""
+    """A failure that may pass; try again after `retry_in` seconds.
 
-    def __init__(self, message: str, *, retry_in: float = RETRY_BASE_SECONDS) -> None:
+    A job may raise it with `retry_in` (say, a Retry-After it was given): `execute` then
+    waits at least that long, and otherwise the backoff of the attempt (`retry_delay`).
+    """
+
+    def __init__(self, message: str, *, retry_in: float | None = None) -> None:
         super().__init__(message)
-        self.retry_in = retry_in
+        self.retry_in = RETRY_BASE_SECONDS if retry_in is None else retry_in
+        self.asked_retry_in = retry_in
 
 
 class TaskFailedError(TaskError):
@@ -96,6 +104,18 @@ def is_temporary_sync_error(error: str | None) -> bool:
     return error.split(":", 1)[0].strip() in TEMPORARY_SYNC_FAULTS
 
 
-def retry_delay(attempt: int, *, base: float = RETRY_BASE_SECONDS) -> float:
-    """Exponential backoff after the given failed attempt: base, 2 base, 4 base ... capped."""
-    return float(min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempt - 1)))
+def retry_delay(
+    attempt: int,
+    *,
+    base: float = RETRY_BASE_SECONDS,
+    cap: float = RETRY_MAX_SECONDS,
+    jitter: bool = True,
+) -> float:
+    """The wait before retrying the given failed attempt, for both runners: base, 2 base,
+    4 base ... (base x 2^(attempt - 1)) capped at `cap`, with "equal jitter" (between half
+    and all of it), so the retries of many tasks that failed together do not hit CoinGecko
+    together again."""
+    delay = float(min(cap, base * 2 ** max(0, attempt - 1)))
+    if not jitter:
+        return delay
+    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not secrecy

@@ -1,14 +1,17 @@
 """``execute``: the one path every task run takes, whichever runner triggered it.
 
 1. Validate the arguments against the job's signature (bad ones fail the run, never retry).
-2. Take the task kind's lock (exclusive kinds); if another run holds it, record this attempt
-   as ``skipped`` and return without doing the work.
+2. Take the task kind's lock (exclusive kinds; per argument value with ``lock_args``) with
+   the task id as its owner token; if another task holds it, record this attempt as
+   ``skipped`` and return without doing the work. The same task id takes its own lock back
+   (a delivery that died mid-run left it behind; its redelivery or retry must still run).
 3. Record the attempt as ``running`` (an attempt queued earlier, or revoked meanwhile, is
    picked up by ``task_id`` and ``attempt``), call the job, record the outcome.
 4. Release the lock.
 
 Outcomes: a result dict (succeeded, skipped or revoked), or ``TemporaryTaskError`` (recorded
-as ``retrying``: the runner should run attempt + 1 after ``retry_in`` seconds) or
+as ``retrying``: the runner should run attempt + 1 after ``retry_in`` seconds, the jittered
+exponential backoff of ``errors.retry_delay`` on ``task_retry_base_seconds``) or
 ``TaskFailedError`` (recorded as ``failed``: final). Error texts are scrubbed of secrets
 (API key, passwords in URLs, the signing key) before they are stored or raised, and raised
 without the original exception chained, so no secret reaches a result backend either.
@@ -239,13 +242,16 @@ class _Recorder:
 
 
 @contextlib.contextmanager
-def _maybe_lock(context: JobContext, spec: TaskSpec) -> Iterator[Lease | None]:
-    """The spec's lock, or a stand-in lease for kinds that may run side by side."""
+def _maybe_lock(
+    context: JobContext, spec: TaskSpec, arguments: Mapping[str, Any], task_id: str
+) -> Iterator[Lease | None]:
+    """The run's lock, owned by its task id, or a stand-in lease for kinds that may run
+    side by side."""
     if not spec.exclusive:
         yield Lease(spec.name, "not-exclusive")
         return
     ttl = spec.time_limit_seconds + LOCK_GRACE_SECONDS
-    with context.locks.hold(spec.name, ttl_seconds=ttl) as lease:
+    with context.locks.hold(spec.lock_name(arguments), ttl_seconds=ttl, token=task_id) as lease:
         yield lease
 
 
@@ -282,16 +288,17 @@ def execute(
         recorder.finish(TaskState.FAILED, error=f"{exc.message}: {exc.errors}")
         raise
     job, _ = _job(spec)
-    with _maybe_lock(context, spec) as lease:
+    backoff = context.settings.task_retry_base_seconds
+    with _maybe_lock(context, spec, arguments, task_id) as lease:
         if lease is None:
-            reason = f"another run of {spec.name} holds its lock"
+            reason = f"another run of {spec.lock_name(arguments)} holds its lock"
             logger.info("task %s[%s] skipped: %s", spec.name, task_id, reason)
             _record_quietly(recorder, TaskState.SKIPPED, duration=0.0, error=reason)
             return {"skipped": True, "reason": reason}
         try:
             stopped = recorder.start()
         except Exception as exc:
-            raise _as_task_error(exc, spec, attempt, secrets) from None
+            raise _as_task_error(exc, spec, attempt, secrets, backoff) from None
         if stopped is not None:
             return {"revoked": True}
         began = time.perf_counter()
@@ -299,7 +306,7 @@ def execute(
             result = job(context, **arguments)
         except Exception as exc:
             duration = time.perf_counter() - began
-            error = _as_task_error(exc, spec, attempt, secrets)
+            error = _as_task_error(exc, spec, attempt, secrets, backoff)
             state = (
                 TaskState.RETRYING if isinstance(error, TemporaryTaskError) else TaskState.FAILED
             )
@@ -321,12 +328,19 @@ def execute(
 
 
 def _as_task_error(
-    exc: BaseException, spec: TaskSpec, attempt: int, secrets: tuple[str, ...]
+    exc: BaseException,
+    spec: TaskSpec,
+    attempt: int,
+    secrets: tuple[str, ...],
+    backoff: float,
 ) -> TaskError:
-    """The scrubbed task error an exception becomes, retryable while the spec allows."""
+    """The scrubbed task error an exception becomes, retryable while the spec allows (after
+    the attempt's backoff on `backoff` seconds, or longer if the job asked for longer)."""
     message = scrub(_describe(exc), secrets)
     if is_temporary(exc) and attempt <= spec.max_retries:
-        delay = exc.retry_in if isinstance(exc, TemporaryTaskError) else retry_delay(attempt)
+        delay = retry_delay(attempt, base=backoff)
+        if isinstance(exc, TemporaryTaskError) and exc.asked_retry_in is not None:
+            delay = max(delay, exc.asked_retry_in)
         return TemporaryTaskError(message, retry_in=delay)
     if isinstance(exc, TaskFailedError) and exc.message == message:
         return exc

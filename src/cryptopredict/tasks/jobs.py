@@ -38,8 +38,13 @@ from cryptopredict.prices import service as prices_service
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError, is_temporary_sync_error
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.repository import TaskRunRepository
+from cryptopredict.tasks.schedule import SCHEDULE
 
 MAX_HISTORY_DAYS = 3650
+
+ABANDONED_AFTER = 2 * dt.timedelta(seconds=max(spec.time_limit_seconds for spec in SCHEDULE))
+"""A task or sync run still `running` this long after it started has lost its process (every
+task is stopped at its time limit): it is recorded as failed, not left running forever."""
 
 
 @dataclass(slots=True)
@@ -80,7 +85,8 @@ Sync = Callable[[Session, CoinGeckoClient, ResponseCache], Awaitable[SyncRun]]
 
 
 def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
-    """Run one market-data sync on its own event loop and summarise its `SyncRun`."""
+    """Run one market-data sync on its own event loop and summarise its `SyncRun`; raise
+    when it failed (module docstring)."""
 
     async def go(session: Session) -> SyncRun:
         guards = context.guards or marketdata_service.Guards.from_settings(context.settings)
@@ -150,8 +156,19 @@ def sync_specific_cryptocurrency(
     coin_id: CoingeckoId,
     days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS)] = DEFAULT_HISTORY_DAYS,
 ) -> dict[str, Any]:
-    """Fill one coin's missing history (adding the coin to the catalogue if it is new)."""
-    return _sync(
+    """Store one coin's latest price, then fill its missing history (adding the coin to the
+    catalogue if it is new): what a user asking for the coin expects to see."""
+    price = _sync(
+        context,
+        lambda session, client, cache: marketdata_service.sync_prices(
+            session=session,
+            client=client,
+            cache=cache,
+            settings=context.settings,
+            coins={coin_id},
+        ),
+    )
+    history = _sync(
         context,
         lambda session, client, cache: marketdata_service.sync_history(
             session=session,
@@ -162,14 +179,46 @@ def sync_specific_cryptocurrency(
             days=days,
         ),
     )
+    parts = (price, history)
+    statuses = {part["status"] for part in parts}
+    return {
+        "coin": coin_id,
+        "status": str(SyncStatus.PARTIAL if SyncStatus.PARTIAL in statuses else history["status"]),
+        "calls_made": sum(part["calls_made"] for part in parts),
+        "rows_written": sum(part["rows_written"] for part in parts),
+        "price": price,
+        "history": history,
+    }
+
+
+def abandon_stale_runs(database: Database, *, now: dt.datetime) -> dict[str, int]:
+    """Record as failed the task and sync runs still `running` `ABANDONED_AFTER` after they
+    started (their process ended mid-run); how many of each. Cleanup, the embedded runner's
+    start and a Celery worker's start call it."""
+    before = now - ABANDONED_AFTER
+    with database.session_factory() as session:
+        abandoned = {
+            "task_runs_abandoned": TaskRunRepository(session).abandon(
+                started_before=before,
+                finished_at=now,
+                error=marketdata_service.ABANDONED_ERROR,
+            ),
+            "sync_runs_abandoned": marketdata_service.abandon_runs(
+                session=session, started_before=before
+            ),
+        }
+        session.commit()
+    return abandoned
 
 
 def cleanup_old_data(context: JobContext) -> dict[str, Any]:
-    """Downsample old prices into coarser bars (retention never just drops them) and prune
-    task and sync run records older than `task_run_retention_days`."""
+    """Downsample old prices into coarser bars (retention never just drops them), record runs
+    left `running` by a process that ended as failed, and prune task and sync run records
+    older than `task_run_retention_days`."""
     now = context.clock()
     cutoff = now - dt.timedelta(days=context.settings.task_run_retention_days)
     summary: dict[str, Any] = {"runs_before": cutoff.isoformat()}
+    summary |= abandon_stale_runs(context.database, now=now)
     with context.session() as session:
         report = prices_service.apply_retention(
             session=session,

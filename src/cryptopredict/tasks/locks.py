@@ -1,5 +1,5 @@
-"""One lock per task kind, so two beats, two workers or two server processes never run the
-same sync at once.
+"""One lock per task kind (or per kind and argument, e.g. per coin), so two beats, two workers
+or two server processes never run the same sync at once.
 
 Every lock is taken in two layers, both without waiting (a taken lock means "skip", never
 "queue up behind it"):
@@ -8,10 +8,19 @@ Every lock is taken in two layers, both without waiting (a taken lock means "ski
    exclusive ``flock`` on a file per task kind, which also keeps apart the processes of one
    host (``serve --workers N`` without Redis). The kernel drops a ``flock`` when its process
    dies, so local locks need no expiry.
-2. With Redis: ``SET key token NX PX ttl``, where ``token`` is random per holder; release and
-   extend run as Lua scripts that act only if the key still holds the caller's token, so a
-   holder whose lock expired can never release or extend another holder's lock. The expiry
-   frees a lock whose holder died without releasing it.
+2. With Redis: a Lua script sets ``key = token`` with an expiry if the key is absent, or if
+   it already holds ``token`` (then it refreshes the expiry); release and extend are Lua
+   scripts that act only if the key still holds the caller's token, so a holder whose lock
+   expired can never release or extend another holder's lock. The expiry frees a lock whose
+   holder died without releasing it.
+
+The owner token is the task id (``execute`` passes it; random when none is given). A task
+delivered again, or retried, under the same id therefore takes its own lock back at once:
+the delivery that died mid-run (a worker killed with SIGKILL) left the lock behind, and the
+redelivery must not be skipped because of it. A different task finds the lock taken and is
+skipped. The local layer behaves the same way: a token re-takes its own name in this process
+(and, through the token written into the lock file, on this host); the kernel drops the
+``flock`` of a process that died, so nothing is left behind there.
 
 If Redis is configured but cannot be reached, the lock degrades to the local layer alone and
 logs a warning: runs stay exclusive within this host, and across hosts only for as long as
@@ -26,6 +35,7 @@ import fcntl
 import logging
 import secrets
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +46,15 @@ import redis
 logger = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cryptopredict:lock:task:"
+
+_ACQUIRE = """
+local current = redis.call('get', KEYS[1])
+if current == false or current == ARGV[1] then
+    redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return 1
+end
+return 0
+"""
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -67,11 +86,13 @@ class LocalLocks:
         self._files: dict[str, IO[bytes]] = {}
 
     def acquire(self, name: str, token: str) -> bool:
-        """Take `name` for `token` if nobody in this process (or host) holds it."""
+        """Take `name` for `token` unless another token holds it in this process (or host);
+        a token that holds it already keeps it (True)."""
         with self._guard:
-            if name in self._owners:
-                return False
-            taken, handle = self._lock_file(name)
+            owner = self._owners.get(name)
+            if owner is not None:
+                return owner == token
+            taken, handle = self._lock_file(name, token)
             if not taken:
                 return False
             self._owners[name] = token
@@ -96,17 +117,30 @@ class LocalLocks:
         with self._guard:
             return self._owners.get(name)
 
-    def _lock_file(self, name: str) -> tuple[bool, IO[bytes] | None]:
-        """Lock the file of `name`: (taken, its open handle; None without a directory)."""
+    def path(self, name: str) -> Path | None:
+        """The lock file of `name` (its name quoted, so any lock name is a safe file name)."""
         if self.directory is None:
+            return None
+        return self.directory / f"{urllib.parse.quote(name, safe='=-_.')}.lock"
+
+    def _lock_file(self, name: str, token: str) -> tuple[bool, IO[bytes] | None]:
+        """Lock the file of `name` and write `token` in it: (taken, its open handle; None
+        without a directory, or when another process of this host holds it for `token`)."""
+        path = self.path(name)
+        if path is None:
             return True, None
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle = (self.directory / f"{name}.lock").open("ab")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+b")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.seek(0)
+            held_by = handle.read().decode(errors="replace")
             handle.close()
-            return False, None
+            return held_by == token, None
+        handle.truncate(0)
+        handle.write(token.encode())
+        handle.flush()
         return True, handle
 
 
@@ -116,6 +150,7 @@ class RedisLocks:
     def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.client = client
         self.prefix = prefix
+        self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
         self._extend = client.register_script(_EXTEND)
 
@@ -124,9 +159,10 @@ class RedisLocks:
         return self.prefix + name
 
     def acquire(self, name: str, token: str, *, ttl_seconds: float) -> bool:
-        """Take `name` for `token` for `ttl_seconds` unless someone holds it (raises
-        RedisError when Redis is unreachable)."""
-        return bool(self.client.set(self.key(name), token, nx=True, px=_millis(ttl_seconds)))
+        """Take `name` for `token` for `ttl_seconds` unless another token holds it; a lock
+        `token` holds already is refreshed to `ttl_seconds` (one atomic script). Raises
+        RedisError when Redis is unreachable."""
+        return bool(self._acquire(keys=[self.key(name)], args=[token, _millis(ttl_seconds)]))
 
     def release(self, name: str, token: str) -> bool:
         """Delete the lock if `token` still holds it."""
@@ -184,9 +220,12 @@ class TaskLocks:
         self.local = LocalLocks(directory)
         self.redis = RedisLocks(redis_client, prefix=prefix) if redis_client is not None else None
 
-    def acquire(self, name: str, *, ttl_seconds: float) -> Lease | None:
-        """Take the lock of task kind `name` without waiting; None when it is held."""
-        token = new_token()
+    def acquire(self, name: str, *, ttl_seconds: float, token: str | None = None) -> Lease | None:
+        """Take lock `name` for `token` (a task id; random if None) without waiting; None
+        when another token holds it. A lock the same token holds is taken over (a
+        redelivered or retried task) and its expiry refreshed."""
+        token = token or new_token()
+        already = self.local.owner(name) == token
         if not self.local.acquire(name, token):
             return None
         if self.redis is None:
@@ -197,7 +236,8 @@ class TaskLocks:
             logger.warning("Redis unreachable for lock %r (%s): holding it locally only", name, exc)
             return Lease(name, token)
         if not taken:
-            self.local.release(name, token)
+            if not already:
+                self.local.release(name, token)
             return None
         return Lease(name, token, self.redis)
 
@@ -214,10 +254,12 @@ class TaskLocks:
         self.local.release(lease.name, lease.token)
 
     @contextlib.contextmanager
-    def hold(self, name: str, *, ttl_seconds: float) -> Iterator[Lease | None]:
-        """`with locks.hold(name, ttl_seconds=...) as lease:` (lease None: someone else has
-        it, so skip the work); released on the way out whatever happens."""
-        lease = self.acquire(name, ttl_seconds=ttl_seconds)
+    def hold(
+        self, name: str, *, ttl_seconds: float, token: str | None = None
+    ) -> Iterator[Lease | None]:
+        """`with locks.hold(name, ttl_seconds=..., token=task_id) as lease:` (lease None:
+        another token has it, so skip the work); released on the way out whatever happens."""
+        lease = self.acquire(name, ttl_seconds=ttl_seconds, token=token)
         try:
             yield lease
         finally:

@@ -131,3 +131,14 @@ class TaskRunRepository(Repository[TaskRun]):
         statement = delete(TaskRun).where(TaskRun.created_at < before, TaskRun.status.in_(finished))
         result = self.session.execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def abandon(self, *, started_before: dt.datetime, finished_at: dt.datetime, error: str) -> int:
+        """Mark as failed, with `error`, the attempts still `running` that started before the
+        cut-off (their process ended without recording an outcome); how many."""
+        statement = (
+            update(TaskRun)
+            .where(TaskRun.status == TaskState.RUNNING, TaskRun.started_at < started_before)
+            .values(status=TaskState.FAILED, finished_at=finished_at, error=error)
+        )
+        result = self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)

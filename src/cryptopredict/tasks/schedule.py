@@ -7,7 +7,9 @@ Celery beat (``celery_app.py``) and the embedded scheduler (``embedded.py``) are
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -31,6 +33,8 @@ class TaskSpec:
         max_retries: retries with exponential backoff after a temporary failure.
         exclusive: one run of this kind at a time, across every process (a lock with expiry
             and owner token); a second run finds the lock taken and is recorded as skipped.
+        lock_args: narrow the lock to runs with the same values of these arguments (one
+            coin's sync does not keep out another coin's); empty: one lock for the kind.
         job: ``"module:function"`` of the job, imported when first run.
     """
 
@@ -41,18 +45,30 @@ class TaskSpec:
     max_retries: int = 3
     exclusive: bool = True
     job: str = ""
+    lock_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.job:
             object.__setattr__(self, "job", f"{JOBS_MODULE}:{self.name}")
+        if self.lock_args and not self.exclusive:
+            raise ValueError(f"{self.name}: lock_args need an exclusive task kind")
 
+    def lock_name(self, arguments: Mapping[str, Any]) -> str:
+        """The name of the lock a run with these (validated) arguments takes: the kind's
+        name, then `arg=value` for each of `lock_args`."""
+        scope = [f"{name}={arguments[name]}" for name in self.lock_args]
+        return ":".join([self.name, *scope])
+
+
+COIN = ("coin_id",)
+"""`lock_args` of a per-coin task kind."""
 
 SCHEDULE: tuple[TaskSpec, ...] = (
     TaskSpec("sync_all_prices", 5 * MINUTE, "Latest prices of every tracked coin", 120),
     TaskSpec("sync_historical_data", HOUR, "Fill gaps in every tracked coin's history", 1800),
     TaskSpec("discover_new_cryptocurrencies", DAY, "Refresh the catalogue (top N coins)", 300),
     TaskSpec("cleanup_old_data", 7 * DAY, "Downsample old prices; prune old run records", 1800),
-    TaskSpec("sync_specific_cryptocurrency", None, "Latest price and history of one coin", 600),
+    TaskSpec("sync_specific_cryptocurrency", None, "Price and history of a coin", lock_args=COIN),
     TaskSpec("health_check", None, "Proves a worker round trip", 30, 0, exclusive=False),
     # Forecasting slots (a later issue) are one line each, e.g.
     # TaskSpec("retrain_models", DAY, "Retrain and reselect forecasting models", 3600),

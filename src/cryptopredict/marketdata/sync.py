@@ -738,6 +738,10 @@ class MarketSync:
                 written = prices_service.write_columns(
                     session=self.session, batch=rows, expect_new=True
                 )
+            elif rows and all(row.source == LATEST_SOURCE for row in rows):
+                written = prices_service.write_provisional_rows(
+                    session=self.session, rows=rows, provisional_source=LATEST_SOURCE
+                )
             else:
                 written = prices_service.write_rows(session=self.session, rows=rows)
             if origin is not None:

@@ -480,6 +480,21 @@ class PriceRepository:
 
     # ---- writes -------------------------------------------------------------------------
 
+    def settled_keys(
+        self, rows: Sequence[PriceRow], *, provisional_source: str
+    ) -> set[tuple[int, str, dt.datetime]]:
+        """Keys of these rows already stored from a source other than `provisional_source`:
+        bars a provisional writer must leave alone."""
+        keys = list({row.key for row in rows})
+        if not keys:
+            return set()
+        statement = select(PriceData.coin_id, PriceData.interval, PriceData.price_at).where(
+            tuple_(PriceData.coin_id, PriceData.interval, PriceData.price_at).in_(keys),
+            PriceData.source != provisional_source,
+        )
+        found = self.session.execute(statement)
+        return {(coin_id, interval, at) for coin_id, interval, at in found}
+
     def bulk_upsert(self, rows: Iterable[PriceRow]) -> int:
         """Insert new rows and update changed ones; returns how many were written.
 

@@ -484,6 +484,15 @@ def write_rows(*, session: Session, rows: Sequence[PriceRow]) -> int:
     return PriceRepository(session).bulk_upsert(rows)
 
 
+def write_provisional_rows(
+    *, session: Session, rows: Sequence[PriceRow], provisional_source: str
+) -> int:
+    """`write_rows` for stand-in values (a latest price): a bar already stored from any other
+    source is settled and never overwritten by one."""
+    settled = PriceRepository(session).settled_keys(rows, provisional_source=provisional_source)
+    return write_rows(session=session, rows=[row for row in rows if row.key not in settled])
+
+
 def write_columns(*, session: Session, batch: PriceColumns, expect_new: bool = False) -> int:
     """`write_rows` for one series given as arrays: the cheap path for thousands of points.
     `expect_new`: the caller writes bars it found missing (see `bulk_upsert_columns`)."""

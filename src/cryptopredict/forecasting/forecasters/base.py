@@ -20,6 +20,7 @@ Artifacts are plain files (JSON, ``.npz`` without pickle, LightGBM text, a torch
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -140,8 +141,16 @@ class Forecaster(ABC):
         """
 
     def get_params(self) -> dict[str, Any]:
-        """Hyper-parameters, JSON-serialisable, enough to rebuild an unfitted twin."""
-        return {"horizons": list(self.horizons)}
+        """Hyper-parameters, JSON-serialisable, enough to rebuild an unfitted twin: every
+        ``__init__`` argument, read back from the attribute of the same name."""
+        names = [
+            name
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+            if name != "self" and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        params = {name: getattr(self, name) for name in names}
+        params["horizons"] = list(self.horizons)
+        return params
 
     @abstractmethod
     def save(self, directory: Path) -> list[Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 
@@ -83,10 +83,6 @@ class DriftForecaster(Forecaster):
         self.window = window
         self.drift_: float = 0.0
 
-    def get_params(self) -> dict[str, Any]:
-        """Horizons and window."""
-        return {**super().get_params(), "window": self.window}
-
     def fit(self, data: ForecastData, end: int | None = None) -> Self:
         """Learn the mean one-step log return over the rows before ``end``."""
         stop = resolve_end(data, end)
@@ -149,10 +145,6 @@ class MeanReturnForecaster(Forecaster):
             raise ValueError("window must be at least 2 rows")
         self.window = window
         self.means_: FloatArray = np.zeros(len(self.horizons), dtype=np.float64)
-
-    def get_params(self) -> dict[str, Any]:
-        """Horizons and window."""
-        return {**super().get_params(), "window": self.window}
 
     def fit(self, data: ForecastData, end: int | None = None) -> Self:
         """Average each horizon's realised returns that close before ``end``."""

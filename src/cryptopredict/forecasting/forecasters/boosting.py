@@ -112,26 +112,6 @@ class LightGBMForecaster(Forecaster):
         self.rounds_: list[int] = []
         self.feature_names_: tuple[str, ...] = ()
 
-    def get_params(self) -> dict[str, Any]:
-        """Horizons and every LightGBM setting above."""
-        return {
-            **super().get_params(),
-            "objective": self.objective,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction,
-            "lambda_l2": self.lambda_l2,
-            "max_rounds": self.max_rounds,
-            "early_stopping_rounds": self.early_stopping_rounds,
-            "validation_fraction": self.validation_fraction,
-            "refit": self.refit,
-            "min_rows": self.min_rows,
-            "seed": self.seed,
-            "num_threads": self.num_threads,
-        }
-
     def _lgb_params(self) -> dict[str, Any]:
         return {
             "objective": self.objective,

@@ -31,7 +31,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -197,25 +197,6 @@ class LSTMForecaster(Forecaster):
         self.best_epoch_: int = 0
         self.epochs_: int = 0
         self.validation_loss_: float = float("nan")
-
-    def get_params(self) -> dict[str, Any]:
-        """Horizons, architecture and training settings."""
-        return {
-            **super().get_params(),
-            "window": self.window,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "dropout": self.dropout,
-            "batch_size": self.batch_size,
-            "max_epochs": self.max_epochs,
-            "patience": self.patience,
-            "learning_rate": self.learning_rate,
-            "weight_decay": self.weight_decay,
-            "validation_fraction": self.validation_fraction,
-            "min_rows": self.min_rows,
-            "seed": self.seed,
-            "num_threads": self.num_threads,
-        }
 
     def _new_network(self, n_features: int) -> torch.nn.Module:
         network_class = _network_class()

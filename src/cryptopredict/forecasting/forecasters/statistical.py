@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 import numpy as np
 
@@ -131,16 +131,6 @@ class ArimaForecaster(Forecaster):
         self.phi_: FloatArray = np.zeros(0, dtype=np.float64)
         self.fill_: float = 0.0
         self.weights_: FloatArray = np.zeros((1, len(self.horizons)), dtype=np.float64)
-
-    def get_params(self) -> dict[str, Any]:
-        """Horizons, order search and window."""
-        return {
-            **super().get_params(),
-            "max_lag": self.max_lag,
-            "ic": self.ic,
-            "trend": self.trend,
-            "window": self.window,
-        }
 
     @property
     def order_(self) -> int:

@@ -205,9 +205,15 @@ def test_arguments_are_validated_against_the_real_jobs_signatures() -> None:
     assert validate_kwargs("sync_specific_cryptocurrency", {"coin_id": "bitcoin"}) == {
         "coin_id": "bitcoin",
         "days": 365,
+        "intervals": None,
     }
+    assert validate_kwargs("sync_historical_data", {"intervals": ["1d"]})["intervals"] == ["1d"]
     with pytest.raises(InvalidArgumentsError):
         validate_kwargs("sync_specific_cryptocurrency", {})
+    with pytest.raises(InvalidArgumentsError):
+        validate_kwargs("sync_historical_data", {"intervals": []})
+    with pytest.raises(InvalidArgumentsError):
+        validate_kwargs("sync_historical_data", {"intervals": ["2h"]})
     with pytest.raises(InvalidArgumentsError):
         validate_kwargs("sync_specific_cryptocurrency", {"coin_id": "Not A Coin!"})
     with pytest.raises(InvalidArgumentsError):

@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -35,12 +36,16 @@ from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.models import SyncRun, SyncStatus
 from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS
 from cryptopredict.prices import service as prices_service
+from cryptopredict.prices.models import Interval
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError, is_temporary_sync_error
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.schedule import SCHEDULE
 
 MAX_HISTORY_DAYS = 3650
+
+Intervals = Annotated[list[Interval], Field(min_length=1)] | None
+"""Which intervals a history sync fills; None: all of them (5m, 1h, 1d)."""
 
 ABANDONED_AFTER = 2 * dt.timedelta(seconds=max(spec.time_limit_seconds for spec in SCHEDULE))
 """A task or sync run still `running` this long after it started has lost its process (every
@@ -82,6 +87,19 @@ class JobContext:
 
 
 Sync = Callable[[Session, CoinGeckoClient, ResponseCache], Awaitable[SyncRun]]
+
+_SYNC_FAILED = re.compile(r"^sync \w+ #(\d+) failed: ")
+"""How a failed sync's task error starts (`_sync`), naming its `SyncRun`."""
+
+
+def sync_run_id(result: Mapping[str, Any] | None, error: str | None) -> int | None:
+    """The `SyncRun` a sync task's outcome names: its run (one coin's: the history run), or
+    the run whose failure failed the task; None when it names none (skipped, not a sync)."""
+    if result is not None:
+        found = result.get("history", result).get("sync_run_id")
+        return found if isinstance(found, int) else None
+    match = _SYNC_FAILED.match(error or "")
+    return int(match.group(1)) if match else None
 
 
 def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
@@ -129,12 +147,18 @@ def sync_all_prices(context: JobContext) -> dict[str, Any]:
 def sync_historical_data(
     context: JobContext,
     days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS)] = DEFAULT_HISTORY_DAYS,
+    intervals: Intervals = None,
 ) -> dict[str, Any]:
     """Fill the gaps in every tracked coin's recent history (only what is missing)."""
     return _sync(
         context,
         lambda session, client, cache: marketdata_service.sync_history(
-            session=session, client=client, cache=cache, settings=context.settings, days=days
+            session=session,
+            client=client,
+            cache=cache,
+            settings=context.settings,
+            days=days,
+            intervals=intervals,
         ),
     )
 
@@ -155,6 +179,7 @@ def sync_specific_cryptocurrency(
     context: JobContext,
     coin_id: CoingeckoId,
     days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS)] = DEFAULT_HISTORY_DAYS,
+    intervals: Intervals = None,
 ) -> dict[str, Any]:
     """Store one coin's latest price, then fill its missing history (adding the coin to the
     catalogue if it is new): what a user asking for the coin expects to see."""
@@ -177,6 +202,7 @@ def sync_specific_cryptocurrency(
             settings=context.settings,
             coin=coin_id,
             days=days,
+            intervals=intervals,
         ),
     )
     parts = (price, history)

@@ -19,6 +19,7 @@ from cryptopredict.tasks import service
 from cryptopredict.tasks.models import TaskState
 from cryptopredict.tasks.runner import TaskRunner
 from cryptopredict.tasks.schemas import (
+    TASK_STATUS_ROUTE,
     QueuesRead,
     RevokeResult,
     TaskKindList,
@@ -89,7 +90,7 @@ def list_runs(
     )
 
 
-@router.get("/runs/{task_id}", responses=error_responses(404))
+@router.get("/runs/{task_id}", name=TASK_STATUS_ROUTE, responses=error_responses(404))
 def get_run(_admin: AdminUser, runner: RunnerDep, task_id: str) -> TaskStatusRead:
     """Where a task stands, with its result or error (admin)."""
     return TaskStatusRead.model_validate(service.get(runner=runner, task_id=task_id))

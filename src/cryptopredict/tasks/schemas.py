@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from cryptopredict.core.pagination import Page
 from cryptopredict.tasks.models import TaskState
 
+TASK_STATUS_ROUTE = "task_status"
+"""The route name of `GET /tasks/runs/{task_id}`, for links to it (`url_path_for`)."""
+
 
 class TaskRunRead(BaseModel):
     """One attempt of one task."""
@@ -50,6 +53,14 @@ class TaskStatusRead(BaseModel):
     duration_seconds: float | None
     result: dict[str, Any] | None
     error: str | None
+
+
+class TaskAccepted(TaskStatusRead):
+    """A run handed to the task runner by another API (the sync triggers): where it stands
+    now, which runner has it, and where to follow it (`GET /tasks/runs/{task_id}`)."""
+
+    mode: str
+    status_url: str
 
 
 class TaskKindRead(BaseModel):

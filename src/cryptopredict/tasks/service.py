@@ -11,6 +11,7 @@ Whether the server schedules (``should_schedule``): ``scheduler=embedded`` alway
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import threading
@@ -26,13 +27,19 @@ from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.tasks.embedded import EmbeddedRunner, EmbeddedScheduler
 from cryptopredict.tasks.errors import UnknownTaskError
 from cryptopredict.tasks.execution import InvalidArgumentsError
-from cryptopredict.tasks.jobs import JobContext
+from cryptopredict.tasks.jobs import JobContext, sync_run_id
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.runner import ScheduleEntry, TaskRunner, TaskStatus, WorkerInfo
 
 logger = logging.getLogger(__name__)
+
+ENDED = frozenset({TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED, TaskState.REVOKED})
+"""States after which nothing more happens to a task (`retrying`: another attempt follows)."""
+NOT_RUN = frozenset({TaskState.SKIPPED, TaskState.REVOKED})
+"""Ended without running its job: another run held the lock, or it was cancelled."""
+WAIT_POLL_MAX_SECONDS = 0.5
 
 RUNNER_STATE_KEY = "task_runner"
 SCHEDULER_STATE_KEY = "task_scheduler"
@@ -145,6 +152,24 @@ def get(*, runner: TaskRunner, task_id: str) -> TaskStatus:
     if status is None:
         raise NotFoundError(f"No task {task_id!r}", details={"task_id": task_id})
     return status
+
+
+async def wait(*, runner: TaskRunner, task_id: str) -> TaskStatus:
+    """A task's status once it has ended, for callers that want an outcome without polling
+    (bound it with `asyncio.timeout`); the status is read off the event loop."""
+    pause = 0.02
+    while True:
+        status = await asyncio.to_thread(get, runner=runner, task_id=task_id)
+        if status.state in ENDED:
+            return status
+        await asyncio.sleep(pause)
+        pause = min(2 * pause, WAIT_POLL_MAX_SECONDS)
+
+
+def sync_run_of(status: TaskStatus) -> int | None:
+    """The id of the market-data `SyncRun` a sync task produced (the one that failed it, if
+    it failed); None for a task that ran no sync (skipped, revoked, not a sync task)."""
+    return sync_run_id(status.result, status.error)
 
 
 def revoke(*, runner: TaskRunner, task_id: str) -> tuple[bool, TaskState]:

@@ -248,8 +248,10 @@ def test_a_failed_sync_is_reported_in_the_run_and_the_task_not_as_a_server_error
     assert waited.json()["status"] == "failed"
     assert waited.json()["error"].startswith("MalformedResponseError: CoinGecko")
     task = _settled(api, admin, queued)
-    assert (task["state"], task["attempt"], task["result"]) == ("failed", 1, None)  # no retry
-    assert task["error"].startswith("sync history #")
+    assert (task["state"], task["attempt"]) == ("failed", 1)  # no retry
+    # The failed task keeps the summary of the sync run that failed it.
+    assert task["result"]["kind"] == "history" and task["result"]["status"] == "failed"
+    assert task["error"].startswith(f"sync history #{task['result']['sync_run_id']} failed")
     assert "MalformedResponseError: CoinGecko" in task["error"]
     status = api.get(f"{SYNC}/status", headers=admin).json()
     assert status["last_runs"]["history"]["status"] == "failed"

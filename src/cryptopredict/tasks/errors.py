@@ -14,6 +14,7 @@ Runners retry only `TemporaryTaskError`, and only while the spec's `max_retries`
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import redis
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -32,9 +33,11 @@ RETRY_MAX_SECONDS = 600.0
 class TaskError(Exception):
     """Base of the tree: a task run did not succeed."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, result: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.result = result
+        """What the run produced before it failed (a sync's run summary), recorded with it."""
 
 
 class TemporaryTaskError(TaskError):
@@ -44,8 +47,14 @@ class TemporaryTaskError(TaskError):
     waits at least that long, and otherwise the backoff of the attempt (`retry_delay`).
     """
 
-    def __init__(self, message: str, *, retry_in: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_in: float | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, result=result)
         self.retry_in = RETRY_BASE_SECONDS if retry_in is None else retry_in
         self.asked_retry_in = retry_in
 

@@ -311,7 +311,9 @@ def execute(
                 TaskState.RETRYING if isinstance(error, TemporaryTaskError) else TaskState.FAILED
             )
             _log_failure(spec, task_id, attempt, error, exc)
-            _record_quietly(recorder, state, duration=duration, error=error.message)
+            _record_quietly(
+                recorder, state, duration=duration, result=error.result, error=error.message
+            )
             raise error from None
         duration = time.perf_counter() - began
         if duration > spec.time_limit_seconds:
@@ -337,14 +339,15 @@ def _as_task_error(
     """The scrubbed task error an exception becomes, retryable while the spec allows (after
     the attempt's backoff on `backoff` seconds, or longer if the job asked for longer)."""
     message = scrub(_describe(exc), secrets)
+    result = exc.result if isinstance(exc, TaskError) else None
     if is_temporary(exc) and attempt <= spec.max_retries:
         delay = retry_delay(attempt, base=backoff)
         if isinstance(exc, TemporaryTaskError) and exc.asked_retry_in is not None:
             delay = max(delay, exc.asked_retry_in)
-        return TemporaryTaskError(message, retry_in=delay)
+        return TemporaryTaskError(message, retry_in=delay, result=result)
     if isinstance(exc, TaskFailedError) and exc.message == message:
         return exc
-    return TaskFailedError(message)
+    return TaskFailedError(message, result=result)
 
 
 def _log_failure(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import re
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -88,18 +87,14 @@ class JobContext:
 
 Sync = Callable[[Session, CoinGeckoClient, ResponseCache], Awaitable[SyncRun]]
 
-_SYNC_FAILED = re.compile(r"^sync \w+ #(\d+) failed: ")
-"""How a failed sync's task error starts (`_sync`), naming its `SyncRun`."""
 
-
-def sync_run_id(result: Mapping[str, Any] | None, error: str | None) -> int | None:
-    """The `SyncRun` a sync task's outcome names: its run (one coin's: the history run), or
-    the run whose failure failed the task; None when it names none (skipped, not a sync)."""
-    if result is not None:
-        found = result.get("history", result).get("sync_run_id")
-        return found if isinstance(found, int) else None
-    match = _SYNC_FAILED.match(error or "")
-    return int(match.group(1)) if match else None
+def sync_run_id(result: Mapping[str, Any] | None) -> int | None:
+    """The `SyncRun` a sync task's result names: its run (one coin's: the history run), or,
+    for a failed task, the run whose failure failed it; None when it names none."""
+    if result is None:
+        return None
+    found = result.get("history", result).get("sync_run_id")
+    return found if isinstance(found, int) else None
 
 
 def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
@@ -129,8 +124,8 @@ def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
     if run.status == SyncStatus.FAILED:
         message = f"sync {run.kind} #{run.id} failed: {run.error}"
         if is_temporary_sync_error(run.error):
-            raise TemporaryTaskError(message)
-        raise TaskFailedError(message)
+            raise TemporaryTaskError(message, result=summary)
+        raise TaskFailedError(message, result=summary)
     return summary
 
 

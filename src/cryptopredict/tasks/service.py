@@ -169,7 +169,7 @@ async def wait(*, runner: TaskRunner, task_id: str) -> TaskStatus:
 def sync_run_of(status: TaskStatus) -> int | None:
     """The id of the market-data `SyncRun` a sync task produced (the one that failed it, if
     it failed); None for a task that ran no sync (skipped, revoked, not a sync task)."""
-    return sync_run_id(status.result, status.error)
+    return sync_run_id(status.result)
 
 
 def revoke(*, runner: TaskRunner, task_id: str) -> tuple[bool, TaskState]:

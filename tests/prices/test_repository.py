@@ -14,7 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cryptopredict.coins import service as coins_service
+from cryptopredict.coins.schemas import CatalogueOrder
 from cryptopredict.prices import repository
+from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.models import Interval
 from cryptopredict.prices.repository import (
     ALL_COLUMNS,
@@ -23,6 +26,7 @@ from cryptopredict.prices.repository import (
     PriceRepository,
     PriceRow,
 )
+from cryptopredict.prices.schemas import WindowKey, WindowStats
 from tests.conftest import need_service
 from tests.factories import Factory
 from tests.prices.conftest import DAY, HOUR, T0, price_count
@@ -487,3 +491,64 @@ def test_columns_expected_new_still_merge_when_a_key_is_stored(
     assert prices.bulk_upsert_columns(_columns(coin.id, more), expect_new=True) == 3
     db_session.commit()
     assert [r.price for r in prices.range(coin.id, Interval.DAY)] == [b.price for b in bars + more]
+
+
+def test_candles_of_any_width_agree_with_resample(db_session: Session, factory: Factory) -> None:
+    coin = factory.coin("bitcoin")
+    closes = [float(10 + (i * 7) % 11) for i in range(30)]
+    factory.daily_prices(coin, closes, start=T0, interval="1h", step=HOUR)
+    prices = PriceRepository(db_session)
+    daily = prices.candles(coin.id, Interval.HOUR, 86_400, start=None, end=None)
+    bars = prices.resample(coin.id, Interval.HOUR, Interval.DAY)
+    assert [(c.start, c.open, c.high, c.low, c.close) for c in daily] == [
+        (int(b.price_at.timestamp()), b.open, b.high, b.low, b.close) for b in bars
+    ]
+    # A width no stored interval has, within bounds: 4 h buckets from 08:00 to 15:00.
+    four = prices.candles(coin.id, Interval.HOUR, 4 * 3600, start=T0 + 8 * HOUR, end=T0 + 15 * HOUR)
+    assert [c.start for c in four] == [int((T0 + h * HOUR).timestamp()) for h in (8, 12)]
+    assert (four[1].open, four[1].close) == (closes[11], closes[15])
+
+
+def test_first_per_bucket_keeps_stored_values(db_session: Session, factory: Factory) -> None:
+    coin = factory.coin("bitcoin")
+    closes = [float(100 + i) for i in range(10)]
+    start = T0 + dt.timedelta(minutes=30)
+    factory.daily_prices(coin, closes, start=start, interval="1h", step=HOUR)
+    rows = PriceRepository(db_session).first_per_bucket(
+        coin.id, Interval.HOUR, 3 * 3600, start=T0 + HOUR, end=None
+    )
+    assert rows == [
+        (start + h * HOUR, closes[h], closes[h] * 1_000_000, 1000.0) for h in (1, 3, 6, 9)
+    ]
+
+
+def test_window_stats_and_points(db_session: Session, factory: Factory) -> None:
+    coin = factory.coin("bitcoin")
+    closes = [5.0, 8.0, 3.0, 6.0]
+    factory.daily_prices(coin, closes, start=T0, interval="1h", step=HOUR)
+    factory.daily_prices(coin, [7.0], start=T0, volume=None)  # a daily bar at T0 too
+    keys = [
+        WindowKey(coin.id, "1h", since=T0, until=T0 + 2 * HOUR, reference_at=T0),
+        WindowKey(coin.id, "1h", since=T0 + 5 * HOUR, until=T0 + 9 * HOUR),
+    ]
+    prices = PriceRepository(db_session)
+    # The hourly bar at T0 is outside (since is excluded); its market cap is the finest.
+    assert prices.window_stats(keys) == [
+        WindowStats(high=8.0, low=3.0, reference_market_cap=5_000_000.0),
+        WindowStats(high=None, low=None, reference_market_cap=None),
+    ]
+    assert prices.window_points(keys) == [[(T0 + HOUR, 8.0), (T0 + 2 * HOUR, 3.0)], []]
+    assert prices.window_stats([]) == []
+    assert prices.window_points([]) == []
+
+
+def test_listings_only_priced_coins_by_rank(db_session: Session, factory: Factory) -> None:
+    priced = factory.coin("bitcoin")
+    factory.coin("ethereum")
+    factory.daily_prices(priced, [1.0])
+    listings = coins_service.list_listings(
+        session=db_session, order=CatalogueOrder.RANK, where=prices_service.has_prices
+    )
+    assert [coin.coingecko_id for coin in listings] == ["bitcoin"]
+    everything = coins_service.list_listings(session=db_session, order=CatalogueOrder.ID_DESC)
+    assert [coin.coingecko_id for coin in everything] == ["ethereum", "bitcoin"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, or_, select
 
 from cryptopredict.coins.models import Cryptocurrency
-from cryptopredict.coins.schemas import CoinBrief
+from cryptopredict.coins.schemas import CatalogueOrder, CoinBrief, CoinListing
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.core.repository import Repository
 
@@ -117,3 +117,44 @@ class CoinRepository(Repository[Cryptocurrency]):
             .offset(page.offset)
         )
         return list(self.session.scalars(statement))
+
+    def listings(
+        self,
+        *,
+        order: CatalogueOrder,
+        coingecko_ids: Sequence[str] | None = None,
+        active: bool | None = True,
+        where: Callable[[ColumnExpressionArgument[int]], ColumnElement[bool]] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CoinListing]:
+        """A page of lean listing rows in one statement, optionally only the given CoinGecko
+        ids, and only coins whose id satisfies `where` (a condition another domain builds)."""
+        statement = select(
+            Cryptocurrency.id,
+            Cryptocurrency.coingecko_id,
+            Cryptocurrency.symbol,
+            Cryptocurrency.name,
+            Cryptocurrency.market_cap_rank,
+            Cryptocurrency.image_url,
+        )
+        if coingecko_ids is not None:
+            statement = statement.where(Cryptocurrency.coingecko_id.in_(list(coingecko_ids)))
+        if active is not None:
+            statement = statement.where(Cryptocurrency.is_active.is_(active))
+        if where is not None:
+            statement = statement.where(where(Cryptocurrency.id))
+        rank = Cryptocurrency.market_cap_rank
+        if order is CatalogueOrder.RANK:
+            statement = statement.order_by(rank.is_(None), rank.asc(), Cryptocurrency.coingecko_id)
+        elif order is CatalogueOrder.RANK_DESC:
+            statement = statement.order_by(rank.is_(None), rank.desc(), Cryptocurrency.coingecko_id)
+        elif order is CatalogueOrder.ID:
+            statement = statement.order_by(Cryptocurrency.coingecko_id.asc())
+        else:
+            statement = statement.order_by(Cryptocurrency.coingecko_id.desc())
+        if limit is not None:
+            statement = statement.limit(limit)
+        if offset:
+            statement = statement.offset(offset)
+        return [CoinListing(*row) for row in self.session.execute(statement)]

@@ -52,6 +52,27 @@ class CoinBrief(NamedTuple):
     name: str
 
 
+class CoinListing(NamedTuple):
+    """What a public listing (the CoinGecko mirror's) shows about a coin besides its prices."""
+
+    id: int
+    coingecko_id: str
+    symbol: str
+    name: str
+    market_cap_rank: int | None
+    image_url: str | None
+
+
+class CatalogueOrder(enum.StrEnum):
+    """Orders a listing can be read in; ties and unranked coins (last either way) go by
+    CoinGecko id."""
+
+    RANK = "rank"
+    RANK_DESC = "rank_desc"
+    ID = "id"
+    ID_DESC = "id_desc"
+
+
 class CoinSort(enum.StrEnum):
     """Sort orders for the catalogue; `-` means descending, unranked coins always come last."""
 

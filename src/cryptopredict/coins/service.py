@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, ColumnExpressionArgument
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.coins.repository import CoinRepository
-from cryptopredict.coins.schemas import CoinBrief, CoinCreate, CoinSort, CoinUpdate
+from cryptopredict.coins.schemas import (
+    CatalogueOrder,
+    CoinBrief,
+    CoinCreate,
+    CoinListing,
+    CoinSort,
+    CoinUpdate,
+)
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import ConflictError, NotFoundError
 from cryptopredict.core.pagination import PageParams
@@ -79,6 +86,30 @@ def list_coins(
         conditions.append(Cryptocurrency.is_active.is_(is_active))
     items = coins.list_ordered(conditions=conditions, sort=sort.value, page=page)
     return items, coins.count(conditions=conditions)
+
+
+def list_listings(
+    *,
+    session: Session,
+    order: CatalogueOrder,
+    coingecko_ids: Sequence[str] | None = None,
+    active: bool | None = True,
+    where: Callable[[ColumnExpressionArgument[int]], ColumnElement[bool]] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[CoinListing]:
+    """A page of lean listing rows in one query, for public listings; `where` is a condition
+    on the coin's id that another domain's service builds (the prices service's
+    `has_prices`), so "only coins with prices" stays one paged statement while neither
+    domain reads the other's table."""
+    return CoinRepository(session).listings(
+        order=order,
+        coingecko_ids=coingecko_ids,
+        active=active,
+        where=where,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def create(*, session: Session, cache: ResponseCache, data: CoinCreate) -> Cryptocurrency:

@@ -32,20 +32,12 @@ import orjson
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
-from cryptopredict.coins.schemas import CoinBrief
+from cryptopredict.coins.schemas import CatalogueOrder, CoinBrief, CoinListing
 from cryptopredict.core.errors import NotFoundError
-from cryptopredict.marketdata.mirror_repository import (
-    ChartRow,
-    CoinOrder,
-    MarketCoin,
-    MirrorRepository,
-    WindowKey,
-    WindowStats,
-)
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.models import Interval
-from cryptopredict.prices.repository import PointLookup, PriceRepository, SeriesExtent
-from cryptopredict.prices.schemas import LatestPrice
+from cryptopredict.prices.schemas import ChartRow, LatestPrice, WindowKey, WindowStats
+from cryptopredict.prices.service import PointLookup, SeriesExtent
 
 PING = {"gecko_says": "(V3) To the Moon!"}
 CURRENCY = "usd"
@@ -70,12 +62,12 @@ PRICE_CHANGE_PERIODS = {
     "1y": 365 * DAY,
 }
 MARKET_ORDERS = {
-    "market_cap_desc": CoinOrder.RANK,
-    "market_cap_asc": CoinOrder.RANK_DESC,
-    "id_asc": CoinOrder.ID,
-    "id_desc": CoinOrder.ID_DESC,
-    "volume_desc": CoinOrder.ID,
-    "volume_asc": CoinOrder.ID,
+    "market_cap_desc": CatalogueOrder.RANK,
+    "market_cap_asc": CatalogueOrder.RANK_DESC,
+    "id_asc": CatalogueOrder.ID,
+    "id_desc": CatalogueOrder.ID_DESC,
+    "volume_desc": CatalogueOrder.ID,
+    "volume_asc": CatalogueOrder.ID,
 }
 OHLC_DAYS = ("1", "7", "14", "30", "90", "180", "365", "max")
 CHART_INTERVALS = {"daily": Interval.DAY, "hourly": Interval.HOUR}
@@ -395,7 +387,9 @@ class CoinsListQuery:
 
 def coins_list_json(*, session: Session, query: CoinsListQuery) -> bytes:
     """Every coin's id, symbol and name by id; `platforms` is `{}` (we track no contracts)."""
-    coins = MirrorRepository(session).coins(order=CoinOrder.ID, active=query.active)
+    coins = coins_service.list_listings(
+        session=session, order=CatalogueOrder.ID, active=query.active
+    )
     if query.include_platform:
         entries: list[dict[str, Any]] = [
             {"id": c.coingecko_id, "symbol": c.symbol, "name": c.name, "platforms": {}}
@@ -477,15 +471,19 @@ def markets(*, session: Session, query: MarketsQuery) -> list[dict[str, Any]]:
     """
     if query.category is not None:
         return []
-    repository = MirrorRepository(session)
     offset = (query.page - 1) * query.per_page
     order = MARKET_ORDERS[query.order]
     if query.order.startswith("volume"):
-        candidates = repository.coins(order=order, ids=query.ids, priced=True)
+        candidates = coins_service.list_listings(
+            session=session,
+            order=order,
+            coingecko_ids=query.ids,
+            where=prices_service.has_prices,
+        )
         latest = _latest(session, [coin.coingecko_id for coin in candidates])
         descending = query.order == "volume_desc"
 
-        def volume_key(coin: MarketCoin) -> tuple[bool, float]:
+        def volume_key(coin: CoinListing) -> tuple[bool, float]:
             volume = latest[coin.coingecko_id].volume if coin.coingecko_id in latest else None
             if volume is None:
                 return (True, 0.0)
@@ -493,25 +491,31 @@ def markets(*, session: Session, query: MarketsQuery) -> list[dict[str, Any]]:
 
         coins = sorted(candidates, key=volume_key)[offset : offset + query.per_page]
     else:
-        coins = repository.coins(
-            order=order, ids=query.ids, priced=True, limit=query.per_page, offset=offset
+        coins = coins_service.list_listings(
+            session=session,
+            order=order,
+            coingecko_ids=query.ids,
+            where=prices_service.has_prices,
+            limit=query.per_page,
+            offset=offset,
         )
         latest = _latest(session, [coin.coingecko_id for coin in coins])
     priced = [coin for coin in coins if coin.coingecko_id in latest]
     stats = dict(
         zip(
             (coin.id for coin in priced),
-            repository.window_stats(
-                [_day_window(coin, latest[coin.coingecko_id]) for coin in priced]
+            prices_service.window_stats(
+                session=session,
+                keys=[_day_window(coin, latest[coin.coingecko_id]) for coin in priced],
             ),
             strict=True,
         )
     )
     extents: dict[int, dict[Interval, SeriesExtent]] = {}
     if priced and (query.sparkline or query.price_change_percentage):
-        extents = PriceRepository(session).extents([coin.id for coin in priced])
+        extents = prices_service.extents(session=session, coin_ids=[coin.id for coin in priced])
     changes = _period_changes(session, priced, latest, extents, query.price_change_percentage)
-    sparklines = _sparklines(repository, priced, latest, extents) if query.sparkline else {}
+    sparklines = _sparklines(session, priced, latest, extents) if query.sparkline else {}
 
     entries = []
     for coin in coins:
@@ -529,7 +533,7 @@ def markets_json(*, session: Session, query: MarketsQuery) -> bytes:
     return orjson.dumps(markets(session=session, query=query))
 
 
-def _day_window(coin: MarketCoin, item: LatestPrice) -> WindowKey:
+def _day_window(coin: CoinListing, item: LatestPrice) -> WindowKey:
     """The 24 h before the newest point, in the newest point's series (a daily bar alone when
     the newest point is daily), and the 24 h reference point's instant."""
     return WindowKey(
@@ -542,7 +546,7 @@ def _day_window(coin: MarketCoin, item: LatestPrice) -> WindowKey:
 
 
 def _market_entry(
-    coin: MarketCoin, item: LatestPrice | None, stats: WindowStats | None, query: MarketsQuery
+    coin: CoinListing, item: LatestPrice | None, stats: WindowStats | None, query: MarketsQuery
 ) -> dict[str, Any]:
     """One coin in CoinGecko's `/coins/markets` shape; unknown figures are null."""
     precision = query.precision
@@ -587,7 +591,7 @@ def _market_entry(
 
 def _period_changes(
     session: Session,
-    coins: Sequence[MarketCoin],
+    coins: Sequence[CoinListing],
     latest: Mapping[str, LatestPrice],
     extents: Mapping[int, Extents],
     periods: Sequence[str],
@@ -609,7 +613,7 @@ def _period_changes(
                 keys.append((coin.id, period, item.price, item.timestamp - 2 * span))
                 lookups.append(PointLookup(coin_id=coin.id, interval=series, at=target))
     changes: dict[tuple[int, str], float | None] = {}
-    found = PriceRepository(session).at_or_before(lookups)
+    found = prices_service.at_or_before(session=session, lookups=lookups)
     for (coin_id, period, price, oldest), reference in zip(keys, found, strict=True):
         if reference is not None and reference[0] >= oldest:
             changes[(coin_id, period)] = _percent_change(price, reference[1])
@@ -617,8 +621,8 @@ def _period_changes(
 
 
 def _sparklines(
-    repository: MirrorRepository,
-    coins: Sequence[MarketCoin],
+    session: Session,
+    coins: Sequence[CoinListing],
     latest: Mapping[str, LatestPrice],
     extents: Mapping[int, Extents],
 ) -> dict[int, list[float]]:
@@ -637,7 +641,9 @@ def _sparklines(
                 thin.append(interval is Interval.FIVE_MINUTES)
                 break
     lines: dict[int, list[float]] = {}
-    for key, points, hourly in zip(keys, repository.window_points(keys), thin, strict=True):
+    for key, points, hourly in zip(
+        keys, prices_service.window_points(session=session, keys=keys), thin, strict=True
+    ):
         if hourly:
             seen: set[int] = set()
             kept = []
@@ -770,8 +776,7 @@ def market_chart(*, session: Session, query: ChartQuery, now: dt.datetime) -> di
     """
     coin = _coin(session, query.coin)
     start, end = query.window(now)
-    prices = PriceRepository(session)
-    extents = prices.extents([coin.id])[coin.id]
+    extents = prices_service.extents(session=session, coin_ids=[coin.id])[coin.id]
     if start is not None and start > end:
         return _chart_body([], query.precision)
     grid = query.interval or auto_granularity(None if start is None else end - start)
@@ -782,14 +787,19 @@ def market_chart(*, session: Session, query: ChartQuery, now: dt.datetime) -> di
     )
     rows: list[ChartRow] = []
     if source is not None and source.seconds < grid.seconds:
-        rows = MirrorRepository(session).first_per_bucket(
-            coin.id, source, grid.seconds, start=start, end=end
+        rows = prices_service.first_per_bucket(
+            session=session,
+            coin_id=coin.id,
+            series=source,
+            width_seconds=grid.seconds,
+            start=start,
+            end=end,
         )
     elif source is not None:
         rows = [
             (at, price, market_cap, volume)
-            for at, _o, _h, _l, _c, price, volume, market_cap in prices.points(
-                coin.id, source, start=start, end=end
+            for at, _o, _h, _l, _c, price, volume, market_cap in prices_service.points(
+                session=session, coin_id=coin.id, interval=source, start=start, end=end
             )
         ]
     newest = _newest(extents)
@@ -797,7 +807,8 @@ def market_chart(*, session: Session, query: ChartQuery, now: dt.datetime) -> di
         interval, extent = newest
         in_window = extent.last <= end and (start is None or extent.last >= start)
         if in_window and (not rows or extent.last > rows[-1][0]):
-            row = prices.points_at([(coin.id, interval.value, extent.last)])[coin.id]
+            key = (coin.id, interval.value, extent.last)
+            row = prices_service.points_at(session=session, keys=[key])[coin.id]
             rows.append((row[0], row[5], row[7], row[6]))
     return _chart_body(rows, query.precision)
 
@@ -876,19 +887,28 @@ def ohlc(*, session: Session, query: OhlcQuery, now: dt.datetime) -> list[list[f
     if query.days is not None:
         first = now - dt.timedelta(days=query.days)
         start = EPOCH + dt.timedelta(seconds=-(-int(first.timestamp()) // width) * width)
-    extents = PriceRepository(session).extents([coin.id])[coin.id]
+    extents = prices_service.extents(session=session, coin_ids=[coin.id])[coin.id]
     finer = [i for i in reversed(_FINEST_FIRST) if i.seconds < width]
     coarser = [i for i in _FINEST_FIRST if i.seconds >= width]
     source = _pick_series(extents, [*finer, *coarser], start, now, dt.timedelta(seconds=width))
     if source is None:
         return []
     if source.seconds < width:
-        candles = MirrorRepository(session).resample(coin.id, source, width, start=start, end=now)
+        candles = prices_service.candles(
+            session=session,
+            coin_id=coin.id,
+            series=source,
+            width_seconds=width,
+            start=start,
+            end=now,
+        )
         return [
             _candle((c.start + width) * 1000, c.open, c.high, c.low, c.close, query.precision)
             for c in candles
         ]
-    bars = PriceRepository(session).points(coin.id, source, start=start, end=now)
+    bars = prices_service.points(
+        session=session, coin_id=coin.id, interval=source, start=start, end=now
+    )
     step = dt.timedelta(seconds=source.seconds)
     return [
         _candle(

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import psycopg
 from sqlalchemy import (
     ColumnElement,
+    ColumnExpressionArgument,
     Double,
     Integer,
     Row,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     column,
+    exists,
     func,
     or_,
     select,
@@ -40,6 +42,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 
 from cryptopredict.core.database import UTCDateTime
 from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.schemas import Candle, ChartRow, WindowKey, WindowStats
 
 UPSERT_BATCH_SIZE = 5_000
 VALUE_COLUMNS = ("open", "high", "low", "close", "price", "volume", "market_cap", "source")
@@ -996,6 +999,102 @@ class PriceRepository:
                 found[index] = (price_at, price)
         return found
 
+    # ---- market snapshots (the CoinGecko mirror's listings and charts) -------------------
+
+    def window_stats(self, keys: Sequence[WindowKey]) -> list[WindowStats]:
+        """High, low and reference market cap for each key, in the keys' order, in one
+        statement of index probes."""
+        if not keys:
+            return []
+        dialect, params = self._window_keys(keys)
+        found = [WindowStats(None, None, None)] * len(keys)
+        for index, high, low, market_cap in self.session.execute(
+            _window_stats_statement(dialect), params
+        ):
+            found[index] = WindowStats(high=high, low=low, reference_market_cap=market_cap)
+        return found
+
+    def window_points(self, keys: Sequence[WindowKey]) -> list[list[tuple[dt.datetime, float]]]:
+        """The (instant, price) points of each key's series in its window, oldest first, in
+        one statement."""
+        found: list[list[tuple[dt.datetime, float]]] = [[] for _ in keys]
+        if not keys:
+            return found
+        dialect, params = self._window_keys(keys)
+        for index, price_at, price in self.session.execute(
+            _window_points_statement(dialect), params
+        ):
+            found[index].append((price_at, price))
+        return found
+
+    def first_per_bucket(
+        self,
+        coin_id: int,
+        series: Interval,
+        width_seconds: int,
+        *,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> list[ChartRow]:
+        """The first point of every UTC-aligned bucket of `width_seconds` in [start, end]:
+        a coarser chart grid from a finer stored series, values untouched."""
+        params = _bucket_params(coin_id, series, width_seconds, start, end)
+        dialect = self.session.get_bind().dialect.name
+        statement = _first_per_bucket_statement(dialect, start is not None, end is not None)
+        return [
+            (at, price, cap, volume)
+            for at, price, cap, volume in self.session.execute(statement, params)
+        ]
+
+    def candles(
+        self,
+        coin_id: int,
+        series: Interval,
+        width_seconds: int,
+        *,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> list[Candle]:
+        """OHLC candles of any width (CoinGecko's 30 min, 4 h and 4 days, which `resample`
+        cannot target) from a finer series, per UTC-epoch-aligned bucket with data in
+        [start, end]: first open (or price), highest high, lowest low, last price."""
+        params = _bucket_params(coin_id, series, width_seconds, start, end)
+        dialect = self.session.get_bind().dialect.name
+        statement = _candles_statement(dialect, start is not None, end is not None)
+        return [
+            Candle(bucket, open_, high, low, close)
+            for bucket, open_, high, low, close, *_ in self.session.execute(statement, params)
+        ]
+
+    def _window_keys(self, keys: Sequence[WindowKey]) -> tuple[str, dict[str, Any]]:
+        """The dialect's window-key-list source and its parameters (see `_WINDOW_SOURCES`)."""
+        dialect = self.session.get_bind().dialect
+        if dialect.name == "postgresql":
+            return "postgresql", {
+                "k": list(range(len(keys))),
+                "c": [key.coin_id for key in keys],
+                "s": [key.series for key in keys],
+                "f": [key.since for key in keys],
+                "u": [key.until for key in keys],
+                "r": [key.reference_at for key in keys],
+            }
+        to_text = _INSTANT.dialect_impl(dialect).bind_processor(dialect)
+
+        def stored(at: dt.datetime | None) -> Any:
+            return None if at is None or to_text is None else to_text(at)
+
+        encoded = [
+            [k, key.coin_id, key.series, *map(stored, (key.since, key.until, key.reference_at))]
+            for k, key in enumerate(keys)
+        ]
+        return "sqlite", {"keys": json.dumps(encoded)}
+
+
+def coin_has_prices(coin_id: ColumnExpressionArgument[int]) -> ColumnElement[bool]:
+    """A condition for a query on another table: the coin with this id has at least one
+    stored price (one primary-key probe per coin)."""
+    return exists().where(_TABLE.c.coin_id == coin_id)
+
 
 _PG_POINTS_SQL = {
     (has_start, has_end): (
@@ -1136,6 +1235,161 @@ def _resample_statement(dialect: str, has_start: bool, has_end: bool) -> Textual
         column("close", Double()),
         column("volume", Double()),
         column("points", Integer()),
+    )
+
+
+# ---- market snapshot statements -----------------------------------------------------------
+#
+# Window keys travel like the keys above, with three instants each: both sources expose
+# v(k, coin_id, series, since, until, ref_at), instants in the column's stored form.
+
+_WINDOW_SOURCES = {
+    "postgresql": (
+        "unnest(CAST(:k AS integer[]), CAST(:c AS integer[]), CAST(:s AS varchar[]), "
+        "CAST(:f AS timestamptz[]), CAST(:u AS timestamptz[]), CAST(:r AS timestamptz[])) "
+        "AS v(k, coin_id, series, since, until, ref_at)"
+    ),
+    "sqlite": (
+        "(SELECT json_extract(value, '$[0]') AS k, json_extract(value, '$[1]') AS coin_id, "
+        "json_extract(value, '$[2]') AS series, json_extract(value, '$[3]') AS since, "
+        "json_extract(value, '$[4]') AS until, json_extract(value, '$[5]') AS ref_at "
+        "FROM json_each(:keys)) AS v"
+    ),
+}
+_IN_WINDOW = (
+    "p.coin_id = v.coin_id AND p.interval = v.series "
+    "AND p.price_at > v.since AND p.price_at <= v.until"
+)
+_FINEST_FIRST_SQL = " ".join(
+    f"WHEN '{interval.value}' THEN {rank}"
+    for rank, interval in enumerate(sorted(Interval, key=lambda i: i.seconds))
+)
+_INTERVALS_SQL = ", ".join(f"'{interval.value}'" for interval in Interval)
+
+
+@lru_cache(maxsize=4)
+def _window_stats_statement(dialect: str) -> TextualSelect:
+    """Key index, window high, window low and the reference point's market cap (the finest
+    series wins when several hold a point at that instant)."""
+    sql = (
+        "SELECT v.k, "  # noqa: S608 - only constant fragments are interpolated
+        f"(SELECT max(coalesce(p.high, p.price)) FROM price_data AS p WHERE {_IN_WINDOW}) "
+        "AS high, "
+        f"(SELECT min(coalesce(p.low, p.price)) FROM price_data AS p WHERE {_IN_WINDOW}) "
+        "AS low, "
+        "(SELECT p.market_cap FROM price_data AS p WHERE p.coin_id = v.coin_id "
+        f"AND p.interval IN ({_INTERVALS_SQL}) AND p.price_at = v.ref_at "
+        f"ORDER BY CASE p.interval {_FINEST_FIRST_SQL} END LIMIT 1) AS market_cap "
+        f"FROM {_WINDOW_SOURCES[dialect]}"
+    )
+    return text(sql).columns(
+        column("k", Integer()),
+        column("high", Double()),
+        column("low", Double()),
+        column("market_cap", Double()),
+    )
+
+
+@lru_cache(maxsize=4)
+def _window_points_statement(dialect: str) -> TextualSelect:
+    """Key index, instant and price of every point in each key's window."""
+    sql = (
+        "SELECT v.k, p.price_at, p.price "  # noqa: S608 - only constant fragments
+        f"FROM {_WINDOW_SOURCES[dialect]} JOIN price_data AS p ON {_IN_WINDOW} "
+        "ORDER BY v.k, p.price_at"
+    )
+    return text(sql).columns(
+        column("k", Integer()), column("price_at", UTCDateTime()), column("price", Double())
+    )
+
+
+def _bucket_params(
+    coin_id: int,
+    series: Interval,
+    width_seconds: int,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> dict[str, Any]:
+    """Parameters of the one-series bucket statements; absent bounds are left out."""
+    params: dict[str, Any] = {"coin_id": coin_id, "series": series.value, "width": width_seconds}
+    if start is not None:
+        params["start"] = start
+    if end is not None:
+        params["end"] = end
+    return params
+
+
+def _bounded(sql: str, has_start: bool, has_end: bool) -> TextClause:
+    """`sql` (with a `{where}` slot for one series in [start, end]) with typed :start and
+    :end parameters where the statement uses them."""
+    where = "coin_id = :coin_id AND interval = :series"
+    where += (" AND price_at >= :start" if has_start else "") + (
+        " AND price_at <= :end" if has_end else ""
+    )
+    statement = text(sql.format(where=where))
+    if has_start:
+        statement = statement.bindparams(bindparam("start", type_=UTCDateTime()))
+    if has_end:
+        statement = statement.bindparams(bindparam("end", type_=UTCDateTime()))
+    return statement
+
+
+# PostgreSQL reads first and last rows in the same single pass as the aggregates: joining the
+# buckets back to price_data is planned as a quadratic nested loop while a freshly imported
+# table has no statistics yet (seconds instead of milliseconds for a few thousand rows).
+# SQLite always probes the primary key for those joins, and has no DISTINCT ON or array_agg.
+_FIRST_PER_BUCKET = {
+    "postgresql": (
+        "SELECT DISTINCT ON (bucket) price_at, price, market_cap, volume FROM ("  # noqa: S608 - constants only
+        f"SELECT {_BUCKET_EPOCH['postgresql']} AS bucket, price_at, price, market_cap, volume "
+        "FROM price_data WHERE {where}) AS s ORDER BY bucket, price_at"
+    ),
+    "sqlite": (
+        "WITH firsts AS (SELECT min(price_at) AS first_at FROM price_data WHERE {where} "  # noqa: S608 - constants only
+        f"GROUP BY {_BUCKET_EPOCH['sqlite']}) "
+        "SELECT p.price_at, p.price, p.market_cap, p.volume FROM firsts "
+        "JOIN price_data AS p ON p.coin_id = :coin_id AND p.interval = :series "
+        "AND p.price_at = firsts.first_at ORDER BY p.price_at"
+    ),
+}
+_PG_CANDLES = (
+    f"SELECT {_BUCKET_EPOCH['postgresql']} AS bucket, "  # noqa: S608 - constants only
+    "(array_agg(coalesce(open, price) ORDER BY price_at))[1] AS open, "
+    "max(coalesce(high, price)) AS high, min(coalesce(low, price)) AS low, "
+    "(array_agg(price ORDER BY price_at DESC))[1] AS close "
+    "FROM price_data WHERE {where} GROUP BY 1 ORDER BY 1"
+)
+
+
+@lru_cache(maxsize=16)
+def _first_per_bucket_statement(dialect: str, has_start: bool, has_end: bool) -> TextualSelect:
+    """The stored row at the earliest instant of each bucket, oldest first."""
+    return _bounded(_FIRST_PER_BUCKET[dialect], has_start, has_end).columns(
+        column("price_at", UTCDateTime()),
+        column("price", Double()),
+        column("market_cap", Double()),
+        column("volume", Double()),
+    )
+
+
+def _candles_statement(dialect: str, has_start: bool, has_end: bool) -> TextualSelect:
+    """Bucket, open, high, low and close (then any further columns) per bucket: a single
+    pass on PostgreSQL (see `_FIRST_PER_BUCKET`); elsewhere `_resample_statement`, whose
+    join back by primary key SQLite plans well."""
+    if dialect != "postgresql":
+        return _resample_statement(dialect, has_start, has_end)
+    return _pg_candles_statement(has_start, has_end)
+
+
+@lru_cache(maxsize=4)
+def _pg_candles_statement(has_start: bool, has_end: bool) -> TextualSelect:
+    """`_PG_CANDLES` over one series in [start, end]."""
+    return _bounded(_PG_CANDLES, has_start, has_end).columns(
+        column("bucket", Integer()),
+        column("open", Double()),
+        column("high", Double()),
+        column("low", Double()),
+        column("close", Double()),
     )
 
 

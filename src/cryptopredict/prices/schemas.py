@@ -25,6 +25,43 @@ class TimeRange:
     end: dt.datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WindowKey:
+    """One coin's series and window (`since` excluded, `until` included), and the instant of
+    an earlier point whose market cap is wanted (None: not wanted)."""
+
+    coin_id: int
+    series: str
+    since: dt.datetime
+    until: dt.datetime
+    reference_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """Highest high and lowest low in a window (price-only points count with their price),
+    and the market cap of the reference point (null when unknown)."""
+
+    high: float | None
+    low: float | None
+    reference_market_cap: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """An OHLC candle of any width, identified by its UTC-epoch-aligned start (seconds)."""
+
+    start: int
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+ChartRow = tuple[dt.datetime, float, float | None, float | None]
+"""(price_at, price, market_cap, volume): one point of a market chart."""
+
+
 PositivePrice = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 

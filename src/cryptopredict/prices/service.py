@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from sqlalchemy import ColumnElement, ColumnExpressionArgument
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,13 +23,12 @@ from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
 from cryptopredict.prices.models import Interval
 from cryptopredict.prices.repository import Gap as Gap
-from cryptopredict.prices.repository import (
-    PointLookup,
-    PriceRepository,
-    SeriesExtent,
-)
+from cryptopredict.prices.repository import PointLookup as PointLookup
+from cryptopredict.prices.repository import PointRow as PointRow
 from cryptopredict.prices.repository import PriceColumns as PriceColumns
+from cryptopredict.prices.repository import PriceRepository, coin_has_prices
 from cryptopredict.prices.repository import PriceRow as PriceRow
+from cryptopredict.prices.repository import SeriesExtent as SeriesExtent
 from cryptopredict.prices.repository import SeriesGaps as SeriesGaps
 from cryptopredict.prices.repository import from_micros as from_micros
 from cryptopredict.prices.retention import RetentionPolicy as RetentionPolicy
@@ -37,6 +37,8 @@ from cryptopredict.prices.retention import apply_retention as apply_retention
 from cryptopredict.prices.schemas import (
     BulkPrices,
     BulkResult,
+    Candle,
+    ChartRow,
     GapRead,
     GapReport,
     LatestPrice,
@@ -47,6 +49,8 @@ from cryptopredict.prices.schemas import (
     PriceStats,
     TimeRange,
     Volatility,
+    WindowKey,
+    WindowStats,
 )
 
 if TYPE_CHECKING:
@@ -528,6 +532,92 @@ def series_gaps(
     return PriceRepository(session).series_gaps(
         coin_id, windows, provisional_source=provisional_source
     )
+
+
+# ---- lean reads for other domains (the CoinGecko mirror): one statement each -------------
+
+
+def extents(
+    *, session: Session, coin_ids: Sequence[int]
+) -> dict[int, dict[Interval, SeriesExtent]]:
+    """First and last instant of every stored series of these coins, so a caller picks the
+    series that covers a window before reading it."""
+    return PriceRepository(session).extents(coin_ids)
+
+
+def points(
+    *,
+    session: Session,
+    coin_id: int,
+    interval: Interval,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> list[PointRow]:
+    """Every point of one series in [start, end] as tuples, oldest first (no ORM objects)."""
+    return PriceRepository(session).points(coin_id, interval, start=start, end=end)
+
+
+def points_at(
+    *, session: Session, keys: Sequence[tuple[int, str, dt.datetime]]
+) -> dict[int, PointRow]:
+    """The points with these exact (coin, interval, instant) keys, by coin."""
+    return PriceRepository(session).points_at(keys)
+
+
+def at_or_before(
+    *, session: Session, lookups: Sequence[PointLookup]
+) -> list[tuple[dt.datetime, float] | None]:
+    """For each lookup, the (instant, price) of the newest point at or before its time."""
+    return PriceRepository(session).at_or_before(lookups)
+
+
+def window_stats(*, session: Session, keys: Sequence[WindowKey]) -> list[WindowStats]:
+    """High, low and reference market cap of each key's window, in the keys' order."""
+    return PriceRepository(session).window_stats(keys)
+
+
+def window_points(
+    *, session: Session, keys: Sequence[WindowKey]
+) -> list[list[tuple[dt.datetime, float]]]:
+    """The (instant, price) points of each key's window, oldest first, in the keys' order."""
+    return PriceRepository(session).window_points(keys)
+
+
+def first_per_bucket(
+    *,
+    session: Session,
+    coin_id: int,
+    series: Interval,
+    width_seconds: int,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> list[ChartRow]:
+    """One series thinned to the first point of each UTC-aligned bucket of `width_seconds`
+    in [start, end], values untouched (a coarser chart grid from a finer series)."""
+    return PriceRepository(session).first_per_bucket(
+        coin_id, series, width_seconds, start=start, end=end
+    )
+
+
+def candles(
+    *,
+    session: Session,
+    coin_id: int,
+    series: Interval,
+    width_seconds: int,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> list[Candle]:
+    """OHLC candles of any width from a finer series, per UTC-epoch-aligned bucket with data
+    in [start, end] (widths that are not a stored interval, unlike `ohlc`)."""
+    return PriceRepository(session).candles(coin_id, series, width_seconds, start=start, end=end)
+
+
+def has_prices(coin_id: ColumnExpressionArgument[int]) -> ColumnElement[bool]:
+    """A filter for another domain's query on its coins (the coins service's catalogue):
+    the coin has at least one stored price. Keeps that query one paged statement without
+    the other domain reading the prices table itself."""
+    return coin_has_prices(coin_id)
 
 
 def _point_error(index: int, field: str, message: str, kind: str) -> dict[str, Any]:

@@ -228,26 +228,6 @@ def _latest(session: Session, coingecko_ids: Sequence[str]) -> dict[str, LatestP
     return {item.coin: item for item in result.items}
 
 
-def _reference_series(extents: Extents, target: dt.datetime, horizon: dt.timedelta) -> str | None:
-    """The finest series with a point at or before `target` and not long before it (the rule
-    the prices service uses for its returns)."""
-    for interval in _FINEST_FIRST:
-        extent = extents.get(interval)
-        if extent is not None and extent.first <= target and extent.last >= target - horizon:
-            return interval.value
-    return None
-
-
-def _newest(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
-    """The series holding the newest instant, the finest when several share it."""
-    best: tuple[Interval, SeriesExtent] | None = None
-    for interval in _FINEST_FIRST:
-        extent = extents.get(interval)
-        if extent is not None and (best is None or extent.last > best[1].last):
-            best = (interval, extent)
-    return best
-
-
 def _pick_series(
     extents: Extents,
     candidates: Sequence[Interval],
@@ -608,7 +588,7 @@ def _period_changes(
         for period in periods:
             span = PRICE_CHANGE_PERIODS[period]
             target = item.timestamp - span
-            series = _reference_series(extents.get(coin.id, {}), target, span)
+            series = prices_service.reference_series(extents.get(coin.id, {}), target, span)
             if series is not None:
                 keys.append((coin.id, period, item.price, item.timestamp - 2 * span))
                 lookups.append(PointLookup(coin_id=coin.id, interval=series, at=target))
@@ -802,7 +782,7 @@ def market_chart(*, session: Session, query: ChartQuery, now: dt.datetime) -> di
                 session=session, coin_id=coin.id, interval=source, start=start, end=end
             )
         ]
-    newest = _newest(extents)
+    newest = prices_service.newest_series(extents)
     if query.start is None and newest is not None:
         interval, extent = newest
         in_window = extent.last <= end and (start is None or extent.last >= start)

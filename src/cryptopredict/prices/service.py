@@ -79,7 +79,7 @@ def query_error(field: str, message: str, kind: str = "value_error") -> Validati
     )
 
 
-def _newest(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
+def newest_series(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
     """The series holding the newest instant; the finest one when several share it."""
     best: tuple[Interval, SeriesExtent] | None = None
     for interval in _FINEST_FIRST:
@@ -89,7 +89,7 @@ def _newest(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
     return best
 
 
-def _reference_series(extents: Extents, target: dt.datetime, horizon: dt.timedelta) -> str | None:
+def reference_series(extents: Extents, target: dt.datetime, horizon: dt.timedelta) -> str | None:
     """The finest series that has data at or before `target` and not too long before it."""
     for interval in _FINEST_FIRST:
         extent = extents.get(interval)
@@ -179,14 +179,16 @@ def latest(*, session: Session, coingecko_ids: Sequence[str]) -> LatestPrices:
     known = [coins[i] for i in coingecko_ids if i in coins]
     prices = PriceRepository(session)
     extents = prices.extents([coin.id for coin in known])
-    newest = {coin.id: found for coin in known if (found := _newest(extents[coin.id])) is not None}
+    newest = {
+        coin.id: found for coin in known if (found := newest_series(extents[coin.id])) is not None
+    }
     rows = prices.points_at(
         [(coin_id, interval.value, extent.last) for coin_id, (interval, extent) in newest.items()]
     )
     lookups: list[PointLookup] = []
     for coin_id, (_interval, extent) in newest.items():
         target = extent.last - DAY
-        series = _reference_series(extents[coin_id], target, DAY)
+        series = reference_series(extents[coin_id], target, DAY)
         if series is not None:
             lookups.append(PointLookup(coin_id=coin_id, interval=series, at=target))
     references = dict(
@@ -336,7 +338,7 @@ def stats(*, session: Session, coin: Cryptocurrency) -> PriceStats:
     """
     prices = PriceRepository(session)
     extents = prices.extents([coin.id])[coin.id]
-    found = _newest(extents)
+    found = newest_series(extents)
     if found is None:
         raise NotFoundError(
             f"No prices stored for {coin.coingecko_id!r}", details={"coin": coin.coingecko_id}
@@ -347,7 +349,7 @@ def stats(*, session: Session, coin: Cryptocurrency) -> PriceStats:
 
     lookups: dict[str, PointLookup] = {}
     for name, period in RETURN_PERIODS.items():
-        series = _reference_series(extents, as_of - period, period)
+        series = reference_series(extents, as_of - period, period)
         if series is not None:
             lookups[name] = PointLookup(coin_id=coin.id, interval=series, at=as_of - period)
     references = dict(zip(lookups, prices.at_or_before(list(lookups.values())), strict=True))

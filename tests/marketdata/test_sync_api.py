@@ -9,7 +9,6 @@ after each test), not the rolled-back transaction of the other tests.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +25,7 @@ from cryptopredict.prices.models import PriceData
 from cryptopredict.tasks import service as tasks_service
 from cryptopredict.tasks.embedded import EmbeddedRunner
 from tests.factories import Factory
+from tests.tasks.api_support import TASK_RUNS, admin, factory, settled
 from tests.tasks.conftest import (
     tasks_database,
     tasks_database_url,
@@ -35,9 +35,10 @@ from tests.tasks.conftest import (
 
 TASK_DATABASE_FIXTURES = (tasks_database_url, tasks_engine, tasks_database, tasks_settings)
 """The task tests' database and settings, used here by name (its runner's threads commit)."""
+TASK_API_FIXTURES = (factory, admin)
+"""Users committed to that database."""
 
 SYNC = "/api/v1/sync"
-TASK_RUNS = "/api/v1/tasks/runs"
 
 
 @pytest.fixture
@@ -62,32 +63,6 @@ def api(sync_app: FastAPI) -> Iterator[TestClient]:
     """A client with the app's lifespan on (its runner is closed at the end)."""
     with TestClient(sync_app) as client:
         yield client
-
-
-@pytest.fixture
-def factory(api: TestClient, tasks_database: Database) -> Iterator[Factory]:
-    """Users committed to the task database."""
-    session = tasks_database.session_factory()
-    yield Factory(session, api)
-    session.close()
-
-
-@pytest.fixture
-def admin(factory: Factory) -> dict[str, str]:
-    """Headers of a signed-in admin."""
-    return factory.headers(factory.admin())
-
-
-def _settled(api: TestClient, headers: dict[str, str], task_id: str) -> dict[str, Any]:
-    """The task's status once nothing more will happen to it."""
-    deadline = time.monotonic() + 20
-    while True:
-        body: dict[str, Any] = api.get(f"{TASK_RUNS}/{task_id}", headers=headers).json()
-        if body["state"] not in ("queued", "running", "retrying"):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"task still {body['state']}")
-        time.sleep(0.02)
 
 
 def _accepted(response: Any, task: str) -> str:
@@ -147,17 +122,17 @@ def test_triggers_queue_tasks_whose_runs_write_the_rows(
         api.post(f"{SYNC}/discover", json={"top": 20}, headers=admin),
         "discover_new_cryptocurrencies",
     )
-    done = _settled(api, admin, discover)
+    done = settled(api, admin, discover)
     assert done["state"] == "succeeded" and done["args"] == {"top": 20}
     assert (done["result"]["kind"], done["result"]["calls_made"]) == ("discover", 2)
 
-    prices = _settled(
+    prices = settled(
         api, admin, _accepted(api.post(f"{SYNC}/prices", headers=admin), "sync_all_prices")
     )
     assert prices["state"] == "succeeded"
     assert (prices["result"]["rows_written"], prices["result"]["calls_made"]) == (20, 1)
 
-    history = _settled(
+    history = settled(
         api,
         admin,
         _accepted(
@@ -171,7 +146,7 @@ def test_triggers_queue_tasks_whose_runs_write_the_rows(
     assert _price_rows(tasks_database, "1d") == history["result"]["rows_written"]
     assert _price_rows(tasks_database, "1h") == 0  # only the intervals asked for
 
-    one = _settled(
+    one = settled(
         api,
         admin,
         _accepted(
@@ -247,7 +222,7 @@ def test_a_failed_sync_is_reported_in_the_run_and_the_task_not_as_a_server_error
     assert waited.status_code == 200
     assert waited.json()["status"] == "failed"
     assert waited.json()["error"].startswith("MalformedResponseError: CoinGecko")
-    task = _settled(api, admin, queued)
+    task = settled(api, admin, queued)
     assert (task["state"], task["attempt"]) == ("failed", 1)  # no retry
     # The failed task keeps the summary of the sync run that failed it.
     assert task["result"]["kind"] == "history" and task["result"]["status"] == "failed"
@@ -284,7 +259,7 @@ def test_a_trigger_while_another_run_holds_the_lock_is_recorded_as_skipped(
     assert error["code"] == "conflict" and "holds its lock" in error["message"]
     assert error["details"]["state"] == "skipped"
     assert error["details"]["status_url"] == f"{TASK_RUNS}/{error['details']['task_id']}"
-    skipped = _settled(api, admin, queued)
+    skipped = settled(api, admin, queued)
     assert skipped["state"] == "skipped" and "holds its lock" in skipped["error"]
     assert fake_coingecko.requests == []
     runner.context.locks.release(lease)
@@ -302,7 +277,7 @@ def test_a_wait_that_runs_out_answers_the_task(
 
     task_id = _accepted(response, "discover_new_cryptocurrencies")
     assert response.json()["state"] in ("queued", "running")
-    assert _settled(api, admin, task_id)["state"] == "succeeded"
+    assert settled(api, admin, task_id)["state"] == "succeeded"
 
 
 @pytest.mark.parametrize(

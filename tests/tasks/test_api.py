@@ -18,6 +18,10 @@ from cryptopredict.tasks.embedded import EmbeddedRunner
 from cryptopredict.tasks.schedule import SCHEDULE, TaskSpec
 from tests.factories import Factory
 from tests.tasks import sample_jobs
+from tests.tasks.api_support import admin, factory, settled
+
+TASK_API_FIXTURES = (factory, admin)
+"""Users committed to the task database, used here by name."""
 
 GATE = TaskSpec(
     "gate", None, "waits for the test", exclusive=False, job="tests.tasks.sample_jobs:wait_for_gate"
@@ -36,31 +40,6 @@ def api(tasks_settings: Any, tasks_database: Database) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
     sample_jobs.gate.set()
-
-
-@pytest.fixture
-def factory(api: TestClient, tasks_database: Database) -> Iterator[Factory]:
-    """Users committed to the task database."""
-    session = tasks_database.session_factory()
-    yield Factory(session, api)
-    session.close()
-
-
-@pytest.fixture
-def admin(factory: Factory) -> dict[str, str]:
-    """An admin's headers."""
-    return factory.headers(factory.admin())
-
-
-def _settled(api: TestClient, headers: dict[str, str], task_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        body: dict[str, Any] = api.get(f"/api/v1/tasks/runs/{task_id}", headers=headers).json()
-        if body["state"] not in ("queued", "running", "retrying"):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"task still {body['state']}")
-        time.sleep(0.02)
 
 
 def test_every_route_is_for_admins_only(api: TestClient, factory: Factory) -> None:
@@ -89,7 +68,7 @@ def test_trigger_returns_an_id_whose_status_ends_with_the_result(
     assert submitted.status_code == 202, submitted.text
     body = submitted.json()
     assert body["task"] == "health_check" and body["mode"] == "embedded"
-    status = _settled(api, admin, body["task_id"])
+    status = settled(api, admin, body["task_id"])
     assert status["state"] == "succeeded" and status["attempt"] == 1
     assert status["result"]["pid"] == os.getpid() and status["result"]["database"] is True
     assert status["started_at"] and status["finished_at"] and status["duration_seconds"] >= 0
@@ -129,7 +108,7 @@ def test_tasks_are_listed_with_schedules_and_last_runs_and_runs_are_paginated(
         for _ in range(3)
     ]
     for task_id in ids:
-        _settled(api, admin, task_id)
+        settled(api, admin, task_id)
 
     kinds = api.get("/api/v1/tasks", headers=admin).json()
     assert kinds["mode"] == "embedded"
@@ -172,8 +151,8 @@ def test_a_queued_task_is_revoked_and_workers_and_queues_show_the_load(
     assert running["revoked"] is False and running["state"] == "running"
 
     sample_jobs.gate.set()
-    assert _settled(api, admin, blocker)["state"] == "succeeded"
-    assert _settled(api, admin, waiting)["state"] == "revoked"
+    assert settled(api, admin, blocker)["state"] == "succeeded"
+    assert settled(api, admin, waiting)["state"] == "revoked"
     assert api.get("/api/v1/tasks/queues", headers=admin).json()["queues"] == {"embedded": 0}
 
 

@@ -190,6 +190,28 @@ def test_a_queued_attempt_is_picked_up_and_a_revoked_one_is_not_run(
     assert sample_jobs.calls == [{"job": "echo", "value": 3}]
 
 
+def test_the_retry_of_a_task_revoked_while_waiting_for_it_is_not_run(
+    job_context: JobContext,
+) -> None:
+    with pytest.raises(TemporaryTaskError):
+        execute(DOWN, {}, task_id="t-retry-revoked", context=job_context, attempt=1)
+    # Revoked while waiting for its retry (what both runners record); a worker that never
+    # heard the revoke still gets the retry's delivery.
+    with job_context.session() as session:
+        TaskRunRepository(session).set_state(
+            "t-retry-revoked", only=[TaskState.RETRYING], status=TaskState.REVOKED
+        )
+        session.commit()
+
+    result = execute(DOWN, {}, task_id="t-retry-revoked", context=job_context, attempt=2)
+
+    assert result == {"revoked": True}
+    assert sample_jobs.calls == [{"job": "upstream_down"}]
+    assert [(r.attempt, r.status) for r in _runs(job_context, "t-retry-revoked")] == [
+        (1, TaskState.REVOKED)
+    ]
+
+
 def test_bad_arguments_fail_the_run_before_the_job_and_name_the_problem(
     job_context: JobContext,
 ) -> None:

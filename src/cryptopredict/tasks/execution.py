@@ -211,6 +211,9 @@ class _Recorder:
             if not changed:
                 if runs.attempt(self.task_id, self.attempt) is not None:
                     return TaskState.REVOKED
+                latest = runs.latest(self.task_id)
+                if latest is not None and latest.status == TaskState.REVOKED:
+                    return TaskState.REVOKED  # revoked while waiting for this retry
                 self._insert(runs, **values)
             session.commit()
         return None

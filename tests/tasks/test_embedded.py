@@ -179,6 +179,22 @@ def test_one_process_per_host_schedules(
     _wait_for(lambda: bool(second.planned()), timeout=10)  # takes over once the leader stops
 
 
+def test_a_failure_to_take_the_scheduler_lock_does_not_end_the_scheduler(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    runner = make_runner({"tick": 0.1})
+    locks = runner.context.settings.data_dir / "locks"
+    locks.write_text("not a directory")  # the lock file cannot be made for now
+    scheduler = EmbeddedScheduler(runner, specs=[TICK], startup_delay=0, tick=0.02)
+    scheduler.start()
+    time.sleep(0.2)
+    assert scheduler.running and not _runs(job_context, "tick")
+
+    locks.unlink()
+    _wait_for(lambda: bool(_runs(job_context, "tick")))
+    assert scheduler.running
+
+
 def test_temporary_failures_are_retried_with_backoff_until_the_retries_run_out(
     make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
 ) -> None:

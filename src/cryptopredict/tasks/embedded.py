@@ -395,10 +395,10 @@ class EmbeddedScheduler:
         if self._stop.wait(self.startup_delay):
             return
         while not self._stop.is_set():
-            if not self._lead():
-                self._stop.wait(max(self.tick, 5.0))
-                continue
             try:
+                if not self._lead():
+                    self._stop.wait(max(self.tick, 5.0))
+                    continue
                 if not self._next:
                     self._plan()
                 self._fire_due()

@@ -141,3 +141,27 @@ def test_forecast_data_has_features_and_targets_aligned() -> None:
     warm = FeatureConfig().warm_up()
     assert np.isfinite(data.features[warm:]).all()  # 2013 volume is missing: still finite
     assert data.features[:242, data.feature_names.index("volume_missing")].all()
+
+
+def test_gap_rows_of_forecast_data_never_read_the_price_after_the_gap() -> None:
+    # A filled gap's rows are forecast origins and training rows like any other: their price
+    # and features must be what was known then, not a line drawn to the next real point.
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", periods=80, freq="D")
+    prices = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.03, days.size)))
+    keep = np.ones(days.size, dtype=bool)
+    keep[50:53] = False  # rows 50..52 missing, filled (max_gap 3)
+    later = prices.copy()
+    later[53:] *= 1.5  # only prices after the gap differ
+
+    def built(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        frame = pd.DataFrame({"date": days[keep].strftime("%Y-%m-%d"), "close": values[keep]})
+        series = from_frame(frame, max_gap=3)
+        assert series.interpolated == 3
+        data = build_forecast_data(series, horizons=(1,))
+        return data.log_price[:53], data.features[:53]
+
+    lp_a, feats_a = built(prices)
+    lp_b, feats_b = built(later)
+    np.testing.assert_array_equal(lp_a, lp_b)
+    np.testing.assert_array_equal(feats_a, feats_b)

@@ -12,7 +12,10 @@ Cleaning is explicit and reported, never silent:
   gap is kept, and the rows dropped before it are reported.
 
 Interpolated rows use the first real point after the gap, so the few rows of a short gap carry
-information from up to ``max_gap`` steps later; ``CleanSeries.interpolated`` counts them.
+information from up to ``max_gap`` steps later; ``CleanSeries.interpolated`` counts them. That
+is why ``build_forecast_data`` does not use them: in the ``ForecastData`` a filled row carries
+the last observed price forward (what was known then), so no origin, feature or training row
+reads a price from after it.
 """
 
 from __future__ import annotations
@@ -288,6 +291,9 @@ def build_forecast_data(
 ) -> ForecastData:
     """Compute features and log-return targets once, for every model and backtest to share.
 
+    Rows filled by interpolation carry the last observed price instead, so a filled row never
+    holds the price after its gap (look-ahead at origins, features and training targets).
+
     Args:
         series: a cleaned series (``from_frame`` / ``load_csv``).
         horizons: forecast horizons in steps.
@@ -303,6 +309,9 @@ def build_forecast_data(
         raise ValueError(f"series {series.name!r} is empty")
     hs = validate_horizons(horizons)
     frame = series.frame
+    filled = frame["interpolated"].to_numpy(dtype=bool)
+    if filled.any():
+        frame = frame.assign(price=frame["price"].mask(filled).ffill())
     feats = compute_features(frame, features, intraday=series.step < pd.Timedelta(days=1))
     log_price = np.log(frame["price"].to_numpy(dtype=np.float64))
     return ForecastData(

@@ -61,12 +61,26 @@ def test_directional_accuracy_with_binomial_references() -> None:
     assert res.n == 8 and res.no_calls == 1
     assert res.hits == 7 and res.hit_rate == 7 / 8
     assert res.p_value == pytest.approx(stats.binomtest(7, 8, 0.5, alternative="greater").pvalue)
-    up = 6 / 9  # among the 9 rows with a real move
+    up = 5 / 8  # among the 8 calls, the rows the hit rate is measured on
     assert res.up_share == pytest.approx(up)
     ref = stats.binomtest(7, 8, up, alternative="greater").pvalue
     assert res.p_value_vs_up == pytest.approx(ref)
     none = directional_accuracy([0.1, 0.2, -0.1], [0.0, 0.0, 0.0])
     assert none.n == 0 and np.isnan(none.hit_rate) and none.no_calls == 3
+
+
+def test_always_up_share_is_measured_on_the_rows_the_model_called() -> None:
+    # A model that calls only the first half (an LSTM whose head is naive in some refits):
+    # always-up must be scored on that half too, or a rising half looks like skill.
+    actual = np.array([0.1, 0.2, 0.1, -0.1, 0.3, -0.2, -0.1, -0.3, 0.1, -0.2])
+    pred = np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0])
+    res = directional_accuracy(actual, pred)
+    assert res.n == 5 and res.hits == 4 and res.no_calls == 5
+    assert res.up_share == pytest.approx(4 / 5)
+    ref = stats.binomtest(4, 5, 4 / 5, alternative="greater").pvalue
+    assert res.p_value_vs_up == pytest.approx(ref)
+    naive = directional_accuracy(actual, np.zeros_like(actual))  # no calls: the whole window
+    assert naive.up_share == pytest.approx(5 / 10)
 
 
 def test_dm_at_horizon_one_equals_a_one_sample_t_test() -> None:

@@ -110,7 +110,9 @@ class DirectionResult:
         hits: correct signs.
         no_calls: rows skipped because the forecast change was exactly zero.
         p_value: one-sided binomial p-value of ``hits`` against a 50 % hit rate.
-        up_share: share of realised up-moves among the scored rows ("always up" hit rate).
+        up_share: share of realised up-moves among the calls, i.e. the "always up" hit rate
+            on the rows ``hit_rate`` is measured on (among all rows with a real move when
+            there is no call, e.g. for naive).
         p_value_vs_up: one-sided binomial p-value against the better of always-up and
             always-down, ``max(up_share, 1 - up_share)``.
     """
@@ -145,7 +147,8 @@ def directional_accuracy(
     calls = real & (p != 0)
     n = int(calls.sum())
     hits = int((np.sign(a[calls]) == np.sign(p[calls])).sum())
-    up_share = float(np.mean(a[real] > 0)) if real.any() else float("nan")
+    base_rows = calls if n else real
+    up_share = float(np.mean(a[base_rows] > 0)) if base_rows.any() else float("nan")
     if n == 0:
         return DirectionResult(
             float("nan"), 0, 0, int(real.sum()), float("nan"), up_share, float("nan")

@@ -57,3 +57,10 @@ def wait_for_coin(context: JobContext, coin_id: str) -> dict[str, Any]:
     calls.append({"job": "wait_for_coin", "coin_id": coin_id})
     gate.wait(10)
     return {"coin_id": coin_id}
+
+
+def wait_then_fail_temporarily(context: JobContext) -> dict[str, Any]:
+    """Blocks until the test opens the gate (at most 10 s), then fails as CoinGecko down."""
+    calls.append({"job": "wait_then_fail_temporarily"})
+    gate.wait(10)
+    raise UpstreamServerError("CoinGecko answered 503", status_code=503)

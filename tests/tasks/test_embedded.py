@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,8 @@ BOOM = TaskSpec("boom", HOUR, "fails every time", max_retries=0, job=f"{JOBS}:le
 SLOW = TaskSpec("slowpoke", HOUR, "slower than its period", job=f"{JOBS}:slow")
 DOWN = TaskSpec("down", None, "upstream down", max_retries=2, job=f"{JOBS}:upstream_down")
 GATE = TaskSpec("gate", None, "waits for the test", exclusive=False, job=f"{JOBS}:wait_for_gate")
-TEST_SPECS = (TICK, BOOM, SLOW, DOWN, GATE)
+FLAKY = TaskSpec("flaky", None, "waits, then fails", job=f"{JOBS}:wait_then_fail_temporarily")
+TEST_SPECS = (TICK, BOOM, SLOW, DOWN, GATE, FLAKY)
 
 
 @pytest.fixture(autouse=True)
@@ -295,3 +297,21 @@ def test_a_task_waiting_for_its_retry_keeps_its_error_when_revoked_or_stopped(
         status = runner.status(task_id)
         assert status is not None and (status.state, status.attempt) == (state, 1)
         assert status.error == "UpstreamServerError: CoinGecko answered 503"
+
+
+def test_a_run_failing_temporarily_while_the_runner_stops_is_failed_not_left_retrying(
+    make_runner: Callable[..., EmbeddedRunner], job_context: JobContext
+) -> None:
+    runner = make_runner()
+    task_id = runner.submit("flaky")
+    _wait_for(lambda: runner.status(task_id).state == TaskState.RUNNING)  # type: ignore[union-attr]
+
+    closing = threading.Thread(target=runner.close)
+    closing.start()
+    _wait_for(lambda: not runner.workers()[0].alive)  # closed: no retry will be scheduled
+    sample_jobs.gate.set()
+    closing.join()
+
+    status = runner.status(task_id)
+    assert status is not None and (status.state, status.attempt) == (TaskState.FAILED, 1)
+    assert status.error == "UpstreamServerError: CoinGecko answered 503"

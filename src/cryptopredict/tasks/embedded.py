@@ -281,9 +281,12 @@ class EmbeddedRunner:
         timer = threading.Timer(delay, self._fire_retry, args=(following,))
         timer.daemon = True
         with self._guard:
-            if self._closed:
-                return
-            self._retries[item.task_id] = timer
+            closed = self._closed
+            if not closed:
+                self._retries[item.task_id] = timer
+        if closed:  # stopped meanwhile: no retry will come, so the attempt stays failed
+            self._mark_revoked(item.task_id, None, state=TaskState.FAILED)
+            return
         timer.start()
 
     def _fire_retry(self, item: _Item) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from cryptopredict.core.cache import NullCache
 from cryptopredict.core.config import Settings
@@ -22,7 +23,7 @@ from cryptopredict.tasks.errors import UnknownTaskError
 from cryptopredict.tasks.execution import InvalidArgumentsError
 from cryptopredict.tasks.jobs import JobContext
 from cryptopredict.tasks.locks import TaskLocks
-from cryptopredict.tasks.models import TaskState
+from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.schedule import SCHEDULE
 from tests.conftest import TEST_SECRET
 from tests.tasks.celery_support import Processes, RedisServer, wait_for
@@ -144,3 +145,32 @@ def test_schedule_shows_every_kind_with_last_and_next_run(
         prices.every is not None and prices.next_run_at == prices.last_run.created_at + prices.every
     )
     assert entries["health_check"].next_run_at is None
+
+
+def test_closing_an_unstarted_run_leaves_a_started_one_alone(
+    runner: CeleryRunner, tasks_database: Database
+) -> None:
+    """Revoke decides on a read, then closes the row: a worker starting the task in between
+    keeps its running row, and a retrying row keeps the error that made it retry."""
+    with tasks_database.session_factory() as session:
+        session.add_all(
+            [
+                TaskRun(task_id="started", task="health_check", args={}, status=TaskState.RUNNING),
+                TaskRun(
+                    task_id="waiting",
+                    task="health_check",
+                    args={},
+                    status=TaskState.RETRYING,
+                    error="UpstreamTimeout: CoinGecko timed out",
+                ),
+            ]
+        )
+        session.commit()
+
+    assert runner._finish_unstarted("started", TaskState.REVOKED, "revoked before it ran") is False
+    assert runner._finish_unstarted("waiting", TaskState.REVOKED, "revoked before it ran") is True
+    with tasks_database.session_factory() as session:
+        rows = {run.task_id: run for run in session.scalars(select(TaskRun))}
+    assert rows["started"].status == TaskState.RUNNING and rows["started"].finished_at is None
+    assert rows["waiting"].status == TaskState.REVOKED
+    assert rows["waiting"].error == "UpstreamTimeout: CoinGecko timed out"

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
+from sqlalchemy import func
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
@@ -31,7 +32,7 @@ from cryptopredict.core.errors import ServiceUnavailableError
 from cryptopredict.tasks.celery_app import QUEUE, CryptoCelery, create_celery
 from cryptopredict.tasks.execution import resolve, validate_kwargs
 from cryptopredict.tasks.jobs import JobContext
-from cryptopredict.tasks.models import TaskState
+from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.runner import (
     ScheduleEntry,
@@ -114,8 +115,7 @@ class CeleryRunner:
             self.celery.control.revoke(task_id)
         except Exception as exc:
             logger.warning("revoke of %s not broadcast (%s)", task_id, type(exc).__name__)
-        self._finish_unstarted(task_id, TaskState.REVOKED, "revoked before it ran")
-        return True
+        return self._finish_unstarted(task_id, TaskState.REVOKED, "revoked before it ran")
 
     def workers(self) -> list[WorkerInfo]:
         """The workers answering a ping within a second, with their active and reserved
@@ -179,14 +179,25 @@ class CeleryRunner:
 
     # ---- helpers --------------------------------------------------------------------------
 
-    def _finish_unstarted(self, task_id: str, state: TaskState, reason: str) -> None:
-        """Close a row that never started (revoked, or never reached the broker)."""
+    def _finish_unstarted(self, task_id: str, state: TaskState, reason: str) -> bool:
+        """Close a row that never started (revoked, or never reached the broker); whether it
+        was still unstarted. One conditional UPDATE, so a worker starting the task meanwhile
+        keeps its row; a retrying row keeps the error that made it retry."""
         with self.context.session() as session:
             runs = TaskRunRepository(session)
             run = runs.latest(task_id)
-            if run is not None and run.status in (TaskState.QUEUED, TaskState.RETRYING):
-                runs.update(run, status=state, finished_at=utcnow(), error=reason)
-                session.commit()
+            if run is None:
+                return False
+            changed = runs.set_state(
+                task_id,
+                attempt=run.attempt,
+                only=(TaskState.QUEUED, TaskState.RETRYING),
+                status=state,
+                finished_at=utcnow(),
+                error=func.coalesce(TaskRun.error, reason),
+            )
+            session.commit()
+        return changed > 0
 
 
 def create_runner(settings: Settings, context: JobContext) -> CeleryRunner:

@@ -154,6 +154,13 @@ def test_bonferroni_and_price_space_and_json() -> None:
     assert frame.loc[0, "name"] == data.name and list(frame["horizon"]) == [1, 7]
 
 
+def test_bonferroni_is_the_default_so_more_candidates_need_more_evidence() -> None:
+    data = _data(phi=0.5)
+    results = {"a": _run(data, Momentum())[0], "b": _run(data, Biased())[0]}
+    assert select_models(results)[1].alpha == 0.025
+    assert select_models(results, bonferroni=False)[1].alpha == 0.05
+
+
 def test_inputs_are_checked() -> None:
     a = _run(_data(phi=0.5, seed=1), Naive())[0]
     b = _run(_data(phi=0.0, seed=2), Naive())[0]

@@ -8,9 +8,9 @@ The rule, applied to each horizon separately:
    high prices do not dominate) or of prices (``space="price"``).
 3. A candidate is **skilled** when its MAE is below naive's *and* a two-sided Diebold–Mariano
    test of its absolute errors against naive's (HAC variance over ``h - 1`` lags, Harvey
-   correction; computed on log errors) has a p-value below ``alpha`` (0.05). With
-   ``bonferroni=True`` alpha is divided by the number of candidates, which guards against one
-   model passing by luck when many are tried.
+   correction; computed on log errors) has a p-value below ``alpha`` (0.05) divided by the
+   number of candidates (Bonferroni, the default), which guards against one model passing by
+   luck when many are tried; ``bonferroni=False`` tests each at ``alpha``.
 4. The chosen model is the skilled candidate with the lowest MAE. If none is skilled, **naive
    is chosen** and ``skilled`` is False: a model that does not beat naive significantly is never
    presented as skilled, however small its MAE.
@@ -109,7 +109,7 @@ def select_models(
     *,
     alpha: float = 0.05,
     space: Space = "log",
-    bonferroni: bool = False,
+    bonferroni: bool = True,
 ) -> dict[int, Selection]:
     """Choose per horizon between backtested models of one series, naive unless one has skill.
 
@@ -226,7 +226,7 @@ def select_all(
     *,
     alpha: float = 0.05,
     space: Space = "log",
-    bonferroni: bool = False,
+    bonferroni: bool = True,
 ) -> dict[str, dict[int, Selection]]:
     """``select_models`` for every coin at once: coin -> horizon -> selection."""
     return {

@@ -170,7 +170,7 @@ class TrainingConfig:
         default_factory=lambda: MappingProxyType({"lstm": 365})
     )
     alpha: float = 0.05
-    bonferroni: bool = False
+    bonferroni: bool = True
 
     def refit_every(self, kind: str) -> int:
         """Origins forecast per fit for a model kind."""

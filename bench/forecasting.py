@@ -209,8 +209,9 @@ def _full_backtest(section: Section) -> None:
         "out-of-sample residuals. Figures are means over the coins; DM is the two-sided "
         "Diebold-Mariano test of log errors against naive on the common origins, counted per "
         "coin (a low p-value means better *or worse* than naive: read it with MAE / naive "
-        "MAE); *skilled* counts coins where the model is better and DM p < 0.05, and "
-        "*selected* where it serves (naive unless a model is skilled).",
+        "MAE); *skilled* counts coins where the model is better and its DM p-value is below "
+        "0.05 divided by the number of candidates (Bonferroni), and *selected* where it "
+        "serves (naive unless a model is skilled).",
         "",
         f"Wall time: **{wall:.0f} s** (target < {BACKTEST_TARGET_SECONDS:.0f} s, "
         f"{'met' if wall < BACKTEST_TARGET_SECONDS else '**missed**'}); per coin: "

@@ -16,8 +16,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import Annotated, Any, NoReturn, Protocol, TextIO
 
 import typer
 from alembic.migration import MigrationContext
@@ -514,9 +515,19 @@ def fake_coingecko(
     serve_fake(host, port, data_dir)
 
 
-SyncAction = Callable[
-    [Session, CoinGeckoClient, ResponseCache, Settings, ProgressCallback], Awaitable[SyncRun]
-]
+class SyncAction(Protocol):
+    """A market-data service call awaiting what `_run_sync` opens (bind the rest with
+    `functools.partial`)."""
+
+    def __call__(
+        self,
+        *,
+        session: Session,
+        client: CoinGeckoClient,
+        cache: ResponseCache,
+        settings: Settings,
+        on_progress: ProgressCallback,
+    ) -> Awaitable[SyncRun]: ...
 
 
 def _run_sync(action: SyncAction, *, migrate: bool) -> None:
@@ -534,7 +545,13 @@ def _run_sync(action: SyncAction, *, migrate: bool) -> None:
         guards = marketdata_service.Guards.from_settings(settings)
         try:
             async with marketdata_service.open_client(settings, guards) as client:
-                return await action(session, client, cache, settings, on_progress)
+                return await action(
+                    session=session,
+                    client=client,
+                    cache=cache,
+                    settings=settings,
+                    on_progress=on_progress,
+                )
         finally:
             await guards.aclose()
             if isinstance(cache, RedisCache):
@@ -582,24 +599,7 @@ def sync_discover(
     migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
 ) -> None:
     """Add or update the top coins by market cap in the catalogue."""
-
-    async def action(
-        session: Session,
-        client: CoinGeckoClient,
-        cache: ResponseCache,
-        settings: Settings,
-        on_progress: ProgressCallback,
-    ) -> SyncRun:
-        return await marketdata_service.discover(
-            session=session,
-            client=client,
-            cache=cache,
-            settings=settings,
-            top=top,
-            on_progress=on_progress,
-        )
-
-    _run_sync(action, migrate=migrate)
+    _run_sync(partial(marketdata_service.discover, top=top), migrate=migrate)
 
 
 @sync_app.command("prices")
@@ -607,19 +607,7 @@ def sync_prices(
     migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=_MIGRATE_HELP)] = True,
 ) -> None:
     """Store the latest price of every active coin (one call per 250 coins)."""
-
-    async def action(
-        session: Session,
-        client: CoinGeckoClient,
-        cache: ResponseCache,
-        settings: Settings,
-        on_progress: ProgressCallback,
-    ) -> SyncRun:
-        return await marketdata_service.sync_prices(
-            session=session, client=client, cache=cache, settings=settings, on_progress=on_progress
-        )
-
-    _run_sync(action, migrate=migrate)
+    _run_sync(marketdata_service.sync_prices, migrate=migrate)
 
 
 @sync_app.command("history")
@@ -649,25 +637,9 @@ def sync_history(
             coin = importer.normalise_coin_id(coin)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--coin") from None
-
-    async def action(
-        session: Session,
-        client: CoinGeckoClient,
-        cache: ResponseCache,
-        settings: Settings,
-        on_progress: ProgressCallback,
-    ) -> SyncRun:
-        return await marketdata_service.sync_history(
-            session=session,
-            client=client,
-            cache=cache,
-            settings=settings,
-            coin=coin,
-            days=days,
-            intervals=interval or None,
-            on_progress=on_progress,
-        )
-
+    action = partial(
+        marketdata_service.sync_history, coin=coin, days=days, intervals=interval or None
+    )
     _run_sync(action, migrate=migrate)
 
 

@@ -20,7 +20,8 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 from sqlalchemy import text
@@ -85,7 +86,18 @@ class JobContext:
         yield from self.database.session()
 
 
-Sync = Callable[[Session, CoinGeckoClient, ResponseCache], Awaitable[SyncRun]]
+class Sync(Protocol):
+    """A market-data service call awaiting what `_sync` opens (bind the rest with
+    `functools.partial`)."""
+
+    def __call__(
+        self,
+        *,
+        session: Session,
+        client: CoinGeckoClient,
+        cache: ResponseCache,
+        settings: Settings,
+    ) -> Awaitable[SyncRun]: ...
 
 
 def sync_run_id(result: Mapping[str, Any] | None) -> int | None:
@@ -105,7 +117,9 @@ def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
         guards = context.guards or marketdata_service.Guards.from_settings(context.settings)
         try:
             async with marketdata_service.open_client(context.settings, guards) as client:
-                return await action(session, client, context.cache)
+                return await action(
+                    session=session, client=client, cache=context.cache, settings=context.settings
+                )
         finally:
             if context.guards is None:
                 await guards.aclose()
@@ -131,12 +145,7 @@ def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
 
 def sync_all_prices(context: JobContext) -> dict[str, Any]:
     """Store the latest price of every tracked coin (one CoinGecko call per 250 coins)."""
-    return _sync(
-        context,
-        lambda session, client, cache: marketdata_service.sync_prices(
-            session=session, client=client, cache=cache, settings=context.settings
-        ),
-    )
+    return _sync(context, marketdata_service.sync_prices)
 
 
 def sync_historical_data(
@@ -145,29 +154,14 @@ def sync_historical_data(
     intervals: Intervals = None,
 ) -> dict[str, Any]:
     """Fill the gaps in every tracked coin's recent history (only what is missing)."""
-    return _sync(
-        context,
-        lambda session, client, cache: marketdata_service.sync_history(
-            session=session,
-            client=client,
-            cache=cache,
-            settings=context.settings,
-            days=days,
-            intervals=intervals,
-        ),
-    )
+    return _sync(context, partial(marketdata_service.sync_history, days=days, intervals=intervals))
 
 
 def discover_new_cryptocurrencies(
     context: JobContext, top: Annotated[int | None, Field(ge=1, le=5000)] = None
 ) -> dict[str, Any]:
     """Add or update the top coins by market cap (default `sync_top_coins`)."""
-    return _sync(
-        context,
-        lambda session, client, cache: marketdata_service.discover(
-            session=session, client=client, cache=cache, settings=context.settings, top=top
-        ),
-    )
+    return _sync(context, partial(marketdata_service.discover, top=top))
 
 
 def sync_specific_cryptocurrency(
@@ -178,27 +172,10 @@ def sync_specific_cryptocurrency(
 ) -> dict[str, Any]:
     """Store one coin's latest price, then fill its missing history (adding the coin to the
     catalogue if it is new): what a user asking for the coin expects to see."""
-    price = _sync(
-        context,
-        lambda session, client, cache: marketdata_service.sync_prices(
-            session=session,
-            client=client,
-            cache=cache,
-            settings=context.settings,
-            coins={coin_id},
-        ),
-    )
+    price = _sync(context, partial(marketdata_service.sync_prices, coins={coin_id}))
     history = _sync(
         context,
-        lambda session, client, cache: marketdata_service.sync_history(
-            session=session,
-            client=client,
-            cache=cache,
-            settings=context.settings,
-            coin=coin_id,
-            days=days,
-            intervals=intervals,
-        ),
+        partial(marketdata_service.sync_history, coin=coin_id, days=days, intervals=intervals),
     )
     parts = (price, history)
     statuses = {part["status"] for part in parts}

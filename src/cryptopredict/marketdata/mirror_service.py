@@ -35,7 +35,7 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.coins.schemas import CatalogueOrder, CoinBrief, CoinListing
 from cryptopredict.core.errors import NotFoundError
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.models import Interval
+from cryptopredict.prices.models import FINEST_FIRST, Interval
 from cryptopredict.prices.schemas import ChartRow, LatestPrice, WindowKey, WindowStats
 from cryptopredict.prices.service import PointLookup, SeriesExtent
 
@@ -71,10 +71,6 @@ MARKET_ORDERS = {
 }
 OHLC_DAYS = ("1", "7", "14", "30", "90", "180", "365", "max")
 CHART_INTERVALS = {"daily": Interval.DAY, "hourly": Interval.HOUR}
-
-_FINEST_FIRST = sorted(Interval, key=lambda interval: interval.seconds)
-
-Extents = Mapping[Interval, SeriesExtent]
 
 
 class CoinGeckoError(Exception):
@@ -229,7 +225,7 @@ def _latest(session: Session, coingecko_ids: Sequence[str]) -> dict[str, LatestP
 
 
 def _pick_series(
-    extents: Extents,
+    extents: prices_service.Extents,
     candidates: Sequence[Interval],
     start: dt.datetime | None,
     end: dt.datetime | None,
@@ -573,7 +569,7 @@ def _period_changes(
     session: Session,
     coins: Sequence[CoinListing],
     latest: Mapping[str, LatestPrice],
-    extents: Mapping[int, Extents],
+    extents: Mapping[int, prices_service.Extents],
     periods: Sequence[str],
 ) -> dict[tuple[int, str], float | None]:
     """Percentage change over each period per coin: against the newest point at or before
@@ -604,7 +600,7 @@ def _sparklines(
     session: Session,
     coins: Sequence[CoinListing],
     latest: Mapping[str, LatestPrice],
-    extents: Mapping[int, Extents],
+    extents: Mapping[int, prices_service.Extents],
 ) -> dict[int, list[float]]:
     """Hourly prices over the 7 days up to each coin's newest point: the hourly series, else
     the 5-minute one thinned to the first point of each hour, else daily points."""
@@ -760,8 +756,8 @@ def market_chart(*, session: Session, query: ChartQuery, now: dt.datetime) -> di
     if start is not None and start > end:
         return _chart_body([], query.precision)
     grid = query.interval or auto_granularity(None if start is None else end - start)
-    finer = [i for i in reversed(_FINEST_FIRST) if i.seconds < grid.seconds]
-    coarser = [i for i in _FINEST_FIRST if i.seconds > grid.seconds]
+    finer = [i for i in reversed(FINEST_FIRST) if i.seconds < grid.seconds]
+    coarser = [i for i in FINEST_FIRST if i.seconds > grid.seconds]
     source = _pick_series(
         extents, [grid, *finer, *coarser], start, end, dt.timedelta(seconds=grid.seconds)
     )
@@ -868,8 +864,8 @@ def ohlc(*, session: Session, query: OhlcQuery, now: dt.datetime) -> list[list[f
         first = now - dt.timedelta(days=query.days)
         start = EPOCH + dt.timedelta(seconds=-(-int(first.timestamp()) // width) * width)
     extents = prices_service.extents(session=session, coin_ids=[coin.id])[coin.id]
-    finer = [i for i in reversed(_FINEST_FIRST) if i.seconds < width]
-    coarser = [i for i in _FINEST_FIRST if i.seconds >= width]
+    finer = [i for i in reversed(FINEST_FIRST) if i.seconds < width]
+    coarser = [i for i in FINEST_FIRST if i.seconds >= width]
     source = _pick_series(extents, [*finer, *coarser], start, now, dt.timedelta(seconds=width))
     if source is None:
         return []

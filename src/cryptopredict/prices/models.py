@@ -24,6 +24,10 @@ class Interval(enum.StrEnum):
         return {"5m": 300, "1h": 3600, "1d": 86400}[self.value]
 
 
+FINEST_FIRST: tuple[Interval, ...] = tuple(sorted(Interval, key=lambda interval: interval.seconds))
+"""Every interval, narrowest bars first: the order readers prefer series in."""
+
+
 class PriceData(Base):
     """One bar (OHLC) or point (price only).
 

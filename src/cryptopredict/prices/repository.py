@@ -41,7 +41,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from cryptopredict.core.database import UTCDateTime
-from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.models import FINEST_FIRST, Interval, PriceData
 from cryptopredict.prices.schemas import Candle, ChartRow, WindowKey, WindowStats
 
 UPSERT_BATCH_SIZE = 5_000
@@ -1261,8 +1261,7 @@ _IN_WINDOW = (
     "AND p.price_at > v.since AND p.price_at <= v.until"
 )
 _FINEST_FIRST_SQL = " ".join(
-    f"WHEN '{interval.value}' THEN {rank}"
-    for rank, interval in enumerate(sorted(Interval, key=lambda i: i.seconds))
+    f"WHEN '{interval.value}' THEN {rank}" for rank, interval in enumerate(FINEST_FIRST)
 )
 _INTERVALS_SQL = ", ".join(f"'{interval.value}'" for interval in Interval)
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
-from cryptopredict.prices.models import Interval
+from cryptopredict.prices.models import FINEST_FIRST, Interval
 from cryptopredict.prices.repository import Gap as Gap
 from cryptopredict.prices.repository import PointLookup as PointLookup
 from cryptopredict.prices.repository import PointRow as PointRow
@@ -64,7 +64,6 @@ VOLATILITY_WINDOWS_DAYS = (7, 30)
 DAYS_PER_YEAR = 365
 BULK_SOURCE = "api"
 
-_FINEST_FIRST = sorted(Interval, key=lambda interval: interval.seconds)
 
 Extents = Mapping[Interval, SeriesExtent]
 
@@ -82,7 +81,7 @@ def query_error(field: str, message: str, kind: str = "value_error") -> Validati
 def newest_series(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
     """The series holding the newest instant; the finest one when several share it."""
     best: tuple[Interval, SeriesExtent] | None = None
-    for interval in _FINEST_FIRST:
+    for interval in FINEST_FIRST:
         extent = extents.get(interval)
         if extent is not None and (best is None or extent.last > best[1].last):
             best = (interval, extent)
@@ -91,7 +90,7 @@ def newest_series(extents: Extents) -> tuple[Interval, SeriesExtent] | None:
 
 def reference_series(extents: Extents, target: dt.datetime, horizon: dt.timedelta) -> str | None:
     """The finest series that has data at or before `target` and not too long before it."""
-    for interval in _FINEST_FIRST:
+    for interval in FINEST_FIRST:
         extent = extents.get(interval)
         if extent is not None and extent.first <= target and extent.last >= target - horizon:
             return interval.value
@@ -249,7 +248,7 @@ def ohlc(
     prices = PriceRepository(session)
     extents = prices.extents([coin.id])[coin.id]
     if source is None:
-        finer = [i for i in _FINEST_FIRST if i in extents and i.seconds <= interval.seconds]
+        finer = [i for i in FINEST_FIRST if i in extents and i.seconds <= interval.seconds]
         source = interval if interval in extents else (finer[0] if finer else None)
     if source is None:
         return OhlcSeries(
@@ -386,7 +385,7 @@ def _daily_closes(
     if daily is not None:
         rows = prices.points(coin_id, Interval.DAY, start=daily.last - days * DAY, end=daily.last)
         return [(row[0], row[5]) for row in rows]
-    finest = next((i for i in _FINEST_FIRST if i in extents), None)
+    finest = next((i for i in FINEST_FIRST if i in extents), None)
     if finest is None:
         return []
     start = _floor(extents[finest].last, Interval.DAY.seconds) - days * DAY

@@ -13,12 +13,12 @@ import copy
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Protocol, TextIO
+from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from alembic.migration import MigrationContext
@@ -37,12 +37,11 @@ from cryptopredict.auth import service as auth_service
 from cryptopredict.auth.models import Role
 from cryptopredict.auth.schemas import UserCreate
 from cryptopredict.core import migrations
-from cryptopredict.core.cache import RedisCache, ResponseCache, create_cache
+from cryptopredict.core.cache import RedisCache, create_cache
 from cryptopredict.core.config import InsecureConfigurationError, Settings
 from cryptopredict.core.database import Database, create_db_engine
 from cryptopredict.core.errors import ConflictError
 from cryptopredict.marketdata import service as marketdata_service
-from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.models import SyncRun, SyncStatus
 from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS, ProgressCallback
 from cryptopredict.prices import importer
@@ -515,22 +514,7 @@ def fake_coingecko(
     serve_fake(host, port, data_dir)
 
 
-class SyncAction(Protocol):
-    """A market-data service call awaiting what `_run_sync` opens (bind the rest with
-    `functools.partial`)."""
-
-    def __call__(
-        self,
-        *,
-        session: Session,
-        client: CoinGeckoClient,
-        cache: ResponseCache,
-        settings: Settings,
-        on_progress: ProgressCallback,
-    ) -> Awaitable[SyncRun]: ...
-
-
-def _run_sync(action: SyncAction, *, migrate: bool) -> None:
+def _run_sync(action: marketdata_service.SyncCall, *, migrate: bool) -> None:
     """Open the database, cache and client, run one sync with progress bars, report it.
 
     Exit code 1 when the run failed; a partial run (some history not available to this

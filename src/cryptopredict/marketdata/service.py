@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,21 @@ def app_guards(state: Any, settings: Settings) -> Guards:
                 guards = Guards.from_settings(settings)
                 setattr(state, GUARDS_STATE_KEY, guards)
     return guards
+
+
+class SyncCall(Protocol):
+    """One of the sync functions below with its own arguments bound (`functools.partial`):
+    what a runner (the CLI, a background job) awaits once it has opened the rest."""
+
+    def __call__(
+        self,
+        *,
+        session: Session,
+        client: CoinGeckoClient,
+        cache: ResponseCache,
+        settings: Settings,
+        on_progress: ProgressCallback | None = None,
+    ) -> Awaitable[SyncRun]: ...
 
 
 @asynccontextmanager

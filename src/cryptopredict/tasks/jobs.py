@@ -17,11 +17,11 @@ import datetime as dt
 import os
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import text
@@ -32,7 +32,6 @@ from cryptopredict.core.cache import ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, utcnow
 from cryptopredict.marketdata import service as marketdata_service
-from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.models import SyncRun, SyncStatus
 from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS
 from cryptopredict.prices import service as prices_service
@@ -86,20 +85,6 @@ class JobContext:
         yield from self.database.session()
 
 
-class Sync(Protocol):
-    """A market-data service call awaiting what `_sync` opens (bind the rest with
-    `functools.partial`)."""
-
-    def __call__(
-        self,
-        *,
-        session: Session,
-        client: CoinGeckoClient,
-        cache: ResponseCache,
-        settings: Settings,
-    ) -> Awaitable[SyncRun]: ...
-
-
 def sync_run_id(result: Mapping[str, Any] | None) -> int | None:
     """The `SyncRun` a sync task's result names: its run (one coin's: the history run), or,
     for a failed task, the run whose failure failed it; None when it names none."""
@@ -109,7 +94,7 @@ def sync_run_id(result: Mapping[str, Any] | None) -> int | None:
     return found if isinstance(found, int) else None
 
 
-def _sync(context: JobContext, action: Sync) -> dict[str, Any]:
+def _sync(context: JobContext, action: marketdata_service.SyncCall) -> dict[str, Any]:
     """Run one market-data sync on its own event loop and summarise its `SyncRun`; raise
     when it failed (module docstring)."""
 

@@ -72,6 +72,20 @@ def _progress(console: Console) -> Progress:
     )
 
 
+@contextmanager
+def _labelled_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback drawing one bar per label on stderr."""
+    with _progress(Console(stderr=True)) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = progress.add_task(label, total=total)
+            progress.update(tasks[label], completed=done, total=total)
+
+        yield on_progress
+
+
 _EMAIL = TypeAdapter(EmailStr)
 _MIGRATE_HELP = "Apply pending schema migrations first (idempotent)."
 
@@ -521,7 +535,6 @@ def _run_sync(action: marketdata_service.SyncCall, *, migrate: bool) -> None:
     plan) succeeds with a note.
     """
     settings, database, url = _open_database(migrate=migrate)
-    stderr = Console(stderr=True)
     cache = create_cache(settings.redis_url, ttl_seconds=settings.cache_ttl_seconds)
     started = time.perf_counter()
 
@@ -545,15 +558,8 @@ def _run_sync(action: marketdata_service.SyncCall, *, migrate: bool) -> None:
         with (
             _database_errors(url),
             database.session_factory() as session,
-            _progress(stderr) as progress,
+            _labelled_progress() as on_progress,
         ):
-            tasks: dict[str, TaskID] = {}
-
-            def on_progress(label: str, done: int, total: int) -> None:
-                if label not in tasks:
-                    tasks[label] = progress.add_task(label, total=total)
-                progress.update(tasks[label], completed=done, total=total)
-
             run = asyncio.run(go(session, on_progress))
     finally:
         database.dispose()
@@ -787,20 +793,6 @@ def _print_backtest_table(console: Console, rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
-@contextmanager
-def _forecast_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """A progress callback drawing one bar per label on stderr."""
-    with _progress(Console(stderr=True)) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def on_progress(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = progress.add_task(label, total=total)
-            progress.update(tasks[label], completed=done, total=total)
-
-        yield on_progress
-
-
 _CSV_DIR_HELP = "Read <DIR>/<coin>.csv (daily CSVs as import-prices reads) instead of the database."
 
 
@@ -834,7 +826,7 @@ def backtest(
     else:
         frames = _frames_from_database(coin_ids)
     results = []
-    with _forecast_progress() as on_progress:
+    with _labelled_progress() as on_progress:
         for coin_id, frame in frames.items():
             try:
                 results.append(
@@ -907,7 +899,7 @@ def train(
         with (
             _database_errors(url),
             database.session_factory() as session,
-            _forecast_progress() as on_progress,
+            _labelled_progress() as on_progress,
         ):
             try:
                 found = forecasting_service.resolve_coin(

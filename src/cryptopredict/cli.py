@@ -45,7 +45,7 @@ from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.marketdata.models import SyncRun, SyncStatus
 from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS, ProgressCallback
 from cryptopredict.prices import importer
-from cryptopredict.prices.models import Interval
+from cryptopredict.prices.types import Interval
 from cryptopredict.snapshot import snapshot_price_files
 
 logger = logging.getLogger("cryptopredict.cli")

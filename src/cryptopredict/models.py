@@ -6,7 +6,8 @@ from cryptopredict.core.database import Base
 from cryptopredict.forecasting.models import Prediction
 from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
-from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.models import PriceData
+from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.models import TaskRun, TaskState
 
 __all__ = [

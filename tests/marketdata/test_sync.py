@@ -24,8 +24,9 @@ from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
 from cryptopredict.marketdata.repository import SyncRunRepository
 from cryptopredict.marketdata.sync import TIERS, MarketSync, ProgressCallback, history_window
 from cryptopredict.prices.importer import import_price_file
-from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.prices.types import Interval
 from cryptopredict.snapshot import PRICES_DIR
 from tests.factories import Factory
 from tests.marketdata.conftest import MakeClient

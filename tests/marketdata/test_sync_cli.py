@@ -24,8 +24,9 @@ from cryptopredict.core.database import create_db_engine
 from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.marketdata.models import SyncRun, SyncStatus
 from cryptopredict.marketdata.sync import TIERS, history_window
-from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.prices.types import Interval
 from tests.conftest import TEST_SECRET
 
 EXPECTED_BARS = {Interval.DAY: 364, Interval.HOUR: 2159, Interval.FIVE_MINUTES: 286}

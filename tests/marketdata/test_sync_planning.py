@@ -17,8 +17,8 @@ from cryptopredict.marketdata.sync import (
     plan_chunks,
     scrub,
 )
-from cryptopredict.prices.models import Interval
 from cryptopredict.prices.repository import Gap
+from cryptopredict.prices.types import Interval
 from tests.conftest import SHARED_DATA
 
 RECORDED = SHARED_DATA / "coingecko"

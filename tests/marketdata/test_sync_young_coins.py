@@ -21,7 +21,8 @@ from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
 from cryptopredict.marketdata.models import SyncRun, SyncStatus
 from cryptopredict.marketdata.sync import ORIGIN_SOURCE, SOURCE, MarketSync
-from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.models import PriceData
+from cryptopredict.prices.types import Interval
 from tests.factories import Factory
 from tests.marketdata.conftest import fast_limiter, lenient_breaker
 

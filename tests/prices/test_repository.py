@@ -18,7 +18,6 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.coins.schemas import CatalogueOrder
 from cryptopredict.prices import repository
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.models import Interval
 from cryptopredict.prices.repository import (
     ALL_COLUMNS,
     PointLookup,
@@ -27,6 +26,7 @@ from cryptopredict.prices.repository import (
     PriceRow,
 )
 from cryptopredict.prices.schemas import WindowKey, WindowStats
+from cryptopredict.prices.types import Interval
 from tests.conftest import need_service
 from tests.factories import Factory
 from tests.prices.conftest import DAY, HOUR, T0, price_count

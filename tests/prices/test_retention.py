@@ -17,9 +17,10 @@ from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.cache import PRICES_NAMESPACE, MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.prices import service
-from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.repository import PriceRepository, PriceRow
 from cryptopredict.prices.retention import ROLLUP_SOURCE, RetentionPolicy, RetentionReport
+from cryptopredict.prices.types import Interval
 from tests.factories import Factory
 from tests.prices.conftest import price_count
 

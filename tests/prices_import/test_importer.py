@@ -19,7 +19,8 @@ from cryptopredict.prices.importer import (
     import_price_files,
     parse_price_file,
 )
-from cryptopredict.prices.models import Interval, PriceData
+from cryptopredict.prices.models import PriceData
+from cryptopredict.prices.types import Interval
 from tests.prices_import.conftest import INTRADAY, PRICES, data_rows
 
 UTC = dt.UTC

@@ -30,8 +30,8 @@ from cryptopredict.forecasting.intervals import ConformalCalibrator
 from cryptopredict.forecasting.models import ModelVersion
 from cryptopredict.forecasting.repository import ModelVersionRepository
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.models import Interval
 from cryptopredict.prices.schemas import TimeRange
+from cryptopredict.prices.types import Interval
 
 logger = logging.getLogger(__name__)
 

@@ -35,9 +35,9 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.coins.schemas import CatalogueOrder, CoinBrief, CoinListing
 from cryptopredict.core.errors import NotFoundError
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.models import FINEST_FIRST, Interval
 from cryptopredict.prices.schemas import ChartRow, LatestPrice, WindowKey, WindowStats
 from cryptopredict.prices.service import PointLookup, SeriesExtent
+from cryptopredict.prices.types import FINEST_FIRST, Interval
 
 PING = {"gecko_says": "(V3) To the Moon!"}
 CURRENCY = "usd"

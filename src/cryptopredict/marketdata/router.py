@@ -25,7 +25,7 @@ from cryptopredict.marketdata.breaker import BreakerSnapshot
 from cryptopredict.marketdata.models import SyncKind, SyncStatus
 from cryptopredict.marketdata.ratelimit import LimiterSnapshot
 from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS
-from cryptopredict.prices.models import Interval
+from cryptopredict.prices.types import Interval
 from cryptopredict.tasks import service as tasks_service
 from cryptopredict.tasks.schemas import TASK_STATUS_ROUTE, TaskAccepted, TaskStatusRead
 

@@ -22,7 +22,7 @@ from cryptopredict.marketdata.models import SyncKind, SyncRun
 from cryptopredict.marketdata.ratelimit import LimiterSnapshot, RateLimiter
 from cryptopredict.marketdata.repository import SyncRunRepository
 from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS, MarketSync, ProgressCallback
-from cryptopredict.prices.models import Interval
+from cryptopredict.prices.types import Interval
 
 GUARDS_STATE_KEY = "coingecko_guards"
 _guards_lock = threading.Lock()

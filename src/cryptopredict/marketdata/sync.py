@@ -67,8 +67,8 @@ from cryptopredict.marketdata.schemas import (
     MarketEntry,
 )
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.models import Interval
 from cryptopredict.prices.service import Gap, PriceColumns, PriceRow, SeriesGaps, from_micros
+from cryptopredict.prices.types import Interval
 
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency

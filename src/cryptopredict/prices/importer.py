@@ -30,8 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
-from cryptopredict.prices.models import Interval
 from cryptopredict.prices.repository import PriceRepository, PriceTuple
+from cryptopredict.prices.types import Interval
 from cryptopredict.snapshot import load_coin_catalogue
 
 SOURCE = "csv"

@@ -41,8 +41,9 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from cryptopredict.core.database import UTCDateTime
-from cryptopredict.prices.models import FINEST_FIRST, Interval, PriceData
+from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.schemas import Candle, ChartRow, WindowKey, WindowStats
+from cryptopredict.prices.types import FINEST_FIRST, Interval
 
 UPSERT_BATCH_SIZE = 5_000
 VALUE_COLUMNS = ("open", "high", "low", "close", "price", "volume", "market_cap", "source")

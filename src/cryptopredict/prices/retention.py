@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.prices.importer import SOURCE as CSV_SOURCE
-from cryptopredict.prices.models import Interval
 from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.prices.types import Interval
 
 if TYPE_CHECKING:
     from cryptopredict.core.config import Settings

@@ -15,7 +15,6 @@ from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.prices import service
 from cryptopredict.prices.dependencies import CoinIdsDep, TimeRangeDep
-from cryptopredict.prices.models import Interval
 from cryptopredict.prices.schemas import (
     MAX_HISTORY_POINTS,
     BulkPrices,
@@ -26,6 +25,7 @@ from cryptopredict.prices.schemas import (
     PriceHistory,
     PriceStats,
 )
+from cryptopredict.prices.types import Interval
 
 router = APIRouter(prefix="/prices", tags=["prices"], responses=error_responses(422))
 

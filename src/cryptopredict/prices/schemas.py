@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from cryptopredict.coins.schemas import CoingeckoId
-from cryptopredict.prices.models import Interval
+from cryptopredict.prices.types import Interval
 
 MAX_HISTORY_POINTS = 10_000
 MAX_LATEST_COINS = 100

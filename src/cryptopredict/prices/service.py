@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
-from cryptopredict.prices.models import FINEST_FIRST, Interval
 from cryptopredict.prices.repository import Gap as Gap
 from cryptopredict.prices.repository import PointLookup as PointLookup
 from cryptopredict.prices.repository import PointRow as PointRow
@@ -52,6 +51,7 @@ from cryptopredict.prices.schemas import (
     WindowKey,
     WindowStats,
 )
+from cryptopredict.prices.types import FINEST_FIRST, Interval
 
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency

@@ -35,7 +35,7 @@ from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.marketdata.models import SyncRun, SyncStatus
 from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.models import Interval
+from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError, is_temporary_sync_error
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.repository import TaskRunRepository

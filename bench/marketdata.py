@@ -64,9 +64,10 @@ from cryptopredict.core.database import create_db_engine
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.fake_server import running_fake_coingecko
-from cryptopredict.marketdata.models import SyncRun, SyncStatus
+from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.service import Guards
 from cryptopredict.marketdata.sync import MarketSync
+from cryptopredict.marketdata.types import SyncStatus
 from cryptopredict.prices.importer import import_price_files
 from cryptopredict.prices.repository import PriceRepository
 

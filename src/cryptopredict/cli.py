@@ -42,8 +42,8 @@ from cryptopredict.core.config import InsecureConfigurationError, Settings
 from cryptopredict.core.database import Database, create_db_engine
 from cryptopredict.core.errors import ConflictError
 from cryptopredict.marketdata import service as marketdata_service
-from cryptopredict.marketdata.models import SyncRun, SyncStatus
-from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS, ProgressCallback
+from cryptopredict.marketdata.models import SyncRun
+from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, ProgressCallback, SyncStatus
 from cryptopredict.prices import importer
 from cryptopredict.prices.types import Interval
 from cryptopredict.snapshot import snapshot_price_files

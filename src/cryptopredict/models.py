@@ -4,7 +4,8 @@ from cryptopredict.auth.models import RefreshToken, Role, User
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import Base
 from cryptopredict.forecasting.models import Prediction
-from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
+from cryptopredict.marketdata.models import SyncRun
+from cryptopredict.marketdata.types import SyncKind, SyncStatus
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
 from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.types import Interval

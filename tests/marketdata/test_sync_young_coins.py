@@ -19,8 +19,9 @@ from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
-from cryptopredict.marketdata.models import SyncRun, SyncStatus
+from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.sync import ORIGIN_SOURCE, SOURCE, MarketSync
+from cryptopredict.marketdata.types import SyncStatus
 from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.types import Interval
 from tests.factories import Factory

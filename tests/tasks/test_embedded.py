@@ -14,7 +14,8 @@ import pytest
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
-from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
+from cryptopredict.marketdata.models import SyncRun
+from cryptopredict.marketdata.types import SyncKind, SyncStatus
 from cryptopredict.tasks.embedded import EmbeddedRunner, EmbeddedScheduler
 from cryptopredict.tasks.jobs import ABANDONED_AFTER, JobContext
 from cryptopredict.tasks.models import TaskRun, TaskState

@@ -9,24 +9,7 @@ from sqlalchemy import Enum, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cryptopredict.core.database import Base, BigIntPK, utcnow
-
-
-class SyncKind(enum.StrEnum):
-    """What a run fetched: the catalogue, latest prices, one coin's history, or all coins'."""
-
-    DISCOVER = "discover"
-    PRICES = "prices"
-    HISTORY = "history"
-    BACKFILL = "backfill"
-
-
-class SyncStatus(enum.StrEnum):
-    """How a run ended; `partial` means it finished but some data was not available."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    PARTIAL = "partial"
+from cryptopredict.marketdata.types import SyncKind, SyncStatus
 
 
 def _values(members: type[enum.StrEnum]) -> list[str]:

@@ -9,7 +9,8 @@ from sqlalchemy import delete, func, select, update
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.core.repository import Repository
-from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
+from cryptopredict.marketdata.models import SyncRun
+from cryptopredict.marketdata.types import SyncKind, SyncStatus
 
 
 class SyncRunRepository(Repository[SyncRun]):

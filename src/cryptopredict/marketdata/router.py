@@ -22,16 +22,19 @@ from cryptopredict.core.errors import AppError, ConflictError, error_responses
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.marketdata import service
 from cryptopredict.marketdata.breaker import BreakerSnapshot
-from cryptopredict.marketdata.models import SyncKind, SyncStatus
 from cryptopredict.marketdata.ratelimit import LimiterSnapshot
-from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS
+from cryptopredict.marketdata.types import (
+    DEFAULT_HISTORY_DAYS,
+    MAX_HISTORY_DAYS,
+    SyncKind,
+    SyncStatus,
+)
 from cryptopredict.prices.types import Interval
 from cryptopredict.tasks import service as tasks_service
 from cryptopredict.tasks.schemas import TASK_STATUS_ROUTE, TaskAccepted, TaskStatusRead
 
 router = APIRouter(prefix="/sync", tags=["sync"], responses=error_responses(401, 403, 422))
 
-MAX_HISTORY_DAYS = 3650
 DEFAULT_WAIT_SECONDS = 60.0
 MAX_WAIT_SECONDS = 300.0
 

@@ -18,10 +18,11 @@ from cryptopredict.core.errors import NotFoundError
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.marketdata.breaker import BreakerSnapshot, CircuitBreaker
 from cryptopredict.marketdata.client import CoinGeckoClient
-from cryptopredict.marketdata.models import SyncKind, SyncRun
+from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.ratelimit import LimiterSnapshot, RateLimiter
 from cryptopredict.marketdata.repository import SyncRunRepository
-from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS, MarketSync, ProgressCallback
+from cryptopredict.marketdata.sync import MarketSync
+from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, ProgressCallback, SyncKind
 from cryptopredict.prices.types import Interval
 
 GUARDS_STATE_KEY = "coingecko_guards"

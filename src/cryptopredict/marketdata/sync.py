@@ -57,7 +57,7 @@ from cryptopredict.marketdata.exceptions import (
     UpstreamAuthError,
     UpstreamNotFoundError,
 )
-from cryptopredict.marketdata.models import SyncKind, SyncRun, SyncStatus
+from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.repository import SyncRunRepository
 from cryptopredict.marketdata.schemas import (
     ChartColumns,
@@ -65,6 +65,12 @@ from cryptopredict.marketdata.schemas import (
     CoinListEntry,
     MarketChart,
     MarketEntry,
+)
+from cryptopredict.marketdata.types import (
+    DEFAULT_HISTORY_DAYS,
+    ProgressCallback,
+    SyncKind,
+    SyncStatus,
 )
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.service import Gap, PriceColumns, PriceRow, SeriesGaps, from_micros
@@ -86,7 +92,6 @@ ORIGIN_SOURCE = "coingecko-origin"
 # CoinGecko's points jitter, and a bar or two can be missing at any edge.
 ORIGIN_SLACK_BARS = 2
 MARKETS_PAGE_SIZE = 250
-DEFAULT_HISTORY_DAYS = 365
 DEMO_HISTORY_DAYS = 365
 ERROR_MAX_CHARS = 2000
 COIN_LABEL_MAX_CHARS = 100  # SyncRun.coin
@@ -97,9 +102,6 @@ _COINGECKO_ID = re.compile(COINGECKO_ID_PATTERN)
 _IMAGE_URL = re.compile(r"^https?://\S+$")
 _KEY_IN_URL = re.compile(r"(x[-_]cg[-_](?:demo|pro)[-_]api[-_]key[=:]\s*)[^&\s\"']+", re.I)
 _LIST_PAGE = 500
-
-ProgressCallback = Callable[[str, int, int], None]
-"""Called with a label, the steps done and the steps planned (the CLI draws bars)."""
 
 
 # ---- the time grid ----------------------------------------------------------------------

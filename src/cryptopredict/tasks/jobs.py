@@ -32,16 +32,14 @@ from cryptopredict.core.cache import ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, utcnow
 from cryptopredict.marketdata import service as marketdata_service
-from cryptopredict.marketdata.models import SyncRun, SyncStatus
-from cryptopredict.marketdata.sync import DEFAULT_HISTORY_DAYS
+from cryptopredict.marketdata.models import SyncRun
+from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, SyncStatus
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError, is_temporary_sync_error
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.schedule import SCHEDULE
-
-MAX_HISTORY_DAYS = 3650
 
 Intervals = Annotated[list[Interval], Field(min_length=1)] | None
 """Which intervals a history sync fills; None: all of them (5m, 1h, 1d)."""

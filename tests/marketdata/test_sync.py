@@ -20,9 +20,10 @@ from cryptopredict.core.cache import PRICES_NAMESPACE, MemoryCache
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.fake_server import FakeCoinGecko
+from cryptopredict.marketdata.history import TIERS, history_window
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.repository import SyncRunRepository
-from cryptopredict.marketdata.sync import TIERS, MarketSync, history_window
+from cryptopredict.marketdata.sync import MarketSync
 from cryptopredict.marketdata.types import ProgressCallback, SyncKind, SyncStatus
 from cryptopredict.prices.importer import import_price_file
 from cryptopredict.prices.models import PriceData

@@ -22,8 +22,8 @@ from cryptopredict.cli import app
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import create_db_engine
 from cryptopredict.marketdata.fake_server import FakeCoinGecko
+from cryptopredict.marketdata.history import TIERS, history_window
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.marketdata.sync import TIERS, history_window
 from cryptopredict.marketdata.types import SyncStatus
 from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.repository import PriceRepository

@@ -8,14 +8,14 @@ from dataclasses import replace
 
 import pytest
 
+from cryptopredict.core.redaction import scrub
 from cryptopredict.marketdata import schemas
-from cryptopredict.marketdata.sync import (
+from cryptopredict.marketdata.history import (
     TIERS,
     Chunk,
     chart_rows,
     history_window,
     plan_chunks,
-    scrub,
 )
 from cryptopredict.prices.repository import Gap
 from cryptopredict.prices.types import Interval

@@ -19,8 +19,9 @@ from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
+from cryptopredict.marketdata.history import ORIGIN_SOURCE, SOURCE
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.marketdata.sync import ORIGIN_SOURCE, SOURCE, MarketSync
+from cryptopredict.marketdata.sync import MarketSync
 from cryptopredict.marketdata.types import SyncStatus
 from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.types import Interval

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
 from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
+from cryptopredict.marketdata.history import LATEST_SOURCE
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.marketdata.sync import LATEST_SOURCE
 from cryptopredict.marketdata.types import SyncKind, SyncStatus
 from cryptopredict.prices.models import PriceData
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError

@@ -37,7 +37,7 @@ from sqlalchemy.exc import ArgumentError
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import UTCDateTime, utcnow
-from cryptopredict.marketdata.sync import scrub
+from cryptopredict.core.redaction import scrub
 from cryptopredict.tasks.errors import (
     TaskError,
     TaskFailedError,

@@ -28,7 +28,8 @@ from typer.testing import CliRunner, Result
 from cryptopredict.auth import service as auth_service
 from cryptopredict.auth.models import Role, User
 from cryptopredict.auth.schemas import UserCreate
-from cryptopredict.cli import app, mask_url
+from cryptopredict.cli.app import app
+from cryptopredict.cli.common import mask_url
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from cryptopredict.cli import app
+from cryptopredict.cli.app import app
 from cryptopredict.core.database import create_db_engine
 from cryptopredict.forecasting.models import ModelStatus, ModelVersion
 from cryptopredict.forecasting.training import REPORT_FIELDS

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from cryptopredict.cli import app
+from cryptopredict.cli.app import app
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import create_db_engine
 from cryptopredict.marketdata.fake_server import FakeCoinGecko

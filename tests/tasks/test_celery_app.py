@@ -14,7 +14,7 @@ from celery import signals
 from celery.exceptions import TimeLimitExceeded
 from typer.testing import CliRunner
 
-from cryptopredict.cli import app as cli_app
+from cryptopredict.cli.app import app as cli_app
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database
 from cryptopredict.tasks import celery_app

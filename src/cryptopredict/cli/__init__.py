@@ -1,0 +1,1 @@
+"""The `cryptopredict` command, one module per command group; `app` holds the root."""

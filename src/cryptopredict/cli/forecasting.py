@@ -1,0 +1,243 @@
+"""`cryptopredict backtest` and `train`: score the forecasters, then fit and register them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from cryptopredict.cli.common import (
+    MIGRATE_HELP,
+    database_errors,
+    fail,
+    labelled_progress,
+    open_database,
+)
+
+app = typer.Typer()
+
+
+def _csv_list(value: str, what: str, *, cast: type = str) -> list[Any]:
+    """A comma-separated option as a list; a bad item is a usage error naming the option."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise typer.BadParameter(f"give at least one {what}", param_hint=f"--{what}s")
+    try:
+        return [cast(item) for item in items]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a list of {what}s", param_hint=f"--{what}s"
+        ) from None
+
+
+def _model_list(value: str | None) -> list[str] | None:
+    """`--models`: kinds the engine ships, or None for all of them."""
+    if value is None:
+        return None
+    from cryptopredict.forecasting.forecasters import FORECASTERS
+
+    kinds = _csv_list(value, "model")
+    unknown = [kind for kind in kinds if kind not in FORECASTERS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown model(s) {unknown}; choose from {sorted(FORECASTERS)}", param_hint="--models"
+        )
+    return kinds
+
+
+def _horizon_list(value: str) -> list[int]:
+    """`--horizons`: positive step counts."""
+    horizons = _csv_list(value, "horizon", cast=int)
+    if any(h < 1 for h in horizons):
+        raise typer.BadParameter("horizons are positive step counts", param_hint="--horizons")
+    return sorted(set(horizons))
+
+
+def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
+    """A report figure for the table; blanks for undefined values."""
+    return "" if value is None else pattern.format(value)
+
+
+REPORT_WIDTH = 132
+"""Width of report tables when stdout is not a terminal (pipes and logs get whole columns)."""
+
+
+def _report_console() -> Console:
+    """A stdout console that never truncates a report table when piped."""
+    console = Console()
+    return console if console.is_terminal else Console(width=REPORT_WIDTH)
+
+
+def _print_backtest_table(console: Console, rows: list[dict[str, Any]]) -> None:
+    """One line per coin x horizon x model; the selected model is marked with *."""
+    table = Table(
+        "Coin",
+        "H",
+        "Model",
+        "MAE/naive",
+        "MASE",
+        "Dir. acc",
+        "Always up",
+        "DM p",
+        "Cov 80",
+        "Cov 95",
+        "N",
+        box=box.SIMPLE_HEAD,
+    )
+    for row in rows:
+        table.add_row(
+            row["coin"],
+            str(row["horizon"]),
+            row["model"] + (" *" if row["selected"] else ""),
+            _fmt(row.get("relative_mae")),
+            _fmt(row.get("mase")),
+            _fmt(row.get("directional_accuracy"), "{:.1%}"),
+            _fmt(row.get("always_up"), "{:.1%}"),
+            _fmt(row.get("dm_pvalue")),
+            _fmt(row.get("coverage_80"), "{:.1%}"),
+            _fmt(row.get("coverage_95"), "{:.1%}"),
+            str(row.get("n_forecasts", "")),
+        )
+    console.print(table)
+
+
+_CSV_DIR_HELP = "Read <DIR>/<coin>.csv (daily CSVs as import-prices reads) instead of the database."
+
+
+@app.command()
+def backtest(
+    coins: Annotated[str, typer.Option(help="Comma-separated CoinGecko ids.")],
+    horizons: Annotated[str, typer.Option(help="Comma-separated horizons in days.")] = "1,7,30",
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model kinds. Default: every model.")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv-dir", exists=True, file_okay=False, help=_CSV_DIR_HELP)
+    ] = None,
+    report: Annotated[
+        Path, typer.Option(help="JSON report to write; the chart goes beside it as .png.")
+    ] = Path("backtest-report.json"),
+) -> None:
+    """Walk-forward backtest of models per coin and horizon against the naive forecast;
+    prints a table and writes a JSON report and a PNG chart (selected model, 80/95 % bands)."""
+    from cryptopredict.forecasting import training
+
+    coin_ids = _csv_list(coins, "coin")
+    horizon_list, kinds = _horizon_list(horizons), _model_list(models)
+    frames: dict[str, Any] = {}
+    if csv_dir is not None:
+        for coin_id in coin_ids:
+            try:
+                frames[coin_id] = training.load_csv_prices(csv_dir, coin_id)
+            except (OSError, ValueError) as exc:
+                fail(str(exc), code=2)
+    else:
+        frames = _frames_from_database(coin_ids)
+    results = []
+    with labelled_progress() as on_progress:
+        for coin_id, frame in frames.items():
+            try:
+                results.append(
+                    training.backtest_coin(
+                        frame,
+                        coin=coin_id,
+                        horizons=horizon_list,
+                        models=kinds,
+                        on_progress=on_progress,
+                    )
+                )
+            except ValueError as exc:
+                fail(f"{coin_id}: {exc}")
+    json_path, chart = training.write_report(report, results)
+    _print_backtest_table(_report_console(), training.report(results)["results"])
+    typer.echo(f"Wrote {json_path} and {chart}.")
+
+
+def _frames_from_database(coin_ids: list[str]) -> dict[str, Any]:
+    """Each coin's stored daily series, read through the forecasting service."""
+    from cryptopredict.core.errors import NotFoundError
+    from cryptopredict.forecasting import service as forecasting_service
+
+    settings, database, url = open_database(migrate=False)
+    frames = {}
+    try:
+        with database_errors(url), database.session_factory() as session:
+            for coin_id in coin_ids:
+                try:
+                    coin = forecasting_service.resolve_coin(session=session, identifier=coin_id)
+                    frames[coin_id] = forecasting_service.load_prices(session=session, coin=coin)
+                except NotFoundError as exc:
+                    fail(exc.message)
+    finally:
+        database.dispose()
+    return frames
+
+
+@app.command()
+def train(
+    coin: Annotated[str, typer.Option(help="CoinGecko id (or symbol) of the coin.")],
+    horizon: Annotated[
+        list[int] | None,
+        typer.Option(min=1, help="Horizon in days (repeatable). Default 1, 7, 30."),
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated model kinds. Default: every model.")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None, typer.Option("--csv-dir", exists=True, file_okay=False, help=_CSV_DIR_HELP)
+    ] = None,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=MIGRATE_HELP)] = True,
+) -> None:
+    """Backtest, select per horizon, refit on all data, calibrate intervals, register the
+    versions under CRYPTOPREDICT_MODEL_DIR and promote the selected model per horizon."""
+    from cryptopredict.core.errors import NotFoundError
+    from cryptopredict.forecasting import registry, training
+    from cryptopredict.forecasting import service as forecasting_service
+
+    horizons = sorted(set(horizon or training.DEFAULT_HORIZONS))
+    kinds = _model_list(models)
+    frame = None
+    if csv_dir is not None:
+        try:
+            frame = training.load_csv_prices(csv_dir, coin)
+        except (OSError, ValueError) as exc:
+            fail(str(exc), code=2)
+    settings, database, url = open_database(migrate=migrate)
+    try:
+        with (
+            database_errors(url),
+            database.session_factory() as session,
+            labelled_progress() as on_progress,
+        ):
+            try:
+                found = forecasting_service.resolve_coin(
+                    session=session, identifier=coin, create=frame is not None
+                )
+                if frame is None:
+                    frame = forecasting_service.load_prices(session=session, coin=found)
+                outcome = forecasting_service.train(
+                    session=session,
+                    settings=settings,
+                    coin=found,
+                    prices=frame,
+                    horizons=horizons,
+                    models=kinds,
+                    on_progress=on_progress,
+                )
+            except NotFoundError as exc:
+                fail(exc.message)
+            except (ValueError, registry.RegistryError) as exc:
+                fail(f"{coin}: {exc}")
+            session.commit()
+    finally:
+        database.dispose()
+    _print_backtest_table(_report_console(), training.report([outcome.result.backtest])["results"])
+    for version in outcome.versions:
+        typer.echo(
+            f"{version.kind} h={version.horizon} v{version.version} {version.status}: "
+            f"{version.artifact_path}"
+        )

@@ -1,0 +1,79 @@
+"""`cryptopredict serve`: migrate, then run the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Annotated, Any
+
+import typer
+
+from cryptopredict.cli.common import (
+    LOG_HANDLER,
+    MIGRATE_HELP,
+    configure_logging,
+    load_settings,
+    logger,
+    mask_url,
+    migrate_schema,
+    parse_log_level,
+)
+
+app = typer.Typer()
+
+
+def _uvicorn_log_config(level: str) -> dict[str, Any]:
+    """Uvicorn's own logging setup, extended so the app's loggers reach every worker."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["cryptopredict"] = {"handlers": ["default"], "level": level}
+    config["loggers"]["alembic"] = {"handlers": ["default"], "level": level}
+    return config
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; keep loopback unless behind a proxy.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (about one per core).")] = 1,
+    migrate: Annotated[bool, typer.Option("--migrate/--no-migrate", help=MIGRATE_HELP)] = True,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log every request.")
+    ] = True,
+) -> None:
+    """Apply pending migrations, then serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    settings = load_settings()
+    level = parse_log_level(settings.log_level)
+    configure_logging(level)
+    url = settings.resolved_database_url
+    if migrate:
+        migrate_schema(url)
+    logger.info(
+        "Serving CryptoPredict (%s) on %s:%d, %d worker(s), database %s",
+        settings.env,
+        host,
+        port,
+        workers,
+        mask_url(url),
+    )
+    # The root handler would print uvicorn's records twice once its own config is applied.
+    logging.getLogger().removeHandler(LOG_HANDLER)
+    uvicorn.run(
+        "cryptopredict.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=_uvicorn_log_config(level),
+        log_level=level.lower(),
+        access_log=access_log,
+        server_header=False,
+        # Workers import the whole app before answering the supervisor's health pings; on a
+        # small, busy host that can take longer than uvicorn's 5 s default.
+        timeout_worker_healthcheck=30,
+    )

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.pricefiles import PriceFileError
 from cryptopredict.prices import importer
 from cryptopredict.prices.importer import (
-    PriceFileError,
     coin_id_from_path,
     import_price_file,
     import_price_files,

@@ -1,74 +1,45 @@
 """Price CSV import: each file is parsed and validated whole, then upserted in one transaction.
 
-Two layouts are understood (see shared/data/SOURCES.md and snapshot/SNAPSHOT.md):
-
-- daily: header `date,open,high,low,close,volume,market_cap`; `date` is a UTC day and
-  `close` the price at its end. Stored as a `1d` bar at that day's 00:00 UTC, price = close.
-- intraday: header `timestamp,open,high,low,close,volume,...`; `timestamp` is the bar's open
-  instant in ISO 8601 (`Z`, an offset, or no offset meaning UTC). Stored at that instant.
-
-Only the time column and `close` are required; other columns may be missing or empty
-(unknown), and columns this table has no place for (`volume_base`, `trades`) are ignored.
-A bad row makes the whole file fail with its line number, before anything is written.
+Files are read by `cryptopredict.pricefiles` (the daily and intraday layouts, validation and
+line-numbered errors). A daily file is stored as `1d` bars at each day's 00:00 UTC with
+price = close; an intraday file at each bar's open instant, its interval given, taken from
+the file name (`bitcoin_1h.csv`) or inferred from the spacing of its rows. A bad row makes
+the whole file fail with its line number, before anything is written.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import itertools
-import math
-import operator
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cryptopredict import pricefiles
 from cryptopredict.coins import service as coins_service
+from cryptopredict.core import timegrid
+from cryptopredict.pricefiles import (
+    DAILY_COLUMN,
+    PriceBar,
+    PriceFileError,
+    PriceTable,
+    TimeColumnCheck,
+)
 from cryptopredict.prices.repository import PriceRepository, PriceTuple
 from cryptopredict.prices.types import Interval
 from cryptopredict.snapshot import load_coin_catalogue
 
 SOURCE = "csv"
 DEFAULT_BATCH_SIZE = 10_000
-DAILY_COLUMN = "date"
-INSTANT_COLUMN = "timestamp"
-PRICE_COLUMNS = ("open", "high", "low", "close")
-AMOUNT_COLUMNS = ("volume", "market_cap")
-VALUE_COLUMNS = (*PRICE_COLUMNS, *AMOUNT_COLUMNS)
 
 _COIN_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 _STEM_INTERVAL = re.compile(r"^(?P<coin>.+)_(?P<interval>5m|1h|1d)$")
-_INF = math.inf
-_MIDNIGHT = dt.time()
 
-# (price_at, open, high, low, close, volume, market_cap)
-ParsedBar = tuple[
-    dt.datetime,
-    float | None,
-    float | None,
-    float | None,
-    float,
-    float | None,
-    float | None,
-]
 ProgressCallback = Callable[[Path, int, int], None]
-
-
-class PriceFileError(ValueError):
-    """A price file that cannot be imported; names the file and, for a bad row, its line."""
-
-    def __init__(self, path: Path, reason: str, *, line: int | None = None) -> None:
-        self.path = path
-        self.reason = reason
-        self.line = line
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +48,7 @@ class ParsedPriceFile:
 
     path: Path
     interval: Interval
-    bars: list[ParsedBar]
+    bars: list[PriceBar]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,66 +141,7 @@ def coin_id_from_path(path: Path) -> str:
 # ---- parsing ----------------------------------------------------------------------------
 
 
-def _column_index(header: Sequence[str]) -> dict[str, int]:
-    """Position of each known column, by normalised header name."""
-    index: dict[str, int] = {}
-    for position, name in enumerate(header):
-        key = name.strip().lower()
-        if key and key not in index:
-            index[key] = position
-    return index
-
-
-def _read_number(text: str, column: str, line: int, path: Path) -> float | None:
-    """One value column, with an error that says which column and why."""
-    text = text.strip()
-    if not text:
-        if column == "close":
-            raise PriceFileError(path, "close is empty (the price is required)", line=line)
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise PriceFileError(path, f"{column} {text!r} is not a number", line=line) from None
-    if column in PRICE_COLUMNS and not 0 < value < _INF:
-        raise PriceFileError(path, f"{column} {text!r} is not a positive price", line=line)
-    if column in AMOUNT_COLUMNS and not 0 <= value < _INF:
-        raise PriceFileError(path, f"{column} {text!r} must be zero or more", line=line)
-    return value
-
-
-def _checked_values(
-    path: Path, line: int, fields: Sequence[str], positions: Sequence[int | None], width: int
-) -> tuple[float | None, float | None, float | None, float, float | None, float | None]:
-    """The slow, precise reading of a row the fast path refused: its values, or the reason."""
-    if len(fields) < width:
-        raise PriceFileError(path, f"expected {width} fields, found {len(fields)}", line=line)
-    values = {
-        column: None if position is None else _read_number(fields[position], column, line, path)
-        for column, position in zip(VALUE_COLUMNS, positions, strict=True)
-    }
-    low, high, close = values["low"], values["high"], values["close"]
-    if low is not None and high is not None and low > high:
-        raise PriceFileError(path, f"low {low!r} is above high {high!r}", line=line)
-    if close is None:
-        raise PriceFileError(path, "close is empty (the price is required)", line=line)
-    return values["open"], high, low, close, values["volume"], values["market_cap"]
-
-
-def _daily_instant(text: str) -> dt.datetime:
-    """A `YYYY-MM-DD` UTC day as its 00:00 UTC instant."""
-    return dt.datetime.combine(dt.date.fromisoformat(text), _MIDNIGHT, dt.UTC)
-
-
-def _iso_instant(text: str) -> dt.datetime:
-    """An ISO 8601 instant in UTC; a value without offset is taken to be UTC already."""
-    instant = dt.datetime.fromisoformat(text)
-    if instant.tzinfo is None:
-        return instant.replace(tzinfo=dt.UTC)
-    return instant.astimezone(dt.UTC)
-
-
-def _infer_interval(path: Path, bars: Sequence[ParsedBar]) -> Interval:
+def _infer_interval(path: Path, bars: Sequence[PriceBar]) -> Interval:
     """The narrowest spacing between consecutive bars, which must be a known bar width."""
     instants = sorted(bar[0] for bar in bars)
     spacing = min(
@@ -246,62 +158,30 @@ def _infer_interval(path: Path, bars: Sequence[ParsedBar]) -> Interval:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """Where a file's columns are, from its header, and how to read its time column."""
+def _daily_check(interval: Interval | None) -> TimeColumnCheck:
+    """Refuse (on line 1) a daily file asked to be imported at another interval."""
 
-    time_column: str
-    parse_instant: Callable[[str], dt.datetime]
-    interval: Interval | None
-    time_at: int
-    positions: list[int | None]  # of VALUE_COLUMNS, None where the file has no such column
-    close_at: int
-    width: int  # fields a row needs
-
-
-def _layout(path: Path, header: Sequence[str], interval: Interval | None) -> _Layout:
-    """Read the header, or refuse the file (line 1) when it is not a price file."""
-    columns = _column_index(header)
-    if DAILY_COLUMN in columns:
-        time_column, parse_instant = DAILY_COLUMN, _daily_instant
-        if interval not in (None, Interval.DAY):
+    def check(path: Path, time_column: str) -> None:
+        if time_column == DAILY_COLUMN and interval not in (None, Interval.DAY):
             raise PriceFileError(
                 path,
                 f"a file with a `date` column holds daily bars; it cannot be imported as "
                 f"{interval}: use --interval 1d or auto",
                 line=1,
             )
+
+    return check
+
+
+def _finish(table: PriceTable, interval: Interval | None) -> ParsedPriceFile:
+    """The checks that need every row and the interval: which interval, bar alignment."""
+    path, bars = table.path, table.bars
+    if table.layout.daily:
         interval = Interval.DAY
-    elif INSTANT_COLUMN in columns:
-        time_column, parse_instant = INSTANT_COLUMN, _iso_instant
-    else:
-        raise PriceFileError(
-            path,
-            f"header needs a `{DAILY_COLUMN}` or `{INSTANT_COLUMN}` column "
-            f"and `close`; found {','.join(header)!r}",
-            line=1,
-        )
-    if "close" not in columns:
-        raise PriceFileError(path, "header has no `close` column", line=1)
-    time_at = columns[time_column]
-    positions = [columns.get(column) for column in VALUE_COLUMNS]
-    width = max(p for p in (time_at, *positions) if p is not None) + 1
-    return _Layout(
-        time_column, parse_instant, interval, time_at, positions, columns["close"], width
-    )
-
-
-def _finish(
-    path: Path, layout: _Layout, bars: list[ParsedBar], lines: Sequence[int]
-) -> ParsedPriceFile:
-    """The checks that need every row: there are some, the interval, bar alignment."""
-    if not bars:
-        raise PriceFileError(path, "the file has a header but no data rows")
-    interval = layout.interval
-    if interval is None:
+    elif interval is None:
         interval = _split_stem(path)[1] or _infer_interval(path, bars)
-    if layout.time_column != DAILY_COLUMN:
-        _check_alignment(path, bars, lines, interval)
+    if not table.layout.daily:
+        _check_alignment(path, bars, table.lines, interval)
     return ParsedPriceFile(path=path, interval=interval, bars=bars)
 
 
@@ -316,176 +196,23 @@ def parse_price_file(path: Path, *, interval: Interval | None = None) -> ParsedP
 
 
 def _parse_rows(path: Path, interval: Interval | None) -> ParsedPriceFile:
-    """The reference reading, row by row through the csv module: any file, and the exact
-    line and reason of the first problem."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise PriceFileError(path, "the file is empty", line=1)
-        layout = _layout(path, header, interval)
-        time_column, parse_instant = layout.time_column, layout.parse_instant
-        time_at, positions, c_at, width = (
-            layout.time_at,
-            layout.positions,
-            layout.close_at,
-            layout.width,
-        )
-        o_at, h_at, l_at, _, v_at, m_at = positions
-
-        bars: list[ParsedBar] = []
-        lines: list[int] = []
-        previous: dt.datetime | None = None
-        seen: dict[dt.datetime, int] | None = None  # only built once rows arrive out of order
-        for fields in reader:
-            if not fields:
-                continue
-            line = reader.line_num
-            try:
-                # Fast path with the conversions inline; _checked_values() explains a refusal.
-                o = float(fields[o_at]) if o_at is not None and fields[o_at] else None
-                h = float(fields[h_at]) if h_at is not None and fields[h_at] else None
-                lo = float(fields[l_at]) if l_at is not None and fields[l_at] else None
-                c = float(fields[c_at])
-                v = float(fields[v_at]) if v_at is not None and fields[v_at] else None
-                m = float(fields[m_at]) if m_at is not None and fields[m_at] else None
-                if not (
-                    0 < c < _INF
-                    and (o is None or 0 < o < _INF)
-                    and (h is None or 0 < h < _INF)
-                    and (lo is None or 0 < lo < _INF)
-                    and (v is None or 0 <= v < _INF)
-                    and (m is None or 0 <= m < _INF)
-                    and (lo is None or h is None or lo <= h)
-                ):
-                    raise ValueError
-            except (ValueError, IndexError):
-                o, h, lo, c, v, m = _checked_values(path, line, fields, positions, width)
-            stamp = fields[time_at]
-            try:
-                instant = parse_instant(stamp.strip())
-            except ValueError:
-                raise PriceFileError(
-                    path, f"{time_column} {stamp!r} is not a valid {time_column}", line=line
-                ) from None
-            if seen is None and (previous is None or instant > previous):
-                previous = instant
-            else:
-                if seen is None:
-                    seen = {bar[0]: n for bar, n in zip(bars, lines, strict=True)}
-                first = seen.setdefault(instant, line)
-                if first != line:
-                    raise PriceFileError(
-                        path, f"{time_column} {stamp} repeats the row on line {first}", line=line
-                    )
-            bars.append((instant, o, h, lo, c, v, m))
-            lines.append(line)
-
-    return _finish(path, layout, bars, lines)
+    """The row-by-row reading, which names the exact line and reason of the first problem."""
+    return _finish(pricefiles.read_rows(path, check=_daily_check(interval)), interval)
 
 
 def _parse_plain(path: Path, interval: Interval | None) -> ParsedPriceFile | None:
-    """The same reading, column by column, for the usual file: UTF-8, no quotes, `\\n` line
-    ends, no blank lines, every row wide enough, every value valid, instants ascending.
-
-    Returns None, having raised nothing, for any file it is not sure about (other than a bad
-    header, which is read the same way): `_parse_rows` then reads it and names the problem.
-    """
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (UnicodeDecodeError, OSError):
-        return None
-    if not text or '"' in text or "\r" in text or "\0" in text:
-        return None
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    if len(lines) < 2 or "" in lines:
-        return None
-    header = lines[0].split(",")
-    layout = _layout(path, header, interval)
-    body = lines[1:]
-    columns: Sequence[Sequence[str]]
-    if set(map(str.count, body, itertools.repeat(","))) == {len(header) - 1}:
-        # Every row exactly as wide as the header: one split, then every n-th field.
-        fields, width = ",".join(body).split(","), len(header)
-        columns = [fields[position::width] for position in range(width)]
-    else:
-        rows = [line.split(",") for line in body]
-        if min(map(len, rows)) < layout.width:
-            return None
-        columns = list(zip(*rows, strict=False))  # rows may be wider than the columns read
-    values: list[list[float | None] | None] = []
-    for name, position in zip(VALUE_COLUMNS, layout.positions, strict=True):
-        if position is None:
-            values.append(None)
-            continue
-        column = _plain_numbers(columns[position], name)
-        if column is None:
-            return None
-        values.append(column)
-    opens, highs, lows, closes, volumes, caps = values
-    if closes is None or None in closes:
-        return None
-    if lows is not None and highs is not None:
-        if None in lows or None in highs:
-            ordered = all(
-                lo is None or h is None or lo <= h for lo, h in zip(lows, highs, strict=True)
-            )
-        else:
-            ordered = all(map(operator.le, cast(list[float], lows), cast(list[float], highs)))
-        if not ordered:
-            return None
-    try:
-        instants = list(map(layout.parse_instant, map(str.strip, columns[layout.time_at])))
-    except ValueError:
-        return None
-    if not all(map(operator.lt, instants, itertools.islice(instants, 1, None))):
-        return None  # repeated or unordered instants: let the row reader say where
-    missing: list[None] = [None] * len(instants)
-    bars: list[ParsedBar] = list(
-        zip(
-            instants,
-            missing if opens is None else opens,
-            missing if highs is None else highs,
-            missing if lows is None else lows,
-            cast(list[float], closes),
-            missing if volumes is None else volumes,
-            missing if caps is None else caps,
-            strict=True,
-        )
-    )
-    return _finish(path, layout, bars, range(2, len(bars) + 2))
-
-
-def _plain_numbers(texts: Sequence[str], column: str) -> list[float | None] | None:
-    """One value column read as `_parse_rows` reads it (empty means unknown), or None when
-    a value is not a number or out of range for its column."""
-    try:
-        numbers: list[float | None] = list(map(float, texts))
-        present = cast(list[float], numbers)
-    except ValueError:
-        try:
-            numbers = [float(text) if text else None for text in texts]
-        except ValueError:
-            return None
-        present = [number for number in numbers if number is not None]
-    if present:
-        # NaN compares false both ways, so min/max can pass over it; a NaN sum cannot.
-        least, total = min(present), sum(present)
-        in_range = least > 0 if column in PRICE_COLUMNS else least >= 0
-        if not (in_range and max(present) < _INF and total == total):  # noqa: PLR0124
-            return None
-    return numbers
+    """The fast column-wise reading of the usual file, or None when the rows must say more."""
+    table = pricefiles.read_columns(path, check=_daily_check(interval))
+    return None if table is None else _finish(table, interval)
 
 
 def _check_alignment(
-    path: Path, bars: Sequence[ParsedBar], lines: Sequence[int], interval: Interval
+    path: Path, bars: Sequence[PriceBar], lines: Sequence[int], interval: Interval
 ) -> None:
     """Every bar must start on a UTC boundary of its interval, or the series is not one."""
-    width = interval.seconds
+    width = interval.seconds * timegrid.MICROS_PER_SECOND
     for bar, line in zip(bars, lines, strict=True):
-        if int(bar[0].timestamp()) % width or bar[0].microsecond:
+        if timegrid.to_micros(bar[0]) % width:
             raise PriceFileError(
                 path, f"{bar[0].isoformat()} is not the start of a {interval} bar (UTC)", line=line
             )

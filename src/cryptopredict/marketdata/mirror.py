@@ -1,10 +1,10 @@
 """CoinGecko-compatible mirror under /api/v3, answered from our database through the cache.
 
 An unchanged CoinGecko client pointed at `<our base>/api/v3/` works: same paths, parameter
-names, response shapes and error bodies (see `mirror_service` for the error table). These are
+names, response shapes and error bodies (see `mirror_queries` for the error table). These are
 the only routes that answer errors in CoinGecko's `{"error": "..."}` shape: their parameters
-are read as plain strings and checked by the service, and `CoinGeckoRoute` turns a
-`CoinGeckoError` into its response before the application's handlers could rewrite it.
+are read as plain strings and checked by `mirror_queries`, and `CoinGeckoRoute` turns a
+`MirrorRequestError` into its response before the application's handlers could rewrite it.
 Bodies are cached under the prices namespace, so every price or coin write invalidates them.
 """
 
@@ -23,15 +23,16 @@ from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache, cached_byt
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.middleware import cache_alias
+from cryptopredict.marketdata import mirror_queries as queries
 from cryptopredict.marketdata import mirror_service as service
-from cryptopredict.marketdata.mirror_service import CoinGeckoError
+from cryptopredict.marketdata.mirror_queries import MirrorRequestError
 
 clock: Callable[[], dt.datetime] = utcnow
 """The instant relative windows (`days`) end at: the wall clock, pinned by tests."""
 
 
 class CoinGeckoRoute(APIRoute):
-    """A route whose `CoinGeckoError` leaves with CoinGecko's status and body."""
+    """A route whose `MirrorRequestError` leaves with CoinGecko's status and body."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap FastAPI's handler so the app-wide error handlers never see CoinGecko errors."""
@@ -40,7 +41,7 @@ class CoinGeckoRoute(APIRoute):
         async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
-            except CoinGeckoError as exc:
+            except MirrorRequestError as exc:
                 return JSONResponse(exc.body, status_code=exc.status_code)
 
         return answer
@@ -103,7 +104,7 @@ async def simple_price(
 ) -> Response:
     """Newest price per coin, optionally with market cap, 24 h volume and change (the hot
     path: a fixed number of queries for any number of coins, then served from the cache)."""
-    query = service.SimplePriceQuery.parse(
+    query = queries.SimplePriceQuery.parse(
         ids=ids,
         vs_currencies=vs_currencies,
         include_market_cap=include_market_cap,
@@ -129,7 +130,7 @@ async def coins_list(
     status: Annotated[Text, Query(description="`active` (default) or `inactive`")] = None,
 ) -> Response:
     """Every coin's id, symbol and name, for clients mapping symbols to ids."""
-    query = service.CoinsListQuery.parse(include_platform=include_platform, status=status)
+    query = queries.CoinsListQuery.parse(include_platform=include_platform, status=status)
     return await _cached(
         request,
         cache,
@@ -159,7 +160,7 @@ async def coins_markets(
 ) -> Response:
     """A page of coins with price, market cap, volume and 24 h figures (a hot path: a fixed
     number of queries per page, then served from the cache)."""
-    query = service.MarketsQuery.parse(
+    query = queries.MarketsQuery.parse(
         vs_currency=vs_currency,
         ids=ids,
         category=category,
@@ -187,7 +188,7 @@ async def market_chart(
     precision: Precision = None,
 ) -> Response:
     """Prices, market caps and volumes over the last `days`, on CoinGecko's grid."""
-    query = service.ChartQuery.parse_days(
+    query = queries.ChartQuery.parse_days(
         coin=coin, vs_currency=vs_currency, days=days, interval=interval, precision=precision
     )
     return await _cached(
@@ -211,7 +212,7 @@ async def market_chart_range(
     precision: Precision = None,
 ) -> Response:
     """Prices, market caps and volumes between two instants, on CoinGecko's grid."""
-    query = service.ChartQuery.parse_range(
+    query = queries.ChartQuery.parse_range(
         coin=coin,
         vs_currency=vs_currency,
         start=from_,
@@ -238,7 +239,7 @@ async def ohlc(
     precision: Precision = None,
 ) -> Response:
     """OHLC candles with CoinGecko's widths, resampled from our stored series."""
-    query = service.OhlcQuery.parse(
+    query = queries.OhlcQuery.parse(
         coin=coin, vs_currency=vs_currency, days=days, precision=precision
     )
     return await _cached(

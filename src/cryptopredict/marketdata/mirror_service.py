@@ -1,31 +1,16 @@
 """CoinGecko-compatible answers built from our coins and price series (USD only).
 
-Parameters arrive as raw strings and are checked here, so a bad value gets CoinGecko's error
-body rather than FastAPI's validation error. Errors, as `CoinGeckoError(status, message)`,
-leave as `{"error": message}`:
-
-    404  coin not found             unknown coin id
-    400  invalid vs_currency        a quote currency other than usd (/coins/markets,
-                                    market_chart, ohlc)
-    422  Missing parameter <name>   a required parameter is absent
-    400  invalid <parameter>        any other refused value
-
-The first three are CoinGecko's bodies and statuses as quoted from live calls in public
-client code and reports (its OpenAPI spec documents no error bodies); the last applies the
-same pattern where CoinGecko's exact text is not known.
-
-Figures come only from stored data; what we do not store (supply, all-time high and low,
-fully diluted valuation, ROI) is null, never estimated. "24 h" figures are anchored at each
-coin's newest stored point, like /api/v1/prices/latest, so a series that stopped updating
-still reports honest changes next to the `last_updated` it refers to.
+Requests arrive checked (`mirror_queries`, which also holds the error table). Figures come
+only from stored data; what we do not store (supply, all-time high and low, fully diluted
+valuation, ROI) is null, never estimated. "24 h" figures are anchored at each coin's newest
+stored point, like /api/v1/prices/latest, so a series that stopped updating still reports
+honest changes next to the `last_updated` it refers to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import astuple, dataclass
 from typing import Any
 
 import orjson
@@ -34,139 +19,26 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.coins.schemas import CatalogueOrder, CoinBrief, CoinListing
 from cryptopredict.core.errors import NotFoundError
+from cryptopredict.core.timegrid import ONE_DAY, ceil_instant, to_millis
+from cryptopredict.marketdata.coingecko_format import market_entry
+from cryptopredict.marketdata.mirror_queries import (
+    CURRENCY,
+    MARKET_ORDERS,
+    PRICE_CHANGE_PERIODS,
+    ChartQuery,
+    CoinsListQuery,
+    MarketsQuery,
+    OhlcQuery,
+    SimplePriceQuery,
+    coin_not_found,
+)
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.schemas import ChartRow, LatestPrice, WindowKey, WindowStats
-from cryptopredict.prices.service import PointLookup, SeriesExtent
-from cryptopredict.prices.types import FINEST_FIRST, Interval
+from cryptopredict.prices.types import FINEST_FIRST, Interval, PointLookup, SeriesExtent
 
 PING = {"gecko_says": "(V3) To the Moon!"}
-CURRENCY = "usd"
 SUPPORTED_VS_CURRENCIES = [CURRENCY]
-
-HOUR = dt.timedelta(hours=1)
-DAY = dt.timedelta(days=1)
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-MAX_DAYS = 36_500  # more days than any coin has existed: read as "max"
-MAX_IDS = 1_000
-MAX_PER_PAGE = 250
-DEFAULT_PER_PAGE = 100
-SPARKLINE_SPAN = 7 * DAY
-
-PRICE_CHANGE_PERIODS = {
-    "1h": HOUR,
-    "24h": DAY,
-    "7d": 7 * DAY,
-    "14d": 14 * DAY,
-    "30d": 30 * DAY,
-    "200d": 200 * DAY,
-    "1y": 365 * DAY,
-}
-MARKET_ORDERS = {
-    "market_cap_desc": CatalogueOrder.RANK,
-    "market_cap_asc": CatalogueOrder.RANK_DESC,
-    "id_asc": CatalogueOrder.ID,
-    "id_desc": CatalogueOrder.ID_DESC,
-    "volume_desc": CatalogueOrder.ID,
-    "volume_asc": CatalogueOrder.ID,
-}
-OHLC_DAYS = ("1", "7", "14", "30", "90", "180", "365", "max")
-CHART_INTERVALS = {"daily": Interval.DAY, "hourly": Interval.HOUR}
-
-
-class CoinGeckoError(Exception):
-    """A failure answered with CoinGecko's status and `{"error": message}` body."""
-
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.message = message
-
-    @property
-    def body(self) -> dict[str, str]:
-        """CoinGecko's error body."""
-        return {"error": self.message}
-
-
-def missing(name: str) -> CoinGeckoError:
-    """A required parameter is absent."""
-    return CoinGeckoError(422, f"Missing parameter {name}")
-
-
-def invalid(name: str) -> CoinGeckoError:
-    """A parameter has a value CoinGecko would refuse."""
-    return CoinGeckoError(400, f"invalid {name}")
-
-
-def coin_not_found() -> CoinGeckoError:
-    """The coin id is not in our catalogue."""
-    return CoinGeckoError(404, "coin not found")
-
-
-# ---- parameters -------------------------------------------------------------------------
-
-
-def _required(value: str | None, name: str) -> str:
-    """The stripped value, or CoinGecko's missing-parameter error."""
-    if value is None or not value.strip():
-        raise missing(name)
-    return value.strip()
-
-
-def _flag(value: str | None) -> bool:
-    """CoinGecko's booleans: only `true` switches an option on."""
-    return value is not None and value.strip().lower() == "true"
-
-
-def _ids(value: str) -> tuple[str, ...]:
-    """Distinct lower-cased ids of a comma-separated list, in the order given."""
-    ids = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
-    if len(ids) > MAX_IDS:
-        raise invalid("ids")
-    return ids
-
-
-def _precision(value: str | None) -> int | None:
-    """Decimal places for prices: None keeps full precision (`full` or absent)."""
-    if value is None or value.strip() in ("", "full"):
-        return None
-    text = value.strip()
-    if text.isdigit() and int(text) <= 18:
-        return int(text)
-    raise invalid("precision")
-
-
-def _usd(value: str | None) -> None:
-    """Only USD is stored: any other quote currency is refused as CoinGecko refuses one."""
-    if _required(value, "vs_currency").lower() != CURRENCY:
-        raise invalid("vs_currency")
-
-
-def _integer(value: str | None, name: str, default: int) -> int:
-    """An integer parameter, or the default when absent."""
-    if value is None or not value.strip():
-        return default
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise invalid(name) from None
-
-
-def _instant(value: str | None, name: str) -> dt.datetime:
-    """A UNIX timestamp in seconds (or an ISO date/time, read as UTC) as an aware instant."""
-    text = _required(value, name)
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = None
-    try:
-        if seconds is not None:
-            if not math.isfinite(seconds):
-                raise ValueError(text)
-            return dt.datetime.fromtimestamp(seconds, dt.UTC)
-        parsed = dt.datetime.fromisoformat(text)
-    except (ValueError, OverflowError, OSError):
-        raise invalid(name) from None
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+SPARKLINE_SPAN = 7 * ONE_DAY
 
 
 def _rounded(value: float | None, precision: int | None) -> float | None:
@@ -174,24 +46,6 @@ def _rounded(value: float | None, precision: int | None) -> float | None:
     if value is None or precision is None:
         return value
     return round(value, precision)
-
-
-def _ms(instant: dt.datetime) -> int:
-    """Milliseconds since the epoch, truncated like CoinGecko's chart timestamps (whole
-    seconds are exact in a float, so only the sub-second part needs integer arithmetic)."""
-    return int(instant.timestamp()) * 1000 + instant.microsecond // 1000
-
-
-def _iso(instant: dt.datetime) -> str:
-    """CoinGecko's `2023-07-28T20:03:29.093Z`: UTC, milliseconds, Z."""
-    utc = instant.astimezone(dt.UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
-
-
-def _cache_key(query: Any) -> str:
-    """An unambiguous cache key from a checked request's fields (JSON-encoded, so no id or
-    value containing a separator can make two requests share a key)."""
-    return f"coingecko:{type(query).__name__}:{orjson.dumps(astuple(query)).decode()}"
 
 
 def _percent_change(new: float | None, old: float | None) -> float | None:
@@ -252,50 +106,6 @@ def _pick_series(
 # ---- /simple/price ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SimplePriceQuery:
-    """A checked `/simple/price` request."""
-
-    ids: tuple[str, ...]
-    vs_currencies: tuple[str, ...]
-    include_market_cap: bool
-    include_24hr_vol: bool
-    include_24hr_change: bool
-    include_last_updated_at: bool
-    precision: int | None
-
-    @classmethod
-    def parse(
-        cls,
-        *,
-        ids: str | None,
-        vs_currencies: str | None,
-        include_market_cap: str | None,
-        include_24hr_vol: str | None,
-        include_24hr_change: str | None,
-        include_last_updated_at: str | None,
-        precision: str | None,
-    ) -> SimplePriceQuery:
-        """Check the raw parameters (vs_currencies first, as CoinGecko requires it)."""
-        currencies = _required(vs_currencies, "vs_currencies")
-        return cls(
-            ids=_ids(_required(ids, "ids")),
-            vs_currencies=tuple(
-                dict.fromkeys(c.strip().lower() for c in currencies.split(",") if c.strip())
-            ),
-            include_market_cap=_flag(include_market_cap),
-            include_24hr_vol=_flag(include_24hr_vol),
-            include_24hr_change=_flag(include_24hr_change),
-            include_last_updated_at=_flag(include_last_updated_at),
-            precision=_precision(precision),
-        )
-
-    @property
-    def cache_key(self) -> str:
-        """Every field of the checked request, so each distinct body has its own key."""
-        return _cache_key(self)
-
-
 def simple_price(*, session: Session, query: SimplePriceQuery) -> dict[str, dict[str, Any]]:
     """Price (and optional market cap, 24 h volume and change, update time) per known coin.
 
@@ -340,27 +150,6 @@ def simple_price_json(*, session: Session, query: SimplePriceQuery) -> bytes:
 # ---- /coins/list ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CoinsListQuery:
-    """A checked `/coins/list` request."""
-
-    include_platform: bool
-    active: bool
-
-    @classmethod
-    def parse(cls, *, include_platform: str | None, status: str | None) -> CoinsListQuery:
-        """`status` is `active` (default) or `inactive`."""
-        state = (status or "active").strip().lower() or "active"
-        if state not in ("active", "inactive"):
-            raise invalid("status")
-        return cls(include_platform=_flag(include_platform), active=state == "active")
-
-    @property
-    def cache_key(self) -> str:
-        """Every field of the checked request, so each distinct body has its own key."""
-        return _cache_key(self)
-
-
 def coins_list_json(*, session: Session, query: CoinsListQuery) -> bytes:
     """Every coin's id, symbol and name by id; `platforms` is `{}` (we track no contracts)."""
     coins = coins_service.list_listings(
@@ -377,62 +166,6 @@ def coins_list_json(*, session: Session, query: CoinsListQuery) -> bytes:
 
 
 # ---- /coins/markets ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MarketsQuery:
-    """A checked `/coins/markets` request."""
-
-    ids: tuple[str, ...] | None
-    order: str
-    per_page: int
-    page: int
-    sparkline: bool
-    price_change_percentage: tuple[str, ...]
-    precision: int | None
-    category: str | None
-
-    @classmethod
-    def parse(
-        cls,
-        *,
-        vs_currency: str | None,
-        ids: str | None,
-        category: str | None,
-        order: str | None,
-        per_page: str | None,
-        page: str | None,
-        sparkline: str | None,
-        price_change_percentage: str | None,
-        precision: str | None,
-    ) -> MarketsQuery:
-        """Check the raw parameters; `per_page` is held to 1-250 and `page` to 1 or more."""
-        _usd(vs_currency)
-        sort = (order or "market_cap_desc").strip().lower() or "market_cap_desc"
-        if sort not in MARKET_ORDERS:
-            raise invalid("order")
-        periods = tuple(
-            dict.fromkeys(
-                part.strip().lower()
-                for part in (price_change_percentage or "").split(",")
-                if part.strip().lower() in PRICE_CHANGE_PERIODS
-            )
-        )
-        return cls(
-            ids=_ids(ids) if ids is not None and ids.strip() else None,
-            order=sort,
-            per_page=min(max(_integer(per_page, "per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE),
-            page=max(_integer(page, "page", 1), 1),
-            sparkline=_flag(sparkline),
-            price_change_percentage=periods,
-            precision=_precision(precision),
-            category=category.strip() if category and category.strip() else None,
-        )
-
-    @property
-    def cache_key(self) -> str:
-        """Every field of the checked request, so each distinct body has its own key."""
-        return _cache_key(self)
 
 
 def markets(*, session: Session, query: MarketsQuery) -> list[dict[str, Any]]:
@@ -515,7 +248,7 @@ def _day_window(coin: CoinListing, item: LatestPrice) -> WindowKey:
     return WindowKey(
         coin_id=coin.id,
         series=item.interval.value,
-        since=item.timestamp - DAY,
+        since=item.timestamp - ONE_DAY,
         until=item.timestamp,
         reference_at=item.reference_at,
     )
@@ -524,45 +257,32 @@ def _day_window(coin: CoinListing, item: LatestPrice) -> WindowKey:
 def _market_entry(
     coin: CoinListing, item: LatestPrice | None, stats: WindowStats | None, query: MarketsQuery
 ) -> dict[str, Any]:
-    """One coin in CoinGecko's `/coins/markets` shape; unknown figures are null."""
+    """One coin in CoinGecko's `/coins/markets` shape from its newest point and 24 h window."""
     precision = query.precision
     market_cap = item.market_cap if item is not None else None
     reference_cap = stats.reference_market_cap if stats is not None else None
     cap_change = (
         market_cap - reference_cap if market_cap is not None and reference_cap is not None else None
     )
-    return {
-        "id": coin.coingecko_id,
-        "symbol": coin.symbol,
-        "name": coin.name,
-        "image": coin.image_url or "",
-        "current_price": _rounded(item.price, precision) if item is not None else None,
-        "market_cap": market_cap,
-        "market_cap_rank": coin.market_cap_rank,
-        "fully_diluted_valuation": None,
-        "total_volume": item.volume if item is not None else None,
-        "high_24h": _rounded(stats.high, precision) if stats is not None else None,
-        "low_24h": _rounded(stats.low, precision) if stats is not None else None,
-        "price_change_24h": (
-            _rounded(item.price_change_24h, precision) if item is not None else None
-        ),
-        "price_change_percentage_24h": (
+    return market_entry(
+        coin_id=coin.coingecko_id,
+        symbol=coin.symbol,
+        name=coin.name,
+        image=coin.image_url or "",
+        current_price=_rounded(item.price, precision) if item is not None else None,
+        market_cap=market_cap,
+        market_cap_rank=coin.market_cap_rank,
+        total_volume=item.volume if item is not None else None,
+        high_24h=_rounded(stats.high, precision) if stats is not None else None,
+        low_24h=_rounded(stats.low, precision) if stats is not None else None,
+        price_change_24h=_rounded(item.price_change_24h, precision) if item is not None else None,
+        price_change_percentage_24h=(
             item.price_change_percentage_24h if item is not None else None
         ),
-        "market_cap_change_24h": cap_change,
-        "market_cap_change_percentage_24h": _percent_change(market_cap, reference_cap),
-        "circulating_supply": None,
-        "total_supply": None,
-        "max_supply": None,
-        "ath": None,
-        "ath_change_percentage": None,
-        "ath_date": None,
-        "atl": None,
-        "atl_change_percentage": None,
-        "atl_date": None,
-        "roi": None,
-        "last_updated": _iso(item.timestamp) if item is not None else None,
-    }
+        market_cap_change_24h=cap_change,
+        market_cap_change_percentage_24h=_percent_change(market_cap, reference_cap),
+        last_updated=item.timestamp if item is not None else None,
+    )
 
 
 def _period_changes(
@@ -637,106 +357,12 @@ def _sparklines(
 # ---- /coins/{id}/market_chart and /range ------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ChartQuery:
-    """A checked market-chart request: the last `days` (None: all) before the request, or
-    the absolute range [start, end] when `start` is set (a cached relative chart lags the
-    clock by at most the cache's TTL)."""
-
-    coin: str
-    days: float | None
-    start: dt.datetime | None
-    end: dt.datetime | None
-    interval: Interval | None
-    precision: int | None
-
-    @classmethod
-    def parse_days(
-        cls,
-        *,
-        coin: str,
-        vs_currency: str | None,
-        days: str | None,
-        interval: str | None,
-        precision: str | None,
-    ) -> ChartQuery:
-        """`days` is a positive number (fractions allowed, as CoinGecko) or `max`."""
-        _usd(vs_currency)
-        text = _required(days, "days").lower()
-        count: float | None
-        if text == "max":
-            count = None
-        else:
-            try:
-                count = float(text)
-            except ValueError:
-                raise invalid("days") from None
-            if not math.isfinite(count) or count <= 0:
-                raise invalid("days")
-            if count > MAX_DAYS:
-                count = None
-        return cls(
-            coin=coin.lower(),
-            days=count,
-            start=None,
-            end=None,
-            interval=_chart_interval(interval),
-            precision=_precision(precision),
-        )
-
-    @classmethod
-    def parse_range(
-        cls,
-        *,
-        coin: str,
-        vs_currency: str | None,
-        start: str | None,
-        end: str | None,
-        interval: str | None,
-        precision: str | None,
-    ) -> ChartQuery:
-        """`from` and `to` are UNIX seconds (ISO dates accepted too); an inverted range is
-        empty, not an error."""
-        _usd(vs_currency)
-        return cls(
-            coin=coin.lower(),
-            days=None,
-            start=_instant(start, "from"),
-            end=_instant(end, "to"),
-            interval=_chart_interval(interval),
-            precision=_precision(precision),
-        )
-
-    @property
-    def cache_key(self) -> str:
-        """Every field of the checked request, so each distinct body has its own key."""
-        return _cache_key(self)
-
-    def window(self, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime]:
-        """[start, end] of the request; start None means from the first stored point."""
-        if self.start is not None and self.end is not None:
-            return self.start, self.end
-        if self.days is None:
-            return None, now
-        return now - dt.timedelta(days=self.days), now
-
-
-def _chart_interval(value: str | None) -> Interval | None:
-    """`daily` or `hourly` force a grid; absent or empty means CoinGecko's automatic one."""
-    if value is None or not value.strip():
-        return None
-    interval = CHART_INTERVALS.get(value.strip().lower())
-    if interval is None:
-        raise invalid("interval")
-    return interval
-
-
 def auto_granularity(span: dt.timedelta | None) -> Interval:
     """CoinGecko's automatic grid: up to 1 day 5-minutely, up to 90 days hourly, beyond (and
     `max`) daily."""
-    if span is None or span > 90 * DAY:
+    if span is None or span > 90 * ONE_DAY:
         return Interval.DAY
-    if span <= DAY:
+    if span <= ONE_DAY:
         return Interval.FIVE_MINUTES
     return Interval.HOUR
 
@@ -796,7 +422,7 @@ def _chart_body(rows: Sequence[ChartRow], precision: int | None) -> dict[str, An
     market_caps: list[list[Any]] = []
     volumes: list[list[Any]] = []
     for at, price, market_cap, volume in rows:
-        stamp = _ms(at)
+        stamp = to_millis(at)
         prices.append([stamp, price if precision is None else round(price, precision)])
         market_caps.append([stamp, market_cap])
         volumes.append([stamp, volume])
@@ -809,35 +435,6 @@ def market_chart_json(*, session: Session, query: ChartQuery, now: dt.datetime) 
 
 
 # ---- /coins/{id}/ohlc -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OhlcQuery:
-    """A checked `/coins/{id}/ohlc` request; `days` None means `max`."""
-
-    coin: str
-    days: int | None
-    precision: int | None
-
-    @classmethod
-    def parse(
-        cls, *, coin: str, vs_currency: str | None, days: str | None, precision: str | None
-    ) -> OhlcQuery:
-        """`days` is one of CoinGecko's values: 1, 7, 14, 30, 90, 180, 365 or max."""
-        _usd(vs_currency)
-        text = _required(days, "days").lower()
-        if text not in OHLC_DAYS:
-            raise invalid("days")
-        return cls(
-            coin=coin.lower(),
-            days=None if text == "max" else int(text),
-            precision=_precision(precision),
-        )
-
-    @property
-    def cache_key(self) -> str:
-        """Every field of the checked request, so each distinct body has its own key."""
-        return _cache_key(self)
 
 
 def candle_seconds(days: int | None) -> int:
@@ -862,7 +459,7 @@ def ohlc(*, session: Session, query: OhlcQuery, now: dt.datetime) -> list[list[f
     start = None
     if query.days is not None:
         first = now - dt.timedelta(days=query.days)
-        start = EPOCH + dt.timedelta(seconds=-(-int(first.timestamp()) // width) * width)
+        start = ceil_instant(first.replace(microsecond=0), width)  # the window's whole seconds
     extents = prices_service.extents(session=session, coin_ids=[coin.id])[coin.id]
     finer = [i for i in reversed(FINEST_FIRST) if i.seconds < width]
     coarser = [i for i in FINEST_FIRST if i.seconds >= width]
@@ -888,7 +485,7 @@ def ohlc(*, session: Session, query: OhlcQuery, now: dt.datetime) -> list[list[f
     step = dt.timedelta(seconds=source.seconds)
     return [
         _candle(
-            _ms(at + step),
+            to_millis(at + step),
             price if open_ is None else open_,
             price if high is None else high,
             price if low is None else low,

@@ -29,11 +29,12 @@ from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
 from cryptopredict.marketdata.mirror import MIRROR_PREFIX
 from cryptopredict.marketdata.mirror import router as mirror_router
-from cryptopredict.marketdata.router import router as sync_router
+from cryptopredict.marketdata.router import router as sync_runs_router
 from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
 from cryptopredict.tasks import service as tasks_service
 from cryptopredict.tasks.router import router as tasks_router
+from cryptopredict.tasks.sync_triggers import router as sync_triggers_router
 
 API_PREFIX = "/api/v1"
 
@@ -48,7 +49,8 @@ def _api_router() -> APIRouter:
         coins_router,
         prices_router,
         portfolios_router,
-        sync_router,
+        sync_triggers_router,
+        sync_runs_router,
         tasks_router,
         system_router,
     ):

@@ -19,7 +19,7 @@ from cryptopredict.core.database import Database
 from cryptopredict.core.dependencies import SettingsDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.redis import redis_is_up
-from cryptopredict.marketdata.breaker import BreakerSnapshot
+from cryptopredict.marketdata.schemas import BreakerSnapshot
 from cryptopredict.marketdata.service import app_guards
 
 router = APIRouter(tags=["health"])

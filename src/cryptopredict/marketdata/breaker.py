@@ -25,19 +25,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
-
-from pydantic import BaseModel
 
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.exceptions import CircuitOpenError
-from cryptopredict.marketdata.ratelimit import REDIS_ERRORS, Backend, LoopBoundRedis, RedisFallback
+from cryptopredict.marketdata.ratelimit import REDIS_ERRORS, LoopBoundRedis, RedisFallback
+from cryptopredict.marketdata.schemas import Backend, BreakerSnapshot, State
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEY = "cryptopredict:marketdata:breaker:coingecko"
 
-State = Literal["closed", "open", "half_open"]
 _STATES: tuple[State, ...] = ("closed", "open", "half_open")
 
 # KEYS[1] breaker hash; ARGV: op (check|success|failure|release|peek|reset), threshold,
@@ -144,20 +141,6 @@ def _step(record: _Record, op: str, now: float, threshold: int, reset: float, le
             record.state = "open"
             record.opened_at, record.next_at, record.trial_until = now, now + reset, None
     return True
-
-
-class BreakerSnapshot(BaseModel):
-    """The breaker as `/health/ready` and the sync status API show it."""
-
-    state: State
-    failures: int
-    failure_threshold: int
-    reset_seconds: float
-    opened_at: datetime | None
-    next_attempt_at: datetime | None
-    backend: Backend
-    redis_configured: bool
-    degraded: bool
 
 
 def _instant(seconds: float | None) -> datetime | None:

@@ -22,21 +22,20 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import redis
 import redis.asyncio as aioredis
-from pydantic import BaseModel
 
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.exceptions import RateLimitWaitExceeded
+from cryptopredict.marketdata.schemas import Backend, LimiterSnapshot
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_KEY = "cryptopredict:marketdata:ratelimit:coingecko"
 REDIS_ERRORS = (redis.RedisError, OSError)
 
-Backend = Literal["redis", "memory"]
 
 # KEYS[1] bucket hash; ARGV: capacity, refill per second, mode, argument.
 # mode "take": reserve one token unless the wait would exceed ARGV[4] (negative = no limit);
@@ -126,18 +125,6 @@ class Grant(NamedTuple):
     waited: float
     ready_at: float
     backend: Backend
-
-
-class LimiterSnapshot(BaseModel):
-    """What the limiter looks like now, for `/health/ready` and the sync status API."""
-
-    backend: Backend
-    redis_configured: bool
-    degraded: bool
-    capacity: float
-    tokens_available: float
-    refill_per_second: float
-    max_calls_per_minute: float
 
 
 class MemoryBucket:

@@ -1,92 +1,24 @@
-"""Admin routes to start CoinGecko syncs, list past runs and see the limiter and breaker.
+"""Admin routes to list past sync runs and see the shared limiter and breaker.
 
-A sync trigger runs its sync as a background task, the same path as `POST /tasks/{name}/run`
-(the task's lock keeps it from overlapping a scheduled run: a second one is recorded as
-skipped): `202` with the task's status and a link to follow it, or with `?wait=true` the
-finished `SyncRun` (`200`) when it ends within `timeout` seconds.
+Starting a sync is a task: its trigger routes (`POST /sync/discover|prices|history`) live
+with the tasks domain, in `tasks/sync_triggers.py`, under the same prefix.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request
 
 from cryptopredict.auth.dependencies import AdminUser
-from cryptopredict.coins.schemas import CoingeckoId
 from cryptopredict.core.dependencies import SessionDep, SettingsDep
-from cryptopredict.core.errors import AppError, ConflictError, error_responses
-from cryptopredict.core.pagination import Page, PageDep
+from cryptopredict.core.errors import error_responses
+from cryptopredict.core.pagination import PageDep
 from cryptopredict.marketdata import service
-from cryptopredict.marketdata.breaker import BreakerSnapshot
-from cryptopredict.marketdata.ratelimit import LimiterSnapshot
-from cryptopredict.marketdata.types import (
-    DEFAULT_HISTORY_DAYS,
-    MAX_HISTORY_DAYS,
-    SyncKind,
-    SyncStatus,
-)
-from cryptopredict.prices.types import Interval
-from cryptopredict.tasks import service as tasks_service
-from cryptopredict.tasks.schemas import TASK_STATUS_ROUTE, TaskAccepted, TaskStatusRead
+from cryptopredict.marketdata.schemas import SyncRunPage, SyncRunRead, SyncStatusRead
+from cryptopredict.marketdata.types import SyncKind
 
 router = APIRouter(prefix="/sync", tags=["sync"], responses=error_responses(401, 403, 422))
-
-DEFAULT_WAIT_SECONDS = 60.0
-MAX_WAIT_SECONDS = 300.0
-
-
-# ---- schemas ----------------------------------------------------------------------------
-
-
-class SyncRunRead(BaseModel):
-    """A sync run as the API shows it."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    kind: SyncKind
-    coin: str | None
-    status: SyncStatus
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    calls_made: int
-    rows_written: int
-    error: str | None
-
-
-SyncRunPage = Page[SyncRunRead]
-
-
-class DiscoverRequest(BaseModel):
-    """How many coins by market cap to track; the configured `sync_top_coins` if omitted."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    top: int | None = Field(default=None, ge=1, le=5000)
-
-
-class HistoryRequest(BaseModel):
-    """Which coin (all active coins if omitted), how many days back, which intervals."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    coin: CoingeckoId | None = None
-    days: int = Field(default=DEFAULT_HISTORY_DAYS, ge=1, le=MAX_HISTORY_DAYS)
-    intervals: list[Interval] | None = Field(
-        default=None, min_length=1, description="Intervals to fill; all (5m, 1h, 1d) if omitted"
-    )
-
-
-class SyncStatusRead(BaseModel):
-    """The shared rate limiter and circuit breaker now, and the last run of each kind."""
-
-    limiter: LimiterSnapshot
-    breaker: BreakerSnapshot
-    last_runs: dict[SyncKind, SyncRunRead]
 
 
 # ---- dependencies -----------------------------------------------------------------------
@@ -100,124 +32,7 @@ def guards(request: Request, settings: SettingsDep) -> service.Guards:
 GuardsDep = Annotated[service.Guards, Depends(guards)]
 
 
-class SyncTrigger:
-    """How a sync trigger answers: at once (`202`, the task's status), or, with `wait`,
-    once the sync has ended (`200`, its run) unless `timeout` seconds pass first (`202`)."""
-
-    def __init__(
-        self,
-        request: Request,
-        response: Response,
-        session: SessionDep,
-        settings: SettingsDep,
-        wait: Annotated[
-            bool, Query(description="Answer the finished run (200) instead of the task (202)")
-        ] = False,
-        timeout: Annotated[
-            float,
-            Query(
-                gt=0,
-                le=MAX_WAIT_SECONDS,
-                description="With `wait`: seconds to wait before answering 202 after all",
-            ),
-        ] = DEFAULT_WAIT_SECONDS,
-    ) -> None:
-        self.request = request
-        self.response = response
-        self.session = session
-        self.settings = settings
-        self.wait = wait
-        self.timeout = timeout
-
-    async def run(self, task: str, args: dict[str, Any]) -> SyncRunRead | TaskAccepted:
-        """Hand the sync to the task runner and answer as asked (class docstring); a run
-        skipped for another holding the lock, or revoked, is a 409 when waited for."""
-        runner = tasks_service.app_runner(self.request.app.state, self.settings)
-        task_id = await asyncio.to_thread(
-            tasks_service.trigger, runner=runner, name=task, args=args
-        )
-        link = str(self.request.app.url_path_for(TASK_STATUS_ROUTE, task_id=task_id))
-        if self.wait:
-            if self.session.get_transaction() is not None:  # no idle connection while waiting
-                await asyncio.to_thread(self.session.close)
-            try:
-                async with asyncio.timeout(self.timeout):
-                    ended = await tasks_service.wait(runner=runner, task_id=task_id)
-            except TimeoutError:
-                pass
-            else:
-                details = {"task_id": task_id, "state": ended.state, "status_url": link}
-                run_id = tasks_service.sync_run_of(ended)
-                if run_id is None and ended.state in tasks_service.NOT_RUN:
-                    raise ConflictError(f"{task} {ended.state}: {ended.error}", details=details)
-                if run_id is None:
-                    raise AppError(f"{task} failed: {ended.error}", details=details)
-                run = await asyncio.to_thread(service.get, session=self.session, run_id=run_id)
-                self.response.status_code = status.HTTP_200_OK
-                return SyncRunRead.model_validate(run)
-        now = await asyncio.to_thread(tasks_service.get, runner=runner, task_id=task_id)
-        self.response.headers["Location"] = link
-        return TaskAccepted(
-            **TaskStatusRead.model_validate(now).model_dump(), mode=runner.mode, status_url=link
-        )
-
-
-SyncTriggerDep = Annotated[SyncTrigger, Depends()]
-
-TRIGGER_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status.HTTP_200_OK: {"model": SyncRunRead, "description": "With `wait`: the finished run"},
-    status.HTTP_202_ACCEPTED: {"model": TaskAccepted, "description": "The sync's task"},
-    **error_responses(409, 500),
-}
-
-
 # ---- routes -----------------------------------------------------------------------------
-
-
-@router.post(
-    "/discover",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=TRIGGER_RESPONSES,
-    response_model=None,
-)
-async def discover(
-    _admin: AdminUser, trigger: SyncTriggerDep, data: DiscoverRequest | None = None
-) -> SyncRunRead | TaskAccepted:
-    """Add or update the top coins by market cap (admin only): task
-    `discover_new_cryptocurrencies`."""
-    return await trigger.run("discover_new_cryptocurrencies", {"top": data.top if data else None})
-
-
-@router.post(
-    "/prices",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=TRIGGER_RESPONSES,
-    response_model=None,
-)
-async def sync_prices(_admin: AdminUser, trigger: SyncTriggerDep) -> SyncRunRead | TaskAccepted:
-    """Store the latest price of every active coin (admin only): task `sync_all_prices`."""
-    return await trigger.run("sync_all_prices", {})
-
-
-@router.post(
-    "/history",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=TRIGGER_RESPONSES,
-    response_model=None,
-)
-async def sync_history(
-    _admin: AdminUser, trigger: SyncTriggerDep, data: HistoryRequest
-) -> SyncRunRead | TaskAccepted:
-    """Fill the missing history of every active coin (task `sync_historical_data`), or of
-    one coin after storing its latest price (task `sync_specific_cryptocurrency`; a coin
-    new to the catalogue is added, one CoinGecko does not know fails the run) (admin only)."""
-    args: dict[str, Any] = {
-        "days": data.days,
-        "intervals": None if data.intervals is None else [str(i) for i in data.intervals],
-    }
-    if data.coin is None:
-        return await trigger.run("sync_historical_data", args)
-    return await trigger.run("sync_specific_cryptocurrency", {"coin_id": data.coin, **args})
 
 
 @router.get("/runs")

@@ -1,4 +1,5 @@
-"""Typed, strict models of the CoinGecko v3 responses we use, so bad payloads stop here.
+"""Typed, strict models of the CoinGecko v3 responses we use, so bad payloads stop here;
+and, at the end, what the sync API shows (runs, limiter, breaker).
 
 Validation is strict: numbers must be JSON numbers (no "1.5" strings, no NaN), keys that
 CoinGecko always sends must be present (their values may be null where CoinGecko sends
@@ -14,12 +15,15 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, TypeAdapter
+
+from cryptopredict.core.pagination import Page
+from cryptopredict.marketdata.types import SyncKind, SyncStatus
 
 _STRICT = ConfigDict(strict=True, allow_inf_nan=False, frozen=True, extra="ignore")
 
@@ -463,3 +467,65 @@ class ChartColumnsDecoder:
 
 MARKET_CHART_FAST = MarketChartDecoder()
 MARKET_CHART_COLUMNS = ChartColumnsDecoder()
+
+
+# ---- what the sync API shows ------------------------------------------------------------
+
+Backend = Literal["redis", "memory"]
+"""Where shared limiter and breaker state lives: Redis, or this process when Redis is not
+configured or down."""
+State = Literal["closed", "open", "half_open"]
+"""A circuit breaker's state."""
+
+
+class LimiterSnapshot(BaseModel):
+    """What the limiter looks like now, for `/health/ready` and the sync status API."""
+
+    backend: Backend
+    redis_configured: bool
+    degraded: bool
+    capacity: float
+    tokens_available: float
+    refill_per_second: float
+    max_calls_per_minute: float
+
+
+class BreakerSnapshot(BaseModel):
+    """The breaker as `/health/ready` and the sync status API show it."""
+
+    state: State
+    failures: int
+    failure_threshold: int
+    reset_seconds: float
+    opened_at: datetime | None
+    next_attempt_at: datetime | None
+    backend: Backend
+    redis_configured: bool
+    degraded: bool
+
+
+class SyncRunRead(BaseModel):
+    """A sync run as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: SyncKind
+    coin: str | None
+    status: SyncStatus
+    started_at: datetime
+    finished_at: datetime | None
+    calls_made: int
+    rows_written: int
+    error: str | None
+
+
+SyncRunPage = Page[SyncRunRead]
+
+
+class SyncStatusRead(BaseModel):
+    """The shared rate limiter and circuit breaker now, and the last run of each kind."""
+
+    limiter: LimiterSnapshot
+    breaker: BreakerSnapshot
+    last_runs: dict[SyncKind, SyncRunRead]

@@ -16,11 +16,12 @@ from cryptopredict.core.cache import ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import NotFoundError
 from cryptopredict.core.pagination import PageParams
-from cryptopredict.marketdata.breaker import BreakerSnapshot, CircuitBreaker
+from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.marketdata.ratelimit import LimiterSnapshot, RateLimiter
+from cryptopredict.marketdata.ratelimit import RateLimiter
 from cryptopredict.marketdata.repository import SyncRunRepository
+from cryptopredict.marketdata.schemas import BreakerSnapshot, LimiterSnapshot
 from cryptopredict.marketdata.sync import MarketSync
 from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, ProgressCallback, SyncKind
 from cryptopredict.prices.types import Interval

@@ -1,4 +1,5 @@
-"""What the task-management API reads and writes."""
+"""What the task-management API and the sync triggers (which run syncs as tasks) read and
+write."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cryptopredict.coins.schemas import CoingeckoId
 from cryptopredict.core.pagination import Page
+from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS
+from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.models import TaskState
 
 TASK_STATUS_ROUTE = "task_status"
@@ -128,3 +132,26 @@ class QueuesRead(BaseModel):
 
     mode: str
     queues: dict[str, int]
+
+
+# ---- sync triggers ----------------------------------------------------------------------
+
+
+class DiscoverRequest(BaseModel):
+    """How many coins by market cap to track; the configured `sync_top_coins` if omitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top: int | None = Field(default=None, ge=1, le=5000)
+
+
+class HistoryRequest(BaseModel):
+    """Which coin (all active coins if omitted), how many days back, which intervals."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    coin: CoingeckoId | None = None
+    days: int = Field(default=DEFAULT_HISTORY_DAYS, ge=1, le=MAX_HISTORY_DAYS)
+    intervals: list[Interval] | None = Field(
+        default=None, min_length=1, description="Intervals to fill; all (5m, 1h, 1d) if omitted"
+    )

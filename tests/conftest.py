@@ -26,10 +26,15 @@ from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine, get_session
 from cryptopredict.main import create_app
+from cryptopredict.snapshot import PRICES_DIR
 from tests.factories import Factory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+"""Recorded CoinGecko responses and the hourly price file, which the package does not ship."""
+SNAPSHOT_PRICES = PRICES_DIR
+"""The daily price CSVs the package ships (the same files as shared/data/prices/*.csv)."""
+INTRADAY_PRICES = SHARED_DATA / "prices" / "intraday"
 TEST_SECRET = "test-secret-key-long-enough-for-hs256-and-hs512-0123456789abcdef"
 
 

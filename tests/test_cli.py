@@ -36,9 +36,9 @@ from cryptopredict.core.database import Database, create_db_engine
 from cryptopredict.core.migrations import alembic_config
 from cryptopredict.main import create_app
 from cryptopredict.prices.models import PriceData
-from tests.conftest import SHARED_DATA, TEST_SECRET
+from tests.conftest import INTRADAY_PRICES, SNAPSHOT_PRICES, TEST_SECRET
 
-PRICES = SHARED_DATA / "prices"
+PRICES = SNAPSHOT_PRICES
 PASSWORD = "correct-horse-battery"
 
 
@@ -146,7 +146,7 @@ def test_a_malformed_file_fails_alone_with_its_line(cli: Cli, tmp_path: Path) ->
 
 
 def test_intraday_file_is_imported_as_hourly(cli: Cli) -> None:
-    result = cli("import-prices", str(PRICES / "intraday" / "bitcoin_1h.csv"))
+    result = cli("import-prices", str(INTRADAY_PRICES / "bitcoin_1h.csv"))
 
     assert result.exit_code == 0, result.output
     assert "1h" in result.stdout

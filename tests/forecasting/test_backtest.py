@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import cryptopredict
 from cryptopredict.forecasting.backtest import (
     BacktestConfig,
     LookAheadError,
@@ -26,8 +25,14 @@ from cryptopredict.forecasting.forecasters.base import (
     NotEnoughDataError,
     training_rows,
 )
+from cryptopredict.forecasting.forecasters.baselines import (
+    DriftForecaster,
+    MeanReturnForecaster,
+    NaiveForecaster,
+)
+from tests.conftest import SNAPSHOT_PRICES
 
-PRICES = Path(cryptopredict.__file__).parent / "snapshot" / "prices"
+PRICES = SNAPSHOT_PRICES
 
 
 class _Simple(Forecaster):
@@ -310,17 +315,16 @@ def test_data_until_masks_open_targets(walk: ForecastData) -> None:
 
 
 def test_backtest_uses_the_real_baselines() -> None:
-    baselines = pytest.importorskip("cryptopredict.forecasting.forecasters.baselines")
     data = build_forecast_data(load_csv(PRICES / "ethereum.csv"))
     cfg = BacktestConfig(audit="all")
     for cls in (
-        baselines.NaiveForecaster,
-        baselines.DriftForecaster,
-        baselines.MeanReturnForecaster,
+        NaiveForecaster,
+        DriftForecaster,
+        MeanReturnForecaster,
     ):
         result = backtest(cls(), data, cfg)
         for m in result.metrics.values():
             assert 0.8 < m.relative_mae_log < 1.3
             assert abs(m.coverage["80"] - 0.8) < 0.12
-    naive = backtest(baselines.NaiveForecaster(), data)
+    naive = backtest(NaiveForecaster(), data)
     assert naive.metrics[1].relative_mae == 1.0

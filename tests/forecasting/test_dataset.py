@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-import cryptopredict
 from cryptopredict.forecasting.dataset import (
     build_forecast_data,
     from_frame,
@@ -16,8 +13,9 @@ from cryptopredict.forecasting.dataset import (
     load_csv,
 )
 from cryptopredict.forecasting.features import FeatureConfig
+from tests.conftest import SNAPSHOT_PRICES
 
-PRICES = Path(cryptopredict.__file__).parent / "snapshot" / "prices"
+PRICES = SNAPSHOT_PRICES
 
 
 def _daily(days: list[str], prices: list[float]) -> pd.DataFrame:

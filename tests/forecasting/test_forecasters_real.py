@@ -10,7 +10,7 @@ import pytest
 from cryptopredict.forecasting.dataset import build_forecast_data, load_csv
 from cryptopredict.forecasting.forecasters import load_forecaster, make_forecaster
 from cryptopredict.forecasting.forecasters.base import ForecastData
-from tests.conftest import SHARED_DATA
+from tests.conftest import SNAPSHOT_PRICES
 from tests.forecasting.test_forecasters_contract import (
     KINDS,
     SMALL,
@@ -18,14 +18,11 @@ from tests.forecasting.test_forecasters_contract import (
     poison_after_origin,
 )
 
-PRICES = SHARED_DATA / "prices"
+PRICES = SNAPSHOT_PRICES
 
 
 def real_data(coin: str) -> ForecastData:
-    path = PRICES / f"{coin}.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    return build_forecast_data(load_csv(path))
+    return build_forecast_data(load_csv(PRICES / f"{coin}.csv"))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import cryptopredict
 from cryptopredict.forecasting.backtest import BacktestConfig, BacktestResult, backtest
 from cryptopredict.forecasting.dataset import build_forecast_data, from_frame, load_csv
 from cryptopredict.forecasting.forecasters.base import (
@@ -19,9 +18,15 @@ from cryptopredict.forecasting.forecasters.base import (
     Forecaster,
     IntArray,
 )
+from cryptopredict.forecasting.forecasters.baselines import (
+    DriftForecaster,
+    MeanReturnForecaster,
+    NaiveForecaster,
+)
 from cryptopredict.forecasting.selection import select_all, select_models, selections_frame
+from tests.conftest import SNAPSHOT_PRICES
 
-PRICES = Path(cryptopredict.__file__).parent / "snapshot" / "prices"
+PRICES = SNAPSHOT_PRICES
 
 
 class _Stateless(Forecaster):
@@ -173,15 +178,14 @@ def test_inputs_are_checked() -> None:
 
 
 def test_real_baselines_on_real_coins_are_not_presented_as_skilled() -> None:
-    baselines = pytest.importorskip("cryptopredict.forecasting.forecasters.baselines")
     for coin in ("bitcoin", "cardano"):
         data = build_forecast_data(load_csv(PRICES / f"{coin}.csv"))
         results = [
             backtest(cls(), data)
             for cls in (
-                baselines.NaiveForecaster,
-                baselines.DriftForecaster,
-                baselines.MeanReturnForecaster,
+                NaiveForecaster,
+                DriftForecaster,
+                MeanReturnForecaster,
             )
         ]
         for sel in select_models(results).values():

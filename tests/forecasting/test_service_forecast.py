@@ -17,10 +17,10 @@ from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import ConflictError, NotFoundError
 from cryptopredict.forecasting import registry, service, training
 from cryptopredict.forecasting.intervals import ConformalCalibrator
-from tests.conftest import SHARED_DATA
+from tests.conftest import SNAPSHOT_PRICES
 from tests.factories import Factory
 
-PRICES = SHARED_DATA / "prices"
+PRICES = SNAPSHOT_PRICES
 DAYS = 500
 HORIZONS = (1, 7)
 
@@ -33,8 +33,6 @@ def model_settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def litecoin(db_session: Session, factory: Factory) -> tuple[Cryptocurrency, list[float]]:
     """The last 500 days of the shared litecoin CSV, stored as the coin's daily prices."""
-    if not (PRICES / "litecoin.csv").is_file():
-        pytest.skip(f"no {PRICES / 'litecoin.csv'}")
     frame = training.load_csv_prices(PRICES, "litecoin").iloc[-DAYS:]
     start = frame.index[0].to_pydatetime()
     coin = factory.coin("litecoin")

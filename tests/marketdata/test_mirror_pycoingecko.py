@@ -26,7 +26,7 @@ from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine
 from cryptopredict.main import create_app
 from cryptopredict.prices.importer import import_price_file
-from tests.conftest import SHARED_DATA, TEST_SECRET
+from tests.conftest import SNAPSHOT_PRICES, TEST_SECRET
 from tests.marketdata.test_mirror import (
     assert_chart_shape,
     assert_entry_shape,
@@ -35,7 +35,7 @@ from tests.marketdata.test_mirror import (
     recorded,
 )
 
-PRICES = SHARED_DATA / "prices"
+PRICES = SNAPSHOT_PRICES
 COINS = ("bitcoin", "ethereum")
 
 

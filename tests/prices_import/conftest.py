@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import INTRADAY_PRICES, SNAPSHOT_PRICES
 
-PRICES = SHARED_DATA / "prices"
-INTRADAY = PRICES / "intraday" / "bitcoin_1h.csv"
+PRICES = SNAPSHOT_PRICES
+INTRADAY = INTRADAY_PRICES / "bitcoin_1h.csv"
 
 
 def data_rows(path: Path) -> int:

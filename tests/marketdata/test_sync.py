@@ -19,17 +19,17 @@ from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.cache import PRICES_NAMESPACE, MemoryCache
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.marketdata.breaker import CircuitBreaker
-from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.marketdata.history import TIERS, history_window
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.repository import SyncRunRepository
 from cryptopredict.marketdata.sync import MarketSync
-from cryptopredict.marketdata.types import ProgressCallback, SyncKind, SyncStatus
+from cryptopredict.marketdata.types import FailureKind, ProgressCallback, SyncKind, SyncStatus
 from cryptopredict.prices.importer import import_price_file
 from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.repository import PriceRepository
 from cryptopredict.prices.types import Interval
 from cryptopredict.snapshot import PRICES_DIR
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
 from tests.factories import Factory
 from tests.marketdata.conftest import MakeClient
 
@@ -601,3 +601,22 @@ def test_history_replaces_a_latest_price_row_with_the_settled_close(
     assert (replaced.price, replaced.source) == (settled_close, "coingecko")
     third = sync(lambda s: s.history(coin="bitcoin"))
     assert third.rows_written == 0
+
+
+def test_a_failed_run_stores_whether_its_fault_may_pass(
+    sync: Callable[..., SyncRun], fake_coingecko: FakeCoinGecko, factory: Factory
+) -> None:
+    factory.coin("bitcoin")
+    fake_coingecko.faults.server_error(50, status=503, path="market_chart")
+
+    down = sync(lambda s: s.history(coin="bitcoin"), coingecko_max_retries=0)
+
+    fake_coingecko.faults.clear()
+    fake_coingecko.require_key = True
+    refused = sync(lambda s: s.history(coin="bitcoin"))
+    fake_coingecko.require_key = False
+    fine = sync(lambda s: s.history(coin="bitcoin", intervals=[Interval.DAY]))
+
+    assert (down.status, down.failure_kind) == (SyncStatus.FAILED, FailureKind.TEMPORARY)
+    assert (refused.status, refused.failure_kind) == (SyncStatus.FAILED, FailureKind.PERMANENT)
+    assert (fine.status, fine.failure_kind) == (SyncStatus.SUCCEEDED, None)

@@ -106,3 +106,11 @@ class RateLimitWaitExceeded(CoinGeckoError):
     def __init__(self, message: str, *, wait_seconds: float) -> None:
         super().__init__(message)
         self.wait_seconds = wait_seconds
+
+
+TEMPORARY_FAULTS: tuple[type[CoinGeckoError], ...] = (
+    TemporaryError,
+    CircuitOpenError,
+    RateLimitWaitExceeded,
+)
+"""Faults that may pass on their own: a run they failed is worth retrying later."""

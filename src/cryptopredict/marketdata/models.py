@@ -9,7 +9,7 @@ from sqlalchemy import Enum, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cryptopredict.core.database import Base, BigIntPK, utcnow
-from cryptopredict.marketdata.types import SyncKind, SyncStatus
+from cryptopredict.marketdata.types import FailureKind, SyncKind, SyncStatus
 
 
 def _values(members: type[enum.StrEnum]) -> list[str]:
@@ -40,3 +40,7 @@ class SyncRun(Base):
     calls_made: Mapped[int] = mapped_column(default=0)
     rows_written: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    failure_kind: Mapped[FailureKind | None] = mapped_column(
+        Enum(FailureKind, native_enum=False, length=16, values_callable=_values)
+    )
+    """For a failed run: whether its fault may pass (retry later) or would repeat."""

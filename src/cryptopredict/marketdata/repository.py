@@ -10,7 +10,7 @@ from cryptopredict.core.database import utcnow
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.core.repository import Repository
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.marketdata.types import SyncKind, SyncStatus
+from cryptopredict.marketdata.types import FailureKind, SyncKind, SyncStatus
 
 
 class SyncRunRepository(Repository[SyncRun]):
@@ -31,6 +31,7 @@ class SyncRunRepository(Repository[SyncRun]):
         calls_made: int,
         rows_written: int,
         error: str | None = None,
+        failure_kind: FailureKind | None = None,
     ) -> SyncRun:
         """Record the outcome of a run (flushed, not committed)."""
         return self.update(
@@ -39,6 +40,7 @@ class SyncRunRepository(Repository[SyncRun]):
             calls_made=calls_made,
             rows_written=rows_written,
             error=error,
+            failure_kind=failure_kind,
             finished_at=utcnow(),
         )
 
@@ -77,7 +79,12 @@ class SyncRunRepository(Repository[SyncRun]):
         statement = (
             update(SyncRun)
             .where(SyncRun.status == SyncStatus.RUNNING, SyncRun.started_at < started_before)
-            .values(status=SyncStatus.FAILED, finished_at=utcnow(), error=error)
+            .values(
+                status=SyncStatus.FAILED,
+                finished_at=utcnow(),
+                error=error,
+                failure_kind=FailureKind.PERMANENT,
+            )
         )
         result = self.session.execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)

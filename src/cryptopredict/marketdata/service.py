@@ -18,6 +18,7 @@ from cryptopredict.core.errors import NotFoundError
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.client import CoinGeckoClient
+from cryptopredict.marketdata.exceptions import TEMPORARY_FAULTS
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.ratelimit import RateLimiter
 from cryptopredict.marketdata.repository import SyncRunRepository
@@ -180,6 +181,11 @@ def prune_runs(*, session: Session, before: dt.datetime) -> int:
 
 
 ABANDONED_ERROR = "abandoned (process ended)"
+
+
+def is_temporary_fault(exc: BaseException) -> bool:
+    """Whether a market-data fault may pass on its own, so a run it failed is worth retrying."""
+    return isinstance(exc, TEMPORARY_FAULTS)
 
 
 def abandon_runs(*, session: Session, started_before: dt.datetime) -> int:

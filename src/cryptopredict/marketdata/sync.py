@@ -28,6 +28,7 @@ from cryptopredict.core.timegrid import ONE_DAY, from_micros
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.coin_facts import CoinFacts
 from cryptopredict.marketdata.exceptions import (
+    TEMPORARY_FAULTS,
     CoinGeckoError,
     MalformedResponseError,
     UpstreamAuthError,
@@ -52,13 +53,13 @@ from cryptopredict.marketdata.repository import SyncRunRepository
 from cryptopredict.marketdata.schemas import ChartColumns, CoinListEntry, MarketEntry
 from cryptopredict.marketdata.types import (
     DEFAULT_HISTORY_DAYS,
+    FailureKind,
     ProgressCallback,
     SyncKind,
     SyncStatus,
 )
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.service import Gap, PriceColumns, PriceRow, SeriesGaps
-from cryptopredict.prices.types import Interval
+from cryptopredict.prices.types import Gap, Interval, PriceColumns, PriceRow, SeriesGaps
 
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency
@@ -97,12 +98,20 @@ class _Outcome:
     rows_written: int = 0
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
+    temporary: bool = False
+    """Whether the fatal fault may pass on its own (stored as the run's failure kind)."""
 
     @property
     def status(self) -> SyncStatus:
         if self.fatal is not None:
             return SyncStatus.FAILED
         return SyncStatus.PARTIAL if self.problems else SyncStatus.SUCCEEDED
+
+    def failure_kind(self) -> FailureKind | None:
+        """For a failed run, whether its fault may pass; None when it did not fail."""
+        if self.fatal is None:
+            return None
+        return FailureKind.TEMPORARY if self.temporary else FailureKind.PERMANENT
 
     def error(self) -> str | None:
         """Fatal reason first, then what was not available."""
@@ -302,6 +311,7 @@ class MarketSync:
             await work(outcome)
         except (CoinGeckoError, RunAbortedError) as exc:
             outcome.fatal = _describe(exc)
+            outcome.temporary = isinstance(exc, TEMPORARY_FAULTS)
             logger.warning("%s sync failed: %s", kind, scrub(outcome.fatal, self.secrets))
         except BaseException as exc:  # cancelled, interrupted, or the database failed
             outcome.fatal = f"aborted: {_describe(exc)}"
@@ -322,6 +332,7 @@ class MarketSync:
             calls_made=self.client.calls_made - calls_before,
             rows_written=outcome.rows_written,
             error=None if error is None else scrub(error, self.secrets),
+            failure_kind=outcome.failure_kind(),
         )
         self.session.commit()
         logger.info(

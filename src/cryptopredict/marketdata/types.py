@@ -30,3 +30,10 @@ class SyncStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     PARTIAL = "partial"
+
+
+class FailureKind(enum.StrEnum):
+    """Whether a failed run's fault may pass on its own (retry later) or would repeat."""
+
+    TEMPORARY = "temporary"
+    PERMANENT = "permanent"

@@ -20,11 +20,7 @@ import redis
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from cryptopredict.marketdata.exceptions import (
-    CircuitOpenError,
-    RateLimitWaitExceeded,
-    TemporaryError,
-)
+from cryptopredict.marketdata.service import is_temporary_fault
 
 RETRY_BASE_SECONDS = 30.0
 RETRY_MAX_SECONDS = 600.0
@@ -71,9 +67,6 @@ class UnknownTaskError(TaskError, KeyError):
 
 
 TEMPORARY_EXCEPTIONS: tuple[type[BaseException], ...] = (
-    TemporaryError,
-    CircuitOpenError,
-    RateLimitWaitExceeded,
     OperationalError,
     DisconnectionError,
     PoolTimeoutError,
@@ -83,34 +76,12 @@ TEMPORARY_EXCEPTIONS: tuple[type[BaseException], ...] = (
     TimeoutError,
     TemporaryTaskError,
 )
-"""Exceptions that mean "not now" rather than "never"."""
-
-
-def _subclass_names(*roots: type[BaseException]) -> frozenset[str]:
-    names: set[str] = set()
-    pending = list(roots)
-    while pending:
-        cls = pending.pop()
-        names.add(cls.__name__)
-        pending.extend(cls.__subclasses__())
-    return frozenset(names)
-
-
-TEMPORARY_SYNC_FAULTS = _subclass_names(TemporaryError, CircuitOpenError, RateLimitWaitExceeded)
-"""Exception names a failed sync run's error may start with when it is worth retrying (a
-`SyncRun` keeps the fault as text: "UpstreamServerError: ...")."""
+"""Exceptions outside market data that mean "not now" rather than "never"."""
 
 
 def is_temporary(exc: BaseException) -> bool:
     """Whether another attempt of the same run may succeed."""
-    return isinstance(exc, TEMPORARY_EXCEPTIONS)
-
-
-def is_temporary_sync_error(error: str | None) -> bool:
-    """Whether a failed sync run's recorded error names a temporary fault."""
-    if not error:
-        return False
-    return error.split(":", 1)[0].strip() in TEMPORARY_SYNC_FAULTS
+    return isinstance(exc, TEMPORARY_EXCEPTIONS) or is_temporary_fault(exc)
 
 
 def retry_delay(

@@ -33,10 +33,15 @@ from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, utcnow
 from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, SyncStatus
-from cryptopredict.prices import service as prices_service
+from cryptopredict.marketdata.types import (
+    DEFAULT_HISTORY_DAYS,
+    MAX_HISTORY_DAYS,
+    FailureKind,
+    SyncStatus,
+)
+from cryptopredict.prices.retention import RetentionPolicy, apply_retention
 from cryptopredict.prices.types import Interval
-from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError, is_temporary_sync_error
+from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.schedule import SCHEDULE
@@ -120,7 +125,7 @@ def _sync(context: JobContext, action: marketdata_service.SyncCall) -> dict[str,
         }
     if run.status == SyncStatus.FAILED:
         message = f"sync {run.kind} #{run.id} failed: {run.error}"
-        if is_temporary_sync_error(run.error):
+        if run.failure_kind == FailureKind.TEMPORARY:
             raise TemporaryTaskError(message, result=summary)
         raise TaskFailedError(message, result=summary)
     return summary
@@ -201,9 +206,9 @@ def cleanup_old_data(context: JobContext) -> dict[str, Any]:
     summary: dict[str, Any] = {"runs_before": cutoff.isoformat()}
     summary |= abandon_stale_runs(context.database, now=now)
     with context.session() as session:
-        report = prices_service.apply_retention(
+        report = apply_retention(
             session=session,
-            policy=prices_service.RetentionPolicy.from_settings(context.settings),
+            policy=RetentionPolicy.from_settings(context.settings),
             now=now,
             cache=context.cache,
         )

@@ -1,6 +1,6 @@
 """Benchmarks of the CoinGecko side: history backfill throughput, the /api/v3 mirror under
 load, and calls per latest-prices sync. All of it runs against the fake CoinGecko on a
-loopback port (`cryptopredict.marketdata.fake_server`), never the real one.
+loopback port (`cryptopredict.testing.fake_coingecko`), never the real one.
 
 - backfill: `MarketSync.history()` (what `cryptopredict sync history` runs) for the 6 snapshot
   coins, every interval it fills, from `cryptopredict fake-coingecko` in its own process into
@@ -63,13 +63,13 @@ from cryptopredict.core.config import Settings
 from cryptopredict.core.database import create_db_engine
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.marketdata.client import CoinGeckoClient
-from cryptopredict.marketdata.fake_server import running_fake_coingecko
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.service import Guards
 from cryptopredict.marketdata.sync import MarketSync
 from cryptopredict.marketdata.types import SyncStatus
 from cryptopredict.prices.importer import import_price_files
 from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.testing.fake_coingecko.server import running_fake_coingecko
 
 T = TypeVar("T")
 

@@ -40,9 +40,9 @@ from bench.common import (
 )
 from cryptopredict.core import migrations
 from cryptopredict.core.config import Settings
-from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
 from cryptopredict.marketdata.ratelimit import BucketConfig
 from cryptopredict.tasks.celery_app import create_celery
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
 
 DATABASE = "cryptopredict_bench_tasks"
 WARM_UP = 20

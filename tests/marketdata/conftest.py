@@ -13,8 +13,8 @@ import redis
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.client import CoinGeckoClient
-from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
 from cryptopredict.marketdata.ratelimit import BucketConfig, RateLimiter
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
 
 TEST_REDIS_ENV = "CRYPTOPREDICT_TEST_REDIS_URL"
 

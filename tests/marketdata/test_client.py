@@ -16,9 +16,9 @@ from cryptopredict.marketdata.exceptions import (
     UpstreamClientError,
     UpstreamNotFoundError,
 )
-from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.marketdata.schemas import MARKETS, ChartColumns
 from cryptopredict.snapshot import PRICES_DIR, SNAPSHOT_COINS
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
 from tests.conftest import SHARED_DATA
 from tests.marketdata.conftest import MakeClient
 

@@ -23,8 +23,8 @@ from cryptopredict.marketdata.exceptions import (
     UpstreamServerError,
     UpstreamTimeoutError,
 )
-from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.marketdata.ratelimit import BucketConfig, Grant, RateLimiter
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
 from tests.marketdata.conftest import MakeBreaker, MakeClient
 
 pytestmark = pytest.mark.anyio

@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
 from cryptopredict.marketdata.schemas import MARKETS
 from cryptopredict.snapshot import PRICES_DIR
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
 from tests.conftest import SHARED_DATA
 
 RECORDINGS = SHARED_DATA / "coingecko"
@@ -255,7 +255,7 @@ def free_port() -> int:
 def test_serve_fake_runs_in_the_foreground() -> None:
     port = free_port()
     code = (
-        "from cryptopredict.marketdata.fake_server import serve_fake; "
+        "from cryptopredict.testing.fake_coingecko.server import serve_fake; "
         f"serve_fake('127.0.0.1', {port})"
     )
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and code

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database
 from cryptopredict.main import create_app
-from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.prices.models import PriceData
 from cryptopredict.tasks import service as tasks_service
 from cryptopredict.tasks.embedded import EmbeddedRunner
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
 from tests.factories import Factory
 from tests.tasks.api_support import TASK_RUNS, admin, factory, settled
 from tests.tasks.conftest import (

@@ -21,13 +21,13 @@ from typer.testing import CliRunner
 from cryptopredict.cli.app import app
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import create_db_engine
-from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.marketdata.history import TIERS, history_window
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.types import SyncStatus
 from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.repository import PriceRepository
 from cryptopredict.prices.types import Interval
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
 from tests.conftest import TEST_SECRET
 
 EXPECTED_BARS = {Interval.DAY: 364, Interval.HOUR: 2159, Interval.FIVE_MINUTES: 286}

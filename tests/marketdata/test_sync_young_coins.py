@@ -18,13 +18,13 @@ from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.client import CoinGeckoClient
-from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
 from cryptopredict.marketdata.history import ORIGIN_SOURCE, SOURCE
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.sync import MarketSync
 from cryptopredict.marketdata.types import SyncStatus
 from cryptopredict.prices.models import PriceData
 from cryptopredict.prices.types import Interval
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
 from tests.factories import Factory
 from tests.marketdata.conftest import fast_limiter, lenient_breaker
 

@@ -26,7 +26,7 @@ import redis
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database
-from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
 from tests.conftest import TEST_SECRET, need_service
 
 CLI = Path(sys.executable).parent / "cryptopredict"

@@ -15,7 +15,6 @@ from cryptopredict.core.cache import NullCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database
 from cryptopredict.core.errors import ServiceUnavailableError
-from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.tasks import service
 from cryptopredict.tasks.celery_app import QUEUE
 from cryptopredict.tasks.celery_runner import CeleryRunner
@@ -25,6 +24,7 @@ from cryptopredict.tasks.jobs import JobContext
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.schedule import SCHEDULE
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
 from tests.conftest import TEST_SECRET
 from tests.tasks.celery_support import Processes, RedisServer, wait_for
 

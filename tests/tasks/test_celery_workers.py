@@ -18,10 +18,10 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from cryptopredict.core.database import utcnow
-from cryptopredict.marketdata.fake_server import FakeCoinGecko
 from cryptopredict.tasks.celery_app import BEAT_LOCK_KEY
 from cryptopredict.tasks.locks import DEFAULT_PREFIX
 from cryptopredict.tasks.models import TaskRun, TaskState
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
 from tests.tasks.celery_support import Processes, RedisServer, periods, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]

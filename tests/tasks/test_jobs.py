@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
-from cryptopredict.marketdata.fake_server import FakeCoinGecko, running_fake_coingecko
 from cryptopredict.marketdata.history import LATEST_SOURCE
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.types import SyncKind, SyncStatus
@@ -21,6 +20,7 @@ from cryptopredict.tasks.execution import execute
 from cryptopredict.tasks.jobs import ABANDONED_AFTER, JobContext
 from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
+from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
 
 
 @pytest.fixture(scope="module")

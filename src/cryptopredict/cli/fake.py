@@ -26,6 +26,6 @@ def fake_coingecko(
 ) -> None:
     """Serve a fake CoinGecko API (recorded responses, real price histories) for tests and
     offline use; point CRYPTOPREDICT_COINGECKO_BASE_URL at http://HOST:PORT/api/v3."""
-    from cryptopredict.marketdata.fake_server import serve_fake
+    from cryptopredict.testing.fake_coingecko.server import serve_fake
 
     serve_fake(host, port, data_dir)

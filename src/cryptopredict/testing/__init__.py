@@ -1,0 +1,1 @@
+"""Test doubles shipped with the package, so `cryptopredict fake-coingecko` works offline."""

@@ -38,7 +38,8 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.core import migrations
 from cryptopredict.core.database import create_db_engine
 from cryptopredict.prices.importer import import_price_files
-from cryptopredict.prices.repository import PriceRepository, PriceRow
+from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.prices.types import PriceRow
 
 MARKETS = SHARED_PRICES.parent / "coingecko" / "coins_markets.json"
 DAILY_COINS = ("bitcoin", "ethereum", "ripple", "litecoin", "cardano", "dogecoin")

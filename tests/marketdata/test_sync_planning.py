@@ -17,8 +17,7 @@ from cryptopredict.marketdata.history import (
     history_window,
     plan_chunks,
 )
-from cryptopredict.prices.repository import Gap
-from cryptopredict.prices.types import Interval
+from cryptopredict.prices.types import Gap, Interval
 from tests.conftest import SHARED_DATA
 
 RECORDED = SHARED_DATA / "coingecko"

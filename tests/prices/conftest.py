@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.prices.models import PriceData
-from cryptopredict.prices.repository import PriceRepository, PriceRow
+from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.prices.types import PriceRow
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)

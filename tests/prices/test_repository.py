@@ -16,17 +16,11 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
 from cryptopredict.coins.schemas import CatalogueOrder
-from cryptopredict.prices import repository
+from cryptopredict.prices import pgcopy
 from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.repository import (
-    ALL_COLUMNS,
-    PointLookup,
-    PriceColumns,
-    PriceRepository,
-    PriceRow,
-)
+from cryptopredict.prices.repository import PriceRepository
 from cryptopredict.prices.schemas import WindowKey, WindowStats
-from cryptopredict.prices.types import Interval
+from cryptopredict.prices.types import ALL_COLUMNS, Interval, PointLookup, PriceColumns, PriceRow
 from tests.conftest import need_service
 from tests.factories import Factory
 from tests.prices.conftest import DAY, HOUR, T0, price_count
@@ -180,13 +174,13 @@ def _require_postgresql(session: Session) -> None:
 def copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Where each binary COPY went: 'price_data' (the direct path) or 'staging' (the merge)."""
     used: list[str] = []
-    original = repository._copy_rows
+    original = pgcopy._copy_rows
 
     def spy(cursor: Any, statement: str, rows: Any) -> None:
         used.append("staging" if "price_data_staging" in statement else "price_data")
         original(cursor, statement, rows)
 
-    monkeypatch.setattr(repository, "_copy_rows", spy)
+    monkeypatch.setattr(pgcopy, "_copy_rows", spy)
     return used
 
 
@@ -290,7 +284,7 @@ def test_a_key_stored_after_the_check_sends_the_batch_to_the_merge(
     prices = PriceRepository(db_session)
     assert prices.bulk_upsert([_bar(coin.id, day) for day in range(3)]) == 3
     monkeypatch.setattr(
-        repository,
+        pgcopy,
         "_ANY_STORED_IN_SPANS",
         "SELECT false FROM (SELECT %s::int4[], %s::text[], %s::timestamptz[], "
         "%s::timestamptz[]) AS ignored",

@@ -16,11 +16,15 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.cache import PRICES_NAMESPACE, MemoryCache
 from cryptopredict.core.config import Settings
-from cryptopredict.prices import service
 from cryptopredict.prices.models import PriceData
-from cryptopredict.prices.repository import PriceRepository, PriceRow
-from cryptopredict.prices.retention import ROLLUP_SOURCE, RetentionPolicy, RetentionReport
-from cryptopredict.prices.types import Interval
+from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.prices.retention import (
+    ROLLUP_SOURCE,
+    RetentionPolicy,
+    RetentionReport,
+    apply_retention,
+)
+from cryptopredict.prices.types import Interval, PriceRow
 from tests.factories import Factory
 from tests.prices.conftest import price_count
 
@@ -93,7 +97,7 @@ def _series(session: Session, coin: Cryptocurrency, interval: Interval) -> list[
 
 
 def _run(session: Session, cache: MemoryCache | None = None) -> RetentionReport:
-    return service.apply_retention(session=session, policy=POLICY, now=NOW, cache=cache)
+    return apply_retention(session=session, policy=POLICY, now=NOW, cache=cache)
 
 
 def _counts(report: RetentionReport) -> dict[tuple[int, str, str], tuple[int, int, int]]:

@@ -33,8 +33,7 @@ import numpy.typing as npt
 
 from cryptopredict.core.timegrid import ONE_DAY, ceil_instant, floor_instant, to_micros
 from cryptopredict.marketdata.schemas import ChartColumns, ChartSeries, MarketChart, MarketEntry
-from cryptopredict.prices.service import Gap, PriceColumns, PriceRow
-from cryptopredict.prices.types import Interval
+from cryptopredict.prices.types import Gap, Interval, PriceColumns, PriceRow
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from cryptopredict.pricefiles import (
     PriceTable,
     TimeColumnCheck,
 )
-from cryptopredict.prices.repository import PriceRepository, PriceTuple
-from cryptopredict.prices.types import Interval
+from cryptopredict.prices.repository import PriceRepository
+from cryptopredict.prices.types import Interval, PriceTuple
 from cryptopredict.snapshot import load_coin_catalogue
 
 SOURCE = "csv"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import CheckConstraint, Double, ForeignKey, String
+from sqlalchemy import CheckConstraint, Double, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cryptopredict.core.database import Base
@@ -36,3 +37,7 @@ class PriceData(Base):
     volume: Mapped[float | None] = mapped_column(Double)
     market_cap: Mapped[float | None] = mapped_column(Double)
     source: Mapped[str] = mapped_column(String(32), default="coingecko")
+
+
+PRICE_TABLE = cast(Table, PriceData.__table__)
+"""The Core table: hot reads select tuples from it and never build ORM objects."""

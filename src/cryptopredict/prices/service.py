@@ -21,18 +21,7 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
-from cryptopredict.prices.repository import Gap as Gap
-from cryptopredict.prices.repository import PointLookup as PointLookup
-from cryptopredict.prices.repository import PointRow as PointRow
-from cryptopredict.prices.repository import PriceColumns as PriceColumns
 from cryptopredict.prices.repository import PriceRepository, coin_has_prices
-from cryptopredict.prices.repository import PriceRow as PriceRow
-from cryptopredict.prices.repository import SeriesExtent as SeriesExtent
-from cryptopredict.prices.repository import SeriesGaps as SeriesGaps
-from cryptopredict.prices.repository import from_micros as from_micros
-from cryptopredict.prices.retention import RetentionPolicy as RetentionPolicy
-from cryptopredict.prices.retention import RetentionReport as RetentionReport
-from cryptopredict.prices.retention import apply_retention as apply_retention
 from cryptopredict.prices.schemas import (
     BulkPrices,
     BulkResult,
@@ -51,7 +40,16 @@ from cryptopredict.prices.schemas import (
     WindowKey,
     WindowStats,
 )
-from cryptopredict.prices.types import FINEST_FIRST, Interval
+from cryptopredict.prices.types import (
+    FINEST_FIRST,
+    Interval,
+    PointLookup,
+    PointRow,
+    PriceColumns,
+    PriceRow,
+    SeriesExtent,
+    SeriesGaps,
+)
 
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency
@@ -64,8 +62,8 @@ VOLATILITY_WINDOWS_DAYS = (7, 30)
 DAYS_PER_YEAR = 365
 BULK_SOURCE = "api"
 
-
 Extents = Mapping[Interval, SeriesExtent]
+"""The stored series of one coin and the span each covers (what `extents` gives per coin)."""
 
 
 # ---- helpers ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
+from cryptopredict.core.timegrid import ONE_DAY, floor_instant
 from cryptopredict.prices.importer import SOURCE as CSV_SOURCE
 from cryptopredict.prices.repository import PriceRepository
 from cryptopredict.prices.types import Interval
@@ -68,8 +69,8 @@ class RetentionPolicy:
         """The steps of a run at `now`, in the order they run (see the module docstring)."""
         if now.tzinfo is None:
             raise ValueError("naive datetime given where a UTC instant is required")
-        days_end = _floor(now - dt.timedelta(days=self.hourly_days), Interval.DAY)
-        hours_end = _floor(now - dt.timedelta(days=self.five_minute_days), Interval.HOUR)
+        days_end = floor_instant(now - self.hourly_days * ONE_DAY, Interval.DAY.seconds)
+        hours_end = floor_instant(now - self.five_minute_days * ONE_DAY, Interval.HOUR.seconds)
         return [
             RetentionStep(Interval.HOUR, Interval.DAY, None, days_end),
             RetentionStep(Interval.FIVE_MINUTES, Interval.DAY, None, days_end),
@@ -247,9 +248,3 @@ def _run_step(
         bars_created=rolled.bars,
         rows_deleted=deleted,
     )
-
-
-def _floor(instant: dt.datetime, interval: Interval) -> dt.datetime:
-    """Start of the UTC-epoch-aligned bar of `interval` holding `instant`."""
-    seconds = interval.seconds
-    return dt.datetime.fromtimestamp(int(instant.timestamp()) // seconds * seconds, dt.UTC)

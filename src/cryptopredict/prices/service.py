@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
+from cryptopredict.core.timegrid import ONE_DAY, ceil_instant, floor_instant
 from cryptopredict.prices.repository import PriceRepository, coin_has_prices
 from cryptopredict.prices.schemas import (
     BulkPrices,
@@ -56,8 +57,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DAY = dt.timedelta(days=1)
-RETURN_PERIODS = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
+RETURN_PERIODS = {"24h": ONE_DAY, "7d": 7 * ONE_DAY, "30d": 30 * ONE_DAY}
 VOLATILITY_WINDOWS_DAYS = (7, 30)
 DAYS_PER_YEAR = 365
 BULK_SOURCE = "api"
@@ -93,18 +93,6 @@ def reference_series(extents: Extents, target: dt.datetime, horizon: dt.timedelt
         if extent is not None and extent.first <= target and extent.last >= target - horizon:
             return interval.value
     return None
-
-
-def _floor(instant: dt.datetime, seconds: int) -> dt.datetime:
-    """Start of the UTC-epoch-aligned bucket containing `instant` (as resampling aligns)."""
-    epoch = int(instant.timestamp()) // seconds * seconds
-    return dt.datetime.fromtimestamp(epoch, dt.UTC)
-
-
-def _ceil(instant: dt.datetime, seconds: int) -> dt.datetime:
-    """Start of the first bucket that begins at or after `instant`."""
-    floor = _floor(instant, seconds)
-    return floor if floor == instant else floor + dt.timedelta(seconds=seconds)
 
 
 # ---- reads ------------------------------------------------------------------------------
@@ -184,8 +172,8 @@ def latest(*, session: Session, coingecko_ids: Sequence[str]) -> LatestPrices:
     )
     lookups: list[PointLookup] = []
     for coin_id, (_interval, extent) in newest.items():
-        target = extent.last - DAY
-        series = reference_series(extents[coin_id], target, DAY)
+        target = extent.last - ONE_DAY
+        series = reference_series(extents[coin_id], target, ONE_DAY)
         if series is not None:
             lookups.append(PointLookup(coin_id=coin_id, interval=series, at=target))
     references = dict(
@@ -202,7 +190,7 @@ def latest(*, session: Session, coingecko_ids: Sequence[str]) -> LatestPrices:
         interval = newest[coin.id][0]
         price = row[5]
         reference = references.get(coin.id)
-        if reference is not None and reference[0] < row[0] - 2 * DAY:
+        if reference is not None and reference[0] < row[0] - 2 * ONE_DAY:
             reference = None
         items.append(
             LatestPrice(
@@ -295,13 +283,13 @@ def _resampled_bars(
 ) -> list[OhlcBar]:
     """Up to `limit + 1` resampled bars, reading only the source rows those bars need."""
     width = target.seconds
-    start = _ceil(window.start, width) if window.start is not None else None
+    start = ceil_instant(window.start, width) if window.start is not None else None
     end = None
     if window.end is not None:
-        end = _floor(window.end, width) + dt.timedelta(seconds=width, microseconds=-1)
+        end = floor_instant(window.end, width) + dt.timedelta(seconds=width, microseconds=-1)
     extent = extents.get(source)
     if extent is not None:
-        newest_bar = _floor(min(extent.last, end) if end is not None else extent.last, width)
+        newest_bar = floor_instant(min(extent.last, end) if end is not None else extent.last, width)
         earliest_needed = newest_bar - dt.timedelta(seconds=width * limit)
         start = earliest_needed if start is None else max(start, earliest_needed)
     return [
@@ -381,12 +369,14 @@ def _daily_closes(
     """The last `days + 1` days of daily closes, stored or resampled from the finest series."""
     daily = extents.get(Interval.DAY)
     if daily is not None:
-        rows = prices.points(coin_id, Interval.DAY, start=daily.last - days * DAY, end=daily.last)
+        rows = prices.points(
+            coin_id, Interval.DAY, start=daily.last - days * ONE_DAY, end=daily.last
+        )
         return [(row[0], row[5]) for row in rows]
     finest = next((i for i in FINEST_FIRST if i in extents), None)
     if finest is None:
         return []
-    start = _floor(extents[finest].last, Interval.DAY.seconds) - days * DAY
+    start = floor_instant(extents[finest].last, Interval.DAY.seconds) - days * ONE_DAY
     bars = prices.resample(coin_id, finest, Interval.DAY, start=start)
     return [(bar.price_at, bar.close) for bar in bars]
 
@@ -395,11 +385,11 @@ def volatility(closes: Sequence[tuple[dt.datetime, float]], window_days: int) ->
     """Stdev of daily log returns ending within `window_days` of the last close (see stats)."""
     if not closes:
         return Volatility(window_days=window_days, observations=0, daily=None, annualised=None)
-    since = closes[-1][0] - window_days * DAY
+    since = closes[-1][0] - window_days * ONE_DAY
     returns = [
         math.log(price / previous_price)
         for (previous_at, previous_price), (at, price) in zip(closes, closes[1:], strict=False)
-        if at > since and DAY / 2 <= at - previous_at <= DAY * 1.5
+        if at > since and ONE_DAY / 2 <= at - previous_at <= ONE_DAY * 1.5
     ]
     daily = statistics.stdev(returns) if len(returns) >= 2 else None
     return Volatility(

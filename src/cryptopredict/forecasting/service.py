@@ -14,13 +14,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
-from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.errors import ConflictError, NotFoundError
@@ -32,6 +31,9 @@ from cryptopredict.forecasting.repository import ModelVersionRepository
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.schemas import TimeRange
 from cryptopredict.prices.types import Interval
+
+if TYPE_CHECKING:
+    from cryptopredict.coins.models import Cryptocurrency
 
 logger = logging.getLogger(__name__)
 

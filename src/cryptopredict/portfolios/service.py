@@ -15,13 +15,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, Inexact, localcontext
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cryptopredict.auth.models import User
 from cryptopredict.coins import service as coins_service
-from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
@@ -39,6 +38,10 @@ from cryptopredict.portfolios.schemas import (
     missing_price,
     price_required,
 )
+
+if TYPE_CHECKING:
+    from cryptopredict.auth.models import User
+    from cryptopredict.coins.models import Cryptocurrency
 
 logger = logging.getLogger(__name__)
 

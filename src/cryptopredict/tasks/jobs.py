@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import text
@@ -32,7 +32,6 @@ from cryptopredict.core.cache import ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, utcnow
 from cryptopredict.marketdata import service as marketdata_service
-from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.types import (
     DEFAULT_HISTORY_DAYS,
     MAX_HISTORY_DAYS,
@@ -45,6 +44,9 @@ from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.schedule import SCHEDULE
+
+if TYPE_CHECKING:
+    from cryptopredict.marketdata.models import SyncRun
 
 Intervals = Annotated[list[Interval], Field(min_length=1)] | None
 """Which intervals a history sync fills; None: all of them (5m, 1h, 1d)."""

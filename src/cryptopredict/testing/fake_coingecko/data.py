@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from cryptopredict.core import timegrid
+from cryptopredict.marketdata.coingecko_format import iso_millis, market_entry
 from cryptopredict.snapshot import load_coin_catalogue, snapshot_price_files
 from cryptopredict.testing.fake_coingecko.series import DAY_MS, PriceSeries, read_daily_rows
 
@@ -98,34 +99,9 @@ def _catalogue_markets() -> list[dict[str, Any]]:
 
 def _market_entry(base: dict[str, Any] | None, coin_id: str) -> dict[str, Any]:
     """A /coins/markets entry with every key CoinGecko sends, starting from `base`."""
-    entry: dict[str, Any] = {
-        "id": coin_id,
-        "symbol": coin_id[:4],
-        "name": coin_id.replace("-", " ").title(),
-        "image": None,
-        "current_price": None,
-        "market_cap": None,
-        "market_cap_rank": None,
-        "fully_diluted_valuation": None,
-        "total_volume": None,
-        "high_24h": None,
-        "low_24h": None,
-        "price_change_24h": None,
-        "price_change_percentage_24h": None,
-        "market_cap_change_24h": None,
-        "market_cap_change_percentage_24h": None,
-        "circulating_supply": None,
-        "total_supply": None,
-        "max_supply": None,
-        "ath": None,
-        "ath_change_percentage": None,
-        "ath_date": None,
-        "atl": None,
-        "atl_change_percentage": None,
-        "atl_date": None,
-        "roi": None,
-        "last_updated": None,
-    }
+    entry = market_entry(
+        coin_id=coin_id, symbol=coin_id[:4], name=coin_id.replace("-", " ").title()
+    )
     entry.update(base or {})
     return entry
 
@@ -190,11 +166,5 @@ def _patched_entry(entry: dict[str, Any], series: PriceSeries, now: int) -> dict
         "total_volume": series.volume_at(at),
         "price_change_24h": change,
         "price_change_percentage_24h": 100 * change / before if before else None,
-        "last_updated": _iso(at),
+        "last_updated": iso_millis(timegrid.from_micros(at * 1000)),
     }
-
-
-def _iso(moment_ms: int) -> str:
-    """CoinGecko's `last_updated` form: UTC, milliseconds, `Z`."""
-    moment = timegrid.from_micros(moment_ms * 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

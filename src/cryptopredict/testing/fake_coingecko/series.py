@@ -31,7 +31,7 @@ class DailyRow:
     market_cap: float | None
 
 
-def day_ms(day: dt.date) -> int:
+def _day_ms(day: dt.date) -> int:
     """The day's 00:00 UTC in Unix milliseconds."""
     return timegrid.to_millis(dt.datetime.combine(day, dt.time(), dt.UTC))
 
@@ -68,8 +68,8 @@ class PriceSeries:
         return cls(
             coin_id=coin_id,
             rows=tuple(rows),
-            row_starts=tuple(day_ms(row.day) for row in rows),
-            times=tuple(day_ms(row.day) + DAY_MS for row in rows),
+            row_starts=tuple(_day_ms(row.day) for row in rows),
+            times=tuple(_day_ms(row.day) + DAY_MS for row in rows),
             prices=tuple(row.close for row in rows),
             market_caps=tuple(row.market_cap or 0.0 for row in rows),
             volumes=tuple(row.volume or 0.0 for row in rows),

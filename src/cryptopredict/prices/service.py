@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache
+from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
 from cryptopredict.core.timegrid import ONE_DAY, ceil_instant, floor_instant
+from cryptopredict.prices import retention
 from cryptopredict.prices.repository import PriceRepository, coin_has_prices
 from cryptopredict.prices.schemas import (
     BulkPrices,
@@ -520,6 +522,18 @@ def series_gaps(
     missing."""
     return PriceRepository(session).series_gaps(
         coin_id, windows, provisional_source=provisional_source
+    )
+
+
+def apply_retention(
+    *, session: Session, settings: Settings, now: dt.datetime, cache: ResponseCache | None = None
+) -> retention.RetentionReport:
+    """Downsample old prices as this deployment's retention settings say (`retention`)."""
+    return retention.apply_retention(
+        session=session,
+        policy=retention.RetentionPolicy.from_settings(settings),
+        now=now,
+        cache=cache,
     )
 
 

@@ -38,7 +38,7 @@ from cryptopredict.marketdata.types import (
     FailureKind,
     SyncStatus,
 )
-from cryptopredict.prices.retention import RetentionPolicy, apply_retention
+from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError
 from cryptopredict.tasks.locks import TaskLocks
@@ -208,9 +208,9 @@ def cleanup_old_data(context: JobContext) -> dict[str, Any]:
     summary: dict[str, Any] = {"runs_before": cutoff.isoformat()}
     summary |= abandon_stale_runs(context.database, now=now)
     with context.session() as session:
-        report = apply_retention(
+        report = prices_service.apply_retention(
             session=session,
-            policy=RetentionPolicy.from_settings(context.settings),
+            settings=context.settings,
             now=now,
             cache=context.cache,
         )

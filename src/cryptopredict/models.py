@@ -1,31 +1,27 @@
 """Imports every table so metadata (and Alembic) sees the whole schema in one place."""
 
-from cryptopredict.auth.models import RefreshToken, Role, User
+from cryptopredict.auth.models import RefreshToken, User
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import Base
-from cryptopredict.forecasting.models import Prediction
+from cryptopredict.forecasting.models import ModelVersion, Prediction
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.marketdata.types import SyncKind, SyncStatus
-from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
+from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction
 from cryptopredict.prices.models import PriceData
-from cryptopredict.prices.types import Interval
-from cryptopredict.tasks.models import TaskRun, TaskState
+from cryptopredict.tasks.models import TaskRun
 
-__all__ = [
-    "Base",
-    "Cryptocurrency",
-    "Interval",
-    "Portfolio",
-    "PortfolioTransaction",
-    "Prediction",
-    "PriceData",
-    "RefreshToken",
-    "Role",
-    "SyncKind",
-    "SyncRun",
-    "SyncStatus",
-    "TaskRun",
-    "TaskState",
-    "TransactionKind",
-    "User",
-]
+TABLES = (
+    Cryptocurrency,
+    ModelVersion,
+    Portfolio,
+    PortfolioTransaction,
+    Prediction,
+    PriceData,
+    RefreshToken,
+    SyncRun,
+    TaskRun,
+    User,
+)
+"""Every mapped class: importing this module registers each table on the shared metadata."""
+
+METADATA = Base.metadata
+"""The whole schema, every table registered: what Alembic and the schema tests compare."""

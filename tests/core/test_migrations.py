@@ -13,10 +13,10 @@ from sqlalchemy.engine import make_url
 
 from cryptopredict.core import migrations
 from cryptopredict.core.database import create_db_engine
-from cryptopredict.models import Base
+from cryptopredict.models import METADATA
 from tests.conftest import need_service
 
-EXPECTED_TABLES = set(Base.metadata.tables)
+EXPECTED_TABLES = set(METADATA.tables)
 
 
 def _tables(url: str) -> set[str]:
@@ -60,5 +60,5 @@ def test_postgresql_upgrade_downgrade_round_trip() -> None:
 def test_models_match_the_migrated_schema(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, METADATA)
     assert differences == []

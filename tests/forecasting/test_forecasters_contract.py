@@ -9,13 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cryptopredict.forecasting.forecasters import (
-    FORECASTERS,
-    LSTMForecaster,
-    load_forecaster,
-    make_forecaster,
-)
+from cryptopredict.forecasting.forecasters import FORECASTERS, load_forecaster, make_forecaster
 from cryptopredict.forecasting.forecasters.base import ForecastData, Forecaster, NotEnoughDataError
+from cryptopredict.forecasting.forecasters.lstm import LSTMForecaster
 from tests.forecasting.conftest import DataBuilder
 
 SMALL: dict[str, dict[str, Any]] = {

@@ -17,7 +17,7 @@ from cryptopredict.core import migrations
 from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine
-from cryptopredict.models import Base
+from cryptopredict.models import METADATA
 from cryptopredict.tasks.jobs import JobContext
 from cryptopredict.tasks.locks import TaskLocks
 from tests.conftest import TEST_SECRET
@@ -63,7 +63,7 @@ def tasks_database(tasks_engine: Engine) -> Iterator[Database]:
     """The task database, emptied after the test (its rows were really committed)."""
     yield Database(tasks_engine)
     with tasks_engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
+        for table in reversed(METADATA.sorted_tables):
             connection.execute(delete(table))
 
 

@@ -4,10 +4,10 @@ from alembic import context
 from sqlalchemy import Connection
 
 from cryptopredict.core.database import create_db_engine
-from cryptopredict.models import Base
+from cryptopredict.models import METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def _run(connection: Connection) -> None:

@@ -205,7 +205,8 @@ def _run(task: Task, spec: TaskSpec, kwargs: dict[str, Any]) -> Any:
     """Execute one delivery (the task id owns the lock, so a redelivery takes it back); a
     temporary failure comes back after the delay ``execute`` chose (exponential in the
     attempt, jittered)."""
-    from cryptopredict.tasks.execution import TemporaryTaskError, execute
+    from cryptopredict.tasks.errors import TemporaryTaskError
+    from cryptopredict.tasks.execution import execute
 
     request = task.request
     try:

@@ -52,16 +52,6 @@ from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.schedule import TASKS, TaskSpec
 
-__all__ = [
-    "InvalidArgumentsError",
-    "JobContext",
-    "TaskFailedError",
-    "TemporaryTaskError",
-    "execute",
-    "resolve",
-    "validate_kwargs",
-]
-
 logger = logging.getLogger(__name__)
 
 LOCK_GRACE_SECONDS = 60.0

@@ -11,12 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptopredict.forecasting.forecasters.base import (
-    PARAMS_FILE,
-    ForecastData,
-    Forecaster,
-    NotEnoughDataError,
-)
+from cryptopredict.forecasting.forecasters.base import PARAMS_FILE, Forecaster
 from cryptopredict.forecasting.forecasters.baselines import (
     DriftForecaster,
     MeanReturnForecaster,
@@ -59,20 +54,3 @@ def load_forecaster(directory: Path) -> Forecaster:
     """Load a saved forecaster of any kind, dispatching on the kind in ``params.json``."""
     payload = json.loads((Path(directory) / PARAMS_FILE).read_text())
     return forecaster_class(str(payload.get("kind"))).load(Path(directory))
-
-
-__all__ = [
-    "FORECASTERS",
-    "ArimaForecaster",
-    "DriftForecaster",
-    "ForecastData",
-    "Forecaster",
-    "LSTMForecaster",
-    "LightGBMForecaster",
-    "MeanReturnForecaster",
-    "NaiveForecaster",
-    "NotEnoughDataError",
-    "forecaster_class",
-    "load_forecaster",
-    "make_forecaster",
-]

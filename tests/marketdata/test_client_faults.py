@@ -16,8 +16,8 @@ from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.exceptions import (
     CircuitOpenError,
     MalformedResponseError,
-    RateLimitedByUpstream,
-    RateLimitWaitExceeded,
+    RateLimitedByUpstreamError,
+    RateLimitWaitExceededError,
     UpstreamAuthError,
     UpstreamNotFoundError,
     UpstreamServerError,
@@ -65,12 +65,12 @@ async def test_retry_after_beyond_the_backoff_cap_is_raised_and_holds_the_limite
     fake_coingecko.faults.rate_limit(1, retry_after=120)
     limiter = RateLimiter(BucketConfig(capacity=100, refill_per_second=100))
     async with make_client(limiter=limiter, coingecko_max_backoff_seconds=5) as client:
-        with pytest.raises(RateLimitedByUpstream) as caught:
+        with pytest.raises(RateLimitedByUpstreamError) as caught:
             await client.ping()
     assert caught.value.retry_after == 120
     assert len(fake_coingecko.requests) == 1
     assert (await limiter.snapshot()).tokens_available == 0
-    with pytest.raises(RateLimitWaitExceeded):  # every caller sharing it now holds back
+    with pytest.raises(RateLimitWaitExceededError):  # every caller sharing it now holds back
         await limiter.acquire(max_wait=1)
 
 
@@ -79,7 +79,7 @@ async def test_endless_429_gives_up_after_max_retries(
 ) -> None:
     fake_coingecko.faults.rate_limit(10, retry_after=None)
     async with make_client(coingecko_max_retries=2) as client:
-        with pytest.raises(RateLimitedByUpstream):
+        with pytest.raises(RateLimitedByUpstreamError):
             await client.ping()
     assert len(fake_coingecko.requests) == 3
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from cryptopredict.marketdata.exceptions import RateLimitWaitExceeded
+from cryptopredict.marketdata.exceptions import RateLimitWaitExceededError
 from cryptopredict.marketdata.ratelimit import BucketConfig, Grant, RateLimiter
 
 # Nothing closer than 127.0.0.1 port 1: connecting is refused at once.
@@ -78,7 +78,7 @@ def test_threads_each_with_their_own_loop_share_one_bucket() -> None:
 async def test_max_wait_refuses_without_taking_a_token() -> None:
     limiter = RateLimiter(BucketConfig(capacity=1, refill_per_second=10))
     await limiter.acquire()
-    with pytest.raises(RateLimitWaitExceeded) as refused:
+    with pytest.raises(RateLimitWaitExceededError) as refused:
         await limiter.acquire(max_wait=0.001)
     assert 0 < refused.value.wait_seconds <= 0.1
     grant = await limiter.acquire(max_wait=1)
@@ -188,7 +188,7 @@ async def test_limiters_with_one_key_share_one_bucket(redis_url: str, redis_key:
     await first.acquire()
     await first.acquire()
     assert (await second.acquire()).backend == "redis"
-    with pytest.raises(RateLimitWaitExceeded):
+    with pytest.raises(RateLimitWaitExceededError):
         await first.acquire(max_wait=1)
     snapshot = await second.snapshot()
     assert (snapshot.backend, snapshot.degraded) == ("redis", False)

@@ -32,7 +32,7 @@ from cryptopredict.marketdata import schemas
 from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.exceptions import (
     MalformedResponseError,
-    RateLimitedByUpstream,
+    RateLimitedByUpstreamError,
     TemporaryError,
     UpstreamAuthError,
     UpstreamClientError,
@@ -226,13 +226,13 @@ class CoinGeckoClient:
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After for a 429 that gave one, else exponential backoff with full jitter."""
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimitedByUpstream) and exc.retry_after is not None:
+        if isinstance(exc, RateLimitedByUpstreamError) and exc.retry_after is not None:
             return exc.retry_after
         return float(self._backoff(state))
 
     def _should_retry(self, exc: BaseException) -> bool:
         """Temporary failures only, and not a 429 asking for a longer pause than we allow."""
-        if isinstance(exc, RateLimitedByUpstream) and exc.retry_after is not None:
+        if isinstance(exc, RateLimitedByUpstreamError) and exc.retry_after is not None:
             return exc.retry_after <= self.settings.coingecko_max_backoff_seconds
         return isinstance(exc, TemporaryError)
 
@@ -330,7 +330,7 @@ class CoinGeckoClient:
             delay = _retry_after(response)
             if delay is not None:
                 await self.limiter.penalize(delay)
-            raise RateLimitedByUpstream(text, retry_after=delay)
+            raise RateLimitedByUpstreamError(text, retry_after=delay)
         if status == 408:
             raise UpstreamTimeoutError(text)
         if status >= 500:

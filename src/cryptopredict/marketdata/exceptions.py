@@ -5,14 +5,14 @@ CoinGeckoError                    base of everything the market-data client rais
 │   ├── UpstreamTimeoutError      no answer within the timeout (or HTTP 408)
 │   ├── UpstreamConnectionError   could not connect, or the connection broke mid-answer
 │   ├── UpstreamServerError       HTTP 5xx
-│   └── RateLimitedByUpstream     HTTP 429; `retry_after` seconds when CoinGecko said so
+│   └── RateLimitedByUpstreamError HTTP 429; `retry_after` seconds when CoinGecko said so
 ├── FatalError                    retrying the same request gives the same failure
 │   ├── UpstreamClientError       HTTP 4xx other than 408/429 (`status_code`, `error_code`)
 │   │   ├── UpstreamAuthError     401/403: key missing, invalid, or not allowed this range
 │   │   └── UpstreamNotFoundError 404: unknown coin or endpoint
 │   └── MalformedResponseError    a 2xx whose body is not the documented shape
 ├── CircuitOpenError              the breaker refuses calls until `retry_at`; none was sent
-└── RateLimitWaitExceeded         the local token bucket could not serve within `max_wait`
+└── RateLimitWaitExceededError    the local token bucket could not serve within `max_wait`
 
 Only `TemporaryError` is retried by the client; the breaker counts timeouts, connection
 errors, 5xx and malformed payloads as failures, never our own 4xx or CoinGecko's 429.
@@ -47,7 +47,7 @@ class UpstreamServerError(TemporaryError):
         self.status_code = status_code
 
 
-class RateLimitedByUpstream(TemporaryError):
+class RateLimitedByUpstreamError(TemporaryError):
     """CoinGecko answered 429; `retry_after` holds its Retry-After in seconds, if any."""
 
     def __init__(self, message: str, *, retry_after: float | None) -> None:
@@ -100,7 +100,7 @@ class CircuitOpenError(CoinGeckoError):
         self.retry_at = retry_at
 
 
-class RateLimitWaitExceeded(CoinGeckoError):
+class RateLimitWaitExceededError(CoinGeckoError):
     """Waiting for a rate-limit token would take longer than the caller allowed."""
 
     def __init__(self, message: str, *, wait_seconds: float) -> None:
@@ -111,6 +111,6 @@ class RateLimitWaitExceeded(CoinGeckoError):
 TEMPORARY_FAULTS: tuple[type[CoinGeckoError], ...] = (
     TemporaryError,
     CircuitOpenError,
-    RateLimitWaitExceeded,
+    RateLimitWaitExceededError,
 )
 """Faults that may pass on their own: a run they failed is worth retrying later."""

@@ -28,7 +28,7 @@ import redis
 import redis.asyncio as aioredis
 
 from cryptopredict.core.config import Settings
-from cryptopredict.marketdata.exceptions import RateLimitWaitExceeded
+from cryptopredict.marketdata.exceptions import RateLimitWaitExceededError
 from cryptopredict.marketdata.schemas import Backend, LimiterSnapshot
 
 logger = logging.getLogger(__name__)
@@ -321,12 +321,12 @@ class RateLimiter:
     async def acquire(self, *, max_wait: float | None = None) -> Grant:
         """Wait for a token and take it.
 
-        Raises RateLimitWaitExceeded, without taking anything, when the token is further
+        Raises RateLimitWaitExceededError, without taking anything, when the token is further
         away than `max_wait` seconds.
         """
         reservation, backend = await self._take(max_wait)
         if not reservation.granted:
-            raise RateLimitWaitExceeded(
+            raise RateLimitWaitExceededError(
                 f"next CoinGecko call allowed in {reservation.wait:.2f}s, "
                 f"over the {max_wait}s the caller would wait",
                 wait_seconds=reservation.wait,

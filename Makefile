@@ -22,10 +22,11 @@ run: $(STAMP)  ## set up, migrate, load the offline snapshot (idempotent), serve
 	$(BIN)/cryptopredict import-prices --snapshot
 	$(BIN)/cryptopredict serve --host $(HOST) --port $(PORT)
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
+lint: $(STAMP)  ## ruff (lint + format check), mypy --strict and the import contracts
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 test: $(STAMP) lint  ## set up, lint, and run the whole test suite
 	$(BIN)/pytest

@@ -9,13 +9,14 @@ import time
 
 import pytest
 
+from cryptopredict.core.timegrid import ONE_DAY
 from cryptopredict.tasks import jobs
 from cryptopredict.tasks.embedded import EmbeddedRunner, EmbeddedScheduler
 from cryptopredict.tasks.execution import validate_kwargs
 from cryptopredict.tasks.jobs import JobContext
 from cryptopredict.tasks.models import TaskState
 from cryptopredict.tasks.runner import period_of
-from cryptopredict.tasks.schedule import DAY, HOUR, MINUTE, SCHEDULE, TASKS, TaskSpec, get_spec
+from cryptopredict.tasks.schedule import HOUR, MINUTE, SCHEDULE, TASKS, TaskSpec, get_spec
 
 
 def test_every_kind_has_a_job_of_its_name_and_periodic_kinds_need_no_arguments() -> None:
@@ -29,8 +30,8 @@ def test_every_kind_has_a_job_of_its_name_and_periodic_kinds_need_no_arguments()
     assert {spec.name: spec.every for spec in SCHEDULE if spec.every} == {
         "sync_all_prices": 5 * MINUTE,
         "sync_historical_data": HOUR,
-        "discover_new_cryptocurrencies": DAY,
-        "cleanup_old_data": 7 * DAY,
+        "discover_new_cryptocurrencies": ONE_DAY,
+        "cleanup_old_data": 7 * ONE_DAY,
     }
     assert get_spec("health_check") is TASKS["health_check"]
     with pytest.raises(KeyError, match="known: "):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.coins.schemas import CatalogueOrder, CoinBrief, CoinListing
 from cryptopredict.core.errors import NotFoundError
-from cryptopredict.core.timegrid import ONE_DAY, ceil_instant, to_millis
+from cryptopredict.core.timegrid import ONE_DAY, SECONDS_PER_DAY, ceil_instant, to_millis
 from cryptopredict.marketdata.coingecko_format import market_entry
 from cryptopredict.marketdata.mirror_queries import (
     CURRENCY,
@@ -443,7 +443,7 @@ def candle_seconds(days: int | None) -> int:
         return 30 * 60
     if days is not None and days <= 30:
         return 4 * 3600
-    return 4 * 86400
+    return 4 * SECONDS_PER_DAY
 
 
 def ohlc(*, session: Session, query: OhlcQuery, now: dt.datetime) -> list[list[float]]:

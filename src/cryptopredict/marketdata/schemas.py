@@ -23,6 +23,7 @@ import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, TypeAdapter
 
 from cryptopredict.core.pagination import Page
+from cryptopredict.core.timegrid import to_micros
 from cryptopredict.marketdata.types import SyncKind, SyncStatus
 
 _STRICT = ConfigDict(strict=True, allow_inf_nan=False, frozen=True, extra="ignore")
@@ -357,7 +358,7 @@ class ChartColumns:
 
         def series(points: list[ChartPoint] | list[ChartValue]) -> ChartSeries:
             micros = np.fromiter(
-                (_epoch_micros(at) for at, _ in points), dtype=np.int64, count=len(points)
+                (to_micros(at) for at, _ in points), dtype=np.int64, count=len(points)
             )
             values = np.fromiter(
                 (math.nan if value is None else value for _, value in points),
@@ -367,14 +368,6 @@ class ChartColumns:
             return ChartSeries(micros, values)
 
         return cls(series(chart.prices), series(chart.market_caps), series(chart.total_volumes))
-
-
-def _epoch_micros(moment: datetime) -> int:
-    since = moment - _EPOCH
-    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _series_columns(raw: Any, nullable: bool) -> ChartSeries | None:

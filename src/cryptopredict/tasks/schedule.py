@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptopredict.core.timegrid import ONE_DAY
+
 MINUTE = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
-DAY = dt.timedelta(days=1)
 
 
 JOBS_MODULE = "cryptopredict.tasks.jobs"
@@ -66,12 +67,12 @@ COIN = ("coin_id",)
 SCHEDULE: tuple[TaskSpec, ...] = (
     TaskSpec("sync_all_prices", 5 * MINUTE, "Latest prices of every tracked coin", 120),
     TaskSpec("sync_historical_data", HOUR, "Fill gaps in every tracked coin's history", 1800),
-    TaskSpec("discover_new_cryptocurrencies", DAY, "Refresh the catalogue (top N coins)", 300),
-    TaskSpec("cleanup_old_data", 7 * DAY, "Downsample old prices; prune old run records", 1800),
+    TaskSpec("discover_new_cryptocurrencies", ONE_DAY, "Refresh the catalogue (top N coins)", 300),
+    TaskSpec("cleanup_old_data", 7 * ONE_DAY, "Downsample old prices; prune old run records", 1800),
     TaskSpec("sync_specific_cryptocurrency", None, "Price and history of a coin", lock_args=COIN),
     TaskSpec("health_check", None, "Proves a worker round trip", 30, 0, exclusive=False),
     # Forecasting slots (a later issue) are one line each, e.g.
-    # TaskSpec("retrain_models", DAY, "Retrain and reselect forecasting models", 3600),
+    # TaskSpec("retrain_models", ONE_DAY, "Retrain and reselect forecasting models", 3600),
     # TaskSpec("score_predictions", HOUR, "Score predictions whose target time has passed"),
 )
 

@@ -30,6 +30,7 @@ from cryptopredict import __version__
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata import schemas
 from cryptopredict.marketdata.breaker import CircuitBreaker
+from cryptopredict.marketdata.coingecko_format import KEY_HEADERS, MAX_PER_PAGE
 from cryptopredict.marketdata.exceptions import (
     MalformedResponseError,
     RateLimitedByUpstreamError,
@@ -68,8 +69,6 @@ class Decoder(Protocol[T_co]):
         ...
 
 
-KEY_HEADERS = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
-MAX_PER_PAGE = 250
 MarketsOrder = Literal[
     "market_cap_desc", "market_cap_asc", "volume_desc", "volume_asc", "id_asc", "id_desc"
 ]

@@ -1,4 +1,5 @@
-"""CoinGecko's response shapes that more than one of our CoinGecko look-alikes answer in.
+"""Facts of the CoinGecko v3 API, and response shapes more than one of our CoinGecko
+look-alikes answer in, so the client, the mirror and the fake agree on them.
 
 Our mirror (`/api/v3`) and the fake CoinGecko the tests run against both build
 `/coins/markets` entries; they build them here so both carry every key CoinGecko sends, in
@@ -8,7 +9,21 @@ its order, null where a figure is unknown, and stamp instants the way CoinGecko 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
+
+MAX_PER_PAGE = 250
+"""The most coins one `/coins/markets` page holds."""
+DEMO_HISTORY_DAYS = 365
+"""How far back a demo key reaches in chart history; older ranges answer 401."""
+OHLC_DAYS = ("1", "7", "14", "30", "90", "180", "365", "max")
+"""The `days` values `/coins/{id}/ohlc` accepts."""
+KEY_HEADERS: dict[Literal["demo", "pro"], str] = {
+    "demo": "x-cg-demo-api-key",
+    "pro": "x-cg-pro-api-key",
+}
+"""The request header that carries each kind of API key."""
+PING_BODY = {"gecko_says": "(V3) To the Moon!"}
+"""What `/ping` answers."""
 
 
 def iso_millis(instant: dt.datetime) -> str:

@@ -25,6 +25,7 @@ from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.middleware import cache_alias
 from cryptopredict.marketdata import mirror_queries as queries
 from cryptopredict.marketdata import mirror_service as service
+from cryptopredict.marketdata.coingecko_format import PING_BODY
 from cryptopredict.marketdata.mirror_queries import MirrorRequestError
 
 clock: Callable[[], dt.datetime] = utcnow
@@ -80,7 +81,7 @@ async def _cached(
 @router.get("/ping")
 async def ping() -> Response:
     """CoinGecko clients call this to check the server is up."""
-    return JSONResponse(service.PING)
+    return JSONResponse(PING_BODY)
 
 
 @router.get("/simple/supported_vs_currencies")

@@ -27,13 +27,13 @@ import orjson
 
 from cryptopredict.coins.schemas import CatalogueOrder
 from cryptopredict.core.timegrid import ONE_DAY
+from cryptopredict.marketdata.coingecko_format import MAX_PER_PAGE, OHLC_DAYS
 from cryptopredict.prices.types import Interval
 
 CURRENCY = "usd"
 HOUR = dt.timedelta(hours=1)
 MAX_DAYS = 36_500  # more days than any coin has existed: read as "max"
 MAX_IDS = 1_000
-MAX_PER_PAGE = 250
 DEFAULT_PER_PAGE = 100
 
 PRICE_CHANGE_PERIODS = {
@@ -53,7 +53,6 @@ MARKET_ORDERS = {
     "volume_desc": CatalogueOrder.ID,
     "volume_asc": CatalogueOrder.ID,
 }
-OHLC_DAYS = ("1", "7", "14", "30", "90", "180", "365", "max")
 CHART_INTERVALS = {"daily": Interval.DAY, "hourly": Interval.HOUR}
 
 

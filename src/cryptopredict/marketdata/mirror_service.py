@@ -36,7 +36,6 @@ from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.schemas import ChartRow, LatestPrice, WindowKey, WindowStats
 from cryptopredict.prices.types import FINEST_FIRST, Interval, PointLookup, SeriesExtent
 
-PING = {"gecko_says": "(V3) To the Moon!"}
 SUPPORTED_VS_CURRENCIES = [CURRENCY]
 SPARKLINE_SPAN = 7 * ONE_DAY
 

@@ -27,6 +27,7 @@ from cryptopredict.core.redaction import scrub
 from cryptopredict.core.timegrid import ONE_DAY, from_micros
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.coin_facts import CoinFacts
+from cryptopredict.marketdata.coingecko_format import DEMO_HISTORY_DAYS, MAX_PER_PAGE
 from cryptopredict.marketdata.exceptions import (
     TEMPORARY_FAULTS,
     CoinGeckoError,
@@ -69,8 +70,6 @@ logger = logging.getLogger(__name__)
 # A series starts later than asked only when its first point is more than this many bars in:
 # CoinGecko's points jitter, and a bar or two can be missing at any edge.
 ORIGIN_SLACK_BARS = 2
-MARKETS_PAGE_SIZE = 250
-DEMO_HISTORY_DAYS = 365
 COIN_LABEL_MAX_CHARS = 100  # SyncRun.coin
 _LIST_PAGE = 500
 
@@ -380,8 +379,8 @@ class MarketSync:
     async def _discover(self, outcome: _Outcome, top: int) -> None:
         listed = {entry.id: entry for entry in await self.client.coins_list()}
         self._progress("coins list", 1, 1)
-        pages = math.ceil(top / MARKETS_PAGE_SIZE)
-        per_page = min(top, MARKETS_PAGE_SIZE)
+        pages = math.ceil(top / MAX_PER_PAGE)
+        per_page = min(top, MAX_PER_PAGE)
         ranked: dict[str, MarketEntry] = {}
         for page in range(1, pages + 1):
             entries = await self.client.coins_markets(page=page, per_page=per_page)
@@ -464,15 +463,11 @@ class MarketSync:
         self.session.rollback()  # hold no transaction open across the calls
         if not coins:
             logger.warning("prices: no active coins to price; run a discover sync first")
-        batches = [
-            coins[i : i + MARKETS_PAGE_SIZE] for i in range(0, len(coins), MARKETS_PAGE_SIZE)
-        ]
+        batches = [coins[i : i + MAX_PER_PAGE] for i in range(0, len(coins), MAX_PER_PAGE)]
         self._progress("latest prices", 0, len(batches))
         for done, batch in enumerate(batches, start=1):
             ids = {coin.coingecko_id: coin.id for coin in batch}
-            entries = await self.client.coins_markets(
-                ids=list(ids), page=1, per_page=MARKETS_PAGE_SIZE
-            )
+            entries = await self.client.coins_markets(ids=list(ids), page=1, per_page=MAX_PER_PAGE)
             outcome.rows_written += self._write(market_rows(entries, ids))
             missing = len(ids) - len({e.id for e in entries} & set(ids))
             if missing:
@@ -481,14 +476,12 @@ class MarketSync:
 
     async def _prices_of(self, outcome: _Outcome, coins: Sequence[str]) -> None:
         """The latest prices of the given coins, adding those new to the catalogue."""
-        batches = [
-            coins[i : i + MARKETS_PAGE_SIZE] for i in range(0, len(coins), MARKETS_PAGE_SIZE)
-        ]
+        batches = [coins[i : i + MAX_PER_PAGE] for i in range(0, len(coins), MAX_PER_PAGE)]
         listed = 0
         self._progress("latest prices", 0, len(batches))
         for done, batch in enumerate(batches, start=1):
             entries = await self.client.coins_markets(
-                ids=list(batch), page=1, per_page=MARKETS_PAGE_SIZE
+                ids=list(batch), page=1, per_page=MAX_PER_PAGE
             )
             asked = set(batch)
             entries = [entry for entry in entries if entry.id in asked]
@@ -555,10 +548,10 @@ class MarketSync:
         """The coins CoinGecko lists, each with its newest instant there, 250 per call;
         coins it does not list are skipped (and noted) rather than asked for charts."""
         anchored: list[CoinRef] = []
-        for start in range(0, len(coins), MARKETS_PAGE_SIZE):
-            batch = coins[start : start + MARKETS_PAGE_SIZE]
+        for start in range(0, len(coins), MAX_PER_PAGE):
+            batch = coins[start : start + MAX_PER_PAGE]
             entries = await self.client.coins_markets(
-                ids=[c.coingecko_id for c in batch], page=1, per_page=MARKETS_PAGE_SIZE
+                ids=[c.coingecko_id for c in batch], page=1, per_page=MAX_PER_PAGE
             )
             updated = {e.id: e.last_updated for e in entries}
             for coin in batch:

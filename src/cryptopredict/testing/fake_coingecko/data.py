@@ -12,12 +12,11 @@ from typing import Any
 import orjson
 
 from cryptopredict.core import timegrid
-from cryptopredict.marketdata.coingecko_format import iso_millis, market_entry
+from cryptopredict.marketdata.coingecko_format import PING_BODY, iso_millis, market_entry
 from cryptopredict.snapshot import load_coin_catalogue, snapshot_price_files
 from cryptopredict.testing.fake_coingecko.series import DAY_MS, PriceSeries, read_daily_rows
 
 RECORDINGS_ENV = "CRYPTOPREDICT_FAKE_COINGECKO_RECORDINGS"
-PING_BODY = {"gecko_says": "(V3) To the Moon!"}
 RATE_LIMIT_BODY = (
     b'{"status":{"error_code":429,"error_message":"You\'ve exceeded the Rate Limit. Please visit'
     b" https://www.coingecko.com/en/api/pricing to subscribe to our API plans for higher rate"

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from cryptopredict.core import timegrid
+from cryptopredict.marketdata.coingecko_format import DEMO_HISTORY_DAYS, KEY_HEADERS, OHLC_DAYS
 from cryptopredict.testing.fake_coingecko.controls import FakeControls, Fault, RequestRecord
 from cryptopredict.testing.fake_coingecko.series import (
     DAY_MS,
@@ -27,8 +28,6 @@ from cryptopredict.testing.fake_coingecko.series import (
 )
 
 API_PREFIX = "/api/v3"
-DEMO_HISTORY_DAYS = 365
-OHLC_DAYS = ("1", "7", "14", "30", "90", "180", "365", "max")
 MARKETS_ORDERS = (
     "market_cap_desc",
     "market_cap_asc",
@@ -37,7 +36,8 @@ MARKETS_ORDERS = (
     "id_asc",
     "id_desc",
 )
-KEY_HEADERS = {"x-cg-demo-api-key": "demo", "x-cg-pro-api-key": "pro"}
+KEY_KINDS = {header: kind for kind, header in KEY_HEADERS.items()}
+"""Which kind of key each key header carries."""
 KEY_QUERY = {"x_cg_demo_api_key": "demo", "x_cg_pro_api_key": "pro"}
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -293,12 +293,12 @@ def _trending(call: Call) -> Response:
 
 
 def _key_type(request: Request) -> Literal["demo", "pro"] | None:
-    for header, kind in KEY_HEADERS.items():
+    for header, kind in KEY_KINDS.items():
         if request.headers.get(header):
-            return "demo" if kind == "demo" else "pro"
-    for param, kind in KEY_QUERY.items():
+            return kind
+    for param, named in KEY_QUERY.items():
         if request.query_params.get(param):
-            return "demo" if kind == "demo" else "pro"
+            return "demo" if named == "demo" else "pro"
     return None
 
 
@@ -337,7 +337,7 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             path=path,
             endpoint=path.removeprefix(API_PREFIX) or "/",
             query={k: v for k, v in request.query_params.items() if k not in KEY_QUERY},
-            headers={k: v for k, v in request.headers.items() if k.lower() not in KEY_HEADERS},
+            headers={k: v for k, v in request.headers.items() if k.lower() not in KEY_KINDS},
             key_type=key_type,
             at=time.monotonic(),
             received_at=dt.datetime.now(dt.UTC),

@@ -620,3 +620,15 @@ def test_a_failed_run_stores_whether_its_fault_may_pass(
     assert (down.status, down.failure_kind) == (SyncStatus.FAILED, FailureKind.TEMPORARY)
     assert (refused.status, refused.failure_kind) == (SyncStatus.FAILED, FailureKind.PERMANENT)
     assert (fine.status, fine.failure_kind) == (SyncStatus.SUCCEEDED, None)
+
+
+def test_a_run_failed_by_429s_records_the_fault_under_its_recorded_name(
+    sync: Callable[..., SyncRun], fake_coingecko: FakeCoinGecko, factory: Factory
+) -> None:
+    factory.coin("bitcoin")
+    fake_coingecko.faults.rate_limit(50, path="market_chart")
+
+    run = sync(lambda s: s.history(coin="bitcoin"), coingecko_max_retries=0)
+
+    assert (run.status, run.failure_kind) == (SyncStatus.FAILED, FailureKind.TEMPORARY)
+    assert run.error and run.error.startswith("RateLimitedByUpstream: ")

@@ -32,6 +32,8 @@ from cryptopredict.marketdata.exceptions import (
     TEMPORARY_FAULTS,
     CoinGeckoError,
     MalformedResponseError,
+    RateLimitedByUpstreamError,
+    RateLimitWaitExceededError,
     UpstreamAuthError,
     UpstreamNotFoundError,
 )
@@ -77,17 +79,24 @@ _LIST_PAGE = 500
 # ---- run outcomes -----------------------------------------------------------------------
 
 
+class RunAbortedError(Exception):
+    """A fault that ends the run; committed batches stay (internal)."""
+
+
+RECORDED_NAMES: dict[type[BaseException], str] = {
+    RunAbortedError: "RunAborted",
+    RateLimitedByUpstreamError: "RateLimitedByUpstream",
+    RateLimitWaitExceededError: "RateLimitWaitExceeded",
+}
+"""How run records name faults whose classes later gained the Error suffix: the recorded
+wording (read by operators and their scripts) stays as it was."""
+
+
 def _describe(exc: BaseException) -> str:
     """A one-line reason naming the kind of fault."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    # Run records and the CLI have always named an aborted run "RunAborted"; the class was
-    # renamed to end in Error, the recorded wording was not.
-    kind = "RunAborted" if isinstance(exc, RunAbortedError) else type(exc).__name__
+    kind = RECORDED_NAMES.get(type(exc), type(exc).__name__)
     return f"{kind}: {text}" if text else kind
-
-
-class RunAbortedError(Exception):
-    """A fault that ends the run; committed batches stay (internal)."""
 
 
 @dataclass

@@ -28,7 +28,7 @@ def from_micros(micros: int) -> dt.datetime:
 
 
 def to_millis(instant: dt.datetime) -> int:
-    """Milliseconds since the epoch, truncated (CoinGecko's chart timestamps)."""
+    """Milliseconds since the epoch, rounded down (CoinGecko's chart timestamps)."""
     return to_micros(instant) // 1000
 
 

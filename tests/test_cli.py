@@ -365,3 +365,54 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
     assert (tmp_path / "cryptopredict.db").exists()
     assert "Running upgrade" in text
     assert TEST_SECRET not in text
+
+
+def _serve_and_fail_logins(tmp_path: Path, extra_env: dict[str, str], attempts: int) -> list[int]:
+    """Start `serve`, send `attempts` failed logins for distinct accounts, each claiming a
+    different client address in X-Forwarded-For; the status codes in order."""
+    tmp_path.mkdir()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPREDICT_")}
+    env |= {"CRYPTOPREDICT_DATA_DIR": str(tmp_path), "CRYPTOPREDICT_SECRET_KEY": TEST_SECRET}
+    env |= {"CRYPTOPREDICT_SCHEDULER": "off", "CRYPTOPREDICT_LOGIN_IP_MAX_ATTEMPTS": "3"}
+    env |= extra_env
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "cryptopredict.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                httpx.get(f"{base}/health/live", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        return [
+            httpx.post(
+                f"{base}/api/v1/auth/login",
+                json={"email": f"nobody{i}@example.com", "password": "wrong-password-1"},
+                headers={"X-Forwarded-For": f"203.0.113.{i + 1}"},
+                timeout=10,
+            ).status_code
+            for i in range(attempts)
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_forwarded_addresses_count_only_from_trusted_proxies(tmp_path: Path) -> None:
+    untrusted = _serve_and_fail_logins(tmp_path / "untrusted", {}, attempts=4)
+    trusted = _serve_and_fail_logins(
+        tmp_path / "trusted", {"CRYPTOPREDICT_TRUSTED_PROXIES": "127.0.0.1"}, attempts=4
+    )
+
+    assert untrusted == [401, 401, 401, 429]  # one real address, whatever the header says
+    assert trusted == [401, 401, 401, 401]  # four addresses, as the trusted proxy reports

@@ -73,6 +73,10 @@ def serve(
         log_level=level.lower(),
         access_log=access_log,
         server_header=False,
+        # Proxy headers only from the proxies named in settings (uvicorn trusts loopback by
+        # default, which would let any local client pick its own address).
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         # Workers import the whole app before answering the supervisor's health pings; on a
         # small, busy host that can take longer than uvicorn's 5 s default.
         timeout_worker_healthcheck=30,

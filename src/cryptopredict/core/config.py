@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     login_max_attempts: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
     login_ip_max_attempts: int = Field(default=20, ge=1)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Addresses whose X-Forwarded-For / X-Forwarded-Proto `serve` believes; none by default,
+    so a client cannot choose the address its login attempts are counted under."""
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
     log_level: str = "INFO"
@@ -71,12 +74,12 @@ class Settings(BaseSettings):
     retention_1h_days: int = Field(default=90, ge=1)
     """Hourly points older than this are downsampled into daily bars (kept forever)."""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         """Accept a comma-separated list, the natural form in an environment variable."""
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @model_validator(mode="after")

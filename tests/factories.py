@@ -70,6 +70,7 @@ class Factory:
             user_id=user.id,
             token_type="access",
             lifetime=dt.timedelta(minutes=5),
+            generation=user.token_generation,
         )
         return {"Authorization": f"Bearer {token}"}
 

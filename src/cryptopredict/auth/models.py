@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Index, String, func
+from sqlalchemy import Enum, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cryptopredict.core.database import Base, utcnow
@@ -38,6 +38,8 @@ class User(Base):
     )
     password_changed_at: Mapped[dt.datetime | None]
     last_login_at: Mapped[dt.datetime | None]
+    token_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """Signed into each access token; raising it ends every access token issued before."""
 
 
 class RefreshToken(Base):

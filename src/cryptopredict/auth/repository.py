@@ -24,6 +24,14 @@ class UserRepository(Repository[User]):
         """Activate or deactivate an account."""
         return self.update(user, is_active=active)
 
+    def bump_token_generation(self, user_id: int) -> None:
+        """End every access token the user holds, atomically against concurrent bumps."""
+        self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_generation=User.token_generation + 1)
+        )
+
 
 class RefreshTokenRepository(Repository[RefreshToken]):
     """Issued refresh tokens, for rotation and revocation."""

@@ -80,7 +80,8 @@ def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) ->
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
 def logout(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> None:
-    """Revoke the refresh token and every token rotated from the same login."""
+    """Revoke the refresh token and every token rotated from the same login, and end all of
+    the user's access tokens at once (other logins get a new one on their next refresh)."""
     service.logout(session=session, settings=settings, refresh_token=data.refresh_token)
 
 

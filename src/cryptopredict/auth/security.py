@@ -55,6 +55,7 @@ class TokenClaims:
     issued_at: dt.datetime
     expires_at: dt.datetime
     family_id: str | None = None
+    generation: int = 0
 
 
 def new_token_id() -> str:
@@ -70,8 +71,10 @@ def encode_token(
     lifetime: dt.timedelta,
     jti: str | None = None,
     family_id: str | None = None,
+    generation: int | None = None,
 ) -> tuple[str, TokenClaims]:
-    """Sign a token of the given type; refresh tokens also carry their rotation family."""
+    """Sign a token of the given type; refresh tokens also carry their rotation family, access
+    tokens the user's token generation, which must still be current when they are presented."""
     now = utcnow().replace(microsecond=0)
     claims = TokenClaims(
         subject=user_id,
@@ -80,6 +83,7 @@ def encode_token(
         issued_at=now,
         expires_at=now + lifetime,
         family_id=family_id,
+        generation=generation or 0,
     )
     payload: dict[str, Any] = {
         "sub": str(user_id),
@@ -90,6 +94,8 @@ def encode_token(
     }
     if family_id is not None:
         payload["fam"] = family_id
+    if generation is not None:
+        payload["gen"] = generation
     token = jwt.encode(payload, settings.signing_key, algorithm=settings.jwt_algorithm)
     return token, claims
 
@@ -113,6 +119,11 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
         subject = int(payload["sub"])
     except (TypeError, ValueError) as exc:
         raise AuthenticationError("Invalid token subject") from exc
+    # Tokens signed before generations existed have no `gen`: they count as generation 0,
+    # which every user starts at, so the first revocation after the upgrade ends them too.
+    generation = payload.get("gen", 0)
+    if type(generation) is not int or generation < 0:
+        raise AuthenticationError("Invalid token generation")
     return TokenClaims(
         subject=subject,
         token_type=expected_type,
@@ -120,4 +131,5 @@ def decode_token(settings: Settings, token: str, *, expected_type: TokenType) ->
         issued_at=dt.datetime.fromtimestamp(int(payload["iat"]), dt.UTC),
         expires_at=dt.datetime.fromtimestamp(int(payload["exp"]), dt.UTC),
         family_id=payload.get("fam"),
+        generation=generation,
     )

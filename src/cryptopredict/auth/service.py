@@ -69,6 +69,7 @@ def _issue_pair(
         user_id=user.id,
         token_type="access",
         lifetime=dt.timedelta(minutes=settings.access_token_minutes),
+        generation=user.token_generation,
     )
     refresh, refresh_claims = encode_token(
         settings,
@@ -156,6 +157,7 @@ def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Toke
     new_jti = new_token_id()
     if not tokens.rotate(claims.jti, replaced_by=new_jti, now=now):
         tokens.revoke_family(stored.family_id, now=now)
+        end_access_tokens(session=session, user_id=stored.user_id)
         session.commit()
         logger.warning("refresh token reuse detected: user=%s family revoked", stored.user_id)
         raise AuthenticationError("Refresh token already used; all sessions of it are revoked")
@@ -172,19 +174,26 @@ def refresh(*, session: Session, settings: Settings, refresh_token: str) -> Toke
 
 
 def logout(*, session: Session, settings: Settings, refresh_token: str) -> None:
-    """Revoke the refresh token's whole family, ending that login everywhere."""
+    """Revoke the refresh token's whole family and end the user's access tokens at once."""
     _, stored = _stored_refresh_token(session, settings, refresh_token)
     RefreshTokenRepository(session).revoke_family(stored.family_id, now=utcnow())
+    end_access_tokens(session=session, user_id=stored.user_id)
     session.commit()
 
 
+def end_access_tokens(*, session: Session, user_id: int) -> None:
+    """Raise the user's token generation: every access token signed before is refused, on every
+    device (other logins keep their refresh tokens and get a new access token on refresh)."""
+    UserRepository(session).bump_token_generation(user_id)
+
+
 def user_from_access_token(*, session: Session, settings: Settings, token: str) -> User:
-    """The active user an access token speaks for; tokens older than a password change fail."""
+    """The active user an access token speaks for, if no logout, login revocation, password,
+    role or active-flag change has raised the user's token generation since it was signed."""
     claims = decode_token(settings, token, expected_type="access")
     user = _active_user(session, claims.subject)
-    changed = user.password_changed_at
-    if changed is not None and claims.issued_at < changed.replace(microsecond=0):
-        raise AuthenticationError("Token predates a password change")
+    if claims.generation != user.token_generation:
+        raise AuthenticationError("Token has been revoked")
     return user
 
 
@@ -199,6 +208,7 @@ def change_password(*, session: Session, user: User, data: PasswordChange) -> No
     user.hashed_password = hash_password(data.new_password)
     user.password_changed_at = now
     RefreshTokenRepository(session).revoke_all_for_user(user.id, now=now)
+    end_access_tokens(session=session, user_id=user.id)
     session.commit()
 
 
@@ -250,6 +260,7 @@ def promote_to_admin(*, session: Session, user: User) -> bool:
     if user.role == Role.ADMIN:
         return False
     UserRepository(session).update(user, role=Role.ADMIN)
+    end_access_tokens(session=session, user_id=user.id)
     session.commit()
     return True
 
@@ -266,9 +277,12 @@ def admin_update(*, session: Session, actor: User, user_id: int, data: UserAdmin
         raise BadRequestError("role cannot be null")
     if "is_active" in changes and changes["is_active"] is None:
         raise BadRequestError("is_active cannot be null")
+    role_changed = "role" in changes and changes["role"] != user.role
     UserRepository(session).update(user, **changes)
     if changes.get("is_active") is False:
         RefreshTokenRepository(session).revoke_all_for_user(user.id, now=utcnow())
+    if role_changed or changes.get("is_active") is False:
+        end_access_tokens(session=session, user_id=user.id)
     session.commit()
     return user
 

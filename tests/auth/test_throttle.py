@@ -1,16 +1,20 @@
-"""Failed logins are limited per account and per IP, in memory and shared through Redis."""
+"""Failed logins are limited per account and address together, with ceilings per account and per
+address, in memory and shared through Redis."""
 
 from __future__ import annotations
 
 import uuid
 
+import pytest
 import redis
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from cryptopredict.auth import service
 from cryptopredict.auth.throttle import MemoryFailureCounter, RedisFailureCounter
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, get_session
+from cryptopredict.core.errors import AuthenticationError, RateLimitedError
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.main import create_app
 from tests.factories import DEFAULT_PASSWORD, Factory
@@ -80,7 +84,8 @@ def test_redis_counter_is_shared_between_app_instances(
             assert _attempt(client, email, "wrong-password") == 401
         assert _attempt(first, email, "wrong-password") == 429
         assert _attempt(second, email, "wrong-password") == 429
-    redis.Redis.from_url(redis_url).delete(f"cryptopredict:login:account:{email}")
+    keys = redis.Redis.from_url(redis_url)
+    keys.delete(*keys.scan_iter(f"cryptopredict:login:*{email}*"))
 
 
 def test_redis_counter_falls_back_to_memory_when_redis_is_down() -> None:
@@ -92,3 +97,67 @@ def test_redis_counter_falls_back_to_memory_when_redis_is_down() -> None:
     assert counter.blocked_for("k", limit=2) > 0
     counter.reset("k")
     assert counter.blocked_for("k", limit=2) == 0
+
+
+def test_the_owners_password_from_another_address_gets_through(
+    client: TestClient, factory: Factory
+) -> None:
+    user = factory.user()
+    attacker = TestClient(client.app, client=("198.51.100.7", 40000))
+    owner = TestClient(client.app, client=("203.0.113.9", 40000))
+    limit = client.app.state.settings.login_max_attempts  # type: ignore[attr-defined]
+    for _ in range(limit):
+        assert _attempt(attacker, user.email, "wrong-password") == 401
+
+    assert _attempt(attacker, user.email, DEFAULT_PASSWORD) == 429
+    assert _attempt(owner, user.email, DEFAULT_PASSWORD) == 200
+
+
+def _login(
+    db_session: Session, settings: Settings, counter: MemoryFailureCounter, email: str, **kw: str
+) -> None:
+    service.login(
+        session=db_session,
+        settings=settings,
+        throttle=counter,
+        email=email,
+        password=kw.get("password", "wrong-password"),
+        client_ip=kw.get("ip", "198.51.100.7"),
+    )
+
+
+def test_repeated_failures_from_one_address_wait_twice_as_long_each_time(
+    db_session: Session, settings: Settings, factory: Factory
+) -> None:
+    user = factory.user()
+    now = [1000.0]
+    counter = MemoryFailureCounter(clock=lambda: now[0])
+    for _ in range(settings.login_max_attempts):
+        with pytest.raises(AuthenticationError):
+            _login(db_session, settings, counter, user.email)
+    waits = []
+    for _ in range(4):
+        with pytest.raises(RateLimitedError) as held:
+            _login(db_session, settings, counter, user.email, password=DEFAULT_PASSWORD)
+        waits.append(held.value.details["retry_after"])
+        now[0] += waits[-1]
+        with pytest.raises(AuthenticationError):  # the hold is over: one more guess, then wait
+            _login(db_session, settings, counter, user.email)
+
+    assert waits == [2, 4, 8, 16]
+    now[0] += 32  # the last guess earned the next doubling
+    _login(db_session, settings, counter, user.email, password=DEFAULT_PASSWORD)
+
+
+def test_guessing_spread_over_many_addresses_meets_the_account_ceiling(
+    db_session: Session, settings: Settings, factory: Factory
+) -> None:
+    user = factory.user()
+    ceiling = settings.model_copy(update={"login_account_max_attempts": 6})
+    counter = MemoryFailureCounter()
+    for i in range(6):
+        with pytest.raises(AuthenticationError):
+            _login(db_session, ceiling, counter, user.email, ip=f"198.51.100.{i}")
+
+    with pytest.raises(RateLimitedError):
+        _login(db_session, ceiling, counter, user.email, password=DEFAULT_PASSWORD, ip="192.0.2.1")

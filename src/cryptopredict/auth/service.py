@@ -35,6 +35,10 @@ from cryptopredict.core.pagination import PageParams
 logger = logging.getLogger(__name__)
 
 
+LOGIN_HOLD_BASE_SECONDS = 2
+"""The first wait of an (account, address) pair past its failure limit; doubles per failure."""
+
+
 def create(*, session: Session, data: UserCreate, role: Role = Role.USER) -> User:
     """Register an account; a taken email (in any letter case) is a 409."""
     users = UserRepository(session)
@@ -103,11 +107,20 @@ def login(
     password: str,
     client_ip: str,
 ) -> TokenPair:
-    """Check credentials under per-account and per-IP failure limits, then issue tokens."""
+    """Check credentials under the failed-login limits, then issue tokens.
+
+    Failures are counted per account and address together: past `login_max_attempts` that
+    pair waits `LOGIN_HOLD_BASE_SECONDS`, doubling with each further failure, so guessing from
+    one address slows down while the owner's correct password from another address still
+    gets in. Ceilings per address (across accounts) and per account (across addresses) stop
+    guessing spread wide.
+    """
     email = email.strip().lower()
+    pair_key = f"pair:{email}|{client_ip}"
     account_key, ip_key = f"account:{email}", f"ip:{client_ip}"
     wait = max(
-        throttle.blocked_for(account_key, settings.login_max_attempts),
+        throttle.held_for(pair_key),
+        throttle.blocked_for(account_key, settings.login_account_max_attempts),
         throttle.blocked_for(ip_key, settings.login_ip_max_attempts),
     )
     if wait:
@@ -117,12 +130,17 @@ def login(
     user = users.get_by_email(email)
     valid, upgraded_hash = verify_password(password, user.hashed_password if user else None)
     if user is None or not valid:
-        throttle.record_failure(account_key, settings.login_window_seconds)
-        throttle.record_failure(ip_key, settings.login_window_seconds)
+        window = settings.login_window_seconds
+        failures = throttle.record_failure(pair_key, window)
+        throttle.record_failure(account_key, window)
+        throttle.record_failure(ip_key, window)
+        if failures >= settings.login_max_attempts:
+            excess = failures - settings.login_max_attempts
+            throttle.hold(pair_key, min(window, LOGIN_HOLD_BASE_SECONDS * 2 ** min(excess, 20)))
         raise AuthenticationError("Incorrect email or password")
     if not user.is_active:
         raise AuthenticationError("This account is deactivated")
-    throttle.reset(account_key)
+    throttle.reset(pair_key)
     if upgraded_hash:
         user.hashed_password = upgraded_hash
     user.last_login_at = utcnow()

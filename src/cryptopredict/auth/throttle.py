@@ -1,4 +1,8 @@
-"""Failed-login counting per account and per client IP, in Redis when shared, else in memory."""
+"""Failed-login counting and holds, in Redis when shared between processes, else in memory.
+
+Counters count failures per key in fixed windows (`blocked_for` once a limit is reached);
+holds make one key wait a given number of seconds (the login's progressive slow-down).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +25,20 @@ class FailureCounter(Protocol):
         """Seconds until `key` may try again (0 if not blocked)."""
         ...
 
-    def record_failure(self, key: str, window_seconds: int) -> None:
-        """Count one failure for `key`."""
+    def record_failure(self, key: str, window_seconds: int) -> int:
+        """Count one failure for `key`; the failures in its window so far."""
         ...
 
     def reset(self, key: str) -> None:
-        """Forget the failures for `key` (after a successful login)."""
+        """Forget the failures and any hold for `key` (after a successful login)."""
+        ...
+
+    def hold(self, key: str, seconds: int) -> None:
+        """Make `key` wait `seconds` before its next attempt."""
+        ...
+
+    def held_for(self, key: str) -> int:
+        """Seconds left of `key`'s hold (0 if none)."""
         ...
 
 
@@ -36,6 +48,7 @@ class MemoryFailureCounter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._entries: dict[str, tuple[int, float]] = {}
+        self._holds: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def blocked_for(self, key: str, limit: int) -> int:
@@ -51,7 +64,7 @@ class MemoryFailureCounter:
                 return 0
             return math.ceil(remaining) if count >= limit else 0
 
-    def record_failure(self, key: str, window_seconds: int) -> None:
+    def record_failure(self, key: str, window_seconds: int) -> int:
         """Increment, starting a new window when the old one has passed."""
         with self._lock:
             now = self._clock()
@@ -59,11 +72,30 @@ class MemoryFailureCounter:
             if expires <= now:
                 count, expires = 0, now + window_seconds
             self._entries[key] = (count + 1, expires)
+            return count + 1
 
     def reset(self, key: str) -> None:
-        """Drop the key."""
+        """Drop the key's count and hold."""
         with self._lock:
             self._entries.pop(key, None)
+            self._holds.pop(key, None)
+
+    def hold(self, key: str, seconds: int) -> None:
+        """Hold the key until `seconds` from now."""
+        with self._lock:
+            self._holds[key] = self._clock() + seconds
+
+    def held_for(self, key: str) -> int:
+        """Whole seconds left of the hold, rounded up."""
+        with self._lock:
+            until = self._holds.get(key)
+            if until is None:
+                return 0
+            remaining = until - self._clock()
+            if remaining <= 0:
+                del self._holds[key]
+                return 0
+            return math.ceil(remaining)
 
 
 class RedisFailureCounter:
@@ -108,19 +140,19 @@ class RedisFailureCounter:
             return 0
         return max(1, int(ttl))
 
-    def record_failure(self, key: str, window_seconds: int) -> None:
+    def record_failure(self, key: str, window_seconds: int) -> int:
         """INCR, and set the expiry when the window starts."""
         if not self._redis_usable():
-            self._fallback.record_failure(key, window_seconds)
-            return
+            return self._fallback.record_failure(key, window_seconds)
         try:
             pipe = self._client.pipeline()
             pipe.incr(self._prefix + key)
             pipe.expire(self._prefix + key, window_seconds, nx=True)
-            pipe.execute()
+            count, _ = pipe.execute()
         except redis.RedisError as exc:
             self._warn(exc)
-            self._fallback.record_failure(key, window_seconds)
+            return self._fallback.record_failure(key, window_seconds)
+        return int(count)
 
     def reset(self, key: str) -> None:
         """DEL the key."""
@@ -128,6 +160,31 @@ class RedisFailureCounter:
         if not self._redis_usable():
             return
         try:
-            self._client.delete(self._prefix + key)
+            self._client.delete(self._prefix + key, self._hold_key(key))
         except redis.RedisError as exc:
             self._warn(exc)
+
+    def _hold_key(self, key: str) -> str:
+        return f"{self._prefix}hold:{key}"
+
+    def hold(self, key: str, seconds: int) -> None:
+        """SET the hold key with `seconds` to live."""
+        if not self._redis_usable():
+            self._fallback.hold(key, seconds)
+            return
+        try:
+            self._client.set(self._hold_key(key), 1, ex=max(1, seconds))
+        except redis.RedisError as exc:
+            self._warn(exc)
+            self._fallback.hold(key, seconds)
+
+    def held_for(self, key: str) -> int:
+        """The hold key's time to live."""
+        if not self._redis_usable():
+            return self._fallback.held_for(key)
+        try:
+            ttl = int(self._client.ttl(self._hold_key(key)))
+        except redis.RedisError as exc:
+            self._warn(exc)
+            return self._fallback.held_for(key)
+        return max(0, ttl)

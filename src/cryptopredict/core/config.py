@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     breaker_reset_seconds: float = Field(default=60.0, gt=0)
     sync_top_coins: int = Field(default=250, ge=1, le=5000)
     login_max_attempts: int = Field(default=5, ge=1)
+    """Failed logins to one account from one address before that pair is slowed down."""
+    login_account_max_attempts: int = Field(default=100, ge=1)
+    """Failed logins to one account from all addresses in a window before the account is held
+    back: a ceiling against guessing spread over many addresses."""
     login_window_seconds: int = Field(default=300, ge=1)
     login_ip_max_attempts: int = Field(default=20, ge=1)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)

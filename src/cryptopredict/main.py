@@ -18,10 +18,11 @@ from cryptopredict.coins.router import router as coins_router
 from cryptopredict.core.cache import RedisCache, create_cache
 from cryptopredict.core.config import Settings, get_settings
 from cryptopredict.core.database import Database
-from cryptopredict.core.errors import install_error_handlers
+from cryptopredict.core.errors import error_responses, install_error_handlers
 from cryptopredict.core.middleware import (
     BodySizeLimitMiddleware,
     CachedResponseMiddleware,
+    ControlCharacterMiddleware,
     SecurityHeadersMiddleware,
 )
 from cryptopredict.core.redis import connect_redis
@@ -29,6 +30,7 @@ from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
 from cryptopredict.marketdata.mirror import MIRROR_PREFIX
 from cryptopredict.marketdata.mirror import router as mirror_router
+from cryptopredict.marketdata.mirror_queries import control_character_refusal
 from cryptopredict.marketdata.router import router as sync_runs_router
 from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
@@ -42,7 +44,8 @@ logger = logging.getLogger(__name__)
 
 
 def _api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
+    # Any operation refuses a control character in its URL (ControlCharacterMiddleware).
+    api = APIRouter(prefix=API_PREFIX, responses=error_responses(422))
     for router in (
         auth_router,
         users_router,
@@ -118,6 +121,11 @@ def create_app(
     app.add_middleware(
         CachedResponseMiddleware, cache=lambda: app.state.cache, prefix=MIRROR_PREFIX + "/"
     )
+    # Outside the cache, so no control character reaches its fast path; inside the size limit.
+    app.add_middleware(
+        ControlCharacterMiddleware,
+        refusals={MIRROR_PREFIX + "/": control_character_refusal},
+    )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -129,7 +137,7 @@ def create_app(
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
 
-    app.include_router(health_router)
+    app.include_router(health_router, responses=error_responses(422))
     app.include_router(_api_router())
     app.include_router(mirror_router)
     return app

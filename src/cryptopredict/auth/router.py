@@ -23,6 +23,7 @@ from cryptopredict.auth.schemas import (
 from cryptopredict.core.dependencies import SessionDep, SettingsDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.pagination import Page, PageDep
+from cryptopredict.core.validation import IntId
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422))
 users_router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 422))
@@ -127,14 +128,14 @@ def list_users(
 
 
 @users_router.get("/{user_id}", responses=error_responses(403, 404))
-def get_user(user_id: int, _admin: AdminUser, session: SessionDep) -> UserRead:
+def get_user(user_id: IntId, _admin: AdminUser, session: SessionDep) -> UserRead:
     """One user (admin only)."""
     return UserRead.model_validate(service.get(session=session, user_id=user_id))
 
 
 @users_router.patch("/{user_id}", responses=error_responses(403, 404))
 def update_user(
-    user_id: int, data: UserAdminUpdate, admin: AdminUser, session: SessionDep
+    user_id: IntId, data: UserAdminUpdate, admin: AdminUser, session: SessionDep
 ) -> UserRead:
     """Change a user's role, name or active flag (admin only)."""
     user = service.admin_update(session=session, actor=admin, user_id=user_id, data=data)
@@ -142,7 +143,7 @@ def update_user(
 
 
 @users_router.post("/{user_id}/deactivate", responses=error_responses(403, 404))
-def deactivate_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserRead:
+def deactivate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> UserRead:
     """Deactivate an account: its tokens stop working at once (admin only)."""
     data = UserAdminUpdate(is_active=False)
     return UserRead.model_validate(
@@ -151,7 +152,7 @@ def deactivate_user(user_id: int, admin: AdminUser, session: SessionDep) -> User
 
 
 @users_router.post("/{user_id}/activate", responses=error_responses(403, 404))
-def activate_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserRead:
+def activate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> UserRead:
     """Re-activate an account (admin only)."""
     data = UserAdminUpdate(is_active=True)
     return UserRead.model_validate(
@@ -162,6 +163,6 @@ def activate_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserRe
 @users_router.delete(
     "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404)
 )
-def delete_user(user_id: int, admin: AdminUser, session: SessionDep) -> None:
+def delete_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> None:
     """Delete an account and everything it owns (admin only)."""
     service.delete(session=session, actor=admin, user_id=user_id)

@@ -10,11 +10,14 @@ AppError                      -> {"error": {"code", "message", "details"}}
 ├── ValidationFailedError     422 validation_error
 ├── RateLimitedError          429 rate_limited (Retry-After)
 └── ServiceUnavailableError   503 service_unavailable
+
+ControlCharacterError         422 validation_error (an HTTPException, raised while a body is read)
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -120,6 +123,15 @@ class ServiceUnavailableError(AppError):
     code = "service_unavailable"
 
 
+class ControlCharacterError(StarletteHTTPException):
+    """A request body holds a character the API refuses (`core.validation`); an HTTPException
+    because FastAPI's body parsing passes only those through to the handlers."""
+
+    def __init__(self, loc: Sequence[str | int]) -> None:
+        super().__init__(422, "Request validation failed")
+        self.loc = list(loc)
+
+
 _STATUS_CODES = {
     400: "bad_request",
     401: "not_authenticated",
@@ -162,6 +174,16 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def control_character_body(loc: Sequence[str | int]) -> dict[str, Any]:
+    """The 422 for a control character, shaped like a validation error (never echoing it)."""
+    detail = {
+        "loc": list(loc),
+        "msg": "Control characters are not allowed",
+        "type": "control_character",
+    }
+    return error_body("validation_error", "Request validation failed", [detail])
+
+
 def _json_safe_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     """Pydantic error entries without unserialisable context objects or echoed input."""
     cleaned = []
@@ -195,6 +217,11 @@ async def _validation_error_handler(_request: Request, exc: Exception) -> JSONRe
     return JSONResponse(
         error_body("validation_error", "Request validation failed", errors), status_code=422
     )
+
+
+async def _control_character_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ControlCharacterError)  # noqa: S101
+    return JSONResponse(control_character_body(exc.loc), status_code=422)
 
 
 async def _http_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -235,6 +262,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(ControlCharacterError, _control_character_handler)
     app.add_exception_handler(PoolTimeoutError, _database_error_handler)
     app.add_exception_handler(DBAPIError, _dbapi_error_handler)
     app.add_exception_handler(Exception, _unhandled_error_handler)

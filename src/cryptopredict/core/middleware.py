@@ -1,16 +1,18 @@
-"""Pure-ASGI middleware: security headers, a request body size limit, and cached answers
-served before routing."""
+"""Pure-ASGI middleware: security headers, a request body size limit, refusal of control
+characters in URLs and bodies, and cached answers served before routing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cryptopredict.core.cache import ResponseCache
-from cryptopredict.core.errors import error_body
+from cryptopredict.core.errors import ControlCharacterError, control_character_body, error_body
+from cryptopredict.core.validation import Loc, form_loc, json_loc, multipart_loc, url_loc
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
@@ -98,6 +100,93 @@ class BodySizeLimitMiddleware:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+Refusal = Callable[[Loc], tuple[int, dict[str, Any]]]
+"""The status and JSON body that refuse a control character at a location, for a prefix
+whose routes answer errors in their own shape."""
+
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _body_check(scope: Scope) -> Callable[[bytes], Loc | None] | None:
+    """The check for a body of this request's media type; None where no route parses it."""
+    if scope["method"] in _BODILESS:
+        return None
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            if media == b"application/json" or (
+                media.startswith(b"application/") and media.endswith(b"+json")
+            ):
+                return json_loc
+            if media == b"application/x-www-form-urlencoded":
+                return form_loc
+            if media == b"multipart/form-data":
+                return multipart_loc
+            return None
+    return None
+
+
+class ControlCharacterMiddleware:
+    """Refuses control characters (the rules are in `core.validation`) in every request's
+    path and query before routing or the cached-answer fast path sees them, and in JSON and
+    form bodies as a route reads them (inside the body size limit). A URL is refused with 422
+    in the one error shape, or by the `refusals` entry whose prefix starts the path; a body
+    by raising `ControlCharacterError`, which FastAPI's body parsing lets through."""
+
+    def __init__(self, app: ASGIApp, *, refusals: Mapping[str, Refusal] | None = None) -> None:
+        self.app = app
+        self.refusals = dict(refusals or {})
+
+    def _refusal(self, path: str, loc: Loc) -> tuple[int, dict[str, Any]]:
+        for prefix, refusal in self.refusals.items():
+            if path.startswith(prefix):
+                return refusal(loc)
+        return 422, control_character_body(loc)
+
+    async def _refuse(self, scope: Scope, send: Send, loc: Loc) -> None:
+        status, content = self._refusal(scope["path"], loc)
+        body = orjson.dumps(content)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a bad URL at once; check a parsed body once its last chunk has arrived."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loc = url_loc(scope["path"], scope["query_string"])
+        if loc is not None:
+            await self._refuse(scope, send, loc)
+            return
+        check = _body_check(scope)
+        if check is None:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def checked_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    found = check(b"".join(chunks))
+                    chunks.clear()
+                    if found is not None:
+                        raise ControlCharacterError(found)
+            return message
+
+        await self.app(scope, checked_receive, send)
 
 
 def cache_alias(scope: Scope) -> str:

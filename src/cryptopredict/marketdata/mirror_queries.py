@@ -8,7 +8,8 @@ leave as `{"error": message}`:
     400  invalid vs_currency        a quote currency other than usd (/coins/markets,
                                     market_chart, ohlc)
     422  Missing parameter <name>   a required parameter is absent
-    400  invalid <parameter>        any other refused value
+    400  invalid <parameter>        any other refused value, a control character in it
+                                    included (404 coin not found for one in the path)
 
 The first three are CoinGecko's bodies and statuses as quoted from live calls in public
 client code and reports (its OpenAPI spec documents no error bodies); the last applies the
@@ -27,6 +28,7 @@ import orjson
 
 from cryptopredict.coins.schemas import CatalogueOrder
 from cryptopredict.core.timegrid import ONE_DAY
+from cryptopredict.core.validation import INT8_MAX, Loc
 from cryptopredict.marketdata.coingecko_format import MAX_PER_PAGE, OHLC_DAYS
 from cryptopredict.prices.types import Interval
 
@@ -35,6 +37,8 @@ HOUR = dt.timedelta(hours=1)
 MAX_DAYS = 36_500  # more days than any coin has existed: read as "max"
 MAX_IDS = 1_000
 DEFAULT_PER_PAGE = 100
+MAX_PAGE = INT8_MAX // MAX_PER_PAGE
+"""The last page whose rows (offset plus limit) a 64-bit SQL OFFSET/LIMIT can still address."""
 
 PRICE_CHANGE_PERIODS = {
     "1h": HOUR,
@@ -88,6 +92,16 @@ def coin_not_found() -> MirrorRequestError:
     return MirrorRequestError(404, "coin not found")
 
 
+def control_character_refusal(loc: Loc) -> tuple[int, dict[str, Any]]:
+    """CoinGecko's answer to a control character in the URL (see `core.validation`): the
+    only variable path segment is a coin id, which then names no coin."""
+    if loc[0] == "path":
+        error = coin_not_found()
+    else:
+        error = invalid(str(loc[1]) if len(loc) > 1 else "parameter")
+    return error.status_code, error.body
+
+
 # ---- parameters -------------------------------------------------------------------------
 
 
@@ -135,6 +149,14 @@ def _integer(value: str | None, name: str, default: int) -> int:
         return int(value.strip())
     except ValueError:
         raise invalid(name) from None
+
+
+def _page(value: str | None) -> int:
+    """The page number, 1 or more (as CoinGecko reads 0 or less), up to `MAX_PAGE`."""
+    number = max(_integer(value, "page", 1), 1)
+    if number > MAX_PAGE:
+        raise invalid("page")
+    return number
 
 
 def _instant(value: str | None, name: str) -> dt.datetime:
@@ -266,7 +288,8 @@ class MarketsQuery:
         price_change_percentage: str | None,
         precision: str | None,
     ) -> MarketsQuery:
-        """Check the raw parameters; `per_page` is held to 1-250 and `page` to 1 or more."""
+        """Check the raw parameters; `per_page` is held to 1-250 and `page` to 1 or more;
+        a page beyond any stored row a 64-bit offset can reach is refused."""
         _usd(vs_currency)
         sort = (order or "market_cap_desc").strip().lower() or "market_cap_desc"
         if sort not in MARKET_ORDERS:
@@ -282,7 +305,7 @@ class MarketsQuery:
             ids=_ids(ids) if ids is not None and ids.strip() else None,
             order=sort,
             per_page=min(max(_integer(per_page, "per_page", DEFAULT_PER_PAGE), 1), MAX_PER_PAGE),
-            page=max(_integer(page, "page", 1), 1),
+            page=_page(page),
             sparkline=_flag(sparkline),
             price_change_percentage=periods,
             precision=_precision(precision),

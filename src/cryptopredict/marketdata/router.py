@@ -14,6 +14,7 @@ from cryptopredict.auth.dependencies import AdminUser
 from cryptopredict.core.dependencies import SessionDep, SettingsDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.pagination import PageDep
+from cryptopredict.core.validation import BigIntId
 from cryptopredict.marketdata import service
 from cryptopredict.marketdata.schemas import SyncRunPage, SyncRunRead, SyncStatusRead
 from cryptopredict.marketdata.types import SyncKind
@@ -53,7 +54,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}", responses=error_responses(404))
-def get_run(_admin: AdminUser, session: SessionDep, run_id: int) -> SyncRunRead:
+def get_run(_admin: AdminUser, session: SessionDep, run_id: BigIntId) -> SyncRunRead:
     """One sync run (admin only)."""
     return SyncRunRead.model_validate(service.get(session=session, run_id=run_id))
 

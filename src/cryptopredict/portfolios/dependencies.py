@@ -8,14 +8,12 @@ from fastapi import Depends, Path
 
 from cryptopredict.auth.dependencies import CurrentUser
 from cryptopredict.core.dependencies import SessionDep
+from cryptopredict.core.validation import IntId
 from cryptopredict.portfolios import service
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction
 
-# Ids are 32-bit integers in the database; larger path values would fail there, not here.
-MAX_ID = 2**31 - 1
-
-PortfolioId = Annotated[int, Path(ge=1, le=MAX_ID, description="A portfolio of the caller")]
-TransactionId = Annotated[int, Path(ge=1, le=MAX_ID, description="A transaction of the portfolio")]
+PortfolioId = Annotated[IntId, Path(description="A portfolio of the caller")]
+TransactionId = Annotated[IntId, Path(description="A transaction of the portfolio")]
 
 
 def owned_portfolio(portfolio_id: PortfolioId, user: CurrentUser, session: SessionDep) -> Portfolio:

@@ -1,0 +1,317 @@
+"""Bad input never reaches a 500: control characters in paths, queries and bodies, and
+integers beyond what the id columns hold, are refused at the edge in the right error shape
+(the one JSON shape under /api/v1, CoinGecko's under /api/v3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories import Factory
+
+V1 = "/api/v1"
+V3 = "/api/v3"
+INT64_MAX = 2**63 - 1
+BEYOND_INT64 = 2**63
+
+
+@pytest.fixture
+def http(client: TestClient) -> Iterator[TestClient]:
+    """A client that answers a server error as a 500 response instead of raising it."""
+    with TestClient(client.app, raise_server_exceptions=False) as bare:
+        yield bare
+
+
+@pytest.fixture
+def admin_headers(factory: Factory) -> dict[str, str]:
+    """Authorization headers of a signed-in admin."""
+    return factory.headers(factory.admin())
+
+
+@pytest.fixture
+def user_headers(factory: Factory) -> dict[str, str]:
+    """Authorization headers of a signed-in user."""
+    return factory.headers(factory.user())
+
+
+def assert_refused(response: Any, *, status: int = 422, loc: list[Any] | None = None) -> None:
+    """Refused in the /api/v1 error shape with a validation error."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == "validation_error"
+    assert isinstance(body["error"]["message"], str)
+    if loc is not None:
+        assert [entry["loc"] for entry in body["error"]["details"]] == [loc]
+
+
+def assert_coingecko_refused(response: Any) -> None:
+    """Refused in CoinGecko's `{"error": "..."}` shape with a client error."""
+    assert response.status_code in (400, 404, 422), response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert isinstance(body["error"], str)
+
+
+# ---- control characters --------------------------------------------------------------
+
+ANONYMOUS_URLS = [
+    pytest.param(f"{V1}/coins/bit%00coin", ["path"], id="coin-path"),
+    pytest.param(f"{V1}/prices/bit%00coin/history", ["path"], id="prices-path"),
+    pytest.param(f"{V1}/prices/bit%1Fcoin/stats", ["path"], id="prices-path-unit-separator"),
+    pytest.param(f"{V1}/coins?q=a%00b", ["query", "q"], id="coin-search"),
+    pytest.param(f"{V1}/coins?q=a%7Fb", ["query", "q"], id="coin-search-delete"),
+    pytest.param(f"{V1}/coins?a%00=1", ["query"], id="query-name"),
+    pytest.param(f"{V1}/prices/latest?coins=bit%00coin", ["query", "coins"], id="latest"),
+]
+
+
+@pytest.mark.parametrize(("url", "loc"), ANONYMOUS_URLS)
+def test_control_characters_in_urls_are_refused(http: TestClient, url: str, loc: list[str]) -> None:
+    assert_refused(http.get(url), loc=loc)
+
+
+def test_a_control_character_in_an_admin_path_is_refused(
+    http: TestClient, admin_headers: dict[str, str]
+) -> None:
+    assert_refused(http.get(f"{V1}/tasks/runs/a%00b", headers=admin_headers), loc=["path"])
+
+
+def test_tab_in_a_search_term_is_refused_too(http: TestClient) -> None:
+    # No identifier or search term holds a C0 control, so URLs refuse them all.
+    assert_refused(http.get(f"{V1}/coins?q=a%09b"), loc=["query", "q"])
+
+
+def test_escaped_percent_signs_are_not_control_characters(http: TestClient) -> None:
+    assert http.get(f"{V1}/coins?q=a%2500b").status_code == 200
+
+
+MIRROR_URLS = [
+    pytest.param(f"{V3}/simple/price?ids=a%00b&vs_currencies=usd", id="simple-price-ids"),
+    pytest.param(f"{V3}/simple/price?ids=bitcoin&vs_currencies=us%00d", id="simple-price-vs"),
+    pytest.param(f"{V3}/coins/markets?vs_currency=usd&ids=a%00b", id="markets-ids"),
+    pytest.param(f"{V3}/coins/markets?vs_currency=usd&category=a%00b", id="markets-category"),
+    pytest.param(f"{V3}/coins/bit%00coin/market_chart?vs_currency=usd&days=1", id="chart"),
+    pytest.param(f"{V3}/coins/bit%00coin/ohlc?vs_currency=usd&days=1", id="ohlc"),
+]
+
+
+@pytest.mark.parametrize("url", MIRROR_URLS)
+def test_control_characters_in_mirror_urls_get_coingecko_errors(http: TestClient, url: str) -> None:
+    assert_coingecko_refused(http.get(url))
+
+
+def test_a_control_character_never_reaches_the_mirror_cache(http: TestClient) -> None:
+    url = f"{V3}/simple/price?ids=a%00b&vs_currencies=usd"
+    for _ in range(2):
+        response = http.get(url)
+        assert response.status_code == 400
+        assert response.json() == {"error": "invalid ids"}
+
+
+ANONYMOUS_BODIES = [
+    pytest.param(
+        f"{V1}/auth/login",
+        {"email": "a\x00b@example.com", "password": "secret"},
+        ["body", "email"],
+        id="login-email",
+    ),
+    pytest.param(
+        f"{V1}/auth/login",
+        {"email": "a@example.com", "password": "sec\x00ret"},
+        ["body", "password"],
+        id="login-password",
+    ),
+    pytest.param(
+        f"{V1}/auth/register",
+        {"email": "new@example.com", "password": "long enough \x00 password"},
+        ["body", "password"],
+        id="register-password",
+    ),
+    pytest.param(
+        f"{V1}/auth/register",
+        {"email": "new@example.com", "password": "long-enough-password", "full_name": "A\x00"},
+        ["body", "full_name"],
+        id="register-name",
+    ),
+    pytest.param(
+        f"{V1}/auth/register",
+        {"email": "new@example.com", "password": "long-enough-password", "full_name": "A\x07"},
+        ["body", "full_name"],
+        id="register-bell",
+    ),
+    pytest.param(
+        f"{V1}/auth/refresh", {"refresh_token": "x\x00y"}, ["body", "refresh_token"], id="refresh"
+    ),
+    pytest.param(
+        f"{V1}/auth/register",
+        b'{"email": "new@example.com", "password": "long-enough-password", "full_name": "\\ud800"}',
+        ["body", "full_name"],
+        id="register-lone-surrogate",
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "body", "loc"), ANONYMOUS_BODIES)
+def test_control_characters_in_json_bodies_are_refused(
+    http: TestClient, url: str, body: dict[str, Any] | bytes, loc: list[str]
+) -> None:
+    if isinstance(body, bytes):  # JSON that httpx cannot encode from a str
+        headers = {"content-type": "application/json"}
+        assert_refused(http.post(url, content=body, headers=headers), loc=loc)
+    else:
+        assert_refused(http.post(url, json=body), loc=loc)
+
+
+def test_nested_control_characters_are_found(
+    http: TestClient, admin_headers: dict[str, str]
+) -> None:
+    body = {"points": [{"coin": "bitcoin"}, {"coin": "x\x00"}]}
+    response = http.post(f"{V1}/prices/bulk", json=body, headers=admin_headers)
+    assert_refused(response, loc=["body", "points", 1, "coin"])
+
+
+def test_a_control_character_in_a_portfolio_name_is_refused(
+    http: TestClient, user_headers: dict[str, str]
+) -> None:
+    response = http.post(f"{V1}/portfolios", json={"name": "a\x00b"}, headers=user_headers)
+    assert_refused(response, loc=["body", "name"])
+
+
+def test_free_text_keeps_tabs_and_newlines(http: TestClient, user_headers: dict[str, str]) -> None:
+    body = {"name": "Long term", "description": "line one\r\n\tline two"}
+    response = http.post(f"{V1}/portfolios", json=body, headers=user_headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["description"] == body["description"]
+
+
+def test_an_escaped_backslash_before_u0000_is_text(
+    http: TestClient, user_headers: dict[str, str]
+) -> None:
+    response = http.post(f"{V1}/portfolios", json={"name": "a\\u0000b"}, headers=user_headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "a\\u0000b"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        pytest.param({"username": "a\x00b@example.com", "password": "secret"}, id="username"),
+        pytest.param({"username": "a@example.com", "password": "se\x00cret"}, id="password"),
+    ],
+)
+def test_control_characters_in_the_oauth2_form_are_refused(
+    http: TestClient, form: dict[str, str]
+) -> None:
+    name = next(key for key, value in form.items() if "\x00" in value)
+    assert_refused(http.post(f"{V1}/auth/token", data=form), loc=["body", name])
+
+
+def test_control_characters_in_a_multipart_form_are_refused(http: TestClient) -> None:
+    files = {"username": (None, "a\x00b@example.com"), "password": (None, "secret")}
+    assert_refused(http.post(f"{V1}/auth/token", files=files), loc=["body"])
+
+
+# ---- integer ranges ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(f"{V1}/users/99999999999", id="user-int4"),
+        pytest.param(f"{V1}/users/{BEYOND_INT64}", id="user-int8"),
+        pytest.param(f"{V1}/users/0", id="user-zero"),
+        pytest.param(f"{V1}/sync/runs/99999999999999999999", id="sync-run"),
+        pytest.param(f"{V1}/sync/runs/{BEYOND_INT64}", id="sync-run-int8"),
+        pytest.param(f"{V1}/sync/runs/-1", id="sync-run-negative"),
+        pytest.param(f"{V1}/users?offset={BEYOND_INT64}", id="users-offset"),
+        pytest.param(f"{V1}/sync/runs?limit={BEYOND_INT64}", id="sync-limit"),
+        pytest.param(f"{V1}/tasks/runs?offset={BEYOND_INT64}", id="tasks-offset"),
+    ],
+)
+def test_admin_ids_and_paging_beyond_the_columns_are_refused(
+    http: TestClient, admin_headers: dict[str, str], url: str
+) -> None:
+    assert_refused(http.get(url, headers=admin_headers))
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete", "post-deactivate", "post-activate"])
+def test_every_user_route_bounds_its_id(
+    http: TestClient, admin_headers: dict[str, str], method: str
+) -> None:
+    url = f"{V1}/users/99999999999"
+    if method.startswith("post-"):
+        response = http.post(f"{url}/{method.removeprefix('post-')}", headers=admin_headers)
+    elif method == "patch":
+        response = http.patch(url, json={"full_name": "x"}, headers=admin_headers)
+    else:
+        response = http.request(method.upper(), url, headers=admin_headers)
+    assert_refused(response, loc=["path", "user_id"])
+
+
+def test_the_largest_stored_id_is_a_404(http: TestClient, admin_headers: dict[str, str]) -> None:
+    assert http.get(f"{V1}/users/{2**31 - 1}", headers=admin_headers).status_code == 404
+    assert http.get(f"{V1}/sync/runs/{INT64_MAX}", headers=admin_headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param(f"{V1}/portfolios/{BEYOND_INT64}", id="portfolio"),
+        pytest.param(f"{V1}/portfolios/99999999999/transactions", id="portfolio-int4"),
+        pytest.param(f"{V1}/portfolios?offset={BEYOND_INT64}", id="portfolios-offset"),
+        pytest.param(f"{V1}/coins?offset={BEYOND_INT64}", id="coins-offset"),
+        pytest.param(f"{V1}/coins?limit={BEYOND_INT64}", id="coins-limit"),
+    ],
+)
+def test_user_ids_and_paging_beyond_the_columns_are_refused(
+    http: TestClient, user_headers: dict[str, str], url: str
+) -> None:
+    assert_refused(http.get(url, headers=user_headers))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param(f"page={INT64_MAX}", id="page-int64"),
+        pytest.param(f"page={BEYOND_INT64}", id="page-beyond"),
+        pytest.param(f"page={10**40}", id="page-huge"),
+        pytest.param(f"per_page=1&page={INT64_MAX // 250 + 1}", id="offset-overflow"),
+    ],
+)
+def test_mirror_pages_beyond_any_offset_are_refused(http: TestClient, query: str) -> None:
+    response = http.get(f"{V3}/coins/markets?vs_currency=usd&{query}")
+    assert_coingecko_refused(response)
+    assert response.json() == {"error": "invalid page"}
+
+
+@pytest.mark.parametrize("order", ["market_cap_desc", "volume_desc"])
+@pytest.mark.parametrize("page", [1_000_000, INT64_MAX // 250])
+def test_the_mirror_serves_every_page_an_offset_can_reach(
+    http: TestClient, factory: Factory, order: str, page: int
+) -> None:
+    factory.coin("bitcoin")
+    query = f"vs_currency=usd&per_page=250&page={page}&order={order}"
+    response = http.get(f"{V3}/coins/markets?{query}")
+    assert response.status_code == 200, response.text
+    assert response.json() == []
+
+
+# ---- the contract ------------------------------------------------------------------------
+
+
+def test_openapi_bounds_every_integer_path_id(http: TestClient) -> None:
+    spec = http.get("/openapi.json").json()
+    seen = 0
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "path" or parameter["schema"].get("type") != "integer":
+                    continue
+                seen += 1
+                assert parameter["schema"]["minimum"] == 1, (path, parameter)
+                assert parameter["schema"]["maximum"] in (2**31 - 1, INT64_MAX), (path, parameter)
+    assert seen >= 10

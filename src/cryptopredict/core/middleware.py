@@ -46,6 +46,21 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+async def send_json(send: Send, status: int, body: bytes) -> None:
+    """Answer with a ready JSON body straight from ASGI, for refusals made before routing."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodySizeLimitMiddleware:
     """Rejects bodies over `max_bytes` with 413 before the application reads them."""
 
@@ -61,17 +76,7 @@ class BodySizeLimitMiddleware:
                 {"max_bytes": self.max_bytes},
             )
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check Content-Length up front and count streamed bytes as they arrive."""
@@ -148,17 +153,7 @@ class ControlCharacterMiddleware:
     async def _refuse(self, scope: Scope, send: Send, loc: Loc) -> None:
         status, content = self._refusal(scope["path"], loc)
         body = orjson.dumps(content)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, status, body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a bad URL at once; check a parsed body once its last chunk has arrived."""

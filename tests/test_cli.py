@@ -14,8 +14,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -328,18 +330,28 @@ def test_mask_url_hides_only_the_password() -> None:
 # ---- serve ------------------------------------------------------------------------------
 
 
+class Served(NamedTuple):
+    """A running `serve`: its base URL, its process and its log file."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-@pytest.mark.slow
-def test_serve_migrates_and_answers(tmp_path: Path) -> None:
+@contextmanager
+def _serving(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Served]:
+    """`cryptopredict serve` on a free port with only these settings, stopped on exit."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPREDICT_")}
-    env |= {"CRYPTOPREDICT_DATA_DIR": str(tmp_path), "CRYPTOPREDICT_SECRET_KEY": TEST_SECRET}
-    log = tmp_path / "serve.log"
+    env |= {"CRYPTOPREDICT_DATA_DIR": str(data_dir), "CRYPTOPREDICT_SECRET_KEY": TEST_SECRET}
+    env |= extra_env or {}
+    log = data_dir / "serve.log"
     with log.open("wb") as output:
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "cryptopredict.cli", "serve", "--port", str(port)],
@@ -347,20 +359,26 @@ def test_serve_migrates_and_answers(tmp_path: Path) -> None:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    answered: dict[str, int] = {}
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(answered) < 2 and server.poll() is None:
-            for path in ("/health/live", "/docs"):
-                try:
-                    response = httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1)
-                    answered[path] = response.status_code
-                except httpx.TransportError:
-                    time.sleep(0.2)
+        yield Served(f"http://127.0.0.1:{port}", server, log)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    text = log.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.slow
+def test_serve_migrates_and_answers(tmp_path: Path) -> None:
+    answered: dict[str, int] = {}
+    with _serving(tmp_path) as served:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(answered) < 2 and served.process.poll() is None:
+            for path in ("/health/live", "/docs"):
+                try:
+                    response = httpx.get(f"{served.base}{path}", timeout=1)
+                    answered[path] = response.status_code
+                except httpx.TransportError:
+                    time.sleep(0.2)
+    text = served.log.read_text(encoding="utf-8", errors="replace")
     assert answered == {"/health/live": 200, "/docs": 200}, text
     assert (tmp_path / "cryptopredict.db").exists()
     assert "Running upgrade" in text
@@ -371,40 +389,24 @@ def _serve_and_fail_logins(tmp_path: Path, extra_env: dict[str, str], attempts: 
     """Start `serve`, send `attempts` failed logins for distinct accounts, each claiming a
     different client address in X-Forwarded-For; the status codes in order."""
     tmp_path.mkdir()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPREDICT_")}
-    env |= {"CRYPTOPREDICT_DATA_DIR": str(tmp_path), "CRYPTOPREDICT_SECRET_KEY": TEST_SECRET}
-    env |= {"CRYPTOPREDICT_SCHEDULER": "off", "CRYPTOPREDICT_LOGIN_IP_MAX_ATTEMPTS": "3"}
-    env |= extra_env
-    log = tmp_path / "serve.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "cryptopredict.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    settings = {"CRYPTOPREDICT_SCHEDULER": "off", "CRYPTOPREDICT_LOGIN_IP_MAX_ATTEMPTS": "3"}
+    with _serving(tmp_path, settings | extra_env) as served:
         deadline = time.monotonic() + 30
-        while server.poll() is None and time.monotonic() < deadline:
+        while served.process.poll() is None and time.monotonic() < deadline:
             try:
-                httpx.get(f"{base}/health/live", timeout=1)
+                httpx.get(f"{served.base}/health/live", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
         return [
             httpx.post(
-                f"{base}/api/v1/auth/login",
+                f"{served.base}/api/v1/auth/login",
                 json={"email": f"nobody{i}@example.com", "password": "wrong-password-1"},
                 headers={"X-Forwarded-For": f"203.0.113.{i + 1}"},
                 timeout=10,
             ).status_code
             for i in range(attempts)
         ]
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.mark.slow

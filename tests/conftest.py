@@ -10,6 +10,7 @@ Environment:
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,26 @@ INTRADAY_PRICES = SHARED_DATA / "prices" / "intraday"
 TEST_SECRET = "test-secret-key-long-enough-for-hs256-and-hs512-0123456789abcdef"
 
 
+FUZZ_FIXED_SEED = 20261206
+FUZZ_SEEDS = (
+    (int(os.environ["CRYPTOPREDICT_FUZZ_SEED"]),)
+    if os.environ.get("CRYPTOPREDICT_FUZZ_SEED")
+    else (FUZZ_FIXED_SEED, secrets.randbelow(2**31))
+)
+"""The seeds tests/contract/test_fuzzing.py runs with: a fixed one and one new each run,
+or only the one named in CRYPTOPREDICT_FUZZ_SEED (to replay a failure)."""
+
+
+def pytest_report_header() -> str:
+    """Print the fuzzing seeds at the top of every run, so any failure can be replayed."""
+    return "fuzz seeds: " + ", ".join(map(str, FUZZ_SEEDS))
+
+
+def configured_database_url() -> str | None:
+    """The PostgreSQL (or other) database the tests run on, if not the default SQLite."""
+    return os.environ.get("CRYPTOPREDICT_TEST_DATABASE_URL") or None
+
+
 def services_required() -> bool:
     """Whether CI demands that service-backed tests run rather than skip."""
     return os.environ.get("CRYPTOPREDICT_REQUIRE_SERVICES") == "1"
@@ -54,7 +75,7 @@ def need_service(name: str, reason: str) -> None:
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The database under test, migrated to head once per session."""
-    url = os.environ.get("CRYPTOPREDICT_TEST_DATABASE_URL")
+    url = configured_database_url()
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     else:

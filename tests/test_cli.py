@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import pytest
@@ -39,6 +33,7 @@ from cryptopredict.core.migrations import alembic_config
 from cryptopredict.main import create_app
 from cryptopredict.prices.models import PriceData
 from tests.conftest import INTRADAY_PRICES, SNAPSHOT_PRICES, TEST_SECRET
+from tests.serving import serving
 
 PRICES = SNAPSHOT_PRICES
 PASSWORD = "correct-horse-battery"
@@ -330,46 +325,10 @@ def test_mask_url_hides_only_the_password() -> None:
 # ---- serve ------------------------------------------------------------------------------
 
 
-class Served(NamedTuple):
-    """A running `serve`: its base URL, its process and its log file."""
-
-    base: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _serving(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Served]:
-    """`cryptopredict serve` on a free port with only these settings, stopped on exit."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPREDICT_")}
-    env |= {"CRYPTOPREDICT_DATA_DIR": str(data_dir), "CRYPTOPREDICT_SECRET_KEY": TEST_SECRET}
-    env |= extra_env or {}
-    log = data_dir / "serve.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "cryptopredict.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield Served(f"http://127.0.0.1:{port}", server, log)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 @pytest.mark.slow
 def test_serve_migrates_and_answers(tmp_path: Path) -> None:
     answered: dict[str, int] = {}
-    with _serving(tmp_path) as served:
+    with serving(tmp_path) as served:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and len(answered) < 2 and served.process.poll() is None:
             for path in ("/health/live", "/docs"):
@@ -390,14 +349,8 @@ def _serve_and_fail_logins(tmp_path: Path, extra_env: dict[str, str], attempts: 
     different client address in X-Forwarded-For; the status codes in order."""
     tmp_path.mkdir()
     settings = {"CRYPTOPREDICT_SCHEDULER": "off", "CRYPTOPREDICT_LOGIN_IP_MAX_ATTEMPTS": "3"}
-    with _serving(tmp_path, settings | extra_env) as served:
-        deadline = time.monotonic() + 30
-        while served.process.poll() is None and time.monotonic() < deadline:
-            try:
-                httpx.get(f"{served.base}/health/live", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with serving(tmp_path, settings | extra_env) as served:
+        served.wait_until_live()
         return [
             httpx.post(
                 f"{served.base}/api/v1/auth/login",

@@ -35,8 +35,9 @@ _FORM_BYTES = re.compile(
     rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|%(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]|7[fF])"
 )
 # In valid JSON a control character or a surrogate inside a string is always escaped
-# (`\u0000`, `\ud800`) and DEL may stand as itself; anything else is left to the parser.
-_JSON_SUSPECT = re.compile(rb"\\u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F])|\x7f")
+# (`\u0000`, `\ud800`, or `\b` and `\f` for backspace and form feed) and DEL may stand as
+# itself; anything else is left to the parser.
+_JSON_SUSPECT = re.compile(rb"\\(?:u(?:00[01][0-9a-fA-F]|007[fF]|[dD][89a-fA-F])|[bf])|\x7f")
 
 
 def url_loc(path: str, query_string: bytes) -> Loc | None:

@@ -25,6 +25,7 @@ from cryptopredict.core.middleware import (
     ControlCharacterMiddleware,
     SecurityHeadersMiddleware,
 )
+from cryptopredict.core.openapi import install_openapi, operation_id
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
@@ -105,6 +106,7 @@ def create_app(
         version=__version__,
         description="Crypto market data, honest forecasts and portfolios.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.database = database
@@ -140,4 +142,5 @@ def create_app(
     app.include_router(health_router, responses=error_responses(422))
     app.include_router(_api_router())
     app.include_router(mirror_router)
+    install_openapi(app, native_prefixes=("/health/", API_PREFIX + "/"))
     return app

@@ -161,10 +161,15 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+def error_description(status_code: int) -> str:
+    """The stable code of an error status, as its OpenAPI description."""
+    return _STATUS_CODES.get(status_code, "error")
+
+
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries documenting the common error shape for these statuses."""
     return {
-        code: {"model": ErrorResponse, "description": _STATUS_CODES.get(code, "error")}
+        code: {"model": ErrorResponse, "description": error_description(code)}
         for code in status_codes
     }
 

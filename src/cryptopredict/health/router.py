@@ -116,7 +116,7 @@ def version(settings: SettingsDep) -> VersionInfo:
 
 
 @api_router.get("/stats", responses=error_responses(401, 403))
-def stats(_admin: AdminUser, settings: SettingsDep) -> SystemStats:
+def system_stats(_admin: AdminUser, settings: SettingsDep) -> SystemStats:
     """Host and process resource figures (admin only)."""
     memory = psutil.virtual_memory()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -230,7 +230,7 @@ async def market_chart_range(
 
 
 @router.get("/coins/{coin}/ohlc")
-async def ohlc(
+async def coins_ohlc(
     coin: CoinIdPath,
     request: Request,
     session: SessionDep,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from cryptopredict.auth.dependencies import CurrentUser
 from cryptopredict.core.dependencies import SessionDep
 from cryptopredict.core.errors import error_responses
+from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.portfolios import service
 from cryptopredict.portfolios.dependencies import PortfolioDep, TransactionDep
@@ -27,6 +28,28 @@ router = APIRouter(
     prefix="/portfolios", tags=["portfolios"], responses=error_responses(401, 404, 422)
 )
 
+_PORTFOLIO_LINKS = links(
+    status.HTTP_201_CREATED,
+    {
+        "GetPortfolio": "get_portfolio",
+        "UpdatePortfolio": "update_portfolio",
+        "DeletePortfolio": "delete_portfolio",
+        "ListHoldings": "list_holdings",
+        "ListTransactions": "list_transactions",
+        "CreateTransaction": "create_transaction",
+    },
+    {"portfolio_id": "$response.body#/id"},
+)
+_TRANSACTION_LINKS = links(
+    status.HTTP_201_CREATED,
+    {
+        "GetTransaction": "get_transaction",
+        "UpdateTransaction": "update_transaction",
+        "DeleteTransaction": "delete_transaction",
+    },
+    {"portfolio_id": "$response.body#/portfolio_id", "transaction_id": "$response.body#/id"},
+)
+
 
 @router.get("")
 def list_portfolios(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[PortfolioRead]:
@@ -40,7 +63,9 @@ def list_portfolios(user: CurrentUser, session: SessionDep, page: PageDep) -> Pa
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, responses=_PORTFOLIO_LINKS | error_responses(409)
+)
 def create_portfolio(
     data: PortfolioCreate, user: CurrentUser, session: SessionDep
 ) -> PortfolioRead:
@@ -99,7 +124,11 @@ def list_transactions(
     return Page[TransactionRead](items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post("/{portfolio_id}/transactions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{portfolio_id}/transactions",
+    status_code=status.HTTP_201_CREATED,
+    responses=_TRANSACTION_LINKS,
+)
 def create_transaction(
     data: TransactionCreate, portfolio: PortfolioDep, session: SessionDep
 ) -> TransactionRead:

@@ -73,7 +73,7 @@ def run_task(
 
 
 @router.get("/runs")
-def list_runs(
+def list_task_runs(
     _admin: AdminUser,
     session: SessionDep,
     page: PageDep,

@@ -7,15 +7,17 @@ import enum
 from typing import Annotated, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from cryptopredict.core.pagination import Page
+from cryptopredict.core.validation import VISIBLE_CHARACTER
 
 COINGECKO_ID_PATTERN = r"^[a-z0-9][a-z0-9-_.]*$"
 COINGECKO_ID_MAX_LENGTH = 100
 SYMBOL_MAX_LENGTH = 50
 NAME_MAX_LENGTH = 200
 IMAGE_URL_MAX_LENGTH = 500
-IMAGE_URL_PATTERN = r"^https?://\S+$"
+IMAGE_URL_PATTERN = rf"^https?://{VISIBLE_CHARACTER}+$"
 
 
 def _lower(value: str) -> str:
@@ -35,7 +37,12 @@ CoingeckoId = Annotated[
 ]
 Symbol = Annotated[
     str,
-    Field(min_length=1, max_length=SYMBOL_MAX_LENGTH, pattern=r"^\S+$", examples=["btc"]),
+    Field(
+        min_length=1,
+        max_length=SYMBOL_MAX_LENGTH,
+        pattern=rf"^{VISIBLE_CHARACTER}+$",
+        examples=["btc"],
+    ),
     AfterValidator(_lower),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Bitcoin"])]
@@ -102,11 +109,12 @@ class CoinUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    symbol: Symbol | None = None
-    name: Name | None = None
+    # Symbol, name and the flag may be left out but not cleared: None only as the default.
+    symbol: Symbol | SkipJsonSchema[None] = None
+    name: Name | SkipJsonSchema[None] = None
     market_cap_rank: Rank | None = None
     image_url: ImageUrl | None = None
-    is_active: bool | None = None
+    is_active: bool | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> CoinUpdate:

@@ -24,6 +24,10 @@ IntId = Annotated[int, Field(ge=1, le=INT4_MAX)]
 BigIntId = Annotated[int, Field(ge=1, le=INT8_MAX)]
 """A database id held in a `BigInteger` column (sync runs, task runs, predictions)."""
 
+VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f]"
+"""A character that is neither white space nor control, for patterns of one-word fields
+(symbols, URLs); a bare non-space class would let control characters through."""
+
 Loc = tuple[str | int, ...]
 """Where a refused value sits, as in a validation error: ("query", "q"), ("body", "name")."""
 

@@ -29,7 +29,7 @@ from cryptopredict.core.openapi import install_openapi, operation_id
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
-from cryptopredict.marketdata.mirror import MIRROR_PREFIX
+from cryptopredict.marketdata.mirror import MIRROR_PREFIX, cache_alias
 from cryptopredict.marketdata.mirror import router as mirror_router
 from cryptopredict.marketdata.mirror_queries import control_character_refusal
 from cryptopredict.marketdata.router import router as sync_runs_router
@@ -121,7 +121,10 @@ def create_app(
     install_error_handlers(app)
     # Innermost, so a body served from the cache gets the same headers as one from a route.
     app.add_middleware(
-        CachedResponseMiddleware, cache=lambda: app.state.cache, prefix=MIRROR_PREFIX + "/"
+        CachedResponseMiddleware,
+        cache=lambda: app.state.cache,
+        alias=cache_alias,
+        prefix=MIRROR_PREFIX + "/",
     )
     # Outside the cache, so no control character reaches its fast path; inside the size limit.
     app.add_middleware(

@@ -50,7 +50,31 @@ def test_repeat_is_answered_before_routing_with_the_same_bytes_and_headers(
     assert repeated.headers.items() == routed.headers.items()
     # A request never answered before still goes to the route (which now fails loudly).
     with pytest.raises(AssertionError, match="route was reached"):
-        client.get(f"{API}/simple/price?vs_currencies=usd&ids=fast")
+        client.get(f"{PRICE}&precision=2")
+
+
+def test_reordered_and_unknown_parameters_are_answered_before_routing(
+    client: TestClient, priced: Cryptocurrency
+) -> None:
+    """No route reads a parameter it does not declare, so a cache-buster or a reordered query
+    is the same request; one the routes do read is never dropped, however it is spelled."""
+    routed = client.get(PRICE)
+    client.app.dependency_overrides[get_session] = _unreachable  # type: ignore[attr-defined]
+    for variant in (
+        f"{API}/simple/price?vs_currencies=usd&ids=fast",
+        f"{PRICE}&x=1",
+        f"{PRICE}&_=1712345678901",
+        f"{API}/simple/price?&utm_source=feed&ids=fast&junk&vs_currencies=usd&",
+    ):
+        repeated = client.get(variant)
+        assert (repeated.status_code, repeated.content) == (200, routed.content), variant
+    for different in (
+        f"{PRICE}&%69ds=other",  # `ids` percent-encoded: the route reads `other`
+        f"{PRICE}&ids=other",  # a repeated parameter: the route reads the last one
+        f"{API}/simple/price?ids=other&vs_currencies=usd&ids=fast",
+    ):
+        with pytest.raises(AssertionError, match="route was reached"):
+            client.get(different)
 
 
 def test_errors_are_never_answered_before_routing(

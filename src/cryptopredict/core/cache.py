@@ -19,10 +19,11 @@ one for at most `staleness_seconds` (and not at all in the writing process). A l
 connection, a missed heartbeat or a Redis failure drops the local tier at once and reads go
 to Redis (or, while it is down, to the database) until the listener is back in step.
 
-Each tier also remembers, for the exact requests it answered (`cached_bytes(alias=...)`),
-which entry answered them, so `peek(alias)` can serve a repeated request from memory before
-any routing or parameter parsing (see `core.middleware.CachedResponseMiddleware`); it
-applies the same generation and TTL checks as a lookup.
+Each tier also remembers, for the requests it answered (`cached_bytes(alias=...)`, an alias
+naming the request as its route reads it), which entry answered them, so `peek(alias)` can
+serve a repeated request from memory before any routing or parameter parsing (see
+`core.middleware.CachedResponseMiddleware`); it applies the same generation and TTL checks
+as a lookup. Aliases are bounded like the entries (least recently remembered dropped).
 """
 
 from __future__ import annotations
@@ -533,7 +534,8 @@ async def cached_bytes(
 
     Concurrent misses for the same slot in one process share a single computation, so an
     expired entry under load costs one query, not one per waiting request. With `alias` (the
-    exact request being answered), the cache can answer that request again via `peek`.
+    request being answered, as `CachedResponseMiddleware` names it), the cache can answer that
+    request again via `peek`.
     """
     found = await cache.lookup(namespace, key)
     if found.value is not None:

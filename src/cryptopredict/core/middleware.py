@@ -4,7 +4,9 @@ characters in URLs and bodies, and cached answers served before routing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -184,23 +186,41 @@ class ControlCharacterMiddleware:
         await self.app(scope, checked_receive, send)
 
 
-def cache_alias(scope: Scope) -> str:
-    """The exact request a cached body answers: its path and raw query string."""
-    return f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
+def canonical_query(query_string: bytes, names: frozenset[str]) -> str:
+    """The pairs of a raw query string whose names (percent-decoded, as Starlette reads them)
+    are in `names`, sorted by name with repeats kept in order: every request with the same
+    canonical query gives a handler that reads only those names the same parameters."""
+    kept: list[tuple[str, str]] = []
+    for pair in query_string.decode("latin-1").split("&"):
+        name = pair.partition("=")[0]
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if name in names:
+            kept.append((name, pair))
+    kept.sort(key=itemgetter(0))
+    return "&".join(pair for _, pair in kept)
 
 
 class CachedResponseMiddleware:
     """Answers a GET under `prefix` that a route already answered through `cached_bytes(...,
-    alias=cache_alias(scope))`, straight from the response cache's local tier, before routing,
-    dependency resolution and parameter parsing. The cache decides whether the body is still
-    current (same generation, within its TTL); anything else goes to the routes unchanged.
+    alias=alias(scope))`, straight from the response cache's local tier, before routing,
+    dependency resolution and parameter parsing. `alias` names the request as the routes
+    read it, so requests they cannot tell apart share one remembered answer. The cache
+    decides whether the body is still current (same generation, within its TTL); anything
+    else goes to the routes unchanged.
     """
 
     def __init__(
-        self, app: ASGIApp, *, cache: Callable[[], ResponseCache], prefix: str = "/"
+        self,
+        app: ASGIApp,
+        *,
+        cache: Callable[[], ResponseCache],
+        alias: Callable[[Scope], str],
+        prefix: str = "/",
     ) -> None:
         self.app = app
         self.cache = cache
+        self.alias = alias
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -210,7 +230,7 @@ class CachedResponseMiddleware:
             and scope["method"] == "GET"
             and scope["path"].startswith(self.prefix)
         ):
-            body = self.cache().peek(cache_alias(scope))
+            body = self.cache().peek(self.alias(scope))
             if body is not None:
                 await send(
                     {

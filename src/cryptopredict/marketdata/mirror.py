@@ -15,14 +15,16 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from cryptopredict.core.cache import PRICES_NAMESPACE, ResponseCache, cached_bytes
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.dependencies import CacheDep, SessionDep
-from cryptopredict.core.middleware import cache_alias
+from cryptopredict.core.middleware import canonical_query
 from cryptopredict.marketdata import mirror_queries as queries
 from cryptopredict.marketdata import mirror_service as service
 from cryptopredict.marketdata.coingecko_format import PING_BODY
@@ -57,6 +59,15 @@ VsCurrency = Annotated[Text, Query(description="Quote currency; only `usd` is st
 Precision = Annotated[Text, Query(description="`full` or 0-18 decimal places for prices")]
 
 
+def cache_alias(scope: Scope) -> str:
+    """A mirror request as the cache remembers it: the path and only the parameters some
+    mirror route reads, in canonical order, so a reordered query or a cache-buster (`_=...`)
+    is answered before routing too. Sound because no route reads a parameter it does not
+    declare; the route's own key (`mirror_queries`) then merges what only parsing can tell
+    alike (case, list order, defaults)."""
+    return f"{scope['path']}?{canonical_query(scope['query_string'], QUERY_NAMES)}"
+
+
 def _json(content: bytes) -> Response:
     """Bytes already serialised by orjson."""
     return Response(content=content, media_type="application/json")
@@ -66,7 +77,7 @@ async def _cached(
     request: Request, cache: ResponseCache, key: str, compute: Callable[[], bytes]
 ) -> Response:
     """The cached body for `key`, or compute it in a worker thread (errors are not cached).
-    The exact request is remembered with it, so `CachedResponseMiddleware` can answer it
+    The request's alias is remembered with it, so `CachedResponseMiddleware` can answer it
     again before routing while the body stays current."""
     body = await cached_bytes(
         cache,
@@ -249,3 +260,18 @@ async def coins_ohlc(
         query.cache_key,
         lambda: service.ohlc_json(session=session, query=query, now=clock()),
     )
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route (with its dependencies) reads."""
+    names = {param.alias for param in dependant.query_params}
+    return names.union(*(_query_names(sub) for sub in dependant.dependencies))
+
+
+QUERY_NAMES = frozenset(
+    name
+    for route in router.routes
+    if isinstance(route, APIRoute)
+    for name in _query_names(route.dependant)
+)
+"""Every query parameter a mirror route reads (the routes above are all declared by now)."""

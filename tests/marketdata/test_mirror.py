@@ -618,6 +618,38 @@ def test_cached_until_a_price_write_through_the_bulk_api(
     assert (entry["current_price"], entry["last_updated"]) == (131.5, "2024-01-02T06:00:00.000Z")
 
 
+def test_equivalent_requests_share_one_cache_entry(
+    client: TestClient,
+    market: dict[str, Cryptocurrency],
+    count_statements: Callable[[], Any],
+) -> None:
+    """Spellings CoinGecko reads alike (list order, case, repeats, stated defaults) reach the
+    route but are answered from the entry the first one stored, without touching the database."""
+    price = client.get(f"{API}/simple/price", params={"ids": "alpha,beta", "vs_currencies": "usd"})
+    markets = {"vs_currency": "usd", "ids": "alpha,beta", "price_change_percentage": "24h,7d"}
+    page = client.get(f"{API}/coins/markets", params=markets)
+    chart = {"vs_currency": "usd", "days": "1"}
+    series = client.get(f"{API}/coins/alpha/market_chart", params=chart)
+    with count_statements() as statements:
+        for params in (
+            {"ids": "beta,alpha", "vs_currencies": "usd"},
+            {"ids": " BETA,alpha,Beta", "vs_currencies": "USD", "include_market_cap": "false"},
+            {"ids": "alpha,beta", "vs_currencies": "usd", "precision": "full"},
+        ):
+            response = client.get(f"{API}/simple/price", params=params)
+            assert response.content == price.content, params
+        for params in (
+            {"vs_currency": "USD", "ids": "beta,alpha", "price_change_percentage": "7d,24h"},
+            {**markets, "order": "market_cap_desc", "per_page": "100", "page": "1"},
+        ):
+            response = client.get(f"{API}/coins/markets", params=params)
+            assert response.content == page.content, params
+        for params in ({"vs_currency": "usd", "days": "1.0"}, {**chart, "interval": ""}):
+            response = client.get(f"{API}/coins/ALPHA/market_chart", params=params)
+            assert response.content == series.content, params
+    assert statements == []
+
+
 def test_hot_paths_cost_a_fixed_number_of_queries(
     client: TestClient,
     factory: Factory,

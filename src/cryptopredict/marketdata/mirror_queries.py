@@ -117,9 +117,15 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.strip().lower() == "true"
 
 
+def _names(value: str) -> tuple[str, ...]:
+    """Distinct lower-cased names of a comma-separated list, sorted: the order they are asked
+    in changes no answer's content, so every spelling of one request shares a cache key."""
+    return tuple(sorted({part.strip().lower() for part in value.split(",") if part.strip()}))
+
+
 def _ids(value: str) -> tuple[str, ...]:
-    """Distinct lower-cased ids of a comma-separated list, in the order given."""
-    ids = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    """Distinct coin ids of a comma-separated list (`_names`), at most `MAX_IDS`."""
+    ids = _names(value)
     if len(ids) > MAX_IDS:
         raise invalid("ids")
     return ids
@@ -224,9 +230,7 @@ class SimplePriceQuery:
         currencies = _required(vs_currencies, "vs_currencies")
         return cls(
             ids=_ids(_required(ids, "ids")),
-            vs_currencies=tuple(
-                dict.fromkeys(c.strip().lower() for c in currencies.split(",") if c.strip())
-            ),
+            vs_currencies=_names(currencies),
             include_market_cap=_flag(include_market_cap),
             include_24hr_vol=_flag(include_24hr_vol),
             include_24hr_change=_flag(include_24hr_change),
@@ -263,7 +267,8 @@ class CoinsListQuery:
 
 @dataclass(frozen=True, slots=True)
 class MarketsQuery:
-    """A checked `/coins/markets` request."""
+    """A checked `/coins/markets` request (extra price-change periods, unknown ones dropped,
+    in `PRICE_CHANGE_PERIODS` order)."""
 
     ids: tuple[str, ...] | None
     order: str
@@ -294,13 +299,8 @@ class MarketsQuery:
         sort = (order or "market_cap_desc").strip().lower() or "market_cap_desc"
         if sort not in MARKET_ORDERS:
             raise invalid("order")
-        periods = tuple(
-            dict.fromkeys(
-                part.strip().lower()
-                for part in (price_change_percentage or "").split(",")
-                if part.strip().lower() in PRICE_CHANGE_PERIODS
-            )
-        )
+        asked = set(_names(price_change_percentage or ""))
+        periods = tuple(period for period in PRICE_CHANGE_PERIODS if period in asked)
         return cls(
             ids=_ids(ids) if ids is not None and ids.strip() else None,
             order=sort,

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.cache import MemoryCache
+from cryptopredict.core.database import create_db_engine, get_session
+from cryptopredict.main import create_app
 from cryptopredict.marketdata import mirror
 from tests.conftest import SHARED_DATA
 from tests.factories import Factory
@@ -580,6 +582,115 @@ def test_errors_have_coingecko_bodies(
     response = client.get(API + path, params=params)
     assert response.status_code == status
     assert response.json() == {"error": body}  # CoinGecko's shape, not {"error": {...}}
+
+
+REQUIRED = {
+    "/ping": set(),
+    "/simple/supported_vs_currencies": set(),
+    "/simple/price": {"ids", "vs_currencies"},
+    "/coins/list": set(),
+    "/coins/markets": {"vs_currency"},
+    "/coins/{coin}/market_chart": {"coin", "vs_currency", "days"},
+    "/coins/{coin}/market_chart/range": {"coin", "vs_currency", "from", "to"},
+    "/coins/{coin}/ohlc": {"coin", "vs_currency", "days"},
+}
+VALID = {
+    "coin": "alpha",
+    "ids": "alpha",
+    "vs_currencies": "usd",
+    "vs_currency": "usd",
+    "days": "1",
+    "from": str(int(T0.timestamp())),
+    "to": str(int((T0 + DAY).timestamp())),
+}
+UNREACHABLE_DATABASE = "sqlite:////nonexistent-directory/cryptopredict.db"
+
+
+@pytest.fixture(scope="module")
+def mirror_spec() -> dict[str, Any]:
+    """The mirror's operations in the application's OpenAPI document, by path under /api/v3."""
+    spec = create_app().openapi()
+    return {
+        path.removeprefix(API): {**item["get"], "components": spec["components"]}
+        for path, item in spec["paths"].items()
+        if path.startswith(API + "/")
+    }
+
+
+def documented_error(operation: dict[str, Any], status: int | str) -> dict[str, Any]:
+    """The JSON schema the operation documents for an error status, resolved."""
+    responses = operation["responses"]
+    assert str(status) in responses, (operation["operationId"], status, sorted(responses))
+    schema = responses[str(status)]["content"]["application/json"]["schema"]
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    return operation["components"]["schemas"][name]  # type: ignore[no-any-return]
+
+
+def test_openapi_marks_what_the_mirror_requires(mirror_spec: dict[str, Any]) -> None:
+    assert set(mirror_spec) == set(REQUIRED)
+    for path, operation in mirror_spec.items():
+        required = {p["name"] for p in operation.get("parameters", []) if p["required"]}
+        assert required == REQUIRED[path], path
+        for status in operation["responses"]:
+            if status != "200":  # every error in CoinGecko's {"error": "..."} shape
+                schema = documented_error(operation, status)
+                assert schema["required"] == ["error"], (path, status)
+                assert schema["properties"]["error"]["type"] == "string", (path, status)
+
+
+def test_every_refusal_is_documented_in_coingecko_shape(
+    client: TestClient, market: dict[str, Cryptocurrency], mirror_spec: dict[str, Any]
+) -> None:
+    """For each route: a missing required parameter (422), a refused value (400, a control
+    character being refused on every route), an unknown coin (404) - each status sent is one
+    the route documents, with CoinGecko's body."""
+    for path, operation in mirror_spec.items():
+        names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        params = {name: VALID[name] for name in REQUIRED[path] - {"coin"}}
+        url = API + path.replace("{coin}", VALID["coin"])
+        refusals: list[tuple[str, dict[str, str], int, str]] = [
+            (url, {**params, "junk": "\x01"}, 400, "invalid junk")
+        ]
+        refusals += [
+            (url, {k: v for k, v in params.items() if k != name}, 422, f"Missing parameter {name}")
+            for name in sorted(params)
+        ]
+        refusals += [
+            (url, {**params, name: " "}, 422, f"Missing parameter {name}") for name in params
+        ]
+        if "precision" in names:
+            refusals.append((url, {**params, "precision": "19"}, 400, "invalid precision"))
+        if "coin" in REQUIRED[path]:
+            refusals.append((API + path.replace("{coin}", "nope"), params, 404, "coin not found"))
+        assert client.get(url, params=params).status_code == 200, path
+        for target, query, status, message in refusals:
+            response = client.get(target, params=query)
+            assert (response.status_code, response.json()) == (status, {"error": message}), (
+                target,
+                query,
+            )
+            documented_error(operation, status)
+
+
+def test_an_unreachable_database_is_a_documented_503(
+    client: TestClient, mirror_spec: dict[str, Any]
+) -> None:
+    """Every mirror route that reads the database documents the 503 it answers when it can't
+    (the body comes from the application's database error handler, `core.errors`)."""
+    engine = create_db_engine(UNREACHABLE_DATABASE)
+
+    def unreachable() -> Iterator[Session]:
+        with Session(engine) as session:
+            yield session
+
+    client.app.dependency_overrides[get_session] = unreachable  # type: ignore[attr-defined]
+    for path, operation in mirror_spec.items():
+        params = {name: VALID[name] for name in REQUIRED[path] - {"coin"}}
+        response = client.get(API + path.replace("{coin}", VALID["coin"]), params=params)
+        if response.status_code != 200:
+            assert response.status_code == 503, (path, response.text)
+            documented_error(operation, 503)
+    engine.dispose()
 
 
 # ---- cache and query counts -------------------------------------------------------------

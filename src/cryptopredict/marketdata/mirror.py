@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -28,14 +29,15 @@ from cryptopredict.core.middleware import canonical_query
 from cryptopredict.marketdata import mirror_queries as queries
 from cryptopredict.marketdata import mirror_service as service
 from cryptopredict.marketdata.coingecko_format import PING_BODY
-from cryptopredict.marketdata.mirror_queries import MirrorRequestError
+from cryptopredict.marketdata.mirror_queries import MirrorRequestError, coingecko_error_responses
 
 clock: Callable[[], dt.datetime] = utcnow
 """The instant relative windows (`days`) end at: the wall clock, pinned by tests."""
 
 
 class CoinGeckoRoute(APIRoute):
-    """A route whose `MirrorRequestError` leaves with CoinGecko's status and body."""
+    """A route whose `MirrorRequestError`, or FastAPI's refusal of its declared parameters,
+    leaves with CoinGecko's status and body."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Wrap FastAPI's handler so the app-wide error handlers never see CoinGecko errors."""
@@ -46,16 +48,27 @@ class CoinGeckoRoute(APIRoute):
                 return await handler(request)
             except MirrorRequestError as exc:
                 return JSONResponse(exc.body, status_code=exc.status_code)
+            except RequestValidationError as exc:
+                error = queries.validation_refusal(exc.errors())
+                return JSONResponse(error.body, status_code=error.status_code)
 
         return answer
 
 
 MIRROR_PREFIX = "/api/v3"
-router = APIRouter(prefix=MIRROR_PREFIX, tags=["coingecko mirror"], route_class=CoinGeckoRoute)
+router = APIRouter(
+    prefix=MIRROR_PREFIX,
+    tags=["coingecko mirror"],
+    route_class=CoinGeckoRoute,
+    # A control character anywhere in the query is refused on every route (`core.validation`).
+    responses=coingecko_error_responses(400, "4XX"),
+)
 
+# Parameters are plain strings, checked by `mirror_queries` into CoinGecko's errors; those
+# CoinGecko requires are declared required (absent: 422 `Missing parameter <name>`).
 Text = str | None
 CoinIdPath = Annotated[str, Path(description="CoinGecko coin id", examples=["bitcoin"])]
-VsCurrency = Annotated[Text, Query(description="Quote currency; only `usd` is stored")]
+VsCurrency = Annotated[str, Query(description="Quote currency; only `usd` is stored")]
 Precision = Annotated[Text, Query(description="`full` or 0-18 decimal places for prices")]
 
 
@@ -101,13 +114,14 @@ async def supported_vs_currencies() -> Response:
     return JSONResponse(service.SUPPORTED_VS_CURRENCIES)
 
 
-@router.get("/simple/price")
+@router.get("/simple/price", responses=coingecko_error_responses(422, 503))
 async def simple_price(
     request: Request,
     session: SessionDep,
     cache: CacheDep,
-    ids: Annotated[Text, Query(description="Comma-separated coin ids")] = None,
-    vs_currencies: Annotated[Text, Query(description="Comma-separated currencies")] = None,
+    # Declared first: with both absent the 422 names vs_currencies, as `parse` checks them.
+    vs_currencies: Annotated[str, Query(description="Comma-separated currencies")],
+    ids: Annotated[str, Query(description="Comma-separated coin ids")],
     include_market_cap: Text = None,
     include_24hr_vol: Text = None,
     include_24hr_change: Text = None,
@@ -133,7 +147,7 @@ async def simple_price(
     )
 
 
-@router.get("/coins/list")
+@router.get("/coins/list", responses=coingecko_error_responses(503))
 async def coins_list(
     request: Request,
     session: SessionDep,
@@ -151,12 +165,12 @@ async def coins_list(
     )
 
 
-@router.get("/coins/markets")
+@router.get("/coins/markets", responses=coingecko_error_responses(422, 503))
 async def coins_markets(
     request: Request,
     session: SessionDep,
     cache: CacheDep,
-    vs_currency: VsCurrency = None,
+    vs_currency: VsCurrency,
     ids: Annotated[Text, Query(description="Comma-separated coin ids")] = None,
     category: Text = None,
     order: Annotated[
@@ -188,14 +202,14 @@ async def coins_markets(
     )
 
 
-@router.get("/coins/{coin}/market_chart")
+@router.get("/coins/{coin}/market_chart", responses=coingecko_error_responses(404, 422, 503))
 async def market_chart(
     coin: CoinIdPath,
     request: Request,
     session: SessionDep,
     cache: CacheDep,
-    vs_currency: VsCurrency = None,
-    days: Annotated[Text, Query(description="Number of days (fractions allowed) or `max`")] = None,
+    vs_currency: VsCurrency,
+    days: Annotated[str, Query(description="Number of days (fractions allowed) or `max`")],
     interval: Annotated[Text, Query(description="Empty (automatic), `hourly` or `daily`")] = None,
     precision: Precision = None,
 ) -> Response:
@@ -211,15 +225,15 @@ async def market_chart(
     )
 
 
-@router.get("/coins/{coin}/market_chart/range")
+@router.get("/coins/{coin}/market_chart/range", responses=coingecko_error_responses(404, 422, 503))
 async def market_chart_range(
     coin: CoinIdPath,
     request: Request,
     session: SessionDep,
     cache: CacheDep,
-    vs_currency: VsCurrency = None,
-    from_: Annotated[Text, Query(alias="from", description="Start, UNIX seconds")] = None,
-    to: Annotated[Text, Query(description="End, UNIX seconds")] = None,
+    vs_currency: VsCurrency,
+    from_: Annotated[str, Query(alias="from", description="Start, UNIX seconds")],
+    to: Annotated[str, Query(description="End, UNIX seconds")],
     interval: Annotated[Text, Query(description="Empty (automatic), `hourly` or `daily`")] = None,
     precision: Precision = None,
 ) -> Response:
@@ -240,14 +254,14 @@ async def market_chart_range(
     )
 
 
-@router.get("/coins/{coin}/ohlc")
+@router.get("/coins/{coin}/ohlc", responses=coingecko_error_responses(404, 422, 503))
 async def coins_ohlc(
     coin: CoinIdPath,
     request: Request,
     session: SessionDep,
     cache: CacheDep,
-    vs_currency: VsCurrency = None,
-    days: Annotated[Text, Query(description="1, 7, 14, 30, 90, 180, 365 or max")] = None,
+    vs_currency: VsCurrency,
+    days: Annotated[str, Query(description="1, 7, 14, 30, 90, 180, 365 or max")],
     precision: Precision = None,
 ) -> Response:
     """OHLC candles with CoinGecko's widths, resampled from our stored series."""

@@ -7,24 +7,28 @@ leave as `{"error": message}`:
     404  coin not found             unknown coin id
     400  invalid vs_currency        a quote currency other than usd (/coins/markets,
                                     market_chart, ohlc)
-    422  Missing parameter <name>   a required parameter is absent
+    422  Missing parameter <name>   a required parameter is absent or blank
     400  invalid <parameter>        any other refused value, a control character in it
                                     included (404 coin not found for one in the path)
 
 The first three are CoinGecko's bodies and statuses as quoted from live calls in public
 client code and reports (its OpenAPI spec documents no error bodies); the last applies the
-same pattern where CoinGecko's exact text is not known. Each checked request is a frozen
-value whose fields make its cache key.
+same pattern where CoinGecko's exact text is not known. The routes declare as required the
+parameters CoinGecko requires, so the OpenAPI document says so, `validation_refusal` turns
+FastAPI's presence check into the 422 above, and `coingecko_error_responses` documents each
+status in this shape. Each checked request is a frozen value whose fields make its cache key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, Field
 
 from cryptopredict.coins.schemas import CatalogueOrder
 from cryptopredict.core.timegrid import ONE_DAY
@@ -100,6 +104,38 @@ def control_character_refusal(loc: Loc) -> tuple[int, dict[str, Any]]:
     else:
         error = invalid(str(loc[1]) if len(loc) > 1 else "parameter")
     return error.status_code, error.body
+
+
+def validation_refusal(errors: Sequence[Mapping[str, Any]]) -> MirrorRequestError:
+    """FastAPI's check of the declared parameters in CoinGecko's terms: the first required
+    one absent (in declaration order) is missing, any other failure an invalid value."""
+    first = errors[0] if errors else {}
+    loc = first.get("loc") or ("query", "parameter")
+    name = str(loc[-1])
+    return missing(name) if first.get("type") == "missing" else invalid(name)
+
+
+class CoinGeckoError(BaseModel):
+    """CoinGecko's error body: every refusal of a mirror route has this shape."""
+
+    error: str = Field(examples=["coin not found"])
+
+
+_ERROR_DESCRIPTIONS: dict[int | str, str] = {
+    400: "`invalid <parameter>`: a refused value (a control character included)",
+    404: "`coin not found`: no coin has this id",
+    422: "`Missing parameter <name>`: a required parameter is absent or blank",
+    503: "The database is unavailable; try again shortly",
+    "4XX": "Any other refusal, in the same shape",
+}
+
+
+def coingecko_error_responses(*statuses: int | str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting these statuses in CoinGecko's error shape."""
+    return {
+        status: {"model": CoinGeckoError, "description": _ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }
 
 
 # ---- parameters -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ Bodies are cached under the prices namespace, so every price or coin write inval
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -28,7 +28,7 @@ from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.middleware import canonical_query
 from cryptopredict.marketdata import mirror_queries as queries
 from cryptopredict.marketdata import mirror_service as service
-from cryptopredict.marketdata.coingecko_format import PING_BODY
+from cryptopredict.marketdata.coingecko_format import OHLC_DAYS, PING_BODY
 from cryptopredict.marketdata.mirror_queries import MirrorRequestError, coingecko_error_responses
 
 clock: Callable[[], dt.datetime] = utcnow
@@ -64,12 +64,44 @@ router = APIRouter(
     responses=coingecko_error_responses(400, "4XX"),
 )
 
+
+def _documented(
+    description: str,
+    *,
+    values: Iterable[str] = (),
+    form: str | None = None,
+) -> Any:
+    """A plain-string query parameter documenting the values (`enum`) or the form (`pattern`)
+    it accepts. FastAPI enforces neither: `mirror_queries` checks the value, more leniently
+    (case, spaces, other numbers), so what the schema allows is always answered and every
+    refusal keeps CoinGecko's shape."""
+    extra: dict[str, Any] = {"enum": list(values)} if values else {"pattern": form}
+    return Query(description=description, json_schema_extra=extra)
+
+
+def _list_of(item: str, *, most: int | None = None) -> str:
+    """The pattern of a comma-separated list of `item`s (at most `most` of them)."""
+    repeat = "*" if most is None else f"{{0,{most - 1}}}"
+    return f"^{item}(,{item}){repeat}$"
+
+
 # Parameters are plain strings, checked by `mirror_queries` into CoinGecko's errors; those
 # CoinGecko requires are declared required (absent: 422 `Missing parameter <name>`).
 Text = str | None
 CoinIdPath = Annotated[str, Path(description="CoinGecko coin id", examples=["bitcoin"])]
-VsCurrency = Annotated[str, Query(description="Quote currency; only `usd` is stored")]
-Precision = Annotated[Text, Query(description="`full` or 0-18 decimal places for prices")]
+VsCurrency = Annotated[
+    str, _documented("Quote currency; only `usd` is stored", values=[queries.CURRENCY])
+]
+Precision = Annotated[
+    Text,
+    _documented("`full` or 0-18 decimal places for prices", values=["full", *map(str, range(19))]),
+]
+Flag = Annotated[Text, _documented("`true` switches it on", values=["true", "false"])]
+Interval = Annotated[
+    Text, _documented("Absent: automatic, as CoinGecko", values=queries.CHART_INTERVALS)
+]
+COIN_IDS_FORM = _list_of("[a-z0-9-]+", most=queries.MAX_IDS)
+COUNT_FORM = "^[0-9]{1,9}$"
 
 
 def cache_alias(scope: Scope) -> str:
@@ -120,12 +152,14 @@ async def simple_price(
     session: SessionDep,
     cache: CacheDep,
     # Declared first: with both absent the 422 names vs_currencies, as `parse` checks them.
-    vs_currencies: Annotated[str, Query(description="Comma-separated currencies")],
-    ids: Annotated[str, Query(description="Comma-separated coin ids")],
-    include_market_cap: Text = None,
-    include_24hr_vol: Text = None,
-    include_24hr_change: Text = None,
-    include_last_updated_at: Text = None,
+    vs_currencies: Annotated[
+        str, _documented("Comma-separated currencies", form=_list_of("[a-z]+"))
+    ],
+    ids: Annotated[str, _documented("Comma-separated coin ids", form=COIN_IDS_FORM)],
+    include_market_cap: Flag = None,
+    include_24hr_vol: Flag = None,
+    include_24hr_change: Flag = None,
+    include_last_updated_at: Flag = None,
     precision: Precision = None,
 ) -> Response:
     """Newest price per coin, optionally with market cap, 24 h volume and change (the hot
@@ -152,8 +186,10 @@ async def coins_list(
     request: Request,
     session: SessionDep,
     cache: CacheDep,
-    include_platform: Text = None,
-    status: Annotated[Text, Query(description="`active` (default) or `inactive`")] = None,
+    include_platform: Flag = None,
+    status: Annotated[
+        Text, _documented("`active` (default) or `inactive`", values=["active", "inactive"])
+    ] = None,
 ) -> Response:
     """Every coin's id, symbol and name, for clients mapping symbols to ids."""
     query = queries.CoinsListQuery.parse(include_platform=include_platform, status=status)
@@ -171,16 +207,24 @@ async def coins_markets(
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency,
-    ids: Annotated[Text, Query(description="Comma-separated coin ids")] = None,
-    category: Text = None,
-    order: Annotated[
-        Text, Query(description="market_cap_desc (default), market_cap_asc, volume_desc, ...")
+    ids: Annotated[Text, _documented("Comma-separated coin ids", form=COIN_IDS_FORM)] = None,
+    category: Annotated[
+        Text, _documented("A category id (we store none: nothing matches)", form="^[a-z0-9-]*$")
     ] = None,
-    per_page: Annotated[Text, Query(description="1-250, default 100")] = None,
-    page: Text = None,
-    sparkline: Text = None,
+    order: Annotated[
+        Text, _documented("Default `market_cap_desc`", values=queries.MARKET_ORDERS)
+    ] = None,
+    per_page: Annotated[
+        Text, _documented("1-250 (others held to it), default 100", form=COUNT_FORM)
+    ] = None,
+    page: Annotated[Text, _documented("From 1 (0 reads as 1)", form=COUNT_FORM)] = None,
+    sparkline: Flag = None,
     price_change_percentage: Annotated[
-        Text, Query(description="Comma-separated: 1h, 24h, 7d, 14d, 30d, 200d, 1y")
+        Text,
+        _documented(
+            "Comma-separated extra periods",
+            form=_list_of(f"({'|'.join(queries.PRICE_CHANGE_PERIODS)})"),
+        ),
     ] = None,
     precision: Precision = None,
 ) -> Response:
@@ -209,8 +253,14 @@ async def market_chart(
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency,
-    days: Annotated[str, Query(description="Number of days (fractions allowed) or `max`")],
-    interval: Annotated[Text, Query(description="Empty (automatic), `hourly` or `daily`")] = None,
+    days: Annotated[
+        str,
+        _documented(
+            "Number of days (fractions allowed) or `max`",
+            form=r"^(max|[1-9][0-9]{0,5}(\.[0-9]{1,3})?)$",
+        ),
+    ],
+    interval: Interval = None,
     precision: Precision = None,
 ) -> Response:
     """Prices, market caps and volumes over the last `days`, on CoinGecko's grid."""
@@ -234,7 +284,7 @@ async def market_chart_range(
     vs_currency: VsCurrency,
     from_: Annotated[str, Query(alias="from", description="Start, UNIX seconds")],
     to: Annotated[str, Query(description="End, UNIX seconds")],
-    interval: Annotated[Text, Query(description="Empty (automatic), `hourly` or `daily`")] = None,
+    interval: Interval = None,
     precision: Precision = None,
 ) -> Response:
     """Prices, market caps and volumes between two instants, on CoinGecko's grid."""
@@ -261,7 +311,7 @@ async def coins_ohlc(
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency,
-    days: Annotated[str, Query(description="1, 7, 14, 30, 90, 180, 365 or max")],
+    days: Annotated[str, _documented("Candle span in days", values=OHLC_DAYS)],
     precision: Precision = None,
 ) -> Response:
     """OHLC candles with CoinGecko's widths, resampled from our stored series."""

@@ -40,14 +40,19 @@ LOGIN_HOLD_BASE_SECONDS = 2
 
 
 def create(*, session: Session, data: UserCreate, role: Role = Role.USER) -> User:
-    """Register an account; a taken email (in any letter case) is a 409."""
+    """Register an account; a taken email (in any letter case) is a 409.
+
+    The password is hashed before the lookup, so a taken email costs the same Argon2 work as a
+    new one and the answer's timing does not tell which emails have accounts.
+    """
+    hashed_password = hash_password(data.password)
     users = UserRepository(session)
     if users.get_by_email(data.email) is not None:
         raise ConflictError("An account with this email already exists")
     try:
         user = users.create(
             email=data.email.lower(),
-            hashed_password=hash_password(data.password),
+            hashed_password=hashed_password,
             full_name=data.full_name,
             role=role,
         )

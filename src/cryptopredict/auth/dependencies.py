@@ -41,7 +41,7 @@ AdminUser = Annotated[User, Depends(admin_user)]
 
 
 def login_throttle(request: Request) -> FailureCounter:
-    """The application's failed-login counter."""
+    """The application's attempt counter: failed logins and registrations, per key."""
     throttle: FailureCounter = request.app.state.login_throttle
     return throttle
 
@@ -50,7 +50,8 @@ ThrottleDep = Annotated[FailureCounter, Depends(login_throttle)]
 
 
 def client_ip(request: Request) -> str:
-    """The peer address, used to limit login attempts per IP."""
+    """The peer address (a trusted proxy's X-Forwarded-For, resolved by `serve`), used to
+    limit login and registration attempts per address."""
     return request.client.host if request.client else "unknown"
 
 

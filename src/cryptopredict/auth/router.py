@@ -29,10 +29,21 @@ auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses
 users_router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 422))
 
 
-@auth_router.post("/register", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
-def register(data: UserCreate, session: SessionDep) -> UserRead:
-    """Create an account with the `user` role."""
-    return UserRead.model_validate(service.create(session=session, data=data))
+@auth_router.post(
+    "/register", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 429)
+)
+def register(
+    data: UserCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    ip: ClientIpDep,
+) -> UserRead:
+    """Create an account with the `user` role; a few per client address per hour."""
+    user = service.register(
+        session=session, settings=settings, throttle=throttle, data=data, client_ip=ip
+    )
+    return UserRead.model_validate(user)
 
 
 @auth_router.post("/login", responses=error_responses(401, 429))

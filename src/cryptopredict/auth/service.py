@@ -64,6 +64,29 @@ def create(*, session: Session, data: UserCreate, role: Role = Role.USER) -> Use
     return user
 
 
+def register(
+    *,
+    session: Session,
+    settings: Settings,
+    throttle: FailureCounter,
+    data: UserCreate,
+    client_ip: str,
+) -> User:
+    """Self-service sign-up: `create`, limited to `register_max_attempts` per address per window.
+
+    Every attempt counts, a taken email too, and is counted before the check (one atomic
+    increment), so concurrent requests cannot slip past the limit together.
+    """
+    key = f"register:{client_ip}"
+    attempts = throttle.record_failure(key, settings.register_window_seconds)
+    if attempts > settings.register_max_attempts:
+        wait = throttle.blocked_for(key, settings.register_max_attempts)
+        raise RateLimitedError(
+            "Too many registrations from this address; try again later", retry_after=max(1, wait)
+        )
+    return create(session=session, data=data)
+
+
 def _issue_pair(
     *,
     session: Session,

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     back: a ceiling against guessing spread over many addresses."""
     login_window_seconds: int = Field(default=300, ge=1)
     login_ip_max_attempts: int = Field(default=20, ge=1)
+    register_max_attempts: int = Field(default=10, ge=1)
+    """Registrations (successful or not) from one address in `register_window_seconds` before
+    the next is refused with 429: a brake on mass sign-ups and on probing for taken emails."""
+    register_window_seconds: int = Field(default=3600, ge=1)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Addresses whose X-Forwarded-For / X-Forwarded-Proto `serve` believes; none by default,
     so a client cannot choose the address its login attempts are counted under."""

@@ -1,9 +1,10 @@
-"""Failed logins are limited per account and address together, with ceilings per account and per
-address, in memory and shared through Redis."""
+"""Failed logins are limited per account and address together, with ceilings per account and on
+the accounts one address fails on, in memory and shared through Redis."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from cryptopredict.auth import service
-from cryptopredict.auth.throttle import MemoryFailureCounter, RedisFailureCounter
+from cryptopredict.auth.throttle import FailureCounter, MemoryFailureCounter, RedisFailureCounter
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, get_session
 from cryptopredict.core.errors import AuthenticationError, RateLimitedError
@@ -114,7 +115,7 @@ def test_the_owners_password_from_another_address_gets_through(
 
 
 def _login(
-    db_session: Session, settings: Settings, counter: MemoryFailureCounter, email: str, **kw: str
+    db_session: Session, settings: Settings, counter: FailureCounter, email: str, **kw: str
 ) -> None:
     service.login(
         session=db_session,
@@ -161,3 +162,49 @@ def test_guessing_spread_over_many_addresses_meets_the_account_ceiling(
 
     with pytest.raises(RateLimitedError):
         _login(db_session, ceiling, counter, user.email, password=DEFAULT_PASSWORD, ip="192.0.2.1")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def counter(request: pytest.FixtureRequest) -> Iterator[FailureCounter]:
+    """A fresh failure counter of each kind; the Redis one under a prefix of its own."""
+    if request.param == "memory":
+        yield MemoryFailureCounter()
+        return
+    client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+    prefix = f"cryptopredict:test:{uuid.uuid4().hex}:"
+    yield RedisFailureCounter(client, prefix)
+    stale = list(client.scan_iter(prefix + "*"))
+    if stale:
+        client.delete(*stale)
+
+
+NAT = "203.0.113.50"
+
+
+def test_failures_on_a_few_accounts_behind_a_shared_address_lock_out_no_one_else(
+    db_session: Session, settings: Settings, factory: Factory, counter: FailureCounter
+) -> None:
+    limits = settings.model_copy(update={"login_max_attempts": 5, "login_ip_max_attempts": 20})
+    mistyping, owner = [factory.user() for _ in range(4)], factory.user()
+    for user in mistyping:  # 4 x 5 = 20 failures from the address, on 4 accounts
+        for _ in range(5):
+            with pytest.raises(AuthenticationError):
+                _login(db_session, limits, counter, user.email, ip=NAT)
+
+    _login(db_session, limits, counter, owner.email, password=DEFAULT_PASSWORD, ip=NAT)
+
+
+def test_an_address_past_its_account_ceiling_may_only_retry_accounts_it_already_failed(
+    db_session: Session, settings: Settings, factory: Factory, counter: FailureCounter
+) -> None:
+    limits = settings.model_copy(update={"login_ip_max_attempts": 3})
+    tried, untried = [factory.user() for _ in range(3)], factory.user()
+    for user in tried:
+        with pytest.raises(AuthenticationError):
+            _login(db_session, limits, counter, user.email, ip=NAT)
+
+    with pytest.raises(RateLimitedError) as refused:
+        _login(db_session, limits, counter, untried.email, password=DEFAULT_PASSWORD, ip=NAT)
+    assert refused.value.details["retry_after"] >= 1
+    _login(db_session, limits, counter, tried[0].email, password=DEFAULT_PASSWORD, ip=NAT)
+    _login(db_session, limits, counter, untried.email, password=DEFAULT_PASSWORD, ip="192.0.2.1")

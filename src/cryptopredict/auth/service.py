@@ -140,16 +140,23 @@ def login(
     Failures are counted per account and address together: past `login_max_attempts` that
     pair waits `LOGIN_HOLD_BASE_SECONDS`, doubling with each further failure, so guessing from
     one address slows down while the owner's correct password from another address still
-    gets in. Ceilings per address (across accounts) and per account (across addresses) stop
-    guessing spread wide.
+    gets in. A ceiling per account (failures from all addresses) stops guessing spread wide.
+    Per address the ceiling counts distinct accounts failed on, not failures, so people
+    mistyping behind one shared (NAT) address lock out no one else; an address that has failed
+    on `login_ip_max_attempts` accounts (spraying) may try no further account until its window
+    ends (their owners too), while the accounts it already failed on stay under their pairs'
+    holds.
     """
     email = email.strip().lower()
     pair_key = f"pair:{email}|{client_ip}"
     account_key, ip_key = f"account:{email}", f"ip:{client_ip}"
+    address_wait = throttle.blocked_for(ip_key, settings.login_ip_max_attempts)
+    if address_wait and throttle.blocked_for(pair_key, 1):  # an account it already failed on
+        address_wait = 0
     wait = max(
         throttle.held_for(pair_key),
         throttle.blocked_for(account_key, settings.login_account_max_attempts),
-        throttle.blocked_for(ip_key, settings.login_ip_max_attempts),
+        address_wait,
     )
     if wait:
         raise RateLimitedError("Too many failed login attempts; try again later", retry_after=wait)
@@ -161,7 +168,8 @@ def login(
         window = settings.login_window_seconds
         failures = throttle.record_failure(pair_key, window)
         throttle.record_failure(account_key, window)
-        throttle.record_failure(ip_key, window)
+        if failures == 1:  # the first failure of this account from this address
+            throttle.record_failure(ip_key, window)
         if failures >= settings.login_max_attempts:
             excess = failures - settings.login_max_attempts
             throttle.hold(pair_key, min(window, LOGIN_HOLD_BASE_SECONDS * 2 ** min(excess, 20)))

@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     """Failed logins to one account from all addresses in a window before the account is held
     back: a ceiling against guessing spread over many addresses."""
     login_window_seconds: int = Field(default=300, ge=1)
-    login_ip_max_attempts: int = Field(default=20, ge=1)
+    login_ip_max_attempts: int = Field(default=30, ge=1)
+    """Distinct accounts one address may fail to log in to in a window before it may try no
+    further account (the ones it failed on stay under their own holds): stops spraying, while
+    failures behind a shared address lock out no one else. Counts accounts, not failures,
+    despite the name, which is kept so existing configurations still apply."""
     register_max_attempts: int = Field(default=10, ge=1)
     """Registrations (successful or not) from one address in `register_window_seconds` before
     the next is refused with 429: a brake on mass sign-ups and on probing for taken emails."""

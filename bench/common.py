@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import psutil
 import psycopg
+import redis
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -35,6 +36,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CRYPTOPREDICT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1/postgres"
 )
 BENCH_DATABASE = "cryptopredict_bench"
+# The Redis database the servers under test cache in; emptied before and after each use.
+REDIS_URL = os.environ.get("CRYPTOPREDICT_BENCH_REDIS", "redis://127.0.0.1:6379/13")
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -87,6 +90,24 @@ def fresh_database(name: str = BENCH_DATABASE) -> Iterator[str]:
     finally:
         with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as admin:
             admin.execute(statement_drop)
+
+
+@contextlib.contextmanager
+def flushed_redis() -> Iterator[redis.Redis]:
+    """A client of the benchmark's Redis database, emptied before (an earlier run's entries
+    would turn first requests into hits) and after, whatever happens."""
+    require_loopback(REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        try:
+            client.flushdb()
+        except redis.RedisError as exc:
+            raise BenchError(f"Redis at {REDIS_URL} does not answer: {exc}") from exc
+        yield client
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            client.flushdb()
+        client.close()
 
 
 def postgres_version() -> str:

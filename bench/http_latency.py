@@ -120,7 +120,7 @@ def _longest_list(value: Any) -> int:
     return 0
 
 
-def _check(base_url: str) -> dict[str, int]:
+def check_reads(base_url: str) -> dict[str, int]:
     """Refuse to measure wrong answers: a 200 with a year of bars, and all 10 coins."""
     sizes = {}
     for name, path in ENDPOINTS.items():
@@ -160,7 +160,7 @@ def run() -> Section:
     ):
         _seed(database)
         with running_server(database, Path(data_dir), workers=WORKERS) as server:
-            sizes = _check(server.base_url)
+            sizes = check_reads(server.base_url)
             for name, path in (ENDPOINTS | BASELINE).items():
                 url = server.base_url + path
                 _run_python(url, WARMUP_SECONDS, MAX_PYTHON_REQUESTS)
@@ -168,7 +168,7 @@ def run() -> Section:
                     results.append((name, _run_wrk(url, SECONDS)))
                 results.append((name, _run_python(url, SECONDS, MAX_PYTHON_REQUESTS)))
             command = " ".join(["cryptopredict", *server.command[1:]])
-            _check(server.base_url)  # still answering correctly after the load
+            check_reads(server.base_url)  # still answering correctly after the load
         # The same endpoints with the response cache off: what every cache miss costs.
         with running_server(
             database, Path(data_dir), workers=WORKERS, extra_env=UNCACHED_ENV

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -34,17 +33,18 @@ from typing import Any, TypeVar
 from unittest import mock
 
 import httpx
-import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from bench.common import (
     LOAD_TABLE_HEADER,
+    REDIS_URL,
     SHARED_PRICES,
     BenchError,
     Load,
     Section,
     Server,
+    flushed_redis,
     fresh_database,
     load_table_row,
     require_loopback,
@@ -82,7 +82,6 @@ BACKFILL_TARGET_ROWS_PER_SECOND = 50_000
 # dropping the other's.
 BACKFILL_DATABASE = "cryptopredict_bench_backfill"
 
-REDIS_URL = os.environ.get("CRYPTOPREDICT_BENCH_REDIS", "redis://127.0.0.1:6379/13")
 MIRROR_IDS = (*DAILY_COINS, *EXTRA_COINS)
 SIMPLE_PRICE = "/api/v3/simple/price?ids=" + ",".join(MIRROR_IDS) + "&vs_currencies=usd"
 MARKETS_PAGE = f"/api/v3/coins/markets?vs_currency=usd&per_page={TOP_COINS}"
@@ -434,17 +433,7 @@ def run_backfill() -> Section:
 # ---- mirror ------------------------------------------------------------------------------------
 
 
-def _redis() -> redis.Redis:
-    require_loopback(REDIS_URL)
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        raise BenchError(f"Redis at {REDIS_URL} does not answer: {exc}") from exc
-    return client
-
-
-def _seed_mirror(database: str, data_dir: Path) -> tuple[RunResult, RunResult]:
+def seed_mirror(database: str, data_dir: Path) -> tuple[RunResult, RunResult]:
     """The daily CSVs, then the top 250 coins and their latest prices from the fake."""
     with _migrated_engine(database) as engine:
         with Session(engine) as session:
@@ -459,7 +448,7 @@ def _seed_mirror(database: str, data_dir: Path) -> tuple[RunResult, RunResult]:
     return discover, prices
 
 
-def _check_mirror(base_url: str) -> dict[str, int]:
+def check_mirror(base_url: str) -> dict[str, int]:
     """Refuse to measure wrong answers: a USD price for all 10 ids, and a full page."""
     sizes = {}
     for name, path in MIRROR_ENDPOINTS.items():
@@ -526,43 +515,38 @@ def run_mirror() -> Section:
         "PostgreSQL + Redis cache)"
     )
     wrk = wrk_version()
-    store = _redis()
     redis_env = {"CRYPTOPREDICT_REDIS_URL": REDIS_URL}
     cpu: dict[str, float] = {}
     uncached_cpu: dict[str, float] = {}
     light: list[tuple[str, Load]] = []
-    try:
+    with (
+        flushed_redis() as store,
+        fresh_database(MIRROR_DATABASE) as database,
+        tempfile.TemporaryDirectory(prefix="cp-bench-") as data_dir,
+    ):
+        discover, prices = seed_mirror(database, Path(data_dir))
+        with running_server(
+            database, Path(data_dir), workers=MIRROR_WORKERS, extra_env=redis_env
+        ) as server:
+            sizes = check_mirror(server.base_url)
+            cached = _load_all(
+                server,
+                MIRROR_ENDPOINTS | MIRROR_BASELINE,
+                wrk=bool(wrk),
+                cpu=cpu,
+                light=light,
+            )
+            check_mirror(server.base_url)
+            redis_keys = int(store.dbsize())
+            command = " ".join(["cryptopredict", *server.command[1:]])
         store.flushdb()
-        with (
-            fresh_database(MIRROR_DATABASE) as database,
-            tempfile.TemporaryDirectory(prefix="cp-bench-") as data_dir,
-        ):
-            discover, prices = _seed_mirror(database, Path(data_dir))
-            with running_server(
-                database, Path(data_dir), workers=MIRROR_WORKERS, extra_env=redis_env
-            ) as server:
-                sizes = _check_mirror(server.base_url)
-                cached = _load_all(
-                    server,
-                    MIRROR_ENDPOINTS | MIRROR_BASELINE,
-                    wrk=bool(wrk),
-                    cpu=cpu,
-                    light=light,
-                )
-                _check_mirror(server.base_url)
-                redis_keys = int(store.dbsize())
-                command = " ".join(["cryptopredict", *server.command[1:]])
-            store.flushdb()
-            uncached_env = redis_env | {"CRYPTOPREDICT_CACHE_TTL_SECONDS": "0"}
-            with running_server(
-                database, Path(data_dir), workers=MIRROR_WORKERS, extra_env=uncached_env
-            ) as server:
-                uncached = _load_all(
-                    server, MIRROR_ENDPOINTS, wrk=bool(wrk), python=False, cpu=uncached_cpu
-                )
-    finally:
-        store.flushdb()
-        store.close()
+        uncached_env = redis_env | {"CRYPTOPREDICT_CACHE_TTL_SECONDS": "0"}
+        with running_server(
+            database, Path(data_dir), workers=MIRROR_WORKERS, extra_env=uncached_env
+        ) as server:
+            uncached = _load_all(
+                server, MIRROR_ENDPOINTS, wrk=bool(wrk), python=False, cpu=uncached_cpu
+            )
     if redis_keys == 0:
         raise BenchError("the server wrote nothing to Redis: the cache was not in use")
     failed = [(name, load) for name, load in cached + uncached + light if load.bad]

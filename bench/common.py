@@ -307,6 +307,27 @@ LOAD_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)
+class SocketErrors:
+    """wrk's socket error counts; `timeout` counts, every 2 s, each connection whose request
+    has waited longer than wrk's --timeout (so one slow request can count more than once)."""
+
+    connect: int = 0
+    read: int = 0
+    write: int = 0
+    timeout: int = 0
+
+    @property
+    def total(self) -> int:
+        """All socket errors together."""
+        return self.connect + self.read + self.write + self.timeout
+
+    def __str__(self) -> str:
+        return (
+            f"connect {self.connect}, read {self.read}, write {self.write}, timeout {self.timeout}"
+        )
+
+
+@dataclass(frozen=True)
 class Load:
     """What one load run measured."""
 
@@ -316,12 +337,20 @@ class Load:
     p50_ms: float
     p90_ms: float
     p99_ms: float
-    bad: int
+    # Answers with an error status: not 200 for httpx; for wrk, status 400 or above (the only
+    # ones wrk counts, under the name "Non-2xx or 3xx responses").
+    bad_status: int
+    socket_errors: SocketErrors = SocketErrors()
 
     @property
     def rps(self) -> float:
         """Completed requests per second."""
         return self.requests / self.seconds
+
+    @property
+    def bad(self) -> int:
+        """Bad statuses and socket errors together: what no healthy run has."""
+        return self.bad_status + self.socket_errors.total
 
 
 LOAD_TABLE_HEADER = (
@@ -364,7 +393,7 @@ async def _python_load(url: str, seconds: float, max_requests: int, connections:
         p50_ms=percentile(latencies, 0.50) * 1000,
         p90_ms=percentile(latencies, 0.90) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
-        bad=sum(count for status, count in statuses.items() if status != 200),
+        bad_status=sum(count for status, count in statuses.items() if status != 200),
     )
 
 
@@ -422,6 +451,6 @@ def run_wrk(url: str, seconds: int, connections: int = LOAD_CONNECTIONS) -> Load
         p50_ms=_wrk_ms(distribution["50"]),
         p90_ms=_wrk_ms(distribution["90"]),
         p99_ms=_wrk_ms(distribution["99"]),
-        bad=(int(non_2xx.group(1)) if non_2xx else 0)
-        + (sum(int(n) for n in errors.groups()) if errors else 0),
+        bad_status=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=SocketErrors(*map(int, errors.groups())) if errors else SocketErrors(),
     )

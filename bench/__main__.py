@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import forecasting, http_latency, import_prices, marketdata, tasks
+from bench import forecasting, http_latency, import_prices, load, marketdata, tasks
 from bench.common import REPO_ROOT, Section, library_versions, machine_facts
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "http": ("HTTP latency", http_latency.run),
     "backfill": ("Backfill from CoinGecko", marketdata.run_backfill),
     "mirror": ("CoinGecko mirror", marketdata.run_mirror),
+    "load": (f"Load: {load.CONNECTIONS} connections", load.run),
     "sync-calls": ("Calls per prices sync", marketdata.run_sync_calls),
     "forecast": ("Forecasting", forecasting.run),
     "tasks": ("Background tasks (Celery)", tasks.run),

@@ -10,6 +10,7 @@ import contextlib
 import os
 import platform
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -299,6 +300,23 @@ def wrk_version() -> str | None:
         return None
     match = re.search(r"wrk \S+", completed.stdout + completed.stderr)
     return match.group(0) if match else None
+
+
+def raise_open_files_limit(needed: int) -> tuple[int, int]:
+    """Raise this process's soft RLIMIT_NOFILE to at least `needed`, so the server and wrk
+    it starts (which inherit it) can hold that many sockets; returns (before, after).
+
+    Raises BenchError when the hard limit is lower: only root could lift it.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            raise BenchError(
+                f"the open-files limit is {soft} (hard {hard}), below the {needed} this "
+                "benchmark needs; raise it (`ulimit -Hn`) and run again"
+            )
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 # ---- load generators ------------------------------------------------------------------------

@@ -299,3 +299,23 @@ def test_invalidations_in_another_redis_database_are_not_applied(redis_url: str)
             await elsewhere.aclose()
 
     _run(scenario())
+
+
+def test_hundreds_of_concurrent_lookups_wait_for_a_connection_instead_of_failing(
+    redis_url: str,
+) -> None:
+    """More concurrent requests than the pool has connections (and than redis-py's default of
+    100) all read Redis, and none turns the cache off as if Redis were down."""
+    namespace = _namespace()
+
+    async def scenario() -> list[bytes | None]:
+        cache = RedisCache(redis_url, staleness_seconds=0)  # no local tier: every read is Redis
+        try:
+            await cached_bytes(cache, namespace, "k", _constant(b"v"))
+            found = await asyncio.gather(*(cache.lookup(namespace, "k") for _ in range(300)))
+            after = await cache.lookup(namespace, "k")
+            return [f.value for f in found] + [after.value]
+        finally:
+            await cache.aclose()
+
+    assert _run(scenario()) == [b"v"] * 301

@@ -48,6 +48,12 @@ KEY_PREFIX = "cryptopredict:cache:"
 INVALIDATION_CHANNEL = f"{KEY_PREFIX}invalidations:"  # + the database number: channels
 # are server-wide, generations are per database
 DEFAULT_STALENESS_SECONDS = 1.0
+REDIS_POOL_CONNECTIONS = 64
+"""Connections per process for cache reads and writes. Requests beyond it wait for one (up to
+`REDIS_POOL_WAIT_SECONDS`) instead of failing: under hundreds of concurrent requests a failure
+would read as Redis being down and send every request to the database for seconds."""
+REDIS_POOL_WAIT_SECONDS = 2.0
+_POOL_EXHAUSTED = "No connection available."  # redis-py's error once the wait times out
 LOCAL_MAX_ENTRIES = 2048
 LOCAL_MAX_BYTES = 64 * 1024 * 1024
 
@@ -286,7 +292,19 @@ class RedisCache:
         local_max_bytes: int = LOCAL_MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._async = aioredis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        self._async = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=REDIS_POOL_CONNECTIONS,
+                timeout=REDIS_POOL_WAIT_SECONDS,
+                socket_connect_timeout=0.5,
+                socket_timeout=0.5,
+            )
+        )
+        # Its own connection, so the listener never waits behind requests for the pool.
+        self._subscriber = aioredis.Redis.from_url(
+            url, socket_connect_timeout=0.5, socket_timeout=0.5
+        )
         self._sync = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
         self._lookup = self._async.register_script(_LOOKUP_SCRIPT)
         self._invalidate = self._sync.register_script(_INVALIDATE_SCRIPT)
@@ -392,6 +410,7 @@ class RedisCache:
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await listener
         await self._async.aclose()
+        await self._subscriber.aclose()
         self._sync.close()
 
     # ---- failures -----------------------------------------------------------------------
@@ -401,7 +420,11 @@ class RedisCache:
 
     def _failed(self, action: str, exc: Exception) -> None:
         """Back off from Redis for a few seconds so requests don't each pay a timeout (the
-        local tier stays only as long as the listener's heartbeat keeps proving it current)."""
+        local tier stays only as long as the listener's heartbeat keeps proving it current).
+        A pool with no free connection is load, not failure: that request alone misses."""
+        if isinstance(exc, redis.ConnectionError) and str(exc) == _POOL_EXHAUSTED:
+            logger.debug("response cache %s found no free Redis connection", action)
+            return
         self._down_until = self._clock() + self._retry_after
         logger.warning("response cache %s failed, serving uncached: %s", action, exc)
 
@@ -454,7 +477,7 @@ class RedisCache:
     async def _listen(self) -> None:
         """Apply published invalidations and heartbeat, reconnecting after failures."""
         while True:
-            pubsub: Any = self._async.pubsub()
+            pubsub: Any = self._subscriber.pubsub()
             try:
                 await self._follow(pubsub)
             except Exception as exc:  # any failure only turns the local tier off for a while

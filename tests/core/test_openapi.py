@@ -89,7 +89,8 @@ def test_links_name_real_operations_and_their_path_parameters() -> None:
         for response in operation["responses"].values()
         for link in response.get("links", {}).values()
     ]
-    assert len(links) >= 9
+    targets = {link["operationId"] for link in links}
+    assert {"get_portfolio", "get_transaction", "login", "refresh", "logout"} <= targets
     for link in links:
         path, _ = by_id[link["operationId"]]
         assert set(link["parameters"]) == set(re.findall(r"\{(\w+)\}", path))

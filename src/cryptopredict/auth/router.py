@@ -22,15 +22,30 @@ from cryptopredict.auth.schemas import (
 )
 from cryptopredict.core.dependencies import SessionDep, SettingsDep
 from cryptopredict.core.errors import error_responses
+from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.core.validation import IntId
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422))
 users_router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 422))
 
+# A new account logs in with what it registered; an issued pair is refreshed or logged out.
+_REGISTERED_LINKS = links(
+    status.HTTP_201_CREATED,
+    {"Login": "login"},
+    request_body={"email": "$request.body#/email", "password": "$request.body#/password"},
+)
+_TOKEN_LINKS = links(
+    status.HTTP_200_OK,
+    {"Refresh": "refresh", "Logout": "logout"},
+    request_body={"refresh_token": "$response.body#/refresh_token"},
+)
+
 
 @auth_router.post(
-    "/register", status_code=status.HTTP_201_CREATED, responses=error_responses(409, 429)
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=_REGISTERED_LINKS | error_responses(409, 429),
 )
 def register(
     data: UserCreate,
@@ -46,7 +61,7 @@ def register(
     return UserRead.model_validate(user)
 
 
-@auth_router.post("/login", responses=error_responses(401, 429))
+@auth_router.post("/login", responses=_TOKEN_LINKS | error_responses(401, 429))
 def login(
     data: LoginRequest,
     session: SessionDep,
@@ -84,7 +99,7 @@ def token(
     )
 
 
-@auth_router.post("/refresh", responses=error_responses(401))
+@auth_router.post("/refresh", responses=_TOKEN_LINKS | error_responses(401))
 def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     """Rotate a refresh token: the old one stops working, reusing it revokes the login."""
     return service.refresh(session=session, settings=settings, refresh_token=data.refresh_token)

@@ -144,16 +144,20 @@ def _depends_on(dependant: Dependant, call: Callable[..., Any]) -> bool:
 
 
 def links(
-    status_code: int, targets: dict[str, str], parameters: dict[str, str]
+    status_code: int,
+    targets: dict[str, str],
+    parameters: dict[str, str] | None = None,
+    request_body: dict[str, str] | None = None,
 ) -> dict[int | str, dict[str, Any]]:
     """A `responses=` entry linking a `status_code` answer to the operations (by id, named by
-    link) that address what it returned, with these path parameters — how a client, or the
-    fuzzer's stateful phase, goes from a created resource to the calls that use it."""
+    link) that use what it returned, filling these path parameters and body fields with
+    runtime expressions — how a client, or the fuzzer's stateful phase, goes from a created
+    resource (or an issued token) to the calls that use it."""
+    link: dict[str, Any] = {"parameters": dict(parameters or {})}
+    if request_body is not None:
+        link["requestBody"] = dict(request_body)
     return {
         status_code: {
-            "links": {
-                name: {"operationId": target, "parameters": dict(parameters)}
-                for name, target in targets.items()
-            }
+            "links": {name: {"operationId": target, **link} for name, target in targets.items()}
         }
     }

@@ -4,7 +4,7 @@ integers beyond what the id columns hold, are refused at the edge in the right e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -19,10 +19,11 @@ BEYOND_INT64 = 2**63
 
 
 @pytest.fixture
-def http(client: TestClient) -> Iterator[TestClient]:
-    """A client that answers a server error as a 500 response instead of raising it."""
-    with TestClient(client.app, raise_server_exceptions=False) as bare:
-        yield bare
+def http(client: TestClient) -> TestClient:
+    """A client that answers a server error as a 500 response instead of raising it. Its
+    lifespan is not run: the app's shutdown disposes the engine the tests share, orphaning
+    the test's open connection, which on PostgreSQL piles up towards `max_connections`."""
+    return TestClient(client.app, raise_server_exceptions=False)
 
 
 @pytest.fixture
@@ -315,3 +316,96 @@ def test_openapi_bounds_every_integer_path_id(http: TestClient) -> None:
                 assert parameter["schema"]["minimum"] == 1, (path, parameter)
                 assert parameter["schema"]["maximum"] in (2**31 - 1, INT64_MAX), (path, parameter)
     assert seen >= 10
+
+
+# ---- instants ----------------------------------------------------------------------------
+
+YEAR_ONE = "0001-01-01T00:00:00%2B01:00"  # a UTC conversion of it overflows
+YEAR_9999 = "9999-12-31T23:59:59-01:00"
+RANGE_ROUTES = ["history", "ohlc", "resampled?source=1h&target=1d", "gaps"]
+
+
+@pytest.fixture
+def priced(factory: Factory) -> None:
+    """Bitcoin with three daily and three hourly bars in early 2024."""
+    coin = factory.coin("bitcoin")
+    factory.daily_prices(coin, [1.0, 2.0, 3.0])
+    factory.daily_prices(coin, [1.0, 2.0, 3.0], interval="1h", step=dt.timedelta(hours=1))
+
+
+@pytest.mark.usefixtures("priced")
+@pytest.mark.parametrize("route", RANGE_ROUTES)
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        pytest.param(f"start={YEAR_ONE}", id="start-year-1"),
+        pytest.param(f"end={YEAR_9999}", id="end-year-9999"),
+        pytest.param(f"start={YEAR_ONE}&end={YEAR_9999}", id="both"),
+        pytest.param("start=0001-01-01T00:00:00Z&end=9999-12-31T23:59:59Z", id="utc-extremes"),
+    ],
+)
+def test_range_bounds_beyond_any_data_are_clamped(
+    http: TestClient, route: str, bounds: str
+) -> None:
+    path, _, query = route.partition("?")
+    unbounded = http.get(f"{V1}/prices/bitcoin/{path}?{query}")
+    separator = "&" if query else ""
+    response = http.get(f"{V1}/prices/bitcoin/{path}?{query}{separator}{bounds}")
+    assert response.status_code == 200, response.text
+    assert unbounded.status_code == 200, unbounded.text
+    if path == "gaps":  # a window wider than the data is missing bars at either end
+        gaps = response.json()["gaps"]
+        assert gaps
+        assert all("1970-01-01T00:00:00Z" <= gap["start"] for gap in gaps)
+        assert all(gap["end"] <= "2100-01-01T00:00:00Z" for gap in gaps)
+    else:
+        assert response.json() == unbounded.json()
+
+
+@pytest.mark.usefixtures("priced")
+@pytest.mark.parametrize(
+    "window",
+    [
+        pytest.param("from=-99999999999&to=99999999999", id="huge-seconds"),
+        pytest.param("from=-62135596800&to=253402300799", id="year-1-to-9999"),
+        pytest.param("from=-1e300&to=1e300", id="float-extremes"),
+        pytest.param(f"from={YEAR_ONE}&to={YEAR_9999}", id="iso-with-offsets"),
+    ],
+)
+def test_mirror_ranges_beyond_any_data_are_clamped(http: TestClient, window: str) -> None:
+    url = f"{V3}/coins/bitcoin/market_chart/range?vs_currency=usd"
+    everything = http.get(f"{url}&from=0&to=4102444800")  # 1970 to 2100
+    response = http.get(f"{url}&{window}")
+    assert response.status_code == 200, response.text
+    assert len(response.json()["prices"]) == 3
+    assert response.json() == everything.json()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e400", "soon"])
+def test_mirror_instants_that_are_no_number_or_date_are_refused(
+    http: TestClient, value: str
+) -> None:
+    response = http.get(f"{V3}/coins/bitcoin/market_chart/range?vs_currency=usd&from={value}&to=1")
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid from"}
+
+
+@pytest.mark.parametrize("timestamp", [YEAR_ONE.replace("%2B", "+"), YEAR_9999])
+def test_bulk_instants_near_year_1_or_9999_are_refused(
+    http: TestClient, factory: Factory, admin_headers: dict[str, str], timestamp: str
+) -> None:
+    factory.coin("bitcoin")
+    point = {"coin": "bitcoin", "interval": "1d", "timestamp": timestamp, "price": 1.0}
+    response = http.post(f"{V1}/prices/bulk", json={"points": [point]}, headers=admin_headers)
+    assert_refused(response, loc=["body", "points", 0, "timestamp"])
+
+
+@pytest.mark.parametrize("executed_at", [YEAR_ONE.replace("%2B", "+"), YEAR_9999, "1700000000"])
+def test_transaction_instants_out_of_range_or_not_dates_are_refused(
+    http: TestClient, factory: Factory, user_headers: dict[str, str], executed_at: str
+) -> None:
+    factory.coin("bitcoin")
+    portfolio = http.post(f"{V1}/portfolios", json={"name": "p"}, headers=user_headers).json()
+    body = {"coin": "bitcoin", "kind": "transfer_in", "quantity": "1", "executed_at": executed_at}
+    url = f"{V1}/portfolios/{portfolio['id']}/transactions"
+    assert_refused(http.post(url, json=body, headers=user_headers), loc=["body", "executed_at"])

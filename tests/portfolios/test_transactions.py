@@ -64,7 +64,13 @@ def test_create_returns_decimals_as_strings_and_utc_time(
 def test_json_numbers_are_accepted_and_symbols_resolve(owner: Owner, pid: int) -> None:
     body = owner.post(
         f"{BASE}/{pid}/transactions",
-        {"coin": "ETH", "kind": "buy", "quantity": 1.5, "price": 2000, "executed_at": 1704067200},
+        {
+            "coin": "ETH",
+            "kind": "buy",
+            "quantity": 1.5,
+            "price": 2000,
+            "executed_at": "2024-01-01T00:00:00Z",
+        },
     )
     assert body.status_code == 201, body.text
     created = body.json()

@@ -1,5 +1,12 @@
-"""Input rules every route shares: ids bounded to what their columns hold, and text free of
-the control characters that the database refuses or that no honest input carries.
+"""Input rules every route shares: ids bounded to what their columns hold, instants in a
+range every datetime operation can reach, and text free of the control characters that the
+database refuses or that no honest input carries.
+
+Instants: [EARLIEST_INSTANT, LATEST_INSTANT] in UTC. A range bound beyond it is clamped to
+it (asking from year 1 means from the beginning); a stored instant beyond it is refused.
+Either way the check runs before any conversion, so year 1 or 9999 with an offset cannot
+overflow. Instants are ISO 8601 text, never epoch numbers (the CoinGecko mirror's own
+parameters excepted, which clamp their epoch seconds the same way).
 
 Control characters: URLs (path, query names and values) may hold none of C0 (U+0000-U+001F)
 or DEL (U+007F); request bodies (JSON strings and keys, form fields) may hold tab, line feed
@@ -9,15 +16,27 @@ no DEL and, in JSON, no lone UTF-16 surrogate (text that cannot be encoded to st
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from pydantic import Field
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+
+from cryptopredict.core.timegrid import EPOCH
 
 INT4_MAX = 2**31 - 1
 INT8_MAX = 2**63 - 1
+
+EARLIEST_INSTANT = EPOCH
+"""The earliest instant the API reads or stores (no market data is older)."""
+LATEST_INSTANT = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+"""The latest instant the API reads or stores: far enough for any forecast horizon."""
+
+_ISO_DATE = re.compile(r"[0-9]{4}-")
+
 
 IntId = Annotated[int, Field(ge=1, le=INT4_MAX)]
 """A database id held in an `Integer` column (users, portfolios, transactions, coins)."""
@@ -27,6 +46,56 @@ BigIntId = Annotated[int, Field(ge=1, le=INT8_MAX)]
 VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f]"
 """A character that is neither white space nor control, for patterns of one-word fields
 (symbols, URLs); a bare non-space class would let control characters through."""
+
+
+def _utc(value: dt.datetime) -> dt.datetime | None:
+    """`value` in UTC (a naive one read as UTC), or None when its wall clock is a year or
+    more outside the instant range: no conversion then runs, which near year 1 or 9999
+    would overflow."""
+    if not EARLIEST_INSTANT.year - 1 <= value.year <= LATEST_INSTANT.year:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def clamp_instant(value: dt.datetime) -> dt.datetime:
+    """`value` in UTC, held to [EARLIEST_INSTANT, LATEST_INSTANT] (for range bounds)."""
+    utc = _utc(value)
+    if utc is None:
+        return EARLIEST_INSTANT if value.year < EARLIEST_INSTANT.year else LATEST_INSTANT
+    return min(max(utc, EARLIEST_INSTANT), LATEST_INSTANT)
+
+
+def bounded_instant(value: dt.datetime) -> dt.datetime:
+    """`value` in UTC; a ValueError outside [EARLIEST_INSTANT, LATEST_INSTANT]."""
+    utc = _utc(value)
+    if utc is None or not EARLIEST_INSTANT <= utc <= LATEST_INSTANT:
+        raise ValueError(
+            f"Timestamp must lie between {EARLIEST_INSTANT:%Y-%m-%d} and "
+            f"{LATEST_INSTANT:%Y-%m-%d} (UTC)"
+        )
+    return utc
+
+
+def clamp_epoch_seconds(seconds: float) -> dt.datetime:
+    """The UTC instant `seconds` after the epoch, held to the instant range (for range
+    bounds given as UNIX seconds, which may be negative or beyond any calendar)."""
+    lowest = (EARLIEST_INSTANT - EPOCH).total_seconds()
+    highest = (LATEST_INSTANT - EPOCH).total_seconds()
+    return dt.datetime.fromtimestamp(min(max(seconds, lowest), highest), dt.UTC)
+
+
+def _iso_text(value: Any) -> Any:
+    """Instants come as ISO 8601 text (or a datetime from Python callers): pydantic would
+    also read a number, or a string of one, as epoch seconds."""
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise PydanticCustomError("datetime_parsing", "Input should be an ISO 8601 date and time")
+
+
+InstantBound = Annotated[dt.datetime, BeforeValidator(_iso_text), AfterValidator(clamp_instant)]
+"""A range bound: ISO 8601, naive read as UTC, clamped to the instant range."""
+AwareInstant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(bounded_instant)]
+"""An instant to store: ISO 8601 with a timezone, in UTC, refused outside the range."""
 
 Loc = tuple[str | int, ...]
 """Where a refused value sits, as in a validation error: ("query", "q"), ("body", "name")."""

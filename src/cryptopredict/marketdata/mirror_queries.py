@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from cryptopredict.coins.schemas import CatalogueOrder
 from cryptopredict.core.timegrid import ONE_DAY
-from cryptopredict.core.validation import INT8_MAX, Loc
+from cryptopredict.core.validation import INT8_MAX, Loc, clamp_epoch_seconds, clamp_instant
 from cryptopredict.marketdata.coingecko_format import MAX_PER_PAGE, OHLC_DAYS
 from cryptopredict.prices.types import Interval
 
@@ -202,7 +202,8 @@ def _page(value: str | None) -> int:
 
 
 def _instant(value: str | None, name: str) -> dt.datetime:
-    """A UNIX timestamp in seconds (or an ISO date/time, read as UTC) as an aware instant."""
+    """A UNIX timestamp in seconds (or an ISO date/time, read as UTC) as an aware instant,
+    clamped to the API's instant range: `to=9999999999` is a common way to say "up to now"."""
     text = _required(value, name)
     try:
         seconds = float(text)
@@ -212,11 +213,10 @@ def _instant(value: str | None, name: str) -> dt.datetime:
         if seconds is not None:
             if not math.isfinite(seconds):
                 raise ValueError(text)
-            return dt.datetime.fromtimestamp(seconds, dt.UTC)
-        parsed = dt.datetime.fromisoformat(text)
-    except (ValueError, OverflowError, OSError):
+            return clamp_epoch_seconds(seconds)
+        return clamp_instant(dt.datetime.fromisoformat(text))
+    except ValueError:
         raise invalid(name) from None
-    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
 
 
 def _cache_key(query: Any) -> str:

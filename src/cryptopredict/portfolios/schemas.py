@@ -15,7 +15,6 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cryptopredict.core.database import utcnow
+from cryptopredict.core.validation import AwareInstant
 from cryptopredict.portfolios.models import TransactionKind
 
 # Storage is NUMERIC(38, 18), read back exactly (ExactDecimal normalises in a 38-digit context).
@@ -48,12 +48,8 @@ def decimal_text(value: Decimal) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def _utc_instant(value: dt.datetime) -> dt.datetime:
-    """Keep instants in UTC, after the first block and not in the future beyond clock skew."""
-    try:
-        value = value.astimezone(dt.UTC)
-    except OverflowError as exc:
-        raise ValueError("Timestamp is out of range") from exc
+def _executed_instant(value: dt.datetime) -> dt.datetime:
+    """After the first block and not in the future beyond clock skew (already in UTC)."""
     if value < EARLIEST_EXECUTED_AT:
         raise ValueError(f"Timestamp must not be before {EARLIEST_EXECUTED_AT.isoformat()}")
     if value > utcnow() + CLOCK_SKEW:
@@ -70,7 +66,7 @@ Money = Annotated[
     Decimal,
     Field(ge=0, max_digits=_MAX_DIGITS, decimal_places=MAX_DECIMAL_PLACES),
 ]
-ExecutedAt = Annotated[AwareDatetime, AfterValidator(_utc_instant)]
+ExecutedAt = Annotated[AwareInstant, AfterValidator(_executed_instant)]
 DecimalStr = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)

@@ -2,46 +2,38 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Annotated
 
 from fastapi import Depends, Query
 
 from cryptopredict.coins.schemas import COINGECKO_ID_MAX_LENGTH, COINGECKO_ID_PATTERN
+from cryptopredict.core.validation import InstantBound
 from cryptopredict.prices.schemas import MAX_LATEST_COINS, TimeRange
 from cryptopredict.prices.service import query_error
 
 _INSTANT_HELP = (
     "ISO 8601 instant, e.g. `2024-01-01T00:00:00Z` (encode `+` as `%2B`); a value without a "
-    "timezone, including a bare date, is read as UTC"
+    "timezone, including a bare date, is read as UTC; one before 1970 or after 2100 is read "
+    "as that edge"
 )
 _COINGECKO_ID = re.compile(COINGECKO_ID_PATTERN)
 
 
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Naive instants are taken to be UTC (the only zone the API speaks); others converted."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
 async def time_range(
     start: Annotated[
-        dt.datetime | None, Query(description="Inclusive lower bound. " + _INSTANT_HELP)
+        InstantBound | None, Query(description="Inclusive lower bound. " + _INSTANT_HELP)
     ] = None,
     end: Annotated[
-        dt.datetime | None, Query(description="Inclusive upper bound. " + _INSTANT_HELP)
+        InstantBound | None, Query(description="Inclusive upper bound. " + _INSTANT_HELP)
     ] = None,
 ) -> TimeRange:
-    """Read `start`/`end` as UTC and refuse an inverted window with a 422 (async because it
-    does no I/O: FastAPI then runs it on the event loop instead of a worker thread)."""
-    window = TimeRange(start=as_utc(start), end=as_utc(end))
-    if window.start is not None and window.end is not None and window.start > window.end:
+    """`start`/`end` in UTC within the instant range; an inverted window is a 422 (async
+    because it does no I/O: FastAPI then runs it on the event loop instead of a worker
+    thread)."""
+    if start is not None and end is not None and start > end:
         raise query_error("start", "start must not be after end")
-    return window
+    return TimeRange(start=start, end=end)
 
 
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]

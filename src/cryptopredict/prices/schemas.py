@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cryptopredict.coins.schemas import CoingeckoId
+from cryptopredict.core.validation import AwareInstant
 from cryptopredict.prices.types import Interval
 
 MAX_HISTORY_POINTS = 10_000
@@ -207,7 +208,7 @@ class BulkPoint(BaseModel):
 
     coin: CoingeckoId
     interval: Interval
-    timestamp: AwareDatetime
+    timestamp: AwareInstant
     open: PositivePrice | None = None
     high: PositivePrice | None = None
     low: PositivePrice | None = None
@@ -220,7 +221,6 @@ class BulkPoint(BaseModel):
     def _consistent(self) -> BulkPoint:
         """Reject bars that cannot be real: low above high, open or close outside the range,
         instants before Bitcoin existed (likely a unit mix-up) or in the future."""
-        self.timestamp = self.timestamp.astimezone(dt.UTC)
         if self.timestamp < EARLIEST_INSTANT:
             raise ValueError("timestamp is before 2009-01-01")
         if self.timestamp > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):

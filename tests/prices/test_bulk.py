@@ -87,6 +87,21 @@ INVALID = [
     ({"volume": -5.0}, "volume", "greater_than_equal"),
     ({"coin": "Bitcoin"}, "coin", "string_pattern_mismatch"),
     ({"source": "x"}, "source", "extra_forbidden"),
+    # Bars start on their interval's UTC grid: a daily bar at 13:17 is no daily bar.
+    ({"timestamp": "2024-01-05T13:17:00Z"}, None, "value_error"),
+    ({"timestamp": "2024-01-05T00:00:00.5Z"}, None, "value_error"),
+    ({"timestamp": "2024-01-05T00:30:00+01:00"}, None, "value_error"),
+    ({"interval": "1h", "timestamp": "2024-01-05T10:30:00Z"}, None, "value_error"),
+    ({"interval": "5m", "timestamp": "2024-01-05T10:02:30Z"}, None, "value_error"),
+    # Finite is not enough: values beyond the documented ceilings are unit mix-ups.
+    (
+        {"price": 1e308, "open": None, "high": None, "low": None, "close": None},
+        "price",
+        "less_than_equal",
+    ),
+    ({"high": 1e16}, "high", "less_than_equal"),
+    ({"volume": 1e300}, "volume", "less_than_equal"),
+    ({"market_cap": 1e19}, "market_cap", "less_than_equal"),
 ]
 
 
@@ -137,7 +152,7 @@ def test_bulk_limits_and_permissions(
     client: TestClient, factory: Factory, admin: dict[str, str], db_session: Session
 ) -> None:
     assert client.post(BULK, json={"points": []}, headers=admin).status_code == 422
-    too_many = [_point(timestamp=f"2024-01-01T00:00:{i % 60:02d}Z") for i in range(10_001)]
+    too_many = [_point(interval="5m", timestamp="2024-01-01T00:00:00Z") for _ in range(10_001)]
     response = client.post(BULK, json={"points": too_many}, headers=admin)
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["loc"] == ["body", "points"]
@@ -149,3 +164,39 @@ def test_bulk_limits_and_permissions(
     assert user.status_code == 403
     assert user.json()["error"]["code"] == "permission_denied"
     assert price_count(db_session) == 0
+
+
+def test_bars_on_their_grid_and_at_the_ceilings_are_written(
+    client: TestClient, admin: dict[str, str], db_session: Session
+) -> None:
+    points = [
+        _point(interval="5m", timestamp="2024-01-01T10:05:00Z"),
+        _point(interval="1h", timestamp="2024-01-01T11:00:00+01:00"),
+        _point(timestamp="2024-01-02T05:30:00+05:30"),
+        _point(day=3, price=1e15, open=None, high=None, low=None, close=None, market_cap=1e18),
+        _point(day=4, price=1e-12, volume=1e18, market_cap=None),
+    ]
+    response = client.post(BULK, json={"points": points}, headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"written": 5, "received": 5}
+    assert price_count(db_session) == 5
+
+
+def test_the_ceilings_are_in_the_openapi_document(client: TestClient) -> None:
+    point = client.get("/openapi.json").json()["components"]["schemas"]["BulkPoint"]
+    maxima = {
+        name: field.get("anyOf", [field])[0].get("maximum")
+        for name, field in point["properties"].items()
+    }
+    assert maxima == {
+        "coin": None,
+        "interval": None,
+        "timestamp": None,
+        "open": 1e15,
+        "high": 1e15,
+        "low": 1e15,
+        "close": 1e15,
+        "price": 1e15,
+        "volume": 1e18,
+        "market_cap": 1e18,
+    }

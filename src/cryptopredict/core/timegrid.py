@@ -32,6 +32,11 @@ def to_millis(instant: dt.datetime) -> int:
     return to_micros(instant) // 1000
 
 
+def is_aligned(instant: dt.datetime, seconds: int) -> bool:
+    """Whether `instant` starts a bar of `seconds` on the epoch-aligned grid."""
+    return to_micros(instant) % (seconds * MICROS_PER_SECOND) == 0
+
+
 def floor_instant(instant: dt.datetime, seconds: int) -> dt.datetime:
     """The start of the epoch-aligned bar of `seconds` that holds `instant`."""
     width = dt.timedelta(seconds=seconds)

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cryptopredict.coins.schemas import CoingeckoId
+from cryptopredict.core.timegrid import is_aligned
 from cryptopredict.core.validation import AwareInstant
 from cryptopredict.prices.types import Interval
 
@@ -16,6 +17,11 @@ MAX_HISTORY_POINTS = 10_000
 MAX_LATEST_COINS = 100
 MAX_BULK_POINTS = 10_000
 EARLIEST_INSTANT = dt.datetime(2009, 1, 1, tzinfo=dt.UTC)
+MAX_PRICE = 1e15
+"""The highest price (USD) a point may carry: ten orders of magnitude above any coin's."""
+MAX_AMOUNT = 1e18
+"""The highest volume or market cap (USD) a point may carry: about 10,000 times the world's
+yearly output, so a larger one is a unit mix-up (wei for ether, say)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,8 @@ ChartRow = tuple[dt.datetime, float, float | None, float | None]
 """(price_at, price, market_cap, volume): one point of a market chart."""
 
 
-PositivePrice = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+PositivePrice = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 
 
 class PricePoint(BaseModel):
@@ -202,7 +208,9 @@ class GapReport(BaseModel):
 
 
 class BulkPoint(BaseModel):
-    """One point to write; instants must carry a timezone and are stored in UTC."""
+    """One point to write; instants must carry a timezone, are stored in UTC and start a bar
+    of their interval on the UTC grid. Prices are at most 1e15, volumes and market caps at
+    most 1e18."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -220,11 +228,14 @@ class BulkPoint(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> BulkPoint:
         """Reject bars that cannot be real: low above high, open or close outside the range,
-        instants before Bitcoin existed (likely a unit mix-up) or in the future."""
+        instants before Bitcoin existed (likely a unit mix-up), in the future or off the
+        interval's grid (a daily bar at 13:17 would pass for the latest price)."""
         if self.timestamp < EARLIEST_INSTANT:
             raise ValueError("timestamp is before 2009-01-01")
         if self.timestamp > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
             raise ValueError("timestamp is in the future")
+        if not is_aligned(self.timestamp, self.interval.seconds):
+            raise ValueError(f"timestamp is not the start of a {self.interval.value} bar (UTC)")
         if self.low is not None and self.high is not None:
             if self.low > self.high:
                 raise ValueError("low is above high")

@@ -5,6 +5,7 @@ integers beyond what the id columns hold, are refused at the edge in the right e
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -409,3 +410,198 @@ def test_transaction_instants_out_of_range_or_not_dates_are_refused(
     body = {"coin": "bitcoin", "kind": "transfer_in", "quantity": "1", "executed_at": executed_at}
     url = f"{V1}/portfolios/{portfolio['id']}/transactions"
     assert_refused(http.post(url, json=body, headers=user_headers), loc=["body", "executed_at"])
+
+
+# ---- strict numbers and booleans ------------------------------------------------------
+
+LAX_INTEGERS = ["1_0", " 1", "1 ", "+1", "1e1", "1.0", "0x1", "\u0661"]
+LAX_NUMBERS = ["1_0", " 1", "+1", "1e1", "inf", "nan", ".5", "\u0661"]
+LAX_BOOLEANS = ["0", "1", "yes", "no", "on", "True", "t", " true"]
+LAX_BY_TYPE = {"integer": LAX_INTEGERS, "number": LAX_NUMBERS, "boolean": LAX_BOOLEANS}
+
+
+@pytest.fixture
+def everything(factory: Factory, http: TestClient) -> tuple[dict[str, str], dict[str, str]]:
+    """An admin owning a portfolio with one transaction, and the values for every path
+    parameter that then names something that exists."""
+    coin = factory.coin("bitcoin")
+    factory.daily_prices(coin, [1.0, 2.0])
+    admin = factory.admin()
+    headers = factory.headers(admin)
+    portfolio = http.post(f"{V1}/portfolios", json={"name": "p"}, headers=headers).json()
+    body = {"coin": "bitcoin", "kind": "transfer_in", "quantity": "1"}
+    body["executed_at"] = "2024-01-01T00:00:00Z"
+    url = f"{V1}/portfolios/{portfolio['id']}/transactions"
+    transaction = http.post(url, json=body, headers=headers).json()
+    paths = {
+        "coin": "bitcoin",
+        "user_id": str(admin.id),
+        "portfolio_id": str(portfolio["id"]),
+        "transaction_id": str(transaction["id"]),
+    }
+    return headers, paths
+
+
+def _operations(http: TestClient) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(method, path, operation) of every /api/v1 operation in the OpenAPI document."""
+    for path, operations in http.get("/openapi.json").json()["paths"].items():
+        if path.startswith(V1):
+            for method, operation in operations.items():
+                yield method, path, operation
+
+
+def _scalar_type(schema: dict[str, Any]) -> str | None:
+    """`integer`, `number` or `boolean` when a parameter's schema is one of them (or null)."""
+    types = {branch.get("type") for branch in schema.get("anyOf", [schema])} - {"null"}
+    return next(iter(types)) if len(types) == 1 and types <= set(LAX_BY_TYPE) else None
+
+
+def test_every_query_number_and_boolean_takes_only_its_plain_spelling(
+    http: TestClient, everything: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    headers, paths = everything
+    checked = set()
+    for method, path, operation in _operations(http):
+        if method != "get":  # the sync triggers are checked below without triggering
+            continue
+        for parameter in operation.get("parameters", []):
+            kind = _scalar_type(parameter["schema"])
+            if parameter["in"] != "query" or kind is None:
+                continue
+            url = path.format(**paths)
+            checked.add((path, parameter["name"]))
+            for lax in LAX_BY_TYPE[kind]:
+                response = http.get(url, params={parameter["name"]: lax}, headers=headers)
+                assert response.status_code == 422, (path, parameter["name"], lax, response.text)
+                locs = [entry["loc"] for entry in response.json()["error"]["details"]]
+                assert ["query", parameter["name"]] in locs, (path, lax, locs)
+    assert len(checked) >= 15, checked
+
+
+@pytest.mark.parametrize("trigger", ["discover", "history"])  # one dependency reads them all
+@pytest.mark.parametrize(("name", "lax"), [("wait", "yes"), ("wait", "1"), ("timeout", "1e1")])
+def test_sync_trigger_flags_take_only_their_plain_spelling(
+    http: TestClient, admin_headers: dict[str, str], trigger: str, name: str, lax: str
+) -> None:
+    # The unknown body field keeps the trigger from running should the flag be accepted.
+    response = http.post(
+        f"{V1}/sync/{trigger}", params={name: lax}, json={"unknown": 1}, headers=admin_headers
+    )
+    assert response.status_code == 422, response.text
+    assert ["query", name] in [entry["loc"] for entry in response.json()["error"]["details"]]
+
+
+@pytest.mark.parametrize("lax", ["+1", "1_0", "%201", "1.0", "\u0661"])
+def test_path_ids_take_only_plain_digits(
+    http: TestClient, everything: tuple[dict[str, str], dict[str, str]], lax: str
+) -> None:
+    headers, paths = everything
+    for url, name in [
+        (f"{V1}/users/{lax}", "user_id"),
+        (f"{V1}/sync/runs/{lax}", "run_id"),
+        (f"{V1}/portfolios/{lax}", "portfolio_id"),
+        (f"{V1}/portfolios/{paths['portfolio_id']}/transactions/{lax}", "transaction_id"),
+    ]:
+        assert_refused(http.get(url, headers=headers), loc=["path", name])
+
+
+def test_plain_spellings_are_accepted(
+    http: TestClient, everything: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    headers, paths = everything
+    for query in ["limit=10&offset=0", "is_active=true", "is_active=false", "limit=00010"]:
+        assert http.get(f"{V1}/coins?{query}").status_code == 200, query
+    assert http.get(f"{V1}/users/{paths['user_id']}", headers=headers).status_code == 200
+    holdings = f"{V1}/portfolios/{paths['portfolio_id']}/holdings?include_closed=true"
+    assert http.get(holdings, headers=headers).status_code == 200
+
+
+def _lax_bodies(
+    spec: dict[str, Any], schema: dict[str, Any], loc: list[str | int]
+) -> Iterator[tuple[dict[str, Any], list[str | int]]]:
+    """(document, loc): for each number or boolean field of a body schema, a
+    document holding that field's value in a spelling only lax parsing accepts, plus an
+    unknown field so that no route ever acts on it."""
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    for name, field in schema.get("properties", {}).items():
+        branches = field.get("anyOf", [field])
+        items = [b["items"] for b in branches if b.get("type") == "array" and "$ref" in b["items"]]
+        refs = [b for b in branches if "$ref" in b]
+        for nested in refs:
+            for inner, at in _lax_bodies(spec, nested, [*loc, name]):
+                yield {name: inner, "unknown": 1}, at
+        for nested in items:
+            for inner, at in _lax_bodies(spec, nested, [*loc, name, 0]):
+                yield {name: [inner], "unknown": 1}, at
+        kind = _scalar_type(field)
+        lax_values = {"integer": ["1", True, 1.0], "number": ["1", True], "boolean": [1, 0, "true"]}
+        for lax in lax_values.get(kind or "", []):
+            yield {name: lax, "unknown": 1}, [*loc, name]
+
+
+def test_every_json_body_is_strict(
+    http: TestClient, everything: tuple[dict[str, str], dict[str, str]]
+) -> None:
+    headers, paths = everything
+    spec = http.get("/openapi.json").json()
+    checked = set()
+    for method, path, operation in _operations(http):
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" not in content:
+            continue
+        schema = content["application/json"]["schema"]
+        for branch in schema.get("anyOf", [schema]):
+            for body, loc in _lax_bodies(spec, branch, ["body"]):
+                checked.add((path, tuple(loc)))
+                url = path.format(**paths)
+                response = http.request(method.upper(), url, json=body, headers=headers)
+                assert response.status_code == 422, (path, body, response.text)
+                locs = [entry["loc"] for entry in response.json()["error"]["details"]]
+                assert loc in locs, (path, body, locs)
+    assert len(checked) >= 14, checked
+
+
+@pytest.mark.parametrize("quantity", ["1_000", " 1", "1e3", "Infinity", "NaN", "0x10", "\u0661"])
+def test_decimal_amounts_as_text_take_only_plain_decimals(
+    http: TestClient, factory: Factory, user_headers: dict[str, str], quantity: str
+) -> None:
+    factory.coin("bitcoin")
+    portfolio = http.post(f"{V1}/portfolios", json={"name": "p"}, headers=user_headers).json()
+    body = {"coin": "bitcoin", "kind": "transfer_in", "quantity": quantity}
+    body["executed_at"] = "2024-01-01T00:00:00Z"
+    url = f"{V1}/portfolios/{portfolio['id']}/transactions"
+    assert_refused(http.post(url, json=body, headers=user_headers), loc=["body", "quantity"])
+
+
+def test_decimal_amounts_keep_numbers_and_plain_text(
+    http: TestClient, factory: Factory, user_headers: dict[str, str]
+) -> None:
+    factory.coin("bitcoin")
+    portfolio = http.post(f"{V1}/portfolios", json={"name": "p"}, headers=user_headers).json()
+    url = f"{V1}/portfolios/{portfolio['id']}/transactions"
+    for quantity, stored in [
+        ("1.50", "1.5"),
+        (2, "2"),
+        (0.25, "0.25"),
+        ("0.000000000000000001", "0.000000000000000001"),
+    ]:
+        body = {"coin": "bitcoin", "kind": "transfer_in", "quantity": quantity}
+        body["executed_at"] = "2024-01-01T00:00:00Z"
+        response = http.post(url, json=body, headers=user_headers)
+        assert response.status_code == 201, response.text
+        assert response.json()["quantity"] == stored
+
+
+def test_openapi_publishes_every_bound_in_json_schema_terms(http: TestClient) -> None:
+    # A bound applied after a validator leaves pydantic's own names (`ge`, `max_digits`) in
+    # the schema, which no client or fuzzer reads, instead of `minimum` and friends.
+    pending: list[Any] = [http.get("/openapi.json").json()]
+    stray = {"ge", "gt", "le", "lt", "max_digits", "decimal_places"}
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            assert not stray & set(node), node
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)

@@ -102,6 +102,7 @@ INVALID = [
     ({"high": 1e16}, "high", "less_than_equal"),
     ({"volume": 1e300}, "volume", "less_than_equal"),
     ({"market_cap": 1e19}, "market_cap", "less_than_equal"),
+    ({"price": "100"}, "price", "float_type"),
 ]
 
 

@@ -24,7 +24,7 @@ from cryptopredict.core.dependencies import SessionDep, SettingsDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
-from cryptopredict.core.validation import IntId
+from cryptopredict.core.validation import IntId, PlainBoolean
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422))
 users_router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 422))
@@ -138,7 +138,7 @@ def list_users(
     session: SessionDep,
     page: PageDep,
     role: Role | None = None,
-    is_active: bool | None = None,
+    is_active: Annotated[bool | None, PlainBoolean] = None,
     q: Annotated[str | None, Query(max_length=100, description="Email or name contains")] = None,
 ) -> Page[UserRead]:
     """All users (admin only), filterable by role, active flag and text."""

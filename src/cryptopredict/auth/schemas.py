@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from cryptopredict.auth.models import Role
+from cryptopredict.core.validation import ByValue, RequestModel
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -18,10 +19,8 @@ def _normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestModel):
     """Registration form."""
-
-    model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
     password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
@@ -33,7 +32,7 @@ class UserCreate(BaseModel):
         return _normalise_email(value)
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(RequestModel):
     """JSON login."""
 
     email: str = Field(min_length=1, max_length=320)
@@ -45,16 +44,14 @@ class LoginRequest(BaseModel):
         return _normalise_email(value)
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(RequestModel):
     """A refresh token to rotate or revoke."""
 
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestModel):
     """Change one's own password; the current one proves it is really the owner."""
-
-    model_config = ConfigDict(extra="forbid")
 
     current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
     new_password: str = Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
@@ -83,19 +80,15 @@ class UserRead(BaseModel):
     last_login_at: dt.datetime | None
 
 
-class UserSelfUpdate(BaseModel):
+class UserSelfUpdate(RequestModel):
     """What users may change about themselves."""
 
-    model_config = ConfigDict(extra="forbid")
-
     full_name: str | None = Field(default=None, max_length=200)
 
 
-class UserAdminUpdate(BaseModel):
+class UserAdminUpdate(RequestModel):
     """What an admin may change about any user."""
 
-    model_config = ConfigDict(extra="forbid")
-
     full_name: str | None = Field(default=None, max_length=200)
-    role: Role | None = None
+    role: ByValue[Role] | None = None
     is_active: bool | None = None

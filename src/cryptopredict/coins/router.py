@@ -13,6 +13,7 @@ from cryptopredict.coins.schemas import CoinCreate, CoinPage, CoinRead, CoinSort
 from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.pagination import PageDep
+from cryptopredict.core.validation import PlainBoolean
 
 router = APIRouter(prefix="/coins", tags=["coins"], responses=error_responses(422))
 
@@ -31,7 +32,9 @@ def list_coins(
             description="Case-insensitive prefix of the name, symbol or CoinGecko id",
         ),
     ] = None,
-    is_active: Annotated[bool | None, Query(description="Only active or inactive coins")] = None,
+    is_active: Annotated[
+        bool | None, Query(description="Only active or inactive coins"), PlainBoolean
+    ] = None,
     sort: Annotated[
         CoinSort, Query(description="Sort key, `-` for descending; unranked coins come last")
     ] = CoinSort.RANK,

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.json_schema import SkipJsonSchema
 
 from cryptopredict.core.pagination import Page
-from cryptopredict.core.validation import VISIBLE_CHARACTER
+from cryptopredict.core.validation import VISIBLE_CHARACTER, RequestModel
 
 COINGECKO_ID_PATTERN = r"^[a-z0-9][a-z0-9-_.]*$"
 COINGECKO_ID_MAX_LENGTH = 100
@@ -91,10 +91,10 @@ class CoinSort(enum.StrEnum):
     SYMBOL_DESC = "-symbol"
 
 
-class CoinCreate(BaseModel):
+class CoinCreate(RequestModel):
     """A coin to add to the catalogue (admins only)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)
 
     coingecko_id: CoingeckoId
     symbol: Symbol
@@ -104,10 +104,10 @@ class CoinCreate(BaseModel):
     is_active: bool = True
 
 
-class CoinUpdate(BaseModel):
+class CoinUpdate(RequestModel):
     """Fields an admin may change; the CoinGecko id is the identity and never changes."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)
 
     # Symbol, name and the flag may be left out but not cleared: None only as the default.
     symbol: Symbol | SkipJsonSchema[None] = None

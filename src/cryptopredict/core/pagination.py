@@ -8,6 +8,8 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from cryptopredict.core.validation import PlainInteger
+
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000
 
@@ -21,8 +23,12 @@ class PageParams:
 
 
 def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="Items per page"), PlainInteger
+    ] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Items to skip"), PlainInteger
+    ] = 0,
 ) -> PageParams:
     """FastAPI dependency reading and bounding `limit` and `offset`."""
     return PageParams(limit=limit, offset=offset)

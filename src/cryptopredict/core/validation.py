@@ -1,6 +1,13 @@
-"""Input rules every route shares: ids bounded to what their columns hold, instants in a
-range every datetime operation can reach, and text free of the control characters that the
-database refuses or that no honest input carries.
+"""Input rules every route shares: ids bounded to what their columns hold, numbers and
+booleans in one plain spelling, instants in a range every datetime operation can reach, and
+text free of the control characters that the database refuses or that no honest input carries.
+
+Numbers and booleans: a URL (path or query) spells an integer in plain ASCII digits, a
+number in digits with an optional fraction (a leading `-` only where negatives make sense)
+and a boolean as `true` or `false`; pydantic's lax forms (`1_000`, ` 1 `, `+1`, `1e3`, `yes`,
+`0`) are refused. JSON bodies are `RequestModel`s, validated strictly: no string where a
+number or boolean is due, no 0/1 for a boolean, no 1.0 for an integer. Decimal amounts keep
+accepting a JSON number or a string, the string in plain decimal notation.
 
 Instants: [EARLIEST_INSTANT, LATEST_INSTANT] in UTC. A range bound beyond it is clamped to
 it (asking from year 1 means from the beginning); a stored instant beyond it is refused.
@@ -19,11 +26,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    Strict,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from cryptopredict.core.timegrid import EPOCH
 
@@ -35,17 +53,98 @@ EARLIEST_INSTANT = EPOCH
 LATEST_INSTANT = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 """The latest instant the API reads or stores: far enough for any forecast horizon."""
 
+_URL_INTEGER = re.compile(r"[0-9]+")
+_URL_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
 _ISO_DATE = re.compile(r"[0-9]{4}-")
 
 
-IntId = Annotated[int, Field(ge=1, le=INT4_MAX)]
+def _url_integer(value: Any) -> Any:
+    """Only ASCII digits: `int()` would also take `+1`, ` 1 `, `1_000` and other scripts'
+    digits, and pydantic `1.0`."""
+    if isinstance(value, str) and not _URL_INTEGER.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "Input should be an integer in plain digits")
+    return value
+
+
+def _url_number(value: Any) -> Any:
+    """Digits with an optional sign and fraction; no exponent, `inf` or `nan`."""
+    if isinstance(value, str) and not _URL_NUMBER.fullmatch(value):
+        raise PydanticCustomError("float_parsing", "Input should be a number in plain digits")
+    return value
+
+
+def _url_boolean(value: Any) -> Any:
+    """`true` or `false` as JSON spells them, nothing pydantic would also read as one."""
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise PydanticCustomError("bool_parsing", "Input should be `true` or `false`")
+    return value
+
+
+PlainInteger = BeforeValidator(_url_integer)
+"""Marks an `int` read from a URL as plain ASCII digits (so non-negative). Put it after the
+bounds, `Annotated[int, Query(ge=1, le=500), PlainInteger]`: bounds placed after a validator
+would leave the OpenAPI schema without its minimum and maximum."""
+PlainNumber = BeforeValidator(_url_number)
+"""Marks a `float` read from a URL as plain digits with an optional `-` and fraction; after
+the bounds, as `PlainInteger`."""
+PlainBoolean = BeforeValidator(_url_boolean)
+"""Marks a `bool` read from a URL as `true` or `false`."""
+
+IntId = Annotated[int, Field(ge=1, le=INT4_MAX), PlainInteger]
 """A database id held in an `Integer` column (users, portfolios, transactions, coins)."""
-BigIntId = Annotated[int, Field(ge=1, le=INT8_MAX)]
+BigIntId = Annotated[int, Field(ge=1, le=INT8_MAX), PlainInteger]
 """A database id held in a `BigInteger` column (sync runs, task runs, predictions)."""
 
 VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f]"
 """A character that is neither white space nor control, for patterns of one-word fields
 (symbols, URLs); a bare non-space class would let control characters through."""
+
+
+class RequestModel(BaseModel):
+    """The base of every JSON request body: strict, so a JSON value must already have the
+    field's type, and closed, so a misspelt field is an error rather than ignored."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+_EnumT = TypeVar("_EnumT")
+ByValue = Annotated[_EnumT, Strict(False)]
+"""An enum field of a `RequestModel`, read from its JSON value (strict wants a member)."""
+
+
+def _plain_decimal_text(value: Any) -> Any:
+    """Decimal amounts as text in plain notation: `Decimal()` also takes `1_000`, ` 1 `,
+    `1e3` and other scripts' digits."""
+    if isinstance(value, str) and not re.fullmatch(_DECIMAL_TEXT, value):
+        raise PydanticCustomError("decimal_parsing", "Input should be a plain decimal number")
+    return value
+
+
+class _DecimalText:
+    """Checks a decimal given as text and publishes the pattern on the string branch of its
+    schema (a pydantic annotation: it wraps the decimal's own validation)."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(_plain_decimal_text, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        for branch in json_schema.get("anyOf", [json_schema]):
+            if branch.get("type") == "string":
+                branch["pattern"] = _DECIMAL_TEXT
+        return json_schema
+
+
+DecimalText = _DecimalText()
+"""Marks a `Decimal` in a `RequestModel` as a JSON number or a string in plain decimal
+notation (for more digits than a binary float holds). Put it after the bounds, as
+`PlainInteger`, with `Strict(False)` before them (strict would want a `Decimal` object):
+`Annotated[Decimal, Strict(False), Field(gt=0), DecimalText]`."""
 
 
 def _utc(value: dt.datetime) -> dt.datetime | None:
@@ -94,7 +193,9 @@ def _iso_text(value: Any) -> Any:
 
 InstantBound = Annotated[dt.datetime, BeforeValidator(_iso_text), AfterValidator(clamp_instant)]
 """A range bound: ISO 8601, naive read as UTC, clamped to the instant range."""
-AwareInstant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(bounded_instant)]
+AwareInstant = Annotated[
+    AwareDatetime, Strict(False), BeforeValidator(_iso_text), AfterValidator(bounded_instant)
+]
 """An instant to store: ISO 8601 with a timezone, in UTC, refused outside the range."""
 
 Loc = tuple[str | int, ...]

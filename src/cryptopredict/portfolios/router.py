@@ -11,6 +11,7 @@ from cryptopredict.core.dependencies import SessionDep
 from cryptopredict.core.errors import error_responses
 from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
+from cryptopredict.core.validation import PlainBoolean
 from cryptopredict.portfolios import service
 from cryptopredict.portfolios.dependencies import PortfolioDep, TransactionDep
 from cryptopredict.portfolios.models import TransactionKind
@@ -100,7 +101,7 @@ def list_holdings(
     portfolio: PortfolioDep,
     session: SessionDep,
     include_closed: Annotated[
-        bool, Query(description="Also list coins whose quantity is back to zero")
+        bool, Query(description="Also list coins whose quantity is back to zero"), PlainBoolean
     ] = False,
 ) -> list[HoldingRead]:
     """Quantity and average-cost basis per coin, computed from the transactions."""

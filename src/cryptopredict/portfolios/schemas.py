@@ -1,10 +1,11 @@
 """Request and response bodies for portfolios, their transactions and holdings.
 
-Amounts (quantity, price, fee) are accepted as JSON numbers or strings and always returned as
-strings, so no float ever rounds them; send strings when a value has more than 15 significant
-digits, since JSON numbers are parsed as binary floats first. Prices and fees are in the quote
-currency the user records them in (fees never change the coin quantity). `executed_at` must carry
-a timezone (naive timestamps are refused rather than guessed) and is returned in UTC.
+Amounts (quantity, price, fee) are accepted as JSON numbers or strings in plain decimal notation
+(`"0.5"`, not `"5e-1"`) and always returned as strings, so no float ever rounds them; send
+strings when a value has more than 15 significant digits, since JSON numbers are parsed as
+binary floats first. Prices and fees are in the quote currency the user records them in (fees
+never change the coin quantity). `executed_at` must carry a timezone (naive timestamps are
+refused rather than guessed) and is returned in UTC.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -26,7 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cryptopredict.core.database import utcnow
-from cryptopredict.core.validation import AwareInstant
+from cryptopredict.core.validation import AwareInstant, ByValue, DecimalText, RequestModel
 from cryptopredict.portfolios.models import TransactionKind
 
 # Storage is NUMERIC(38, 18), read back exactly (ExactDecimal normalises in a 38-digit context).
@@ -60,11 +62,15 @@ def _executed_instant(value: dt.datetime) -> dt.datetime:
 _MAX_DIGITS = MAX_WHOLE_DIGITS + MAX_DECIMAL_PLACES
 Quantity = Annotated[
     Decimal,
+    Strict(False),
     Field(gt=0, max_digits=_MAX_DIGITS, decimal_places=MAX_DECIMAL_PLACES),
+    DecimalText,
 ]
 Money = Annotated[
     Decimal,
+    Strict(False),
     Field(ge=0, max_digits=_MAX_DIGITS, decimal_places=MAX_DECIMAL_PLACES),
+    DecimalText,
 ]
 ExecutedAt = Annotated[AwareInstant, AfterValidator(_executed_instant)]
 DecimalStr = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
@@ -87,19 +93,15 @@ def _not_null(value: _T | None, info: ValidationInfo) -> _T | None:
     return value
 
 
-class PortfolioCreate(BaseModel):
+class PortfolioCreate(RequestModel):
     """A new portfolio; names are unique per user."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name
     description: Description | None = None
 
 
-class PortfolioUpdate(BaseModel):
+class PortfolioUpdate(RequestModel):
     """Rename a portfolio or change (or clear, with null) its description."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
     description: Description | None = None
@@ -136,13 +138,11 @@ def missing_price(kind: TransactionKind) -> PydanticCustomError:
     return PydanticCustomError("missing", "price is required for a {kind}", {"kind": kind.value})
 
 
-class TransactionCreate(BaseModel):
+class TransactionCreate(RequestModel):
     """A buy, sell or transfer to record in a portfolio."""
 
-    model_config = ConfigDict(extra="forbid")
-
     coin: CoinIdentifier
-    kind: TransactionKind
+    kind: ByValue[TransactionKind]
     quantity: Quantity
     price: Money | None = Field(
         default=None, validate_default=True, description="Price per coin; required for buy and sell"
@@ -160,13 +160,11 @@ class TransactionCreate(BaseModel):
         return price
 
 
-class TransactionUpdate(BaseModel):
+class TransactionUpdate(RequestModel):
     """Fields to change on a transaction; the result is checked as a whole by the service."""
 
-    model_config = ConfigDict(extra="forbid")
-
     coin: CoinIdentifier | None = None
-    kind: TransactionKind | None = None
+    kind: ByValue[TransactionKind] | None = None
     quantity: Quantity | None = None
     price: Money | None = None
     fee: Money | None = None

@@ -13,6 +13,7 @@ from cryptopredict.coins.dependencies import CoinDep, CoinPath
 from cryptopredict.core.cache import PRICES_NAMESPACE, cached_bytes
 from cryptopredict.core.dependencies import CacheDep, SessionDep
 from cryptopredict.core.errors import error_responses
+from cryptopredict.core.validation import PlainInteger
 from cryptopredict.prices import service
 from cryptopredict.prices.dependencies import CoinIdsDep, TimeRangeDep
 from cryptopredict.prices.schemas import (
@@ -39,6 +40,7 @@ LimitQuery = Annotated[
         le=MAX_HISTORY_POINTS,
         description="At most this many items; when the range holds more, the newest are kept",
     ),
+    PlainInteger,
 ]
 
 

@@ -6,11 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from cryptopredict.coins.schemas import CoingeckoId
 from cryptopredict.core.timegrid import is_aligned
-from cryptopredict.core.validation import AwareInstant
+from cryptopredict.core.validation import AwareInstant, ByValue, RequestModel
 from cryptopredict.prices.types import Interval
 
 MAX_HISTORY_POINTS = 10_000
@@ -207,15 +207,13 @@ class GapReport(BaseModel):
     gaps: list[GapRead]
 
 
-class BulkPoint(BaseModel):
+class BulkPoint(RequestModel):
     """One point to write; instants must carry a timezone, are stored in UTC and start a bar
     of their interval on the UTC grid. Prices are at most 1e15, volumes and market caps at
     most 1e18."""
 
-    model_config = ConfigDict(extra="forbid")
-
     coin: CoingeckoId
-    interval: Interval
+    interval: ByValue[Interval]
     timestamp: AwareInstant
     open: PositivePrice | None = None
     high: PositivePrice | None = None
@@ -246,10 +244,8 @@ class BulkPoint(BaseModel):
         return self
 
 
-class BulkPrices(BaseModel):
+class BulkPrices(RequestModel):
     """Points to write all together or not at all."""
-
-    model_config = ConfigDict(extra="forbid")
 
     points: list[BulkPoint] = Field(min_length=1, max_length=MAX_BULK_POINTS)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cryptopredict.coins.schemas import CoingeckoId
 from cryptopredict.core.pagination import Page
+from cryptopredict.core.validation import ByValue, RequestModel
 from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS
 from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.models import TaskState
@@ -87,10 +88,8 @@ class TaskKindList(BaseModel):
     items: list[TaskKindRead]
 
 
-class TaskTrigger(BaseModel):
+class TaskTrigger(RequestModel):
     """Keyword arguments of the run (see each task's job for the names)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     args: dict[str, Any] = Field(default_factory=dict)
 
@@ -137,21 +136,17 @@ class QueuesRead(BaseModel):
 # ---- sync triggers ----------------------------------------------------------------------
 
 
-class DiscoverRequest(BaseModel):
+class DiscoverRequest(RequestModel):
     """How many coins by market cap to track; the configured `sync_top_coins` if omitted."""
-
-    model_config = ConfigDict(extra="forbid")
 
     top: int | None = Field(default=None, ge=1, le=5000)
 
 
-class HistoryRequest(BaseModel):
+class HistoryRequest(RequestModel):
     """Which coin (all active coins if omitted), how many days back, which intervals."""
-
-    model_config = ConfigDict(extra="forbid")
 
     coin: CoingeckoId | None = None
     days: int = Field(default=DEFAULT_HISTORY_DAYS, ge=1, le=MAX_HISTORY_DAYS)
-    intervals: list[Interval] | None = Field(
+    intervals: list[ByValue[Interval]] | None = Field(
         default=None, min_length=1, description="Intervals to fill; all (5m, 1h, 1d) if omitted"
     )

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from cryptopredict.auth.dependencies import AdminUser
 from cryptopredict.core.dependencies import SessionDep, SettingsDep
 from cryptopredict.core.errors import AppError, ConflictError, error_responses
+from cryptopredict.core.validation import PlainBoolean, PlainNumber
 from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.marketdata.schemas import SyncRunRead
 from cryptopredict.tasks import service
@@ -48,7 +49,9 @@ class SyncTrigger:
         session: SessionDep,
         settings: SettingsDep,
         wait: Annotated[
-            bool, Query(description="Answer the finished run (200) instead of the task (202)")
+            bool,
+            Query(description="Answer the finished run (200) instead of the task (202)"),
+            PlainBoolean,
         ] = False,
         timeout: Annotated[
             float,
@@ -57,6 +60,7 @@ class SyncTrigger:
                 le=MAX_WAIT_SECONDS,
                 description="With `wait`: seconds to wait before answering 202 after all",
             ),
+            PlainNumber,
         ] = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self.request = request

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.json_schema import SkipJsonSchema
 
 from cryptopredict.core.pagination import Page
-from cryptopredict.core.validation import VISIBLE_CHARACTER, RequestModel
+from cryptopredict.core.validation import VISIBLE_CHARACTER, JsonInteger, RequestModel
 
 COINGECKO_ID_PATTERN = r"^[a-z0-9][a-z0-9-_.]*$"
 COINGECKO_ID_MAX_LENGTH = 100
@@ -46,7 +46,9 @@ Symbol = Annotated[
     AfterValidator(_lower),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Bitcoin"])]
-Rank = Annotated[int, Field(ge=1, le=1_000_000, description="Market-cap rank, 1 is the largest")]
+Rank = Annotated[
+    int, Field(ge=1, le=1_000_000, description="Market-cap rank, 1 is the largest"), JsonInteger
+]
 ImageUrl = Annotated[str, Field(max_length=IMAGE_URL_MAX_LENGTH, pattern=IMAGE_URL_PATTERN)]
 
 

@@ -3,11 +3,12 @@ booleans in one plain spelling, instants in a range every datetime operation can
 text free of the control characters that the database refuses or that no honest input carries.
 
 Numbers and booleans: a URL (path or query) spells an integer in plain ASCII digits, a
-number in digits with an optional fraction (a leading `-` only where negatives make sense)
-and a boolean as `true` or `false`; pydantic's lax forms (`1_000`, ` 1 `, `+1`, `1e3`, `yes`,
+number as JSON does (`-0.5`, `5e-3`: what clients print for a float) and a boolean as `true`
+or `false`; pydantic's lax forms (`1_000`, ` 1 `, `+1`, `1e3` for an integer, `inf`, `yes`,
 `0`) are refused. JSON bodies are `RequestModel`s, validated strictly: no string where a
-number or boolean is due, no 0/1 for a boolean, no 1.0 for an integer. Decimal amounts keep
-accepting a JSON number or a string, the string in plain decimal notation.
+number or boolean is due, no 0/1 for a boolean; an integer may come as `5.0`, which JSON
+Schema counts as one. Decimal amounts keep accepting a JSON number or a string, the string
+in plain decimal notation.
 
 Instants: [EARLIEST_INSTANT, LATEST_INSTANT] in UTC. A range bound beyond it is clamped to
 it (asking from year 1 means from the beginning); a stored instant beyond it is refused.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
@@ -54,7 +56,7 @@ LATEST_INSTANT = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 """The latest instant the API reads or stores: far enough for any forecast horizon."""
 
 _URL_INTEGER = re.compile(r"[0-9]+")
-_URL_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_URL_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
 _ISO_DATE = re.compile(r"[0-9]{4}-")
 
@@ -68,9 +70,11 @@ def _url_integer(value: Any) -> Any:
 
 
 def _url_number(value: Any) -> Any:
-    """Digits with an optional sign and fraction; no exponent, `inf` or `nan`."""
-    if isinstance(value, str) and not _URL_NUMBER.fullmatch(value):
-        raise PydanticCustomError("float_parsing", "Input should be a number in plain digits")
+    """A finite number in JSON's spelling: no `+`, spaces, underscores, `inf` or `nan`."""
+    if isinstance(value, str) and not (
+        _URL_NUMBER.fullmatch(value) and math.isfinite(float(value))
+    ):
+        raise PydanticCustomError("float_parsing", "Input should be a finite JSON number")
     return value
 
 
@@ -86,8 +90,8 @@ PlainInteger = BeforeValidator(_url_integer)
 bounds, `Annotated[int, Query(ge=1, le=500), PlainInteger]`: bounds placed after a validator
 would leave the OpenAPI schema without its minimum and maximum."""
 PlainNumber = BeforeValidator(_url_number)
-"""Marks a `float` read from a URL as plain digits with an optional `-` and fraction; after
-the bounds, as `PlainInteger`."""
+"""Marks a `float` read from a URL as a finite number in JSON's spelling; after the bounds,
+as `PlainInteger`."""
 PlainBoolean = BeforeValidator(_url_boolean)
 """Marks a `bool` read from a URL as `true` or `false`."""
 
@@ -107,6 +111,17 @@ class RequestModel(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
+
+def _integral_float(value: Any) -> Any:
+    """5.0 as 5: JSON Schema counts it an integer, and clients may print one so."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInteger = BeforeValidator(_integral_float)
+"""Marks an `int` field of a `RequestModel`, which strict mode would refuse as `5.0`; after
+the bounds, as `PlainInteger`: `Annotated[int, Field(ge=1), JsonInteger]`."""
 
 _EnumT = TypeVar("_EnumT")
 ByValue = Annotated[_EnumT, Strict(False)]

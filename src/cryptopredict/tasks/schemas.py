@@ -4,13 +4,13 @@ write."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cryptopredict.coins.schemas import CoingeckoId
 from cryptopredict.core.pagination import Page
-from cryptopredict.core.validation import ByValue, RequestModel
+from cryptopredict.core.validation import ByValue, JsonInteger, RequestModel
 from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS
 from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.models import TaskState
@@ -139,14 +139,14 @@ class QueuesRead(BaseModel):
 class DiscoverRequest(RequestModel):
     """How many coins by market cap to track; the configured `sync_top_coins` if omitted."""
 
-    top: int | None = Field(default=None, ge=1, le=5000)
+    top: Annotated[int, Field(ge=1, le=5000), JsonInteger] | None = None
 
 
 class HistoryRequest(RequestModel):
     """Which coin (all active coins if omitted), how many days back, which intervals."""
 
     coin: CoingeckoId | None = None
-    days: int = Field(default=DEFAULT_HISTORY_DAYS, ge=1, le=MAX_HISTORY_DAYS)
+    days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS), JsonInteger] = DEFAULT_HISTORY_DAYS
     intervals: list[ByValue[Interval]] | None = Field(
         default=None, min_length=1, description="Intervals to fill; all (5m, 1h, 1d) if omitted"
     )

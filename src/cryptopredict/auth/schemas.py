@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from cryptopredict.auth.models import Role
 from cryptopredict.core.validation import ByValue, RequestModel
@@ -90,5 +91,6 @@ class UserAdminUpdate(RequestModel):
     """What an admin may change about any user."""
 
     full_name: str | None = Field(default=None, max_length=200)
-    role: ByValue[Role] | None = None
-    is_active: bool | None = None
+    # Left out is unchanged; role and the flag cannot be cleared.
+    role: ByValue[Role] | SkipJsonSchema[None] = None
+    is_active: bool | SkipJsonSchema[None] = None

@@ -25,6 +25,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from cryptopredict.core.database import utcnow
@@ -103,7 +104,7 @@ class PortfolioCreate(RequestModel):
 class PortfolioUpdate(RequestModel):
     """Rename a portfolio or change (or clear, with null) its description."""
 
-    name: Name | None = None
+    name: Name | SkipJsonSchema[None] = None
     description: Description | None = None
 
     @field_validator("name")
@@ -163,12 +164,13 @@ class TransactionCreate(RequestModel):
 class TransactionUpdate(RequestModel):
     """Fields to change on a transaction; the result is checked as a whole by the service."""
 
-    coin: CoinIdentifier | None = None
-    kind: ByValue[TransactionKind] | None = None
-    quantity: Quantity | None = None
+    # Left out is unchanged; only price and note may be cleared with null.
+    coin: CoinIdentifier | SkipJsonSchema[None] = None
+    kind: ByValue[TransactionKind] | SkipJsonSchema[None] = None
+    quantity: Quantity | SkipJsonSchema[None] = None
     price: Money | None = None
-    fee: Money | None = None
-    executed_at: ExecutedAt | None = None
+    fee: Money | SkipJsonSchema[None] = None
+    executed_at: ExecutedAt | SkipJsonSchema[None] = None
     note: Note | None = None
 
     @field_validator("coin", "kind", "quantity", "fee", "executed_at")

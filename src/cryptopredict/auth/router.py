@@ -159,7 +159,8 @@ def get_user(user_id: IntId, _admin: AdminUser, session: SessionDep) -> UserRead
     return UserRead.model_validate(service.get(session=session, user_id=user_id))
 
 
-@users_router.patch("/{user_id}", responses=error_responses(403, 404))
+# 400: an admin demoting, deactivating or deleting their own account.
+@users_router.patch("/{user_id}", responses=error_responses(400, 403, 404))
 def update_user(
     user_id: IntId, data: UserAdminUpdate, admin: AdminUser, session: SessionDep
 ) -> UserRead:
@@ -168,7 +169,7 @@ def update_user(
     return UserRead.model_validate(user)
 
 
-@users_router.post("/{user_id}/deactivate", responses=error_responses(403, 404))
+@users_router.post("/{user_id}/deactivate", responses=error_responses(400, 403, 404))
 def deactivate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> UserRead:
     """Deactivate an account: its tokens stop working at once (admin only)."""
     data = UserAdminUpdate(is_active=False)
@@ -187,7 +188,9 @@ def activate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> User
 
 
 @users_router.delete(
-    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404)
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 403, 404),
 )
 def delete_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> None:
     """Delete an account and everything it owns (admin only)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -105,3 +106,35 @@ def test_query_count_does_not_grow_with_coins(
 
     few, many = queries_for(names[:2]), queries_for(names)
     assert few == many <= 4
+
+
+@pytest.mark.parametrize(
+    "coins",
+    [
+        "bitcoin",
+        "Bitcoin , ETHEREUM",
+        "a,,b",
+        ",bitcoin",
+        "bitcoin,",
+        "bit coin",
+        "\u212a",  # KELVIN SIGN lower-cases to an ASCII k
+        "x" * 100,
+        "x" * 101,
+        ",".join(["a"] * 100),
+        ",".join(["a"] * 101),
+        "a.b_c-d",
+        "-a",
+    ],
+)
+def test_the_documented_pattern_is_what_the_server_accepts(client: TestClient, coins: str) -> None:
+    parameter = next(
+        p
+        for p in client.app.openapi()["paths"]["/api/v1/prices/latest"]["get"]["parameters"]  # type: ignore[attr-defined]
+        if p["name"] == "coins"
+    )
+    documented = re.fullmatch(parameter["schema"]["pattern"], coins) is not None
+
+    response = client.get(LATEST, params={"coins": coins})
+
+    assert response.status_code != 500
+    assert (response.status_code != 422) == documented, (coins, response.text)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from cryptopredict.coins.schemas import COINGECKO_ID_MAX_LENGTH, COINGECKO_ID_PATTERN
+from cryptopredict.coins.schemas import COINGECKO_ID_MAX_LENGTH
 from cryptopredict.core.validation import InstantBound
 from cryptopredict.prices.schemas import MAX_LATEST_COINS, TimeRange
 from cryptopredict.prices.service import query_error
@@ -17,7 +17,12 @@ _INSTANT_HELP = (
     "timezone, including a bare date, is read as UTC; one before 1970 or after 2100 is read "
     "as that edge"
 )
-_COINGECKO_ID = re.compile(COINGECKO_ID_PATTERN)
+_ID_ANY_CASE = f"[A-Za-z0-9][A-Za-z0-9._-]{{0,{COINGECKO_ID_MAX_LENGTH - 1}}}"
+_LISTED = re.compile(_ID_ANY_CASE)
+_LISTED_ID = f" *{_ID_ANY_CASE} *"
+COIN_LIST_PATTERN = rf"^{_LISTED_ID}(,{_LISTED_ID}){{0,{MAX_LATEST_COINS - 1}}}$"
+"""What `coin_ids` accepts, as documented (checked in code: a regex engine with bounded
+repetition inside bounded repetition would compile to something huge)."""
 
 
 async def time_range(
@@ -44,27 +49,22 @@ async def coin_ids(
         str,
         Query(
             max_length=MAX_LATEST_COINS * (COINGECKO_ID_MAX_LENGTH + 1),
-            description=f"Comma-separated CoinGecko ids, 1 to {MAX_LATEST_COINS}",
+            description=f"Comma-separated CoinGecko ids (any case, spaces around commas), "
+            f"1 to {MAX_LATEST_COINS}",
             examples=["bitcoin,ethereum"],
+            json_schema_extra={"pattern": COIN_LIST_PATTERN},
         ),
     ],
 ) -> list[str]:
     """The distinct, lower-cased ids of a comma-separated list, in the order given (async for
     the same reason as `time_range`)."""
-    parts = [part.strip().lower() for part in coins.split(",")]
-    malformed = [
-        position
-        for position, value in enumerate(parts)
-        if value and (len(value) > COINGECKO_ID_MAX_LENGTH or not _COINGECKO_ID.match(value))
-    ]
+    parts = [part.strip(" ") for part in coins.split(",")]
+    if len(parts) > MAX_LATEST_COINS:
+        raise query_error("coins", f"at most {MAX_LATEST_COINS} coin ids are allowed")
+    malformed = [position for position, value in enumerate(parts) if not _LISTED.fullmatch(value)]
     if malformed:
         raise query_error("coins", f"malformed coin ids at positions {malformed[:20]}")
-    ids = list(dict.fromkeys(part for part in parts if part))
-    if not ids:
-        raise query_error("coins", "at least one coin id is required")
-    if len(ids) > MAX_LATEST_COINS:
-        raise query_error("coins", f"at most {MAX_LATEST_COINS} coin ids are allowed")
-    return ids
+    return list(dict.fromkeys(part.lower() for part in parts))
 
 
 CoinIdsDep = Annotated[list[str], Depends(coin_ids)]

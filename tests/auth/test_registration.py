@@ -3,6 +3,7 @@ in memory and shared through Redis."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -93,3 +94,15 @@ def test_the_registration_limit_is_shared_between_app_instances(
 def test_the_openapi_documents_the_registration_limit(client: TestClient) -> None:
     responses = client.get("/openapi.json").json()["paths"][REGISTER]["post"]["responses"]
     assert {"201", "409", "429"} <= set(responses)
+
+
+@pytest.mark.parametrize("email", ["a@b.test", "a@x.LOCALHOST", "a@example.com"])
+def test_reserved_domains_are_refused_as_documented(client: TestClient, email: str) -> None:
+    schema = client.app.openapi()["components"]["schemas"]["UserCreate"]  # type: ignore[attr-defined]
+    documented = re.search(schema["properties"]["email"]["pattern"], email) is not None
+
+    response = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": "a-long-password"}
+    )
+
+    assert response.status_code == (201 if documented else 422), response.text

@@ -102,6 +102,9 @@ Interval = Annotated[
 ]
 COIN_IDS_FORM = _list_of("[a-z0-9-]+", most=queries.MAX_IDS)
 COUNT_FORM = "^[0-9]{1,9}$"
+# UNIX seconds as clients print them; an ISO date/time is read too (see `mirror_queries`),
+# and instants outside 1970-2100 are held to those edges.
+_SECONDS: dict[str, Any] = {"json_schema_extra": {"pattern": r"^[0-9]{1,12}(\.[0-9]{1,9})?$"}}
 
 
 def cache_alias(scope: Scope) -> str:
@@ -282,8 +285,8 @@ async def market_chart_range(
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency,
-    from_: Annotated[str, Query(alias="from", description="Start, UNIX seconds")],
-    to: Annotated[str, Query(description="End, UNIX seconds")],
+    from_: Annotated[str, Query(alias="from", description="Start, UNIX seconds", **_SECONDS)],
+    to: Annotated[str, Query(description="End, UNIX seconds", **_SECONDS)],
     interval: Interval = None,
     precision: Precision = None,
 ) -> Response:

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,20 +19,27 @@ from cryptopredict.coins.router import router as coins_router
 from cryptopredict.core.cache import RedisCache, create_cache
 from cryptopredict.core.config import Settings, get_settings
 from cryptopredict.core.database import Database
-from cryptopredict.core.errors import error_responses, install_error_handlers
+from cryptopredict.core.errors import (
+    ErrorShape,
+    ErrorShapes,
+    error_responses,
+    install_error_handlers,
+)
 from cryptopredict.core.middleware import (
-    BodySizeLimitMiddleware,
     CachedResponseMiddleware,
     ControlCharacterMiddleware,
+    HeadAsGetMiddleware,
+    RequestLimitsMiddleware,
     SecurityHeadersMiddleware,
 )
 from cryptopredict.core.openapi import install_openapi, operation_id
 from cryptopredict.core.redis import connect_redis
+from cryptopredict.core.routing import install_routing_rules
 from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
 from cryptopredict.marketdata.mirror import MIRROR_PREFIX, cache_alias
 from cryptopredict.marketdata.mirror import router as mirror_router
-from cryptopredict.marketdata.mirror_queries import control_character_refusal
+from cryptopredict.marketdata.mirror_queries import MirrorRequestError, control_character_refusal
 from cryptopredict.marketdata.router import router as sync_runs_router
 from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
@@ -42,6 +50,22 @@ from cryptopredict.tasks.sync_triggers import router as sync_triggers_router
 API_PREFIX = "/api/v1"
 
 logger = logging.getLogger(__name__)
+
+
+def _coingecko_error(status: int, _code: str, message: str, _details: Any) -> dict[str, Any]:
+    """Any failure under the mirror, in CoinGecko's `{"error": message}` body."""
+    return MirrorRequestError(status, message).body
+
+
+ERROR_SHAPES = ErrorShapes(
+    {
+        MIRROR_PREFIX + "/": ErrorShape(
+            body=_coingecko_error, control_character=control_character_refusal
+        )
+    }
+)
+"""The error shape of each path prefix, for every error path: the handlers and the
+middleware's refusals."""
 
 
 def _api_router() -> APIRouter:
@@ -118,7 +142,8 @@ def create_app(
     cache = create_cache(settings.redis_url, ttl_seconds=settings.cache_ttl_seconds)
     app.state.cache = cache
 
-    install_error_handlers(app)
+    install_error_handlers(app, ERROR_SHAPES)
+    install_routing_rules(app)
     # Innermost, so a body served from the cache gets the same headers as one from a route.
     app.add_middleware(
         CachedResponseMiddleware,
@@ -126,12 +151,17 @@ def create_app(
         alias=cache_alias,
         prefix=MIRROR_PREFIX + "/",
     )
+    # Outside the cache, so a HEAD is answered from it as its GET is.
+    app.add_middleware(HeadAsGetMiddleware)
     # Outside the cache, so no control character reaches its fast path; inside the size limit.
+    app.add_middleware(ControlCharacterMiddleware, shapes=ERROR_SHAPES)
     app.add_middleware(
-        ControlCharacterMiddleware,
-        refusals={MIRROR_PREFIX + "/": control_character_refusal},
+        RequestLimitsMiddleware,
+        max_url_bytes=settings.max_url_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        shapes=ERROR_SHAPES,
     )
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,11 +1,11 @@
-"""Pure-ASGI middleware: security headers, a request body size limit, refusal of control
-characters in URLs and bodies, and cached answers served before routing."""
+"""Pure-ASGI middleware: security headers, request size limits (URL, headers, body), refusal
+of control characters in URLs and bodies, HEAD answered as GET, and cached answers served
+before routing. Each refusal answers in the error shape of its path (`core.errors`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from operator import itemgetter
-from typing import Any
 from urllib.parse import unquote_plus
 
 import orjson
@@ -13,7 +13,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cryptopredict.core.cache import ResponseCache
-from cryptopredict.core.errors import ControlCharacterError, control_character_body, error_body
+from cryptopredict.core.errors import (
+    AppError,
+    ControlCharacterError,
+    ErrorShapes,
+    HeaderFieldsTooLargeError,
+    PayloadTooLargeError,
+    UriTooLongError,
+)
 from cryptopredict.core.validation import Loc, form_loc, json_loc, multipart_loc, url_loc
 
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -24,6 +31,13 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
 HSTS_HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+HEADER_FIELD_FRAMING = len(b": \r\n")
+"""Bytes a header field takes on the wire besides its name and value."""
+
+
+def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
+    """The hardening headers every response carries; HSTS only where TLS is certain."""
+    return SECURITY_HEADERS + ([HSTS_HEADER] if hsts else [])
 
 
 class SecurityHeadersMiddleware:
@@ -31,7 +45,7 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
-        self.headers = SECURITY_HEADERS + ([HSTS_HEADER] if hsts else [])
+        self.headers = security_headers(hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Wrap `send` to append headers on the response start message."""
@@ -63,37 +77,81 @@ async def send_json(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class BodySizeLimitMiddleware:
-    """Rejects bodies over `max_bytes` with 413 before the application reads them."""
+def uri_too_long(max_bytes: int) -> UriTooLongError:
+    """The refusal of a request target over the limit."""
+    return UriTooLongError(
+        f"Request URL exceeds {max_bytes} bytes", details={"max_bytes": max_bytes}
+    )
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+
+def header_fields_too_large(max_bytes: int) -> HeaderFieldsTooLargeError:
+    """The refusal of a header section over the limit."""
+    return HeaderFieldsTooLargeError(
+        f"Request headers exceed {max_bytes} bytes", details={"max_bytes": max_bytes}
+    )
+
+
+class RequestLimitsMiddleware:
+    """Refuses a request target (path and query) over `max_url_bytes` with 414, a header
+    section over `max_header_bytes` with 431 and a body over `max_body_bytes` with 413,
+    before the application reads them. `serve` refuses the first two while reading the
+    request (`core.http_protocol`); this makes any ASGI server answer the same."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_url_bytes: int,
+        max_header_bytes: int,
+        max_body_bytes: int,
+        shapes: ErrorShapes,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_url_bytes = max_url_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self.shapes = shapes
 
-    async def _reject(self, send: Send) -> None:
-        body = orjson.dumps(
-            error_body(
-                "payload_too_large",
-                f"Request body exceeds {self.max_bytes} bytes",
-                {"max_bytes": self.max_bytes},
-            )
-        )
-        await send_json(send, 413, body)
+    async def _refuse(self, scope: Scope, send: Send, error: AppError) -> None:
+        status, content = self.shapes.for_path(scope["path"]).for_error(error)
+        await send_json(send, status, orjson.dumps(content))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check Content-Length up front and count streamed bytes as they arrive."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
+    def _head_refusal(self, scope: Scope) -> AppError | None:
+        """The refusal of an oversized URL or header section, or of a declared body."""
+        query = scope["query_string"]
+        path = scope.get("raw_path") or scope["path"].encode()
+        target = len(path) + (1 + len(query) if query else 0)  # path ? query
+        if target > self.max_url_bytes:
+            return uri_too_long(self.max_url_bytes)
+        headers = scope["headers"]
+        size = HEADER_FIELD_FRAMING * len(headers)
+        declared = 0
+        for name, value in headers:
+            size += len(name) + len(value)
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await self._reject(send)
-                    return
+        if size > self.max_header_bytes:
+            return header_fields_too_large(self.max_header_bytes)
+        if declared > self.max_body_bytes:
+            return PayloadTooLargeError(
+                f"Request body exceeds {self.max_body_bytes} bytes",
+                details={"max_bytes": self.max_body_bytes},
+            )
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the URL, the headers and Content-Length up front, and count streamed body
+        bytes as they arrive."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self._head_refusal(scope)
+        if refusal is not None:
+            await self._refuse(scope, send, refusal)
+            return
         received = 0
 
         async def limited_receive() -> Message:
@@ -101,17 +159,13 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > self.max_body_bytes:
                     # An HTTPException passes through FastAPI's body parsing to our handler.
-                    raise HTTPException(413, f"Request body exceeds {self.max_bytes} bytes")
+                    raise HTTPException(413, f"Request body exceeds {self.max_body_bytes} bytes")
             return message
 
         await self.app(scope, limited_receive, send)
 
-
-Refusal = Callable[[Loc], tuple[int, dict[str, Any]]]
-"""The status and JSON body that refuse a control character at a location, for a prefix
-whose routes answer errors in their own shape."""
 
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -138,24 +192,17 @@ def _body_check(scope: Scope) -> Callable[[bytes], Loc | None] | None:
 class ControlCharacterMiddleware:
     """Refuses control characters (the rules are in `core.validation`) in every request's
     path and query before routing or the cached-answer fast path sees them, and in JSON and
-    form bodies as a route reads them (inside the body size limit). A URL is refused with 422
-    in the one error shape, or by the `refusals` entry whose prefix starts the path; a body
-    by raising `ControlCharacterError`, which FastAPI's body parsing lets through."""
+    form bodies as a route reads them (inside the body size limit). A URL is refused as the
+    error shape of its path says (422 in the one JSON shape); a body by raising
+    `ControlCharacterError`, which FastAPI's body parsing lets through."""
 
-    def __init__(self, app: ASGIApp, *, refusals: Mapping[str, Refusal] | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, shapes: ErrorShapes) -> None:
         self.app = app
-        self.refusals = dict(refusals or {})
-
-    def _refusal(self, path: str, loc: Loc) -> tuple[int, dict[str, Any]]:
-        for prefix, refusal in self.refusals.items():
-            if path.startswith(prefix):
-                return refusal(loc)
-        return 422, control_character_body(loc)
+        self.shapes = shapes
 
     async def _refuse(self, scope: Scope, send: Send, loc: Loc) -> None:
-        status, content = self._refusal(scope["path"], loc)
-        body = orjson.dumps(content)
-        await send_json(send, status, body)
+        status, content = self.shapes.for_path(scope["path"]).control_character(loc)
+        await send_json(send, status, orjson.dumps(content))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a bad URL at once; check a parsed body once its last chunk has arrived."""
@@ -184,6 +231,28 @@ class ControlCharacterMiddleware:
             return message
 
         await self.app(scope, checked_receive, send)
+
+
+class HeadAsGetMiddleware:
+    """Answers HEAD as the GET of the same URL with the body left out, so every GET route
+    (and the cached-answer fast path) answers HEAD with the same headers: FastAPI's routes
+    take only the methods they declare, and declaring HEAD would double the OpenAPI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Route a HEAD as GET, in a copy of the scope (the server's own says HEAD)."""
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
 
 
 def canonical_query(query_string: bytes, names: frozenset[str]) -> str:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from select import select as wait_readable
+from typing import NamedTuple
 
 import httpx
+import orjson
 import pytest
 from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
@@ -33,7 +37,7 @@ from cryptopredict.core.migrations import alembic_config
 from cryptopredict.main import create_app
 from cryptopredict.prices.models import PriceData
 from tests.conftest import INTRADAY_PRICES, SNAPSHOT_PRICES, TEST_SECRET
-from tests.serving import serving
+from tests.serving import Served, serving
 
 PRICES = SNAPSHOT_PRICES
 PASSWORD = "correct-horse-battery"
@@ -371,3 +375,105 @@ def test_forwarded_addresses_count_only_from_trusted_proxies(tmp_path: Path) -> 
 
     assert untrusted == [401, 401, 401, 429]  # one real address, whatever the header says
     assert trusted == [401, 401, 401, 401]  # four addresses, as the trusted proxy reports
+
+
+class RawAnswer(NamedTuple):
+    """What a server wrote back on a raw connection, and how much the client had sent."""
+
+    responses: list[tuple[int, dict[str, str], bytes]]
+    bytes_sent: int
+
+
+def _raw_exchange(base: str, head: bytes, filler: int = 0) -> RawAnswer:
+    """Send `head`, then up to `filler` bytes of one endless header value, stopping as soon
+    as the server answers; the responses it wrote before closing the connection."""
+    host, port = base.removeprefix("http://").split(":")
+    received = bytearray()
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head)
+        sent = len(head)
+        chunk = b"a" * 65536
+        try:
+            while sent < len(head) + filler and not wait_readable([connection], [], [], 0.002)[0]:
+                connection.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            while data := connection.recv(65536):
+                received += data
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return RawAnswer(_parse_responses(bytes(received)), sent)
+
+
+def _parse_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Status, headers and body of each response in a stream with Content-Length bodies."""
+    responses = []
+    while data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+        length = int(headers.get("content-length", "0"))
+        responses.append((int(status_line.split()[1]), headers, data[:length]))
+        data = data[length:]
+    return responses
+
+
+@pytest.fixture(scope="module")
+def served_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One `serve` for the tests of what its HTTP protocol refuses."""
+    data_dir = tmp_path_factory.mktemp("served")
+    with serving(data_dir, {"CRYPTOPREDICT_SCHEDULER": "off"}) as served:
+        assert served.wait_until_live(), served.log.read_text(encoding="utf-8", errors="replace")
+        yield served
+
+
+@pytest.mark.slow
+def test_serve_stops_reading_an_endless_header(served_api: Served) -> None:
+    head = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Endless: "
+    answer = _raw_exchange(served_api.base, head, filler=50 * 1024 * 1024)
+
+    [(status, headers, body)] = answer.responses
+    assert status == 431
+    assert headers["content-type"] == "application/json"
+    assert orjson.loads(body)["error"]["code"] == "request_header_fields_too_large"
+    assert answer.bytes_sent < 16 * 1024 * 1024  # answered long before the header ended
+
+
+@pytest.mark.slow
+def test_serve_refuses_many_headers_and_long_urls_in_the_paths_shape(served_api: Served) -> None:
+    many = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"a" * 100) for i in range(200))
+    request = b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"
+    headers = _raw_exchange(served_api.base, request)
+    url = b"/api/v1/coins?q=" + b"x" * 9000
+    api = _raw_exchange(served_api.base, b"GET " + url + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    url = b"/api/v3/ping?q=" + b"x" * 9000
+    mirror = _raw_exchange(served_api.base, b"GET " + url + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    [(status, _, body)] = headers.responses
+    assert (status, orjson.loads(body)["error"]["code"]) == (431, "request_header_fields_too_large")
+    [(status, _, body)] = api.responses
+    assert (status, orjson.loads(body)["error"]["code"]) == (414, "uri_too_long")
+    [(status, _, body)] = mirror.responses
+    assert status == 414
+    assert isinstance(orjson.loads(body)["error"], str)
+
+
+@pytest.mark.slow
+def test_serve_answers_malformed_http_in_json(served_api: Served) -> None:
+    answer = _raw_exchange(served_api.base, b"NOT HTTP AT ALL\r\n\r\n")
+
+    [(status, headers, body)] = answer.responses
+    assert status == 400
+    assert headers["content-type"] == "application/json"
+    assert orjson.loads(body)["error"]["code"] == "bad_request"
+
+
+@pytest.mark.slow
+def test_serve_answers_pipelined_requests_before_refusing_the_next(served_api: Served) -> None:
+    fine = b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+    oversized = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
+    answer = _raw_exchange(served_api.base, fine + fine + oversized)
+
+    assert [status for status, _, _ in answer.responses] == [200, 200, 431]

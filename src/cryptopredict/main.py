@@ -25,6 +25,7 @@ from cryptopredict.core.errors import (
     error_responses,
     install_error_handlers,
 )
+from cryptopredict.core.http_protocol import LimitedHttpToolsProtocol
 from cryptopredict.core.middleware import (
     CachedResponseMiddleware,
     ControlCharacterMiddleware,
@@ -64,8 +65,14 @@ ERROR_SHAPES = ErrorShapes(
         )
     }
 )
-"""The error shape of each path prefix, for every error path: the handlers and the
-middleware's refusals."""
+"""The error shape of each path prefix, for every error path: the handlers, the middleware's
+refusals and the HTTP protocol's."""
+
+
+class HttpProtocol(LimitedHttpToolsProtocol):
+    """The HTTP protocol `serve` runs uvicorn with: its refusals in the app's error shapes."""
+
+    error_shapes = ERROR_SHAPES
 
 
 def _api_router() -> APIRouter:

@@ -73,6 +73,8 @@ def serve(
         log_level=level.lower(),
         access_log=access_log,
         server_header=False,
+        # httptools, refusing oversized request heads and malformed HTTP in JSON.
+        http="cryptopredict.main:HttpProtocol",
         # Proxy headers only from the proxies named in settings (uvicorn trusts loopback by
         # default, which would let any local client pick its own address).
         proxy_headers=bool(settings.trusted_proxies),

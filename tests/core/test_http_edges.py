@@ -160,6 +160,9 @@ def test_405_lists_every_method_of_the_path_in_allow(client: TestClient) -> None
         ("/health/live", {"GET", "HEAD", "OPTIONS"}),
         (f"{V1}/portfolios", {"GET", "HEAD", "OPTIONS", "POST"}),
         (f"{V1}/portfolios/7", {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}),
+        # /users/{user_id} matches this path too, but /users/me is the resource it names.
+        (f"{V1}/users/me", {"GET", "HEAD", "OPTIONS", "PATCH"}),
+        (f"{V1}/users/7", {"GET", "HEAD", "OPTIONS", "PATCH", "DELETE"}),
         (f"{V3}/ping", {"GET", "HEAD", "OPTIONS"}),
     ],
 )

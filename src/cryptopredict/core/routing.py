@@ -17,12 +17,18 @@ IMPLICIT_METHODS = ("HEAD", "OPTIONS")
 
 
 def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
-    """Every method some route accepts on this request's path, HEAD with GET and OPTIONS
-    where any is; sorted, for an Allow header."""
+    """The methods of the resource this request's path names, HEAD with GET and OPTIONS
+    where any is; sorted, for an Allow header. The resource is the path template of the
+    first route that matches (`/users/me`, not the later `/users/{user_id}`), as the OpenAPI
+    document lists it; Starlette's own Allow names only that first route's methods."""
+    template: str | None = None
     methods: set[str] = set()
     # Each route of the included routers, as FastAPI matches it (under its prefix).
     for route in iter_route_contexts(routes):
-        if route.methods and route.matches(scope)[0] is not Match.NONE:
+        if not route.methods or (template is not None and route.path != template):
+            continue
+        if route.matches(scope)[0] is not Match.NONE:
+            template = route.path
             methods.update(route.methods)
     if methods:
         methods.add("OPTIONS")

@@ -49,6 +49,9 @@ from cryptopredict.tasks.router import router as tasks_router
 from cryptopredict.tasks.sync_triggers import router as sync_triggers_router
 
 API_PREFIX = "/api/v1"
+EDGE_STATUSES = (414, 422, 431)
+"""What any operation may answer before routing: a URL over the limit, a control character
+in it (ControlCharacterMiddleware), headers over the limit (RequestLimitsMiddleware)."""
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +79,7 @@ class HttpProtocol(LimitedHttpToolsProtocol):
 
 
 def _api_router() -> APIRouter:
-    # Any operation refuses a control character in its URL (ControlCharacterMiddleware).
-    api = APIRouter(prefix=API_PREFIX, responses=error_responses(422))
+    api = APIRouter(prefix=API_PREFIX, responses=error_responses(*EDGE_STATUSES))
     for router in (
         auth_router,
         users_router,
@@ -179,7 +181,7 @@ def create_app(
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
 
-    app.include_router(health_router, responses=error_responses(422))
+    app.include_router(health_router, responses=error_responses(*EDGE_STATUSES))
     app.include_router(_api_router())
     app.include_router(mirror_router)
     install_openapi(app, native_prefixes=("/health/", API_PREFIX + "/"))

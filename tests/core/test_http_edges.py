@@ -88,6 +88,16 @@ def test_the_limits_are_settings(
         assert client.get("/health/live", headers={"x-a": "a" * 2048}).status_code == 431
 
 
+def test_every_native_operation_documents_the_limits(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    native = {path: item for path, item in paths.items() if not path.startswith(V3)}
+
+    assert native
+    for path, item in native.items():
+        for method, operation in item.items():
+            assert {"414", "431"} <= set(operation["responses"]), (method, path)
+
+
 # ---- every framework error in the path's shape ------------------------------------------
 
 

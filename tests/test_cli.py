@@ -446,9 +446,9 @@ def test_serve_refuses_many_headers_and_long_urls_in_the_paths_shape(served_api:
     many = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"a" * 100) for i in range(200))
     request = b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"
     headers = _raw_exchange(served_api.base, request)
-    url = b"/api/v1/coins?q=" + b"x" * 9000
+    url = b"/api/v1/coins?q=" + b"x" * 17000
     api = _raw_exchange(served_api.base, b"GET " + url + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-    url = b"/api/v3/ping?q=" + b"x" * 9000
+    url = b"/api/v3/ping?q=" + b"x" * 17000
     mirror = _raw_exchange(served_api.base, b"GET " + url + b" HTTP/1.1\r\nHost: x\r\n\r\n")
 
     [(status, _, body)] = headers.responses

@@ -62,6 +62,20 @@ def test_a_long_url_is_refused_with_414(client: TestClient, settings: Settings) 
     assert client.get(f"{V3}/ping", params={"q": "x" * 1000}).status_code == 200
 
 
+def test_the_url_limit_admits_every_documented_parameter_length(
+    client: TestClient, settings: Settings
+) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    longest = 0
+    for path, item in paths.items():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                most = parameter["schema"].get("maxLength")
+                if parameter["in"] == "query" and most is not None:
+                    longest = max(longest, len(path) + len(parameter["name"]) + 2 + most)
+    assert 1000 < longest <= settings.max_url_bytes
+
+
 def test_oversized_headers_are_refused_with_431(client: TestClient, settings: Settings) -> None:
     big = {"x-filler": "a" * settings.max_header_bytes}
     assert_api_error(

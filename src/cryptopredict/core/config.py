@@ -67,8 +67,10 @@ class Settings(BaseSettings):
     """Addresses whose X-Forwarded-For / X-Forwarded-Proto `serve` believes; none by default,
     so a client cannot choose the address its login attempts are counted under."""
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    max_url_bytes: int = Field(default=8 * 1024, ge=256)
-    """The longest request target (path and query, as sent) served; a longer one gets 414."""
+    max_url_bytes: int = Field(default=16 * 1024, ge=256)
+    """The longest request target (path and query, as sent) served; a longer one gets 414.
+    Above every length the OpenAPI document allows (100 coin ids of 100 characters) and as
+    Cloudflare's, so CoinGecko clients passing long id lists keep working."""
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     """The largest header section (each field's name, value, ": " and CRLF) served; a larger
     one gets 431. `serve` enforces it while reading, so an endless header costs no memory."""

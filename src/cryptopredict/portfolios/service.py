@@ -205,14 +205,14 @@ def _rounded(value: Fraction) -> Decimal:
 # --- transactions -----------------------------------------------------------------------------
 
 
-def _named_coin(session: Session, identifier: str, *, where: str = "body") -> Cryptocurrency:
+def _named_coin(session: Session, identifier: str) -> Cryptocurrency:
     """A coin named in a request; an unknown one makes the request invalid (422), not absent."""
     try:
         return coins_service.get_by_identifier(session=session, identifier=identifier)
     except NotFoundError as exc:
         raise ValidationFailedError(
             f"Unknown coin {identifier!r}",
-            details=[{"loc": [where, "coin"], "msg": "Unknown coin", "type": "unknown_coin"}],
+            details=[{"loc": ["body", "coin"], "msg": "Unknown coin", "type": "unknown_coin"}],
         ) from exc
 
 
@@ -261,8 +261,14 @@ def list_transactions(
     coin: str | None = None,
     kind: TransactionKind | None = None,
 ) -> tuple[list[TransactionRead], int]:
-    """A page of the portfolio's transactions in the order they happened."""
-    coin_id = _named_coin(session, coin, where="query").id if coin else None
+    """A page of the portfolio's transactions in the order they happened; filtering by a
+    coin nobody knows finds nothing, like any other coin the portfolio never held."""
+    coin_id = None
+    if coin:
+        try:
+            coin_id = coins_service.get_by_identifier(session=session, identifier=coin).id
+        except NotFoundError:
+            return [], 0
     items, total = TransactionRepository(session).page(
         portfolio.id, page=page, coin_id=coin_id, kind=kind
     )

@@ -98,3 +98,14 @@ def test_reactivated_user_can_log_in_again(client: TestClient, factory: Factory)
     assert client.post("/api/v1/auth/login", json=credentials).status_code == 401
     client.post(f"/api/v1/users/{user.id}/activate", headers=factory.headers(admin))
     assert client.post("/api/v1/auth/login", json=credentials).status_code == 200
+
+
+def test_an_undeclared_method_on_users_me_is_405_not_an_id(
+    client: TestClient, factory: Factory
+) -> None:
+    headers = factory.headers(factory.admin())
+    for method in ("DELETE", "POST"):
+        response = client.request(method, "/api/v1/users/me", headers=headers)
+        assert response.status_code == 405, response.text
+        assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "PATCH"}
+    assert client.post("/api/v1/users/me/activate", headers=headers).status_code == 404

@@ -73,9 +73,8 @@ def test_422_wrong_types_and_out_of_range_pagination(client: TestClient, factory
         _assert_error_shape(
             client.get("/api/v1/users", params=params, headers=headers), 422, "validation_error"
         )
-    _assert_error_shape(
-        client.get("/api/v1/users/not-a-number", headers=headers), 422, "validation_error"
-    )
+    # A user id is matched as digits: anything else names no route.
+    _assert_error_shape(client.get("/api/v1/users/not-a-number", headers=headers), 404, "not_found")
 
 
 def test_validation_errors_do_not_echo_passwords(client: TestClient) -> None:

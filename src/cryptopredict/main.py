@@ -33,7 +33,7 @@ from cryptopredict.core.middleware import (
     RequestLimitsMiddleware,
     SecurityHeadersMiddleware,
 )
-from cryptopredict.core.openapi import install_openapi, operation_id
+from cryptopredict.core.openapi import EDGE_STATUSES, install_openapi, operation_id
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.core.routing import install_routing_rules
 from cryptopredict.health.router import api_router as system_router
@@ -49,9 +49,6 @@ from cryptopredict.tasks.router import router as tasks_router
 from cryptopredict.tasks.sync_triggers import router as sync_triggers_router
 
 API_PREFIX = "/api/v1"
-EDGE_STATUSES = (414, 422, 431)
-"""What any operation may answer before routing: a URL over the limit, a control character
-in it (ControlCharacterMiddleware), headers over the limit (RequestLimitsMiddleware)."""
 
 logger = logging.getLogger(__name__)
 

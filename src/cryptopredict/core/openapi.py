@@ -26,6 +26,10 @@ URL_TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f]*$"
 """A path or query string: no C0 control character, no DEL."""
 BODY_TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
 """A request-body string: tab, line feed and carriage return allowed, no other control."""
+EDGE_STATUSES = (414, 422, 431)
+"""What any native operation may answer before routing: a URL over the limit, a control
+character in it (ControlCharacterMiddleware), headers over the limit (RequestLimitsMiddleware);
+main.py puts them on the routers, which also brings the error shape into the document."""
 BODY_STATUSES = (400, 413)
 DATABASE_STATUSES = (503,)
 

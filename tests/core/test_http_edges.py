@@ -234,3 +234,17 @@ def test_a_redirect_never_points_to_another_host() -> None:
     assert backslash.status_code == 404
     assert fine.status_code == 307
     assert fine.headers["location"] == "/a/b/file"
+
+
+def test_ids_of_thousands_of_digits_name_no_resource(client: TestClient) -> None:
+    huge = "1" * 5000
+    for method, path in [("GET", f"/api/v1/users/{huge}"), ("OPTIONS", f"/api/v1/users/{huge}")]:
+        response = client.request(method, path)
+        assert response.status_code == 404, response.text
+    assert client.get(f"/api/v1/users/{huge}/", follow_redirects=False).status_code == 404
+
+
+def test_an_escaped_final_slash_is_not_redirected_in_a_loop(client: TestClient) -> None:
+    response = client.get("/api/v1/coins%2F", follow_redirects=False)
+    assert response.status_code == 404
+    assert client.get("/api/v1/coins/", follow_redirects=False).status_code == 307

@@ -27,7 +27,8 @@ from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.core.validation import IntId, PlainBoolean
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 422))
-# Ids are matched as digits (`:int`), so /users/me with another method is a 405, not an id.
+# Ids are matched as digits (the `id` converter in `core.validation`), so /users/me with
+# another method is a 405, not an id.
 users_router = APIRouter(prefix="/users", tags=["users"], responses=error_responses(401, 422))
 
 # A new account logs in with what it registered; an issued pair is refreshed or logged out.
@@ -154,14 +155,14 @@ def list_users(
     )
 
 
-@users_router.get("/{user_id:int}", responses=error_responses(403, 404))
+@users_router.get("/{user_id:id}", responses=error_responses(403, 404))
 def get_user(user_id: IntId, _admin: AdminUser, session: SessionDep) -> UserRead:
     """One user (admin only)."""
     return UserRead.model_validate(service.get(session=session, user_id=user_id))
 
 
 # 400: an admin demoting, deactivating or deleting their own account.
-@users_router.patch("/{user_id:int}", responses=error_responses(400, 403, 404))
+@users_router.patch("/{user_id:id}", responses=error_responses(400, 403, 404))
 def update_user(
     user_id: IntId, data: UserAdminUpdate, admin: AdminUser, session: SessionDep
 ) -> UserRead:
@@ -170,7 +171,7 @@ def update_user(
     return UserRead.model_validate(user)
 
 
-@users_router.post("/{user_id:int}/deactivate", responses=error_responses(400, 403, 404))
+@users_router.post("/{user_id:id}/deactivate", responses=error_responses(400, 403, 404))
 def deactivate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> UserRead:
     """Deactivate an account: its tokens stop working at once (admin only)."""
     data = UserAdminUpdate(is_active=False)
@@ -179,7 +180,7 @@ def deactivate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> Us
     )
 
 
-@users_router.post("/{user_id:int}/activate", responses=error_responses(403, 404))
+@users_router.post("/{user_id:id}/activate", responses=error_responses(403, 404))
 def activate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> UserRead:
     """Re-activate an account (admin only)."""
     data = UserAdminUpdate(is_active=True)
@@ -189,7 +190,7 @@ def activate_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> User
 
 
 @users_router.delete(
-    "/{user_id:int}",
+    "/{user_id:id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_responses(400, 403, 404),
 )

@@ -65,7 +65,15 @@ class SlashRedirect:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Redirect, or raise the 404 the error handlers answer."""
-        if scope["type"] == "http" and scope["path"] != "/" and self._matches_toggled(scope):
+        raw = scope.get("raw_path") or scope["path"].encode()
+        # An escaped final slash (`%2F`) is a slash to routing but not in the raw path:
+        # toggling the raw one would redirect back and forth forever.
+        if (
+            scope["type"] == "http"
+            and scope["path"] != "/"
+            and raw.endswith(b"/") == scope["path"].endswith("/")
+            and self._matches_toggled(scope)
+        ):
             location = _relative_location(scope)
             if location:
                 await RedirectResponse(location, status_code=307)(scope, receive, send)

@@ -44,6 +44,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+from starlette.convertors import IntegerConvertor, register_url_convertor
 
 from cryptopredict.core.timegrid import EPOCH
 
@@ -212,6 +213,17 @@ AwareInstant = Annotated[
     AwareDatetime, Strict(False), BeforeValidator(_iso_text), AfterValidator(bounded_instant)
 ]
 """An instant to store: ISO 8601 with a timezone, in UTC, refused outside the range."""
+
+class _IdConvertor(IntegerConvertor):
+    """Path ids as at most 19 digits (a BigInteger's width): a route converter runs while
+    paths are matched, before any validation, and `int()` of thousands of digits raises."""
+
+    regex = "[0-9]{1,19}"
+
+
+register_url_convertor("id", _IdConvertor())
+"""`{user_id:id}`: a path segment that names a resource only when it is an id, so `/users/me`
+is never read as one (another method there is a 405, not a 422 about the id)."""
 
 Loc = tuple[str | int, ...]
 """Where a refused value sits, as in a validation error: ("query", "q"), ("body", "name")."""

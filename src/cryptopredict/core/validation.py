@@ -214,6 +214,7 @@ AwareInstant = Annotated[
 ]
 """An instant to store: ISO 8601 with a timezone, in UTC, refused outside the range."""
 
+
 class _IdConvertor(IntegerConvertor):
     """Path ids as at most 19 digits (a BigInteger's width): a route converter runs while
     paths are matched, before any validation, and `int()` of thousands of digits raises."""

@@ -3,18 +3,22 @@ clients, limiters and breakers pointed at it; Redis keys private to each test.""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
+from sqlalchemy.orm import Session
 
+from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.client import CoinGeckoClient
 from cryptopredict.marketdata.ratelimit import BucketConfig, RateLimiter
 from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
+from tests.factories import Factory
 
 TEST_REDIS_ENV = "CRYPTOPREDICT_TEST_REDIS_URL"
 
@@ -118,3 +122,37 @@ def make_breaker(request: pytest.FixtureRequest) -> MakeBreaker:
         return CircuitBreaker(redis_url=url, key=f"{key}:breaker", **options)
 
     return make
+
+
+# ---- a small market for the mirror's tests ----------------------------------------------
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+HOUR = dt.timedelta(hours=1)
+IMAGE = "https://assets.coingecko.com/coins/images/1/large/bitcoin.png?1547033579"
+
+
+def set_image(session: Session, *coins: Cryptocurrency) -> None:
+    """Give coins an image URL, as discovery from CoinGecko does."""
+    for coin in coins:
+        coin.image_url = IMAGE
+    session.commit()
+
+
+HOURLY_CLOSES = [100.0 + k for k in range(30)]
+HOURLY_CLOSES[10] = 90.0  # a dip inside the last 24 h
+HOURLY_CLOSES[20] = 150.0  # and a spike
+
+
+@pytest.fixture
+def market(factory: Factory, db_session: Session) -> dict[str, Cryptocurrency]:
+    """alpha: 30 hourly bars from T0 (rank 1); beta: 3 daily bars (rank 2, more volume);
+    gamma: known but never priced (unranked); delta: inactive."""
+    alpha = factory.coin("alpha", symbol="alp", name="Alpha", rank=1)
+    beta = factory.coin("beta", symbol="bet", name="Beta", rank=2)
+    gamma = factory.coin("gamma", symbol="gam", name="Gamma")
+    delta = factory.coin("delta", symbol="del", name="Delta", rank=3, is_active=False)
+    set_image(db_session, alpha, beta, gamma, delta)
+    factory.daily_prices(alpha, HOURLY_CLOSES, start=T0, interval="1h", step=HOUR)
+    factory.daily_prices(beta, [50.0, 60.0, 55.0], start=T0, volume=5000.0)
+    factory.daily_prices(delta, [1.0], start=T0)
+    return {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta}

@@ -172,7 +172,8 @@ def _precision(value: str | None) -> int | None:
     if value is None or value.strip() in ("", "full"):
         return None
     text = value.strip()
-    if text.isdigit() and int(text) <= 18:
+    # ASCII digits only: `isdigit` is true for `²`, which `int` refuses.
+    if text.isascii() and text.isdigit() and int(text) <= 18:
         return int(text)
     raise invalid("precision")
 

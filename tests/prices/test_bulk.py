@@ -75,8 +75,8 @@ def test_timestamps_are_stored_in_utc(client: TestClient, admin: dict[str, str])
 
 
 INVALID = [
-    ({"price": -1.0}, "price", "greater_than"),
-    ({"price": 0.0}, "price", "greater_than"),
+    ({"price": -1.0}, "price", "greater_than_equal"),
+    ({"price": 0.0}, "price", "greater_than_equal"),
     ({"price": float("nan")}, "price", "finite_number"),
     ({"low": 200.0}, None, "value_error"),  # low above high
     ({"open": 500.0}, None, "value_error"),  # open outside [low, high]
@@ -175,7 +175,7 @@ def test_bars_on_their_grid_and_at_the_ceilings_are_written(
         _point(interval="1h", timestamp="2024-01-01T11:00:00+01:00"),
         _point(timestamp="2024-01-02T05:30:00+05:30"),
         _point(day=3, price=1e15, open=None, high=None, low=None, close=None, market_cap=1e18),
-        _point(day=4, price=1e-12, volume=1e18, market_cap=None),
+        _point(day=4, price=1e-12, low=1e-12, volume=1e18, market_cap=None),
     ]
     response = client.post(BULK, json={"points": points}, headers=admin)
     assert response.status_code == 200, response.text
@@ -201,3 +201,27 @@ def test_the_ceilings_are_in_the_openapi_document(client: TestClient) -> None:
         "volume": 1e18,
         "market_cap": 1e18,
     }
+
+
+def test_prices_below_the_floor_are_refused_and_extremes_keep_stats_answering(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    tiny = _point(price=5e-324, open=None, high=None, low=None, close=None, market_cap=None)
+    response = client.post(BULK, json={"points": [tiny]}, headers=admin)
+    assert response.status_code == 422, response.text
+
+    extremes = [
+        _point(
+            day=day,
+            price=1e-12 if day % 2 else 1e15,
+            open=None,
+            high=None,
+            low=None,
+            close=None,
+            market_cap=None,
+        )
+        for day in range(1, 8)
+    ]
+    assert client.post(BULK, json={"points": extremes}, headers=admin).status_code == 200
+    stats = client.get("/api/v1/prices/bitcoin/stats")
+    assert stats.status_code == 200, stats.text

@@ -19,6 +19,9 @@ MAX_BULK_POINTS = 10_000
 EARLIEST_INSTANT = dt.datetime(2009, 1, 1, tzinfo=dt.UTC)
 MAX_PRICE = 1e15
 """The highest price (USD) a point may carry: ten orders of magnitude above any coin's."""
+MIN_PRICE = 1e-12
+"""The lowest price (USD) a point may carry: far below any traded coin's, and high enough
+that a ratio of two prices stays a finite, positive float (returns, volatility)."""
 MAX_AMOUNT = 1e18
 """The highest volume or market cap (USD) a point may carry: about 10,000 times the world's
 yearly output, so a larger one is a unit mix-up (wei for ether, say)."""
@@ -69,7 +72,7 @@ ChartRow = tuple[dt.datetime, float, float | None, float | None]
 """(price_at, price, market_cap, volume): one point of a market chart."""
 
 
-PositivePrice = Annotated[float, Field(gt=0, le=MAX_PRICE, allow_inf_nan=False)]
+PositivePrice = Annotated[float, Field(ge=MIN_PRICE, le=MAX_PRICE, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 
 

@@ -391,7 +391,12 @@ def volatility(closes: Sequence[tuple[dt.datetime, float]], window_days: int) ->
     returns = [
         math.log(price / previous_price)
         for (previous_at, previous_price), (at, price) in zip(closes, closes[1:], strict=False)
-        if at > since and ONE_DAY / 2 <= at - previous_at <= ONE_DAY * 1.5
+        if at > since
+        and ONE_DAY / 2 <= at - previous_at <= ONE_DAY * 1.5
+        # Rows from before the bounds on stored prices may hold anything: skip what has no log.
+        and previous_price > 0
+        and math.isfinite(price / previous_price)
+        and price / previous_price > 0
     ]
     daily = statistics.stdev(returns) if len(returns) >= 2 else None
     return Volatility(

@@ -3,12 +3,15 @@ the accounts one address fails on, in memory and shared through Redis."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cryptopredict.auth import service
@@ -208,3 +211,45 @@ def test_an_address_past_its_account_ceiling_may_only_retry_accounts_it_already_
     assert refused.value.details["retry_after"] >= 1
     _login(db_session, limits, counter, tried[0].email, password=DEFAULT_PASSWORD, ip=NAT)
     _login(db_session, limits, counter, untried.email, password=DEFAULT_PASSWORD, ip="192.0.2.1")
+
+
+def test_the_owner_is_never_locked_out_of_an_address_they_signed_in_from(
+    db_session: Session, settings: Settings, factory: Factory
+) -> None:
+    user = factory.user()
+    ceiling = settings.model_copy(update={"login_account_max_attempts": 6})
+    counter = MemoryFailureCounter()
+    _login(db_session, ceiling, counter, user.email, password=DEFAULT_PASSWORD, ip="192.0.2.1")
+    for i in range(6):  # guessing spread over six addresses reaches the account's ceiling
+        with pytest.raises(AuthenticationError):
+            _login(db_session, ceiling, counter, user.email, ip=f"198.51.100.{i}")
+
+    with pytest.raises(RateLimitedError):  # a new address is held to the ceiling
+        _login(db_session, ceiling, counter, user.email, password=DEFAULT_PASSWORD, ip="192.0.2.9")
+    _login(db_session, ceiling, counter, user.email, password=DEFAULT_PASSWORD, ip="192.0.2.1")
+
+
+def test_a_parallel_burst_of_guesses_gets_no_more_checks_than_a_sequence(
+    engine: Engine, settings: Settings
+) -> None:
+    counter = MemoryFailureCounter()
+    burst = 16
+    start = threading.Barrier(burst)
+
+    def guess() -> str:
+        with Session(engine) as session:
+            start.wait()
+            try:
+                _login(session, settings, counter, "nobody-here@example.com")
+            except AuthenticationError:
+                return "checked"
+            except RateLimitedError:
+                return "held"
+        return "signed in"
+
+    with ThreadPoolExecutor(burst) as pool:
+        outcomes = list(pool.map(lambda _: guess(), range(burst)))
+
+    assert outcomes.count("signed in") == 0
+    # Every attempt is counted before the password check: after the free ones, a burst waits.
+    assert outcomes.count("checked") <= settings.login_max_attempts + 1, outcomes

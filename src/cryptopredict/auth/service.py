@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 
 LOGIN_HOLD_BASE_SECONDS = 2
+KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
+"""How long an address the owner signed in from stays exempt from the per-account ceiling."""
 """The first wait of an (account, address) pair past its failure limit; doubles per failure."""
 
 
@@ -43,7 +45,8 @@ def create(*, session: Session, data: UserCreate, role: Role = Role.USER) -> Use
     """Register an account; a taken email (in any letter case) is a 409.
 
     The password is hashed before the lookup, so a taken email costs the same Argon2 work as a
-    new one and the answer's timing does not tell which emails have accounts.
+    new one: timing adds nothing to what the 409 says, and the per-address registration limit
+    bounds how many emails one can probe.
     """
     hashed_password = hash_password(data.password)
     users = UserRepository(session)
@@ -137,46 +140,59 @@ def login(
 ) -> TokenPair:
     """Check credentials under the failed-login limits, then issue tokens.
 
-    Failures are counted per account and address together: past `login_max_attempts` that
-    pair waits `LOGIN_HOLD_BASE_SECONDS`, doubling with each further failure, so guessing from
-    one address slows down while the owner's correct password from another address still
-    gets in. A ceiling per account (failures from all addresses) stops guessing spread wide.
+    Attempts are counted per account and address together, before the password is checked so
+    a burst of parallel guesses from one address cannot all slip past: from the `login_max_attempts`-th in a
+    window on, each attempt takes the pair's next hold (`LOGIN_HOLD_BASE_SECONDS`, doubling)
+    and a success lifts it, so guessing from one address slows down while the owner from
+    another address is untouched. A ceiling per account (attempts
+    from all addresses) stops guessing spread wide, except from an address the owner has
+    signed in from within `KNOWN_ADDRESS_SECONDS`, so the owner is never locked out by it.
     Per address the ceiling counts distinct accounts failed on, not failures, so people
     mistyping behind one shared (NAT) address lock out no one else; an address that has failed
     on `login_ip_max_attempts` accounts (spraying) may try no further account until its window
-    ends (their owners too), while the accounts it already failed on stay under their pairs'
-    holds.
+    ends, while the accounts it already failed on stay under their pairs' holds.
     """
     email = email.strip().lower()
+    window = settings.login_window_seconds
     pair_key = f"pair:{email}|{client_ip}"
     account_key, ip_key = f"account:{email}", f"ip:{client_ip}"
+    known_key = f"known:{email}|{client_ip}"
+    known = throttle.held_for(known_key) > 0
     address_wait = throttle.blocked_for(ip_key, settings.login_ip_max_attempts)
     if address_wait and throttle.blocked_for(pair_key, 1):  # an account it already failed on
         address_wait = 0
     wait = max(
         throttle.held_for(pair_key),
-        throttle.blocked_for(account_key, settings.login_account_max_attempts),
+        0 if known else throttle.blocked_for(account_key, settings.login_account_max_attempts),
         address_wait,
     )
     if wait:
         raise RateLimitedError("Too many failed login attempts; try again later", retry_after=wait)
+    attempt = throttle.record_failure(pair_key, window)
+    if attempt >= settings.login_max_attempts:
+        # Take the pair's next hold before the (slow) password check, so parallel guesses
+        # wait for it too; one that began meanwhile finds it and waits.
+        running = throttle.held_for(pair_key)
+        if running:
+            raise RateLimitedError(
+                "Too many failed login attempts; try again later", retry_after=running
+            )
+        excess = attempt - settings.login_max_attempts
+        throttle.hold(pair_key, min(window, LOGIN_HOLD_BASE_SECONDS * 2 ** min(excess, 20)))
 
     users = UserRepository(session)
     user = users.get_by_email(email)
     valid, upgraded_hash = verify_password(password, user.hashed_password if user else None)
     if user is None or not valid:
-        window = settings.login_window_seconds
-        failures = throttle.record_failure(pair_key, window)
-        throttle.record_failure(account_key, window)
-        if failures == 1:  # the first failure of this account from this address
+        if not known:
+            throttle.record_failure(account_key, window)
+        if attempt == 1:  # the first failure of this account from this address
             throttle.record_failure(ip_key, window)
-        if failures >= settings.login_max_attempts:
-            excess = failures - settings.login_max_attempts
-            throttle.hold(pair_key, min(window, LOGIN_HOLD_BASE_SECONDS * 2 ** min(excess, 20)))
         raise AuthenticationError("Incorrect email or password")
     if not user.is_active:
         raise AuthenticationError("This account is deactivated")
     throttle.reset(pair_key)
+    throttle.hold(known_key, KNOWN_ADDRESS_SECONDS)  # a timed mark: the owner signs in here
     if upgraded_hash:
         user.hashed_password = upgraded_hash
     user.last_login_at = utcnow()

@@ -17,7 +17,7 @@ ControlCharacterError         422 validation_error (an HTTPException, raised whi
 
 Routes under a prefix of their own (the CoinGecko mirror) spell errors their way: an
 `ErrorShape` per prefix in one `ErrorShapes` mapping, which every error path consults (these
-handlers, the middleware's refusals and the HTTP protocol's in `core.server`).
+handlers, the middleware's refusals and the HTTP protocol's in `core.http_protocol`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from cryptopredict.prices.types import Interval
 MAX_HISTORY_POINTS = 10_000
 MAX_LATEST_COINS = 100
 MAX_BULK_POINTS = 10_000
-EARLIEST_INSTANT = dt.datetime(2009, 1, 1, tzinfo=dt.UTC)
+EARLIEST_BAR = dt.datetime(2009, 1, 1, tzinfo=dt.UTC)
 MAX_PRICE = 1e15
 """The highest price (USD) a point may carry: ten orders of magnitude above any coin's."""
 MIN_PRICE = 1e-12
@@ -231,7 +231,7 @@ class BulkPoint(RequestModel):
         """Reject bars that cannot be real: low above high, open or close outside the range,
         instants before Bitcoin existed (likely a unit mix-up), in the future or off the
         interval's grid (a daily bar at 13:17 would pass for the latest price)."""
-        if self.timestamp < EARLIEST_INSTANT:
+        if self.timestamp < EARLIEST_BAR:
             raise ValueError("timestamp is before 2009-01-01")
         if self.timestamp > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
             raise ValueError("timestamp is in the future")

@@ -141,12 +141,12 @@ def login(
     """Check credentials under the failed-login limits, then issue tokens.
 
     Attempts are counted per account and address together, before the password is checked so
-    a burst of parallel guesses from one address cannot all slip past: from the `login_max_attempts`-th in a
-    window on, each attempt takes the pair's next hold (`LOGIN_HOLD_BASE_SECONDS`, doubling)
-    and a success lifts it, so guessing from one address slows down while the owner from
-    another address is untouched. A ceiling per account (attempts
-    from all addresses) stops guessing spread wide, except from an address the owner has
-    signed in from within `KNOWN_ADDRESS_SECONDS`, so the owner is never locked out by it.
+    a burst of parallel guesses from one address cannot all slip past: from the
+    `login_max_attempts`-th in a window on, each attempt takes the pair's next hold
+    (`LOGIN_HOLD_BASE_SECONDS`, doubling) and a success lifts it, so guessing from one
+    address slows down while the owner from another address is untouched. A ceiling per
+    account (failures from all addresses) stops guessing spread wide, except from an address
+    the owner signed in from within `KNOWN_ADDRESS_SECONDS`: it never locks the owner out.
     Per address the ceiling counts distinct accounts failed on, not failures, so people
     mistyping behind one shared (NAT) address lock out no one else; an address that has failed
     on `login_ip_max_attempts` accounts (spraying) may try no further account until its window

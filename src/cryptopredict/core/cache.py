@@ -53,7 +53,6 @@ REDIS_POOL_CONNECTIONS = 64
 `REDIS_POOL_WAIT_SECONDS`) instead of failing: under hundreds of concurrent requests a failure
 would read as Redis being down and send every request to the database for seconds."""
 REDIS_POOL_WAIT_SECONDS = 2.0
-_POOL_EXHAUSTED = "No connection available."  # redis-py's error once the wait times out
 LOCAL_MAX_ENTRIES = 2048
 LOCAL_MAX_BYTES = 64 * 1024 * 1024
 
@@ -292,8 +291,9 @@ class RedisCache:
         local_max_bytes: int = LOCAL_MAX_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._async = aioredis.Redis(
-            connection_pool=aioredis.BlockingConnectionPool.from_url(
+        # `from_pool`: the client owns the pool and closes it with itself.
+        self._async = aioredis.Redis.from_pool(
+            aioredis.BlockingConnectionPool.from_url(
                 url,
                 max_connections=REDIS_POOL_CONNECTIONS,
                 timeout=REDIS_POOL_WAIT_SECONDS,
@@ -422,7 +422,7 @@ class RedisCache:
         """Back off from Redis for a few seconds so requests don't each pay a timeout (the
         local tier stays only as long as the listener's heartbeat keeps proving it current).
         A pool with no free connection is load, not failure: that request alone misses."""
-        if isinstance(exc, redis.ConnectionError) and str(exc) == _POOL_EXHAUSTED:
+        if isinstance(exc, redis.ConnectionError) and isinstance(exc.__cause__, TimeoutError):
             logger.debug("response cache %s found no free Redis connection", action)
             return
         self._down_until = self._clock() + self._retry_after

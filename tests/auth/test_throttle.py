@@ -253,3 +253,14 @@ def test_a_parallel_burst_of_guesses_gets_no_more_checks_than_a_sequence(
     assert outcomes.count("signed in") == 0
     # Every attempt is counted before the password check: after the free ones, a burst waits.
     assert outcomes.count("checked") <= settings.login_max_attempts + 1, outcomes
+
+
+def test_the_memory_counter_forgets_expired_keys_it_is_never_asked_about() -> None:
+    now = [0.0]
+    counter = MemoryFailureCounter(clock=lambda: now[0])
+    for n in range(5000):  # guesses at made-up accounts, each key written once
+        counter.record_failure(f"pair:nobody{n}@example.com|198.51.100.7", 60)
+        counter.hold(f"pair:nobody{n}@example.com|198.51.100.7", 60)
+        now[0] += 0.1  # the run lasts 500 s; each key expires 60 s after its write
+
+    assert len(counter) < 2 * (600 + 2 * 1024)

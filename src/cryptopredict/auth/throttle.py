@@ -42,6 +42,11 @@ class FailureCounter(Protocol):
         ...
 
 
+SWEEP_EVERY_WRITES = 1024
+"""How often the memory counter drops expired keys: made-up emails from many addresses would
+otherwise leave keys that are never read again."""
+
+
 class MemoryFailureCounter:
     """Per-process counter; enough for the embedded single-process server."""
 
@@ -50,6 +55,20 @@ class MemoryFailureCounter:
         self._entries: dict[str, tuple[int, float]] = {}
         self._holds: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._writes = 0
+
+    def __len__(self) -> int:
+        """Keys held (counts and holds), expired ones not yet swept included."""
+        return len(self._entries) + len(self._holds)
+
+    def _wrote(self) -> None:
+        """Count a write; every `SWEEP_EVERY_WRITES` drop what has expired (lock held)."""
+        self._writes += 1
+        if self._writes % SWEEP_EVERY_WRITES:
+            return
+        now = self._clock()
+        self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+        self._holds = {k: until for k, until in self._holds.items() if until > now}
 
     def blocked_for(self, key: str, limit: int) -> int:
         """Seconds left in the window once the failure count reached `limit`."""
@@ -72,6 +91,7 @@ class MemoryFailureCounter:
             if expires <= now:
                 count, expires = 0, now + window_seconds
             self._entries[key] = (count + 1, expires)
+            self._wrote()
             return count + 1
 
     def reset(self, key: str) -> None:
@@ -84,6 +104,7 @@ class MemoryFailureCounter:
         """Hold the key until `seconds` from now."""
         with self._lock:
             self._holds[key] = self._clock() + seconds
+            self._wrote()
 
     def held_for(self, key: str) -> int:
         """Whole seconds left of the hold, rounded up."""

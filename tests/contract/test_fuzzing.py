@@ -29,6 +29,12 @@ FILLER_ACCOUNTS = 3
 address somebody else: an admin may delete or demote other users, not itself."""
 SERVER_SETTINGS = {
     "CRYPTOPREDICT_SCHEDULER": "off",
+    # The fuzzer registers and logs in far more often than a person: with the default limits
+    # nearly every case of those operations would be a 429 (tests/auth holds the limits).
+    "CRYPTOPREDICT_REGISTER_MAX_ATTEMPTS": "100000",
+    "CRYPTOPREDICT_LOGIN_MAX_ATTEMPTS": "100000",
+    "CRYPTOPREDICT_LOGIN_IP_MAX_ATTEMPTS": "100000",
+    "CRYPTOPREDICT_LOGIN_ACCOUNT_MAX_ATTEMPTS": "100000",
     "CRYPTOPREDICT_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3",  # nothing listens
 }
 

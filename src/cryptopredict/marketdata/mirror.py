@@ -70,12 +70,15 @@ def _documented(
     *,
     values: Iterable[str] = (),
     form: str | None = None,
+    longest: int | None = None,
 ) -> Any:
     """A plain-string query parameter documenting the values (`enum`) or the form (`pattern`)
     it accepts. FastAPI enforces neither: `mirror_queries` checks the value, more leniently
     (case, spaces, other numbers), so what the schema allows is always answered and every
     refusal keeps CoinGecko's shape."""
     extra: dict[str, Any] = {"enum": list(values)} if values else {"pattern": form}
+    if longest is not None:  # documented only: the URL limit refuses longer ones (414)
+        extra["maxLength"] = longest
     return Query(description=description, json_schema_extra=extra)
 
 
@@ -85,10 +88,20 @@ def _list_of(item: str, *, most: int | None = None) -> str:
     return f"^{item}(,{item}){repeat}$"
 
 
+COIN_ID_LONGEST = 100
+"""The longest coin id documented (the catalogue's own limit on CoinGecko ids)."""
+
 # Parameters are plain strings, checked by `mirror_queries` into CoinGecko's errors; those
 # CoinGecko requires are declared required (absent: 422 `Missing parameter <name>`).
 Text = str | None
-CoinIdPath = Annotated[str, Path(description="CoinGecko coin id", examples=["bitcoin"])]
+CoinIdPath = Annotated[
+    str,
+    Path(
+        description="CoinGecko coin id",
+        examples=["bitcoin"],
+        json_schema_extra={"maxLength": COIN_ID_LONGEST},
+    ),
+]
 VsCurrency = Annotated[
     str, _documented("Quote currency; only `usd` is stored", values=[queries.CURRENCY])
 ]
@@ -101,6 +114,8 @@ Interval = Annotated[
     Text, _documented("Absent: automatic, as CoinGecko", values=queries.CHART_INTERVALS)
 ]
 COIN_IDS_FORM = _list_of("[a-z0-9-]+", most=queries.MAX_IDS)
+IDS_LONGEST = 8_192
+"""The longest `ids` documented: half the URL limit, so any documented request fits in it."""
 COUNT_FORM = "^[0-9]{1,9}$"
 # UNIX seconds as clients print them; an ISO date/time is read too (see `mirror_queries`),
 # and instants outside 1970-2100 are held to those edges.
@@ -158,7 +173,9 @@ async def simple_price(
     vs_currencies: Annotated[
         str, _documented("Comma-separated currencies", form=_list_of("[a-z]+"))
     ],
-    ids: Annotated[str, _documented("Comma-separated coin ids", form=COIN_IDS_FORM)],
+    ids: Annotated[
+        str, _documented("Comma-separated coin ids", form=COIN_IDS_FORM, longest=IDS_LONGEST)
+    ],
     include_market_cap: Flag = None,
     include_24hr_vol: Flag = None,
     include_24hr_change: Flag = None,
@@ -210,7 +227,9 @@ async def coins_markets(
     session: SessionDep,
     cache: CacheDep,
     vs_currency: VsCurrency,
-    ids: Annotated[Text, _documented("Comma-separated coin ids", form=COIN_IDS_FORM)] = None,
+    ids: Annotated[
+        Text, _documented("Comma-separated coin ids", form=COIN_IDS_FORM, longest=IDS_LONGEST)
+    ] = None,
     category: Annotated[
         Text, _documented("A category id (we store none: nothing matches)", form="^[a-z0-9-]*$")
     ] = None,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -137,3 +140,13 @@ def test_anonymous_calls_are_401(client: TestClient, owner: Owner) -> None:
     bad_token = client.get(BASE, headers={"Authorization": "Bearer not-a-jwt"})
     assert_error(bad_token, 401, "not_authenticated")
     assert owner.get(f"{BASE}/{pid}").json() == created
+
+
+@pytest.mark.parametrize("name", ["\r\u00a0", "\u00a0", " Main ", "x", "tab\there"])
+def test_names_the_document_allows_are_the_names_accepted(owner: Owner, name: str) -> None:
+    schema = owner.client.get("/openapi.json").json()["components"]["schemas"]
+    documented = re.search(schema["PortfolioCreate"]["properties"]["name"]["pattern"], name)
+
+    response = owner.post(BASE, {"name": name})
+
+    assert (response.status_code == 201) == (documented is not None), response.text

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.json_schema import SkipJsonSchema
 
 from cryptopredict.core.pagination import Page
-from cryptopredict.core.validation import VISIBLE_CHARACTER, JsonInteger, RequestModel
+from cryptopredict.core.validation import NOT_BLANK, VISIBLE_CHARACTER, JsonInteger, RequestModel
 
 COINGECKO_ID_PATTERN = r"^[a-z0-9][a-z0-9-_.]*$"
 COINGECKO_ID_MAX_LENGTH = 100
@@ -45,7 +45,15 @@ Symbol = Annotated[
     ),
     AfterValidator(_lower),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, examples=["Bitcoin"])]
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        examples=["Bitcoin"],
+        json_schema_extra=NOT_BLANK,  # the models strip white space
+    ),
+]
 Rank = Annotated[
     int, Field(ge=1, le=1_000_000, description="Market-cap rank, 1 is the largest"), JsonInteger
 ]

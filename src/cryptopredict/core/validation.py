@@ -226,6 +226,15 @@ register_url_convertor("id", _IdConvertor())
 """`{user_id:id}`: a path segment that names a resource only when it is an id, so `/users/me`
 is never read as one (another method there is a 405, not a 422 about the id)."""
 
+NOT_BLANK: dict[str, Any] = {
+    "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*"
+    "[^\\s\\u0000-\\u001f\\u007f]"
+    "[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"
+}
+"""`json_schema_extra` documenting a body string that is stripped of white space and must not
+end up empty: at least one visible character (the body's control-character rule kept), so the
+document never allows a blank value the server refuses."""
+
 Loc = tuple[str | int, ...]
 """Where a refused value sits, as in a validation error: ("query", "q"), ("body", "name")."""
 

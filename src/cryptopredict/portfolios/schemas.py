@@ -29,7 +29,13 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from cryptopredict.core.database import utcnow
-from cryptopredict.core.validation import AwareInstant, ByValue, DecimalText, RequestModel
+from cryptopredict.core.validation import (
+    NOT_BLANK,
+    AwareInstant,
+    ByValue,
+    DecimalText,
+    RequestModel,
+)
 from cryptopredict.portfolios.models import TransactionKind
 
 # Storage is NUMERIC(38, 18), read back exactly (ExactDecimal normalises in a 38-digit context).
@@ -76,14 +82,19 @@ Money = Annotated[
 ExecutedAt = Annotated[AwareInstant, AfterValidator(_executed_instant)]
 DecimalStr = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH),
+    Field(json_schema_extra=NOT_BLANK),
 ]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_LENGTH)]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX_LENGTH)]
 CoinIdentifier = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=100),
-    Field(description="CoinGecko id (`bitcoin`) or ticker symbol (`btc`)"),
+    Field(
+        description="CoinGecko id (`bitcoin`) or ticker symbol (`btc`)",
+        json_schema_extra=NOT_BLANK,
+    ),
 ]
 
 

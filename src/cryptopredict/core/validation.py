@@ -101,9 +101,13 @@ IntId = Annotated[int, Field(ge=1, le=INT4_MAX), PlainInteger]
 BigIntId = Annotated[int, Field(ge=1, le=INT8_MAX), PlainInteger]
 """A database id held in a `BigInteger` column (sync runs, task runs, predictions)."""
 
-VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f]"
+VISIBLE_CHARACTER = (
+    r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
 """A character that is neither white space nor control, for patterns of one-word fields
-(symbols, URLs); a bare non-space class would let control characters through."""
+(symbols, URLs). Spelt out rather than `\\s`, whose members differ between the server's
+regex engine and JSON Schema's (U+0085 is white space to one, not the other); a bare
+non-space class would also let control characters through."""
 
 
 class RequestModel(BaseModel):

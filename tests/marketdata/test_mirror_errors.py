@@ -3,129 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import cache
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import create_db_engine, get_session
 from cryptopredict.main import create_app
-from cryptopredict.marketdata import mirror
-from tests.conftest import SHARED_DATA
-from tests.marketdata.conftest import IMAGE, T0
+from tests.marketdata.conftest import T0
 
-RECORDED = SHARED_DATA / "coingecko"
 API = "/api/v3"
-NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
-MINUTES_5 = dt.timedelta(minutes=5)
 DAY = dt.timedelta(days=1)
-
-
-@cache
-def recorded(name: str) -> Any:
-    """A recorded CoinGecko response body, parsed once per run."""
-    return json.loads((RECORDED / name).read_text(encoding="utf-8"))
-
-
-@cache
-def markets_nullable() -> frozenset[str]:
-    """Fields CoinGecko's own OpenAPI spec declares nullable in /coins/markets entries."""
-    spec = recorded("openapi/coingecko-demo-api.json")
-    properties = spec["components"]["schemas"]["CoinsMarkets"]["items"]["properties"]
-    return frozenset(name for name, schema in properties.items() if schema.get("nullable"))
-
-
-def kind(value: Any) -> str:
-    """JSON type of a value, with ints and floats both 'number' (CoinGecko mixes them)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def assert_entry_shape(
-    ours: dict[str, Any], examples: list[dict[str, Any]], nullable: frozenset[str] = frozenset()
-) -> None:
-    """Same keys as CoinGecko's entries, each value of a type CoinGecko sent for that key
-    (or null where CoinGecko's spec allows it)."""
-    assert set(ours) == set(examples[0])
-    for key, value in ours.items():
-        allowed = {kind(example[key]) for example in examples if key in example}
-        if key in nullable:
-            allowed.add("null")
-        assert kind(value) in allowed, (key, value, allowed)
-
-
-def assert_chart_shape(body: dict[str, Any]) -> None:
-    """market_chart's three parallel arrays of [integer ms, number]; a market cap or volume
-    we do not know is null rather than an invented number."""
-    example = recorded("market_chart_bitcoin_7d.json")
-    assert set(body) == set(example) == {"prices", "market_caps", "total_volumes"}
-    lengths = {len(body[key]) for key in body}
-    assert len(lengths) == 1
-    for key, points in body.items():
-        allowed = {"number"} if key == "prices" else {"number", "null"}
-        for point in points:
-            assert len(point) == 2 and isinstance(point[0], int), (key, point)
-            assert kind(point[1]) in allowed, (key, point)
-        assert [p[0] for p in points] == [p[0] for p in body["prices"]]
-
-
-def ms(instant: dt.datetime) -> int:
-    """CoinGecko's millisecond timestamps."""
-    return int(instant.timestamp()) * 1000
-
-
-@pytest.fixture
-def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
-    """Relative windows (`days`) end at NOW instead of the wall clock."""
-    monkeypatch.setattr(mirror, "clock", lambda: NOW)
-    return NOW
-
-
-@pytest.fixture
-def count_statements(engine: Engine) -> Callable[[], Any]:
-    """A context manager collecting the SQL statements run inside it, savepoints left out."""
-
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        statements: list[str] = []
-
-        def record(*args: Any) -> None:
-            sql = str(args[2]).lstrip().upper()
-            if not sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-                statements.append(sql)
-
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
-
-    return counting
-
-
-def set_image(session: Session, *coins: Cryptocurrency) -> None:
-    """Give coins an image URL, as discovery from CoinGecko does."""
-    for coin in coins:
-        coin.image_url = IMAGE
-    session.commit()
-
-
-# ---- errors ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

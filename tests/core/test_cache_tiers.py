@@ -120,6 +120,29 @@ def test_write_through_another_instance_reaches_the_local_tier_within_the_bound(
     assert _run(scenario()) < BOUND
 
 
+def test_a_blocked_event_loop_keeps_the_local_tier_in_step(redis_url: str) -> None:
+    """The listener runs beside the event loop: a loop busy for longer than the bound (as
+    under hundreds of connections) neither turns the local tier off nor misses a write."""
+    namespace = _namespace()
+
+    async def scenario() -> None:
+        reader, writer = RedisCache(redis_url), RedisCache(redis_url)
+        try:
+            await _warm(reader, namespace, "k", b"old")
+            time.sleep(2 * BOUND)  # noqa: ASYNC251 -- blocks this loop on purpose: no task runs
+            assert reader.in_step
+            assert reader.peek("/k") == b"old"
+            writer.invalidate(namespace)
+            time.sleep(BOUND / 2)  # noqa: ASYNC251 -- still blocked, yet the write is applied
+            assert reader.in_step
+            assert reader.peek("/k") is None
+        finally:
+            await reader.aclose()
+            await writer.aclose()
+
+    _run(scenario())
+
+
 _WRITER = """
 import sys
 from cryptopredict.core.cache import RedisCache

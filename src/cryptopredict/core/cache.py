@@ -17,7 +17,10 @@ accepted before `s` has been applied here. Local copies are trusted only while t
 less than `staleness_seconds` old, so a write made through any process is hidden from this
 one for at most `staleness_seconds` (and not at all in the writing process). A lost
 connection, a missed heartbeat or a Redis failure drops the local tier at once and reads go
-to Redis (or, while it is down, to the database) until the listener is back in step.
+to Redis (or, while it is down, to the database) until the listener is back in step. The
+listener is a thread of its own: an event loop busy with hundreds of connections would
+otherwise delay invalidations, and age the heartbeat until the local tier turned off just
+when it saves the most.
 
 Each tier also remembers, for the requests it answered (`cached_bytes(alias=...)`, an alias
 naming the request as its route reads it), which entry answered them, so `peek(alias)` can
@@ -302,9 +305,7 @@ class RedisCache:
             )
         )
         # Its own connection, so the listener never waits behind requests for the pool.
-        self._subscriber = aioredis.Redis.from_url(
-            url, socket_connect_timeout=0.5, socket_timeout=0.5
-        )
+        self._subscriber = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
         self._sync = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
         self._lookup = self._async.register_script(_LOOKUP_SCRIPT)
         self._invalidate = self._sync.register_script(_INVALIDATE_SCRIPT)
@@ -325,7 +326,8 @@ class RedisCache:
         self._epochs = 0
         self._generations: dict[str, int] = {}
         self._confirmed_at = float("-inf")
-        self._listener: asyncio.Task[None] | None = None
+        self._listener: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # ---- ResponseCache ------------------------------------------------------------------
 
@@ -403,14 +405,13 @@ class RedisCache:
         return self._epoch is not None and (self._clock() - self._confirmed_at <= self._staleness)
 
     async def aclose(self) -> None:
-        """Stop listening and close both connection pools."""
+        """Stop listening and close the connection pools."""
+        self._stopping.set()
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await listener
+            await asyncio.to_thread(listener.join, 5 * self._staleness)
         await self._async.aclose()
-        await self._subscriber.aclose()
+        self._subscriber.close()
         self._sync.close()
 
     # ---- failures -----------------------------------------------------------------------
@@ -466,35 +467,39 @@ class RedisCache:
         self._local.clear()
 
     def _ensure_listener(self) -> None:
-        if self._staleness <= 0:
+        """Start the listener thread in this process (again after a fork, which drops it)."""
+        if self._staleness <= 0 or self._stopping.is_set():
             return
         listener = self._listener
-        loop = asyncio.get_running_loop()
-        if listener is None or listener.done() or listener.get_loop() is not loop:
+        if listener is None or not listener.is_alive():
             self._out_of_step()
-            self._listener = loop.create_task(self._listen(), name="response-cache-listener")
+            self._listener = threading.Thread(
+                target=self._listen, name="response-cache-listener", daemon=True
+            )
+            self._listener.start()
 
-    async def _listen(self) -> None:
+    def _listen(self) -> None:
         """Apply published invalidations and heartbeat, reconnecting after failures."""
-        while True:
-            pubsub: Any = self._subscriber.pubsub()
+        while not self._stopping.is_set():
+            pubsub: Any = self._subscriber.pubsub()  # type: ignore[no-untyped-call]
             try:
-                await self._follow(pubsub)
+                self._follow(pubsub)
             except Exception as exc:  # any failure only turns the local tier off for a while
                 logger.warning("response cache listener lost Redis, local tier off: %s", exc)
             finally:
                 self._out_of_step()
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-            await asyncio.sleep(min(self._retry_after, 1.0))
+                    pubsub.close()
+            self._stopping.wait(min(self._retry_after, 1.0))
 
-    async def _follow(self, pubsub: Any) -> None:
-        """Subscribe, then read messages and heartbeat replies until the connection fails."""
+    def _follow(self, pubsub: Any) -> None:
+        """Subscribe, then read messages and heartbeat replies until the connection fails or
+        the cache closes."""
         heartbeat = self._staleness / 4
         subscribed_at = self._clock()
-        await pubsub.subscribe(self._channel)
+        pubsub.subscribe(self._channel)
         while True:
-            message = await pubsub.get_message(timeout=self._staleness)
+            message = pubsub.get_message(timeout=self._staleness)
             if message is None:
                 raise redis.ConnectionError("no subscription confirmation")
             if message["type"] == "subscribe":
@@ -507,16 +512,16 @@ class RedisCache:
         pings: dict[int, float] = {}
         sequence = 0
         next_ping = self._clock()
-        while True:
+        while not self._stopping.is_set():
             now = self._clock()
             if now >= next_ping:
                 if len(pings) >= _MAX_UNANSWERED_PINGS:
                     raise redis.ConnectionError("heartbeat unanswered")
                 sequence += 1
                 pings[sequence] = now
-                await pubsub.ping(str(sequence))
+                pubsub.ping(str(sequence))
                 next_ping = now + heartbeat
-            message = await pubsub.get_message(timeout=max(0.0, next_ping - self._clock()))
+            message = pubsub.get_message(timeout=max(0.0, next_ping - self._clock()))
             if message is None:
                 continue
             if message["type"] == "message":

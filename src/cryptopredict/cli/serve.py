@@ -75,6 +75,8 @@ def serve(
         server_header=False,
         # httptools, refusing oversized request heads and malformed HTTP in JSON.
         http="cryptopredict.main:HttpProtocol",
+        # uvloop, taking bursts of new connections in batches rather than one per iteration.
+        loop="cryptopredict.core.event_loop:BatchAcceptLoop",
         # Proxy headers only from the proxies named in settings (uvicorn trusts loopback by
         # default, which would let any local client pick its own address).
         proxy_headers=bool(settings.trusted_proxies),

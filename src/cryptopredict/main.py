@@ -36,6 +36,7 @@ from cryptopredict.core.middleware import (
 from cryptopredict.core.openapi import EDGE_STATUSES, install_openapi, operation_id
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.core.routing import install_routing_rules
+from cryptopredict.forecasting.router import forecasts_router, models_router, monitoring_router
 from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
 from cryptopredict.marketdata.mirror import MIRROR_PREFIX, cache_alias
@@ -84,6 +85,9 @@ def _api_router() -> APIRouter:
         prices_router,
         portfolios_router,
         sync_triggers_router,
+        forecasts_router,
+        models_router,
+        monitoring_router,
         sync_runs_router,
         tasks_router,
         system_router,

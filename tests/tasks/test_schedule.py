@@ -32,6 +32,8 @@ def test_every_kind_has_a_job_of_its_name_and_periodic_kinds_need_no_arguments()
         "sync_historical_data": HOUR,
         "discover_new_cryptocurrencies": ONE_DAY,
         "cleanup_old_data": 7 * ONE_DAY,
+        "issue_forecasts": HOUR,
+        "score_predictions": HOUR,
     }
     assert get_spec("health_check") is TASKS["health_check"]
     with pytest.raises(KeyError, match="known: "):

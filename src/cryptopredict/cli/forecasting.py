@@ -241,3 +241,64 @@ def train(
             f"{version.kind} h={version.horizon} v{version.version} {version.status}: "
             f"{version.artifact_path}"
         )
+
+
+@app.command()
+def forecast(
+    coin: Annotated[str, typer.Option(help="CoinGecko id (or symbol) of the coin.")],
+    horizons: Annotated[
+        str, typer.Option(help="Comma-separated horizons in days (1, 7 and 30 are served).")
+    ] = "1,7,30",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's JSON instead of a table.")
+    ] = False,
+) -> None:
+    """Print the coin's issued forecasts as `GET /api/v1/forecasts/{coin}` answers them (read
+    from the ledger: nothing is fitted or computed here)."""
+    from cryptopredict.core.database import utcnow
+    from cryptopredict.core.errors import AppError
+    from cryptopredict.forecasting import serving
+
+    wanted = _horizon_list(horizons)
+    settings, database, url = open_database(migrate=False)
+    try:
+        with database_errors(url), database.session_factory() as session:
+            try:
+                found = serving.coin_forecasts(
+                    session=session,
+                    settings=settings,
+                    identifier=coin,
+                    horizons=wanted,
+                    now=utcnow(),
+                )
+            except AppError as exc:
+                fail(exc.message)
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(found.model_dump_json(indent=2))
+        return
+    table = Table(title=f"{found.coin} ({found.interval})", box=box.SIMPLE)
+    for column in ("h", "origin", "target", "point", "80 %", "95 %", "model"):
+        table.add_column(column)
+    for item in found.forecasts:
+        table.add_row(
+            str(item.horizon),
+            f"{item.origin_at:%Y-%m-%d}",
+            f"{item.target_at:%Y-%m-%d}",
+            f"{item.point:,.6g}",
+            "-"
+            if item.interval_80 is None
+            else f"{item.interval_80.lower:,.6g} - {item.interval_80.upper:,.6g}",
+            "-"
+            if item.interval_95 is None
+            else f"{item.interval_95.lower:,.6g} - {item.interval_95.upper:,.6g}",
+            f"{item.model.kind} v{item.model.version}"
+            + (" (expired: naive)" if item.expired else ""),
+        )
+    console = _report_console()
+    console.print(table)
+    for item in found.forecasts:
+        console.print(f"h={item.horizon}: {item.verdict}" + (" [stale]" if item.stale else ""))
+    for missing in found.unavailable:
+        console.print(f"h={missing.horizon}: {missing.reason}")

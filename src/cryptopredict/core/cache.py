@@ -47,6 +47,7 @@ import redis.asyncio as aioredis
 logger = logging.getLogger(__name__)
 
 PRICES_NAMESPACE = "prices"
+FORECASTS_NAMESPACE = "forecasts"
 KEY_PREFIX = "cryptopredict:cache:"
 INVALIDATION_CHANNEL = f"{KEY_PREFIX}invalidations:"  # + the database number: channels
 # are server-wide, generations are per database

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     """The largest header section (each field's name, value, ": " and CRLF) served; a larger
     one gets 431. `serve` enforces it while reading, so an endless header costs no memory."""
     cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
+    forecast_expiry_bars: int = Field(default=7, ge=1, le=3650)
+    """A model whose training data ends more than this many bars before the newest bar is not
+    served: naive is, and the forecast says why (retraining is daily, so 7 is a week late)."""
     log_level: str = "INFO"
     scheduler: Literal["auto", "embedded", "off"] = "auto"
     """auto: `serve` runs the schedule in-process without Redis, and leaves it to Celery beat

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cryptopredict.core.database import Base
@@ -22,6 +23,13 @@ class Repository(Generic[ModelT]):
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def insert(self) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT of this model in the session's dialect, for `ON CONFLICT` clauses (the
+        two dialects spell them alike but compile only their own)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(self.model)
+        return sqlite.insert(self.model)
 
     def get(self, ident: Any) -> ModelT | None:
         """The row with this primary key, or None."""

@@ -1,62 +1,210 @@
-"""SQL for stored predictions (recording, listing, finding those due for scoring) and for the
-model registry's versions (numbering, promotion, lookup)."""
+"""SQL of the forecast ledger (issuing, reading what is served, scoring), the live records and
+model events, and the model registry's versions (numbering, promotion, lookup)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.repository import Repository
-from cryptopredict.forecasting.models import ModelStatus, ModelVersion, Prediction
+from cryptopredict.forecasting.models import (
+    LiveScore,
+    ModelEvent,
+    ModelStatus,
+    ModelVersion,
+    Prediction,
+    PredictionRole,
+)
+from cryptopredict.forecasting.selection import NAIVE
+
+_ISSUE_KEY = ["coin_id", "interval", "horizon", "model_version_id", "origin_at"]
 
 
 class PredictionRepository(Repository[Prediction]):
-    """Predictions by coin and model; scoring fills in actual value and error later."""
+    """The forecast ledger: issuing (idempotent), reading what is served, scoring."""
 
     model = Prediction
-    sortable = frozenset({"made_at", "target_at", "horizon", "model_name"})
+    sortable = frozenset({"origin_at", "target_at", "horizon", "model_kind", "issued_at"})
 
-    def for_coin(
-        self,
-        coin_id: int,
-        *,
-        model_name: str | None = None,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-    ) -> list[Prediction]:
-        """A coin's predictions by target time, optionally for one model and a target range."""
-        statement = select(Prediction).where(Prediction.coin_id == coin_id)
-        if model_name is not None:
-            statement = statement.where(Prediction.model_name == model_name)
-        if start is not None:
-            statement = statement.where(Prediction.target_at >= start)
-        if end is not None:
-            statement = statement.where(Prediction.target_at <= end)
-        return list(self.session.scalars(statement.order_by(Prediction.target_at, Prediction.id)))
+    def issue(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert forecasts, skipping any already issued for the same (coin, interval,
+        horizon, version, origin): retries and concurrent issuers write each once. Returns
+        how many were new."""
+        if not rows:
+            return 0
+        statement = self.insert().on_conflict_do_nothing(index_elements=_ISSUE_KEY)
+        result = self.session.execute(statement.returning(Prediction.id), list(rows))
+        return len(result.all())
 
-    def due_for_scoring(self, now: dt.datetime, *, limit: int = 1000) -> list[Prediction]:
-        """Unscored predictions whose target time has passed, oldest first."""
+    def newest_origin(self, coin_id: int, interval: str) -> dt.datetime | None:
+        """The newest origin any forecast of this coin was issued from."""
+        statement = select(func.max(Prediction.origin_at)).where(
+            Prediction.coin_id == coin_id, Prediction.interval == interval
+        )
+        return self.session.scalar(statement)
+
+    def served(self, coin_id: int, interval: str, horizons: Sequence[int]) -> list[Prediction]:
+        """Per horizon the newest served forecast (at most one row per horizon)."""
+        newest = (
+            select(Prediction.horizon, func.max(Prediction.origin_at).label("origin_at"))
+            .where(
+                Prediction.coin_id == coin_id,
+                Prediction.interval == interval,
+                Prediction.horizon.in_(horizons),
+                Prediction.role == PredictionRole.SERVED,
+            )
+            .group_by(Prediction.horizon)
+            .subquery()
+        )
         statement = (
             select(Prediction)
-            .where(Prediction.actual_value.is_(None), Prediction.target_at <= now)
-            .order_by(Prediction.target_at, Prediction.id)
+            .join(
+                newest,
+                (Prediction.horizon == newest.c.horizon)
+                & (Prediction.origin_at == newest.c.origin_at),
+            )
+            .where(
+                Prediction.coin_id == coin_id,
+                Prediction.interval == interval,
+                Prediction.role == PredictionRole.SERVED,
+            )
+            .order_by(Prediction.horizon, Prediction.id.desc())
+        )
+        rows: dict[int, Prediction] = {}
+        for row in self.session.scalars(statement):
+            rows.setdefault(row.horizon, row)
+        return list(rows.values())
+
+    def naive_beside(self, served: Prediction) -> Prediction | None:
+        """Naive's forecast on the same coin, horizon and origin as `served`."""
+        statement = (
+            select(Prediction)
+            .where(
+                Prediction.coin_id == served.coin_id,
+                Prediction.interval == served.interval,
+                Prediction.horizon == served.horizon,
+                Prediction.origin_at == served.origin_at,
+                Prediction.model_kind == NAIVE,
+            )
+            .order_by(Prediction.model_version.desc())
+            .limit(1)
+        )
+        return self.session.scalars(statement).first()
+
+    def due_for_scoring(
+        self, now: dt.datetime, *, after_id: int = 0, limit: int = 5000
+    ) -> list[Prediction]:
+        """Unscored forecasts whose target bar has started by `now`, by id after `after_id`
+        (keyset pages: a forecast whose target bar is missing does not hide the rest)."""
+        statement = (
+            select(Prediction)
+            .where(
+                Prediction.scored_at.is_(None),
+                Prediction.target_at <= now,
+                Prediction.id > after_id,
+            )
+            .order_by(Prediction.id)
             .limit(limit)
         )
         return list(self.session.scalars(statement))
 
-    def record_score(
-        self, prediction: Prediction, *, actual_value: float, scored_at: dt.datetime
-    ) -> Prediction:
-        """Store what really happened and the signed error (predicted minus actual)."""
-        return self.update(
-            prediction,
-            actual_value=actual_value,
-            error=prediction.predicted_value - actual_value,
-            scored_at=scored_at,
+    def record_scores(self, scores: Sequence[Mapping[str, Any]]) -> None:
+        """Write score columns (each mapping has the row's `id`) in one executemany."""
+        if scores:
+            self.session.execute(update(Prediction), list(scores))
+
+    def scored(self, model_version_id: int) -> list[Prediction]:
+        """A version's scored forecasts, oldest origin first."""
+        statement = (
+            select(Prediction)
+            .where(
+                Prediction.model_version_id == model_version_id,
+                Prediction.scored_at.is_not(None),
+            )
+            .order_by(Prediction.origin_at)
         )
+        return list(self.session.scalars(statement))
+
+    def scored_naive(self, coin_id: int, interval: str, horizon: int) -> list[Prediction]:
+        """Naive's scored forecasts of a coin and horizon (any naive version), by origin."""
+        statement = (
+            select(Prediction)
+            .where(
+                Prediction.coin_id == coin_id,
+                Prediction.interval == interval,
+                Prediction.horizon == horizon,
+                Prediction.model_kind == NAIVE,
+                Prediction.scored_at.is_not(None),
+            )
+            .order_by(Prediction.origin_at, Prediction.model_version.desc())
+        )
+        return list(self.session.scalars(statement))
+
+    def versions_with_new_scores(self, since: dt.datetime) -> list[int]:
+        """Versions that had a forecast scored at or after `since`."""
+        statement = (
+            select(Prediction.model_version_id)
+            .where(Prediction.scored_at >= since)
+            .group_by(Prediction.model_version_id)
+        )
+        return list(self.session.scalars(statement))
+
+
+class LiveScoreRepository(Repository[LiveScore]):
+    """Each version's live record, replaced by every scoring run."""
+
+    model = LiveScore
+    sortable = frozenset({"horizon", "model_kind", "updated_at"})
+
+    def save(self, version: ModelVersion, figures: Mapping[str, Any], at: dt.datetime) -> None:
+        """Insert or replace `version`'s live record."""
+        values = {
+            "model_version_id": version.id,
+            "coin_id": version.coin_id,
+            "interval": version.interval,
+            "horizon": version.horizon,
+            "model_kind": version.kind,
+            "model_version": version.version,
+            "figures": dict(figures),
+            "updated_at": at,
+        }
+        statement = self.insert().values(**values)
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["model_version_id"],
+                set_={
+                    "figures": statement.excluded.figures,
+                    "updated_at": statement.excluded.updated_at,
+                },
+            )
+        )
+
+    def for_versions(self, version_ids: Sequence[int]) -> dict[int, LiveScore]:
+        """Live records by version id (versions never scored are absent)."""
+        if not version_ids:
+            return {}
+        statement = select(LiveScore).where(LiveScore.model_version_id.in_(version_ids))
+        return {row.model_version_id: row for row in self.session.scalars(statement)}
+
+
+class ModelEventRepository(Repository[ModelEvent]):
+    """Status changes of versions: the model cards' history and the monitoring log."""
+
+    model = ModelEvent
+    sortable = frozenset({"occurred_at"})
+
+    def for_version(self, model_version_id: int) -> list[ModelEvent]:
+        """A version's events, oldest first."""
+        statement = (
+            select(ModelEvent)
+            .where(ModelEvent.model_version_id == model_version_id)
+            .order_by(ModelEvent.occurred_at, ModelEvent.id)
+        )
+        return list(self.session.scalars(statement))
 
 
 class ModelVersionRepository(Repository[ModelVersion]):
@@ -93,6 +241,19 @@ class ModelVersionRepository(Repository[ModelVersion]):
             ModelVersion.status == ModelStatus.PRODUCTION,
         )
         return self.session.scalars(statement).one_or_none()
+
+    def coins_in_production(self, interval: str) -> list[int]:
+        """Ids of the coins with at least one production version at `interval`."""
+        statement = (
+            select(ModelVersion.coin_id)
+            .where(
+                ModelVersion.interval == interval,
+                ModelVersion.status == ModelStatus.PRODUCTION,
+            )
+            .group_by(ModelVersion.coin_id)
+            .order_by(ModelVersion.coin_id)
+        )
+        return list(self.session.scalars(statement))
 
     def for_coin(
         self,

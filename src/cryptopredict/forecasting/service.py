@@ -22,14 +22,13 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
-from cryptopredict.core.errors import ConflictError, NotFoundError
-from cryptopredict.forecasting import dataset, registry, training
-from cryptopredict.forecasting.forecasters.base import Forecaster
-from cryptopredict.forecasting.intervals import ConformalCalibrator
-from cryptopredict.forecasting.models import ModelVersion
+from cryptopredict.core.errors import NotFoundError
+from cryptopredict.forecasting import dataset, issuing, live, registry, training
+from cryptopredict.forecasting.inputs import forecast_with
+from cryptopredict.forecasting.inputs import load_model as load_model  # re-exported
+from cryptopredict.forecasting.inputs import load_prices as load_prices  # re-exported
+from cryptopredict.forecasting.models import ModelEventKind, ModelStatus, ModelVersion
 from cryptopredict.forecasting.repository import ModelVersionRepository
-from cryptopredict.prices import service as prices_service
-from cryptopredict.prices.schemas import TimeRange
 from cryptopredict.prices.types import Interval
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_SERIES_POINTS = 1_000_000
+ADMIN = "admin"
 
 
 @dataclass
@@ -48,26 +47,6 @@ class TrainingOutcome:
     result: training.TrainingResult
     versions: list[ModelVersion]
     promoted: list[ModelVersion]
-
-
-def load_prices(
-    *, session: Session, coin: Cryptocurrency, interval: Interval = Interval.DAY
-) -> pd.DataFrame:
-    """A coin's stored series as a frame indexed by UTC instant, oldest first, with the
-    columns of a price CSV (open, high, low, close, volume, market_cap)."""
-    payload = prices_service.history(
-        session=session, coin=coin, interval=interval, window=TimeRange(), limit=MAX_SERIES_POINTS
-    )
-    points = payload["points"]
-    if not points:
-        raise NotFoundError(
-            f"No {interval.value} prices stored for {coin.coingecko_id!r}",
-            details={"coin": coin.coingecko_id, "interval": interval.value},
-        )
-    frame = pd.DataFrame.from_records(points)
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp"), utc=True), name="date")
-    frame["close"] = frame["close"].fillna(frame.pop("price"))
-    return frame[["open", "high", "low", "close", "volume", "market_cap"]].astype(float)
 
 
 def resolve_coin(*, session: Session, identifier: str, create: bool = False) -> Cryptocurrency:
@@ -191,13 +170,6 @@ def train(
     return TrainingOutcome(coin=coin, result=result, versions=registered, promoted=promoted)
 
 
-def load_model(*, settings: Settings, version: ModelVersion) -> Forecaster:
-    """The fitted forecaster of a registered version, after checking its files' hashes."""
-    return registry.load_artifact(
-        settings.resolved_model_dir, version.artifact_path, version.artifact_sha256
-    )
-
-
 def production_version(
     *, session: Session, coin: Cryptocurrency, horizon: int, interval: Interval = Interval.DAY
 ) -> ModelVersion:
@@ -250,17 +222,6 @@ class ServedForecast:
         }
 
 
-def _calibrator(version: ModelVersion) -> ConformalCalibrator:
-    """The version's stored conformal state; a version without one must be retrained."""
-    try:
-        return ConformalCalibrator.from_dict(version.calibration)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ConflictError(
-            f"{version.kind} v{version.version} has no usable interval calibration; retrain it",
-            details={"version_id": version.id},
-        ) from exc
-
-
 def forecast(
     *,
     session: Session,
@@ -280,7 +241,6 @@ def forecast(
         RegistryError: the version's files are missing or changed.
     """
     version = production_version(session=session, coin=coin, horizon=horizon, interval=interval)
-    calibrator = _calibrator(version)
     model = load_model(settings=settings, version=version)
     prices = load_prices(session=session, coin=coin, interval=interval)
     data, quality = training.prepare(
@@ -290,15 +250,7 @@ def forecast(
         interval=interval.value,
         now=now or utcnow(),
     )
-    if list(data.feature_names) != list(version.features):
-        raise ConflictError(
-            f"{version.kind} v{version.version} was trained on other features than the engine "
-            "computes now; retrain it",
-            details={"version_id": version.id},
-        )
-    point = training.forecast_latest(
-        model, data, horizon, calibrator, step=dataset.interval_step(interval.value)
-    )
+    point = forecast_with(version, model, data, step=dataset.interval_step(interval.value))
     return ServedForecast(
         coin=coin.coingecko_id,
         interval=interval.value,
@@ -309,3 +261,81 @@ def forecast(
         forecast=point,
         stale=quality["stale"],
     )
+
+
+def issue_forecasts(
+    *,
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    coin: str | None = None,
+    interval: Interval = Interval.DAY,
+) -> issuing.IssueReport:
+    """Issue forecasts from the newest closed bar for one coin, or every coin with a
+    production version (``issuing``); commits per coin."""
+    if coin is not None:
+        coins = [resolve_coin(session=session, identifier=coin)]
+    else:
+        ids = issuing.coins_to_issue(session, interval)
+        coins = list(coins_service.get_many_by_ids(session=session, ids=ids).values())
+    return issuing.issue_forecasts(
+        session=session, settings=settings, coins=coins, now=now, interval=interval
+    )
+
+
+def score_predictions(*, session: Session, now: dt.datetime) -> live.ScoringReport:
+    """Score due forecasts, refresh live records, demote failing production versions
+    (``live``); commits."""
+    return live.score_predictions(session=session, now=now)
+
+
+def promote_model(*, session: Session, model_id: int, actor: str, now: dt.datetime) -> ModelVersion:
+    """Put a version in production by an admin's decision (the one it replaces is archived);
+    recorded on both model cards. Commits."""
+    versions = ModelVersionRepository(session)
+    version = versions.get(model_id)
+    if version is None:
+        raise NotFoundError(f"No model {model_id}", details={"model_id": model_id})
+    replaced = versions.production(version.coin_id, version.interval, version.horizon)
+    if replaced is not None and replaced.id != version.id:
+        live.record_event(
+            session,
+            replaced,
+            ModelEventKind.ARCHIVED,
+            source=ADMIN,
+            reason=f"replaced by {version.kind} v{version.version}, promoted by {actor}",
+            now=now,
+        )
+    if version.status is not ModelStatus.PRODUCTION:
+        versions.promote(version, at=now)
+        live.record_event(
+            session,
+            version,
+            ModelEventKind.PROMOTED,
+            source=ADMIN,
+            reason=f"promoted by {actor}",
+            now=now,
+        )
+    session.commit()
+    return version
+
+
+def archive_model(*, session: Session, model_id: int, actor: str, now: dt.datetime) -> ModelVersion:
+    """Retire a version by an admin's decision; a production version leaves its horizon
+    without forecasts until another is promoted. Commits."""
+    versions = ModelVersionRepository(session)
+    version = versions.get(model_id)
+    if version is None:
+        raise NotFoundError(f"No model {model_id}", details={"model_id": model_id})
+    if version.status is not ModelStatus.ARCHIVED:
+        versions.archive(version)
+        live.record_event(
+            session,
+            version,
+            ModelEventKind.ARCHIVED,
+            source=ADMIN,
+            reason=f"archived by {actor}",
+            now=now,
+        )
+    session.commit()
+    return version

@@ -28,9 +28,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.schemas import CoingeckoId
-from cryptopredict.core.cache import ResponseCache
+from cryptopredict.core.cache import FORECASTS_NAMESPACE, ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, utcnow
+from cryptopredict.forecasting import service as forecasting_service
 from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.marketdata.types import (
     DEFAULT_HISTORY_DAYS,
@@ -222,6 +223,30 @@ def cleanup_old_data(context: JobContext) -> dict[str, Any]:
         summary["sync_runs_deleted"] = marketdata_service.prune_runs(session=session, before=cutoff)
         session.commit()
     return summary
+
+
+def issue_forecasts(context: JobContext, coin_id: CoingeckoId | None = None) -> dict[str, Any]:
+    """Issue forecasts from the newest closed bar of one coin, or of every coin with a
+    production model; each (coin, horizon, version, bar) is issued once however often it runs."""
+    with context.session() as session:
+        report = forecasting_service.issue_forecasts(
+            session=session, settings=context.settings, now=context.clock(), coin=coin_id
+        )
+    if report.issued:
+        context.cache.invalidate(FORECASTS_NAMESPACE)
+    if report.failed and not report.coins:
+        raise TaskFailedError(f"no coin could be issued: {report.failed}", result=report.to_dict())
+    return report.to_dict()
+
+
+def score_predictions(context: JobContext) -> dict[str, Any]:
+    """Score forecasts whose target bar has closed, refresh live records, demote production
+    models that are significantly worse than naive or miscalibrated."""
+    with context.session() as session:
+        report = forecasting_service.score_predictions(session=session, now=context.clock())
+    if report.scored or report.demoted:
+        context.cache.invalidate(FORECASTS_NAMESPACE)
+    return report.to_dict()
 
 
 def health_check(context: JobContext) -> dict[str, Any]:

@@ -71,9 +71,9 @@ SCHEDULE: tuple[TaskSpec, ...] = (
     TaskSpec("cleanup_old_data", 7 * ONE_DAY, "Downsample old prices; prune old run records", 1800),
     TaskSpec("sync_specific_cryptocurrency", None, "Price and history of a coin", lock_args=COIN),
     TaskSpec("health_check", None, "Proves a worker round trip", 30, 0, exclusive=False),
-    # Forecasting slots (a later issue) are one line each, e.g.
-    # TaskSpec("retrain_models", ONE_DAY, "Retrain and reselect forecasting models", 3600),
-    # TaskSpec("score_predictions", HOUR, "Score predictions whose target time has passed"),
+    # Hourly: a daily bar is forecast from within the hour its history sync stores it.
+    TaskSpec("issue_forecasts", HOUR, "Issue forecasts from each coin's newest closed bar", 900),
+    TaskSpec("score_predictions", HOUR, "Score forecasts whose target bar has closed", 900),
 )
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in SCHEDULE}

@@ -1,0 +1,252 @@
+"""Issuing forecasts into the ledger: once per closed bar, from every model a coin has.
+
+For each horizon with a production version, the served forecast and, in shadow on the same
+origin, naive's and each challenger's (the newest version of every other kind) are written in
+one idempotent insert. A production version whose training data ends more than
+`forecast_expiry_bars` bars before the origin is expired: naive is served instead and the
+response says why. Requests only read these rows; nothing here runs per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from cryptopredict.core.config import Settings
+from cryptopredict.core.errors import AppError, NotFoundError
+from cryptopredict.forecasting import dataset, training
+from cryptopredict.forecasting.forecasters.base import ForecastData, Forecaster
+from cryptopredict.forecasting.inputs import forecast_with, load_model, load_prices
+from cryptopredict.forecasting.models import ModelStatus, ModelVersion, PredictionRole
+from cryptopredict.forecasting.registry import RegistryError
+from cryptopredict.forecasting.repository import ModelVersionRepository, PredictionRepository
+from cryptopredict.forecasting.selection import NAIVE
+from cryptopredict.prices.types import Interval
+
+if TYPE_CHECKING:
+    from cryptopredict.coins.models import Cryptocurrency
+
+logger = logging.getLogger(__name__)
+
+INTERVAL_METHOD = "conformal"
+"""How the stored bounds were made (split-conformal residuals saved with each version)."""
+LOADED_MODELS = 256
+"""Fitted models kept in memory per process between runs (hash-verified when first loaded)."""
+
+
+@dataclass(slots=True)
+class IssueReport:
+    """What one issuing run did."""
+
+    issued: int = 0
+    coins: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    issued_coins: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (a task's result)."""
+        return {
+            "issued": self.issued,
+            "coins": self.coins,
+            "issued_coins": self.issued_coins,
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+
+class _ModelCache:
+    """Loaded forecasters by version id and artifact hash, least recently used dropped."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._models: OrderedDict[tuple[int, str], Forecaster] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, settings: Settings, version: ModelVersion) -> Forecaster:
+        key = (version.id, version.artifact_sha256)
+        with self._lock:
+            found = self._models.get(key)
+            if found is not None:
+                self._models.move_to_end(key)
+                return found
+        model = load_model(settings=settings, version=version)
+        with self._lock:
+            self._models[key] = model
+            while len(self._models) > self._size:
+                self._models.popitem(last=False)
+        return model
+
+
+_models = _ModelCache(LOADED_MODELS)
+
+
+def expired(
+    version: ModelVersion, origin_at: dt.datetime, *, step: dt.timedelta, bars: int
+) -> bool:
+    """Whether `version`'s training data ends more than `bars` bars before `origin_at`.
+    Naive has nothing to go stale (it is the last close), so it never expires."""
+    if version.kind == NAIVE:
+        return False
+    return origin_at - version.train_end_at > bars * step
+
+
+def closed_bars(prices: pd.DataFrame, *, step: pd.Timedelta, now: dt.datetime) -> pd.DataFrame:
+    """The bars that have ended by `now` (a bar is stored under its start)."""
+    return prices.loc[prices.index <= pd.Timestamp(now) - step]
+
+
+def _newest(versions: Iterable[ModelVersion]) -> dict[tuple[int, str], ModelVersion]:
+    """The newest version per (horizon, kind), demoted ones left out."""
+    newest: dict[tuple[int, str], ModelVersion] = {}
+    for version in versions:
+        if version.status is ModelStatus.DEMOTED:
+            continue
+        key = (version.horizon, version.kind)
+        if key not in newest or version.version > newest[key].version:
+            newest[key] = version
+    return newest
+
+
+def _row(
+    coin: Cryptocurrency,
+    version: ModelVersion,
+    point: training.PointForecast,
+    role: PredictionRole,
+    issued_at: dt.datetime,
+) -> dict[str, Any]:
+    bounds_80 = point.bounds.get("80")
+    bounds_95 = point.bounds.get("95")
+    return {
+        "coin_id": coin.id,
+        "interval": version.interval,
+        "horizon": version.horizon,
+        "model_version_id": version.id,
+        "model_kind": version.kind,
+        "model_version": version.version,
+        "role": role,
+        "origin_at": point.origin_at,
+        "target_at": point.target_at,
+        "issued_at": issued_at,
+        "origin_price": point.origin_price,
+        "point": point.price,
+        "lower_80": bounds_80[0] if bounds_80 else None,
+        "upper_80": bounds_80[1] if bounds_80 else None,
+        "lower_95": bounds_95[0] if bounds_95 else None,
+        "upper_95": bounds_95[1] if bounds_95 else None,
+        "interval_method": INTERVAL_METHOD,
+    }
+
+
+def _forecast(
+    settings: Settings, version: ModelVersion, data: ForecastData, step: pd.Timedelta
+) -> training.PointForecast:
+    """One version's forecast from the newest row (the model loaded once per process)."""
+    return forecast_with(version, _models.get(settings, version), data, step=step)
+
+
+def issue_for_coin(
+    *,
+    session: Session,
+    settings: Settings,
+    coin: Cryptocurrency,
+    now: dt.datetime,
+    interval: Interval = Interval.DAY,
+) -> int:
+    """Issue every horizon of `coin` from its newest closed bar; how many rows were new.
+
+    Raises:
+        NotFoundError: no production version or no closed bar to forecast from.
+    """
+    versions = ModelVersionRepository(session).for_coin(coin.id, interval=interval.value)
+    production = {v.horizon: v for v in versions if v.status is ModelStatus.PRODUCTION}
+    if not production:
+        raise NotFoundError(f"{coin.coingecko_id!r} has no production model yet")
+    step = dataset.interval_step(interval.value)
+    prices = closed_bars(
+        load_prices(session=session, coin=coin, interval=interval), step=step, now=now
+    )
+    if prices.empty:
+        raise NotFoundError(f"{coin.coingecko_id!r} has no closed {interval.value} bar")
+    horizons = sorted({*training.DEFAULT_HORIZONS, *(v.horizon for v in versions)})
+    data, _ = training.prepare(
+        prices, coin=coin.coingecko_id, horizons=horizons, interval=interval.value
+    )
+    origin_at = pd.Timestamp(data.index[-1]).to_pydatetime()
+    newest = _newest(versions)
+    rows: list[dict[str, Any]] = []
+    for horizon, current in sorted(production.items()):
+        naive = newest.get((horizon, NAIVE))
+        serve = current
+        if naive is not None and expired(
+            current, origin_at, step=step, bars=settings.forecast_expiry_bars
+        ):
+            serve = naive
+        candidates = {
+            current.id: current,
+            **{v.id: v for (h, _), v in newest.items() if h == horizon},
+        }
+        forecasts: dict[int, training.PointForecast] = {}
+        for version in candidates.values():
+            try:
+                forecasts[version.id] = _forecast(settings, version, data, step)
+            except (AppError, ValueError, RegistryError) as exc:
+                logger.warning(
+                    "no %s v%d forecast for %s h=%d: %s",
+                    version.kind,
+                    version.version,
+                    coin.coingecko_id,
+                    horizon,
+                    exc,
+                )
+        if serve.id not in forecasts and naive is not None and naive.id in forecasts:
+            serve = naive  # the production model could not forecast: naive serves
+        for version_id, point in forecasts.items():
+            role = PredictionRole.SERVED if version_id == serve.id else PredictionRole.SHADOW
+            rows.append(_row(coin, candidates[version_id], point, role, now))
+    return PredictionRepository(session).issue(rows)
+
+
+def coins_to_issue(session: Session, interval: Interval = Interval.DAY) -> list[int]:
+    """Ids of the coins with a production version at `interval`."""
+    return ModelVersionRepository(session).coins_in_production(interval.value)
+
+
+def issue_forecasts(
+    *,
+    session: Session,
+    settings: Settings,
+    coins: Sequence[Cryptocurrency],
+    now: dt.datetime,
+    interval: Interval = Interval.DAY,
+) -> IssueReport:
+    """Issue for each coin, committing per coin so one failure loses nothing else."""
+    report = IssueReport()
+    for coin in coins:
+        try:
+            new = issue_for_coin(
+                session=session, settings=settings, coin=coin, now=now, interval=interval
+            )
+        except NotFoundError as exc:
+            session.rollback()
+            report.skipped[coin.coingecko_id] = exc.message
+            continue
+        except Exception as exc:  # one coin's failure must not stop the others
+            session.rollback()
+            logger.exception("issuing forecasts for %s failed", coin.coingecko_id)
+            report.failed[coin.coingecko_id] = f"{type(exc).__name__}: {exc}"
+            continue
+        session.commit()
+        report.coins += 1
+        report.issued += new
+        if new:
+            report.issued_coins.append(coin.coingecko_id)
+    return report

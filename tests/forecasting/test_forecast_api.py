@@ -93,7 +93,8 @@ def test_unknown_coin_unready_coin_and_unserved_horizon(
     assert error["code"] == "forecast_not_ready" and "too little history" in error["message"]
     assert error["details"]["bars"] == 40
     assert horizon.status_code == 422
-    assert "[2]" in horizon.json()["error"]["message"]
+    [detail] = horizon.json()["error"]["details"]
+    assert detail["loc"] == ["query", "horizons"] and "(1|7|30)" in detail["msg"]
 
 
 def test_ledger_scoreboard_models_and_cards(

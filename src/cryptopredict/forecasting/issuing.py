@@ -29,6 +29,7 @@ from cryptopredict.forecasting.models import ModelStatus, ModelVersion, Predicti
 from cryptopredict.forecasting.registry import RegistryError
 from cryptopredict.forecasting.repository import ModelVersionRepository, PredictionRepository
 from cryptopredict.forecasting.selection import NAIVE
+from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 
 if TYPE_CHECKING:
@@ -104,6 +105,22 @@ def closed_bars(prices: pd.DataFrame, *, step: pd.Timedelta, now: dt.datetime) -
     return prices.loc[prices.index <= pd.Timestamp(now) - step]
 
 
+def _newest_closed_bar(
+    session: Session,
+    coin: Cryptocurrency,
+    interval: Interval,
+    step: dt.timedelta,
+    now: dt.datetime,
+) -> dt.datetime | None:
+    """The newest stored bar, when it has ended by `now` (else None: the full path, which
+    drops open bars, decides)."""
+    extent = prices_service.extents(session=session, coin_ids=[coin.id]).get(coin.id, {})
+    series = extent.get(interval)
+    if series is None:
+        return None
+    return series.last if series.last + step <= now else None
+
+
 def _newest(versions: Iterable[ModelVersion]) -> dict[tuple[int, str], ModelVersion]:
     """The newest version per (horizon, kind), demoted ones left out."""
     newest: dict[tuple[int, str], ModelVersion] = {}
@@ -171,6 +188,14 @@ def issue_for_coin(
     if not production:
         raise NotFoundError(f"{coin.coingecko_id!r} has no production model yet")
     step = dataset.interval_step(interval.value)
+    newest = _newest(versions)
+    expected = {v.id for v in production.values()} | {
+        v.id for (horizon, _), v in newest.items() if horizon in production
+    }
+    origin = _newest_closed_bar(session, coin, interval, step.to_pytimedelta(), now)
+    ledger = PredictionRepository(session)
+    if origin is not None and ledger.issued_versions(coin.id, interval.value, origin) >= expected:
+        return 0  # this bar is issued already: the hourly rerun costs one query
     prices = closed_bars(
         load_prices(session=session, coin=coin, interval=interval), step=step, now=now
     )
@@ -181,7 +206,6 @@ def issue_for_coin(
         prices, coin=coin.coingecko_id, horizons=horizons, interval=interval.value
     )
     origin_at = pd.Timestamp(data.index[-1]).to_pydatetime()
-    newest = _newest(versions)
     rows: list[dict[str, Any]] = []
     for horizon, current in sorted(production.items()):
         naive = newest.get((horizon, NAIVE))
@@ -212,7 +236,7 @@ def issue_for_coin(
         for version_id, point in forecasts.items():
             role = PredictionRole.SERVED if version_id == serve.id else PredictionRole.SHADOW
             rows.append(_row(coin, candidates[version_id], point, role, now))
-    return PredictionRepository(session).issue(rows)
+    return ledger.issue(rows)
 
 
 def coins_to_issue(session: Session, interval: Interval = Interval.DAY) -> list[int]:

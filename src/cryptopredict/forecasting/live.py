@@ -13,9 +13,10 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from cryptopredict.forecasting import dataset
@@ -23,7 +24,6 @@ from cryptopredict.forecasting.models import (
     ModelEventKind,
     ModelStatus,
     ModelVersion,
-    Prediction,
 )
 from cryptopredict.forecasting.repository import (
     LiveScoreRepository,
@@ -67,7 +67,7 @@ class ScoringReport:
 
 
 def _closes(
-    session: Session, rows: Sequence[Prediction]
+    session: Session, rows: Sequence[Row[Any]]
 ) -> dict[tuple[int, str], dict[dt.datetime, float]]:
     """The stored closes of the target bars of `rows`, by (coin, interval) and instant."""
     spans: dict[tuple[int, str], list[dt.datetime]] = defaultdict(list)
@@ -88,15 +88,19 @@ def _closes(
     return closes
 
 
-def _score_due(session: Session, now: dt.datetime, report: ScoringReport) -> set[int]:
-    """Score every forecast whose target bar has closed and is stored; the versions touched."""
+def _bounds(lower: float | None, upper: float | None) -> tuple[float, float] | None:
+    return None if lower is None or upper is None else (lower, upper)
+
+
+def _score_due(
+    session: Session, now: dt.datetime, report: ScoringReport
+) -> set[tuple[int, str, int]]:
+    """Score every forecast whose target bar has closed and is stored; the (coin, interval,
+    horizon) groups that got new scores."""
     ledger = PredictionRepository(session)
-    touched: set[int] = set()
+    touched: set[tuple[int, str, int]] = set()
     after_id = 0
-    while True:
-        due = ledger.due_for_scoring(now, after_id=after_id, limit=SCORING_BATCH)
-        if not due:
-            return touched
+    while due := ledger.due_for_scoring(now, after_id=after_id, limit=SCORING_BATCH):
         after_id = due[-1].id
         closes = _closes(session, due)
         updates = []
@@ -112,29 +116,14 @@ def _score_due(session: Session, now: dt.datetime, report: ScoringReport) -> set
                 bounds_80=_bounds(row.lower_80, row.upper_80),
                 bounds_95=_bounds(row.lower_95, row.upper_95),
             )
-            updates.append(
-                {
-                    "id": row.id,
-                    "actual": scored.actual,
-                    "error": scored.error,
-                    "abs_log_error": scored.abs_log_error,
-                    "inside_80": scored.inside_80,
-                    "inside_95": scored.inside_95,
-                    "winkler_80": scored.winkler_80,
-                    "winkler_95": scored.winkler_95,
-                    "scored_at": now,
-                }
-            )
-            touched.add(row.model_version_id)
+            updates.append({"id": row.id, **asdict(scored), "scored_at": now})
+            touched.add((row.coin_id, row.interval, row.horizon))
         ledger.record_scores(updates)
         report.scored += len(updates)
+    return touched
 
 
-def _bounds(lower: float | None, upper: float | None) -> tuple[float, float] | None:
-    return None if lower is None or upper is None else (lower, upper)
-
-
-def _scored(rows: Sequence[Prediction]) -> list[ScoredForecast]:
+def _scored(rows: Sequence[Row[Any]]) -> list[ScoredForecast]:
     """One scored forecast per origin (the first row given for an origin wins)."""
     by_origin: dict[dt.datetime, ScoredForecast] = {}
     for row in rows:
@@ -152,16 +141,33 @@ def _scored(rows: Sequence[Prediction]) -> list[ScoredForecast]:
     return list(by_origin.values())
 
 
-def refresh_live_record(
-    session: Session, version: ModelVersion, now: dt.datetime
-) -> dict[str, Any]:
-    """Recompute and store `version`'s live record; the figures."""
-    ledger = PredictionRepository(session)
-    mine = _scored(ledger.scored(version.id))
-    naive = _scored(ledger.scored_naive(version.coin_id, version.interval, version.horizon))
-    figures = live_record(mine, naive, horizon=version.horizon)
-    LiveScoreRepository(session).save(version, figures, now)
-    return figures
+def refresh_live_records(
+    session: Session, groups: set[tuple[int, str, int]], now: dt.datetime
+) -> list[tuple[ModelVersion, dict[str, Any]]]:
+    """Recompute and store the live record of every scored version in these (coin,
+    interval, horizon) groups, each against naive on the same origins; the records."""
+    by_group: dict[tuple[int, str, int], list[Row[Any]]] = defaultdict(list)
+    for row in PredictionRepository(session).scored_in(groups):
+        by_group[(row.coin_id, row.interval, row.horizon)].append(row)
+    version_ids = {row.model_version_id for rows in by_group.values() for row in rows}
+    versions = {
+        v.id: v
+        for v in ModelVersionRepository(session).list(
+            conditions=[ModelVersion.id.in_(sorted(version_ids))]
+        )
+    }
+    records: list[tuple[ModelVersion, dict[str, Any]]] = []
+    for (_, _, horizon), rows in sorted(by_group.items()):
+        naive = _scored([row for row in rows if row.model_kind == NAIVE])  # newest version first
+        mine: dict[int, list[Row[Any]]] = defaultdict(list)
+        for row in rows:
+            mine[row.model_version_id].append(row)
+        for version_id, own in sorted(mine.items()):
+            version = versions.get(version_id)
+            if version is not None:
+                records.append((version, live_record(_scored(own), naive, horizon=horizon)))
+    LiveScoreRepository(session).save_many(records, now)
+    return records
 
 
 def demotion_reason(figures: dict[str, Any]) -> str | None:
@@ -254,23 +260,10 @@ def score_predictions(*, session: Session, now: dt.datetime) -> ScoringReport:
     """Score what can be scored, refresh live records, demote failing production versions.
     Commits once at the end (a rerun scores nothing twice: scored rows are never due)."""
     report = ScoringReport()
-    touched = _score_due(session, now, report)
-    versions = ModelVersionRepository(session)
-    naive_touched = {
-        (v.coin_id, v.interval, v.horizon)
-        for v in (versions.get(i) for i in touched)
-        if v is not None and v.kind == NAIVE
-    }
-    # A new naive score changes every version's comparison on that coin and horizon.
-    refresh = set(touched)
-    for coin_id, interval, horizon in naive_touched:
-        refresh.update(v.id for v in versions.for_coin(coin_id, interval=interval, horizon=horizon))
-    for version_id in sorted(refresh):
-        version = versions.get(version_id)
-        if version is None:
-            continue
-        figures = refresh_live_record(session, version, now)
-        report.versions_updated += 1
+    groups = _score_due(session, now, report)
+    records = refresh_live_records(session, groups, now)
+    report.versions_updated = len(records)
+    for version, figures in records:
         if version.status is not ModelStatus.PRODUCTION or version.kind == NAIVE:
             continue
         reason = demotion_reason(figures)

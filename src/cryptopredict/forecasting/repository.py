@@ -4,10 +4,10 @@ model events, and the model registry's versions (numbering, promotion, lookup)."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Table, bindparam, func, select, text, tuple_, update
 
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.repository import Repository
@@ -22,6 +22,56 @@ from cryptopredict.forecasting.models import (
 from cryptopredict.forecasting.selection import NAIVE
 
 _ISSUE_KEY = ["coin_id", "interval", "horizon", "model_version_id", "origin_at"]
+SCORE_COLUMNS = (
+    "actual",
+    "error",
+    "abs_log_error",
+    "inside_80",
+    "inside_95",
+    "winkler_80",
+    "winkler_95",
+    "scored_at",
+)
+_DUE_COLUMNS = (
+    Prediction.id,
+    Prediction.coin_id,
+    Prediction.interval,
+    Prediction.horizon,
+    Prediction.model_version_id,
+    Prediction.model_kind,
+    Prediction.target_at,
+    Prediction.point,
+    Prediction.lower_80,
+    Prediction.upper_80,
+    Prediction.lower_95,
+    Prediction.upper_95,
+)
+_SCORED_COLUMNS = (
+    Prediction.coin_id,
+    Prediction.interval,
+    Prediction.horizon,
+    Prediction.model_version_id,
+    Prediction.model_kind,
+    Prediction.origin_at,
+    Prediction.error,
+    Prediction.abs_log_error,
+    Prediction.inside_80,
+    Prediction.inside_95,
+    Prediction.winkler_80,
+    Prediction.winkler_95,
+)
+_PG_RECORD_SCORES = text(
+    "UPDATE predictions AS p SET actual = v.actual, error = v.error, "
+    "abs_log_error = v.abs_log_error, inside_80 = v.inside_80, inside_95 = v.inside_95, "
+    "winkler_80 = v.winkler_80, winkler_95 = v.winkler_95, scored_at = v.scored_at "
+    "FROM unnest(CAST(:id AS bigint[]), CAST(:actual AS float8[]), CAST(:error AS float8[]), "
+    "CAST(:abs_log_error AS float8[]), CAST(:inside_80 AS boolean[]), "
+    "CAST(:inside_95 AS boolean[]), CAST(:winkler_80 AS float8[]), "
+    "CAST(:winkler_95 AS float8[]), CAST(:scored_at AS timestamptz[])) "
+    "AS v(id, actual, error, abs_log_error, inside_80, inside_95, winkler_80, winkler_95, "
+    "scored_at) WHERE p.id = v.id"
+)
+"""One UPDATE for a whole batch on PostgreSQL (arrays in, joined on id)."""
 
 
 class PredictionRepository(Repository[Prediction]):
@@ -40,12 +90,18 @@ class PredictionRepository(Repository[Prediction]):
         result = self.session.execute(statement.returning(Prediction.id), list(rows))
         return len(result.all())
 
-    def newest_origin(self, coin_id: int, interval: str) -> dt.datetime | None:
-        """The newest origin any forecast of this coin was issued from."""
-        statement = select(func.max(Prediction.origin_at)).where(
-            Prediction.coin_id == coin_id, Prediction.interval == interval
+    def issued_versions(self, coin_id: int, interval: str, origin_at: dt.datetime) -> set[int]:
+        """The versions that have issued a forecast of this coin from `origin_at`."""
+        statement = (
+            select(Prediction.model_version_id)
+            .where(
+                Prediction.coin_id == coin_id,
+                Prediction.interval == interval,
+                Prediction.origin_at == origin_at,
+            )
+            .distinct()
         )
-        return self.session.scalar(statement)
+        return set(self.session.scalars(statement))
 
     def served(self, coin_id: int, interval: str, horizons: Sequence[int]) -> list[Prediction]:
         """Per horizon the newest served forecast (at most one row per horizon)."""
@@ -97,11 +153,12 @@ class PredictionRepository(Repository[Prediction]):
 
     def due_for_scoring(
         self, now: dt.datetime, *, after_id: int = 0, limit: int = 5000
-    ) -> list[Prediction]:
+    ) -> list[Row[Any]]:
         """Unscored forecasts whose target bar has started by `now`, by id after `after_id`
-        (keyset pages: a forecast whose target bar is missing does not hide the rest)."""
+        (keyset pages: a forecast whose target bar is missing does not hide the rest). Plain
+        rows of what scoring reads, not ORM objects."""
         statement = (
-            select(Prediction)
+            select(*_DUE_COLUMNS)
             .where(
                 Prediction.scored_at.is_(None),
                 Prediction.target_at <= now,
@@ -110,48 +167,41 @@ class PredictionRepository(Repository[Prediction]):
             .order_by(Prediction.id)
             .limit(limit)
         )
-        return list(self.session.scalars(statement))
+        return list(self.session.execute(statement))
 
     def record_scores(self, scores: Sequence[Mapping[str, Any]]) -> None:
-        """Write score columns (each mapping has the row's `id`) in one executemany."""
-        if scores:
-            self.session.execute(update(Prediction), list(scores))
-
-    def scored(self, model_version_id: int) -> list[Prediction]:
-        """A version's scored forecasts, oldest origin first."""
+        """Write score columns (each mapping has the row's `id` and every `SCORE_COLUMNS`
+        value) in one statement per batch."""
+        if not scores:
+            return
+        if self.session.get_bind().dialect.name == "postgresql":
+            arrays = {name: [score[name] for score in scores] for name in ("id", *SCORE_COLUMNS)}
+            self.session.execute(_PG_RECORD_SCORES, arrays)
+            return
+        table = cast(Table, Prediction.__table__)
         statement = (
-            select(Prediction)
-            .where(
-                Prediction.model_version_id == model_version_id,
-                Prediction.scored_at.is_not(None),
-            )
-            .order_by(Prediction.origin_at)
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(name) for name in SCORE_COLUMNS})
         )
-        return list(self.session.scalars(statement))
+        self.session.execute(statement, [{**score, "row_id": score["id"]} for score in scores])
 
-    def scored_naive(self, coin_id: int, interval: str, horizon: int) -> list[Prediction]:
-        """Naive's scored forecasts of a coin and horizon (any naive version), by origin."""
+    def scored_in(self, groups: Collection[tuple[int, str, int]]) -> list[Row[Any]]:
+        """Every scored forecast of these (coin, interval, horizon) groups, oldest origin
+        first, as plain rows of what a live record reads."""
+        if not groups:
+            return []
         statement = (
-            select(Prediction)
+            select(*_SCORED_COLUMNS)
             .where(
-                Prediction.coin_id == coin_id,
-                Prediction.interval == interval,
-                Prediction.horizon == horizon,
-                Prediction.model_kind == NAIVE,
                 Prediction.scored_at.is_not(None),
+                tuple_(Prediction.coin_id, Prediction.interval, Prediction.horizon).in_(
+                    sorted(groups)
+                ),
             )
             .order_by(Prediction.origin_at, Prediction.model_version.desc())
         )
-        return list(self.session.scalars(statement))
-
-    def versions_with_new_scores(self, since: dt.datetime) -> list[int]:
-        """Versions that had a forecast scored at or after `since`."""
-        statement = (
-            select(Prediction.model_version_id)
-            .where(Prediction.scored_at >= since)
-            .group_by(Prediction.model_version_id)
-        )
-        return list(self.session.scalars(statement))
+        return list(self.session.execute(statement))
 
 
 class LiveScoreRepository(Repository[LiveScore]):
@@ -160,19 +210,13 @@ class LiveScoreRepository(Repository[LiveScore]):
     model = LiveScore
     sortable = frozenset({"horizon", "model_kind", "updated_at"})
 
-    def save(self, version: ModelVersion, figures: Mapping[str, Any], at: dt.datetime) -> None:
-        """Insert or replace `version`'s live record."""
-        values = {
-            "model_version_id": version.id,
-            "coin_id": version.coin_id,
-            "interval": version.interval,
-            "horizon": version.horizon,
-            "model_kind": version.kind,
-            "model_version": version.version,
-            "figures": dict(figures),
-            "updated_at": at,
-        }
-        statement = self.insert().values(**values)
+    def save_many(
+        self, records: Sequence[tuple[ModelVersion, Mapping[str, Any]]], at: dt.datetime
+    ) -> None:
+        """Insert or replace the live records of many versions in one statement."""
+        if not records:
+            return
+        statement = self.insert()
         self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["model_version_id"],
@@ -180,7 +224,20 @@ class LiveScoreRepository(Repository[LiveScore]):
                     "figures": statement.excluded.figures,
                     "updated_at": statement.excluded.updated_at,
                 },
-            )
+            ),
+            [
+                {
+                    "model_version_id": version.id,
+                    "coin_id": version.coin_id,
+                    "interval": version.interval,
+                    "horizon": version.horizon,
+                    "model_kind": version.kind,
+                    "model_version": version.version,
+                    "figures": dict(figures),
+                    "updated_at": at,
+                }
+                for version, figures in records
+            ],
         )
 
     def for_versions(self, version_ids: Sequence[int]) -> dict[int, LiveScore]:

@@ -13,9 +13,11 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
@@ -26,12 +28,13 @@ from cryptopredict.forecasting.models import (
     ModelVersion,
 )
 from cryptopredict.forecasting.repository import (
+    SCORE_COLUMNS,
     LiveScoreRepository,
     ModelEventRepository,
     ModelVersionRepository,
     PredictionRepository,
 )
-from cryptopredict.forecasting.scoring import ScoredForecast, live_record, score
+from cryptopredict.forecasting.scoring import ScoredSeries, live_record, score
 from cryptopredict.forecasting.selection import NAIVE
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
@@ -103,7 +106,8 @@ def _score_due(
     while due := ledger.due_for_scoring(now, after_id=after_id, limit=SCORING_BATCH):
         after_id = due[-1].id
         closes = _closes(session, due)
-        updates = []
+        ids: list[int] = []
+        columns: dict[str, list[Any]] = {name: [] for name in SCORE_COLUMNS}
         for row in due:
             step = dataset.interval_step(row.interval).to_pytimedelta()
             actual = closes[(row.coin_id, row.interval)].get(row.target_at)
@@ -116,29 +120,27 @@ def _score_due(
                 bounds_80=_bounds(row.lower_80, row.upper_80),
                 bounds_95=_bounds(row.lower_95, row.upper_95),
             )
-            updates.append({"id": row.id, **asdict(scored), "scored_at": now})
+            ids.append(row.id)
+            for name in SCORE_COLUMNS:
+                columns[name].append(getattr(scored, name))
             touched.add((row.coin_id, row.interval, row.horizon))
-        ledger.record_scores(updates)
-        report.scored += len(updates)
+        ledger.record_scores(ids, columns, now)
+        report.scored += len(ids)
     return touched
 
 
-def _scored(rows: Sequence[Row[Any]]) -> list[ScoredForecast]:
-    """One scored forecast per origin (the first row given for an origin wins)."""
-    by_origin: dict[dt.datetime, ScoredForecast] = {}
-    for row in rows:
-        if row.error is None or row.abs_log_error is None or row.origin_at in by_origin:
-            continue
-        by_origin[row.origin_at] = ScoredForecast(
-            origin_at=row.origin_at,
-            error=row.error,
-            abs_log_error=row.abs_log_error,
-            inside_80=row.inside_80,
-            inside_95=row.inside_95,
-            winkler_80=row.winkler_80,
-            winkler_95=row.winkler_95,
-        )
-    return list(by_origin.values())
+def _series(frame: pd.DataFrame) -> ScoredSeries:
+    """One scored forecast per origin of `frame` (its first row for an origin wins)."""
+    frame = frame.drop_duplicates("origin", keep="first")
+    return ScoredSeries(
+        origins=frame["origin"].to_numpy(np.int64),
+        error=frame["error"].to_numpy(np.float64),
+        abs_log_error=frame["abs_log_error"].to_numpy(np.float64),
+        inside_80=frame["inside_80"].to_numpy(np.float64, na_value=np.nan),
+        inside_95=frame["inside_95"].to_numpy(np.float64, na_value=np.nan),
+        winkler_80=frame["winkler_80"].to_numpy(np.float64, na_value=np.nan),
+        winkler_95=frame["winkler_95"].to_numpy(np.float64, na_value=np.nan),
+    )
 
 
 def refresh_live_records(
@@ -146,26 +148,26 @@ def refresh_live_records(
 ) -> list[tuple[ModelVersion, dict[str, Any]]]:
     """Recompute and store the live record of every scored version in these (coin,
     interval, horizon) groups, each against naive on the same origins; the records."""
-    by_group: dict[tuple[int, str, int], list[Row[Any]]] = defaultdict(list)
-    for row in PredictionRepository(session).scored_in(groups):
-        by_group[(row.coin_id, row.interval, row.horizon)].append(row)
-    version_ids = {row.model_version_id for rows in by_group.values() for row in rows}
+    rows = PredictionRepository(session).scored_in(groups)
+    if not rows:
+        return []
+    frame = pd.DataFrame.from_records(rows, columns=list(rows[0]._fields))
+    frame["origin"] = pd.to_datetime(frame["origin_at"], utc=True).astype("int64")
+    frame = frame.astype({"inside_80": "Float64", "inside_95": "Float64"})
     versions = {
         v.id: v
         for v in ModelVersionRepository(session).list(
-            conditions=[ModelVersion.id.in_(sorted(version_ids))]
+            conditions=[ModelVersion.id.in_(sorted(set(frame["model_version_id"])))]
         )
     }
     records: list[tuple[ModelVersion, dict[str, Any]]] = []
-    for (_, _, horizon), rows in sorted(by_group.items()):
-        naive = _scored([row for row in rows if row.model_kind == NAIVE])  # newest version first
-        mine: dict[int, list[Row[Any]]] = defaultdict(list)
-        for row in rows:
-            mine[row.model_version_id].append(row)
-        for version_id, own in sorted(mine.items()):
-            version = versions.get(version_id)
+    for _, group in frame.groupby(["coin_id", "interval", "horizon"], sort=True):
+        naive = _series(group[group["model_kind"] == NAIVE])  # rows: newest version first
+        for _, own in group.groupby("model_version_id", sort=True):
+            version = versions.get(int(own["model_version_id"].iloc[0]))
             if version is not None:
-                records.append((version, live_record(_scored(own), naive, horizon=horizon)))
+                figures = live_record(_series(own), naive, horizon=version.horizon)
+                records.append((version, figures))
     LiveScoreRepository(session).save_many(records, now)
     return records
 

@@ -30,7 +30,6 @@ SCORE_COLUMNS = (
     "inside_95",
     "winkler_80",
     "winkler_95",
-    "scored_at",
 )
 _DUE_COLUMNS = (
     Prediction.id,
@@ -63,15 +62,25 @@ _SCORED_COLUMNS = (
 _PG_RECORD_SCORES = text(
     "UPDATE predictions AS p SET actual = v.actual, error = v.error, "
     "abs_log_error = v.abs_log_error, inside_80 = v.inside_80, inside_95 = v.inside_95, "
-    "winkler_80 = v.winkler_80, winkler_95 = v.winkler_95, scored_at = v.scored_at "
-    "FROM unnest(CAST(:id AS bigint[]), CAST(:actual AS float8[]), CAST(:error AS float8[]), "
-    "CAST(:abs_log_error AS float8[]), CAST(:inside_80 AS boolean[]), "
-    "CAST(:inside_95 AS boolean[]), CAST(:winkler_80 AS float8[]), "
-    "CAST(:winkler_95 AS float8[]), CAST(:scored_at AS timestamptz[])) "
-    "AS v(id, actual, error, abs_log_error, inside_80, inside_95, winkler_80, winkler_95, "
-    "scored_at) WHERE p.id = v.id"
+    "winkler_80 = v.winkler_80, winkler_95 = v.winkler_95, scored_at = :scored_at "
+    "FROM unnest(string_to_array(:id, ',')::bigint[], "
+    "string_to_array(:actual, ',', '')::float8[], string_to_array(:error, ',', '')::float8[], "
+    "string_to_array(:abs_log_error, ',', '')::float8[], "
+    "string_to_array(:inside_80, ',', '')::boolean[], "
+    "string_to_array(:inside_95, ',', '')::boolean[], "
+    "string_to_array(:winkler_80, ',', '')::float8[], "
+    "string_to_array(:winkler_95, ',', '')::float8[]) "
+    "AS v(id, actual, error, abs_log_error, inside_80, inside_95, winkler_80, winkler_95) "
+    "WHERE p.id = v.id"
 )
 """One UPDATE for a whole batch on PostgreSQL (arrays in, joined on id)."""
+
+
+def _csv(values: Sequence[Any]) -> str:
+    """A column as `string_to_array` text: exact floats (repr), t/f, '' for NULL."""
+    return ",".join(
+        "" if v is None else ("t" if v else "f") if isinstance(v, bool) else repr(v) for v in values
+    )
 
 
 class PredictionRepository(Repository[Prediction]):
@@ -169,22 +178,37 @@ class PredictionRepository(Repository[Prediction]):
         )
         return list(self.session.execute(statement))
 
-    def record_scores(self, scores: Sequence[Mapping[str, Any]]) -> None:
-        """Write score columns (each mapping has the row's `id` and every `SCORE_COLUMNS`
-        value) in one statement per batch."""
-        if not scores:
+    def record_scores(
+        self, ids: Sequence[int], values: Mapping[str, Sequence[Any]], scored_at: dt.datetime
+    ) -> None:
+        """Write the score columns of rows `ids` (`values`: one list per name in
+        `SCORE_COLUMNS`, aligned with `ids`) in one statement."""
+        if not ids:
             return
         if self.session.get_bind().dialect.name == "postgresql":
-            arrays = {name: [score[name] for score in scores] for name in ("id", *SCORE_COLUMNS)}
-            self.session.execute(_PG_RECORD_SCORES, arrays)
+            # Arrays as text: psycopg dumps a list element by element, 10x slower here.
+            arrays = {name: _csv(column) for name, column in values.items()}
+            self.session.execute(
+                _PG_RECORD_SCORES, {"id": _csv(ids), "scored_at": scored_at, **arrays}
+            )
             return
         table = cast(Table, Prediction.__table__)
         statement = (
             update(table)
             .where(table.c.id == bindparam("row_id"))
-            .values({name: bindparam(name) for name in SCORE_COLUMNS})
+            .values({name: bindparam(name) for name in (*SCORE_COLUMNS, "scored_at")})
         )
-        self.session.execute(statement, [{**score, "row_id": score["id"]} for score in scores])
+        self.session.execute(
+            statement,
+            [
+                {
+                    "row_id": row_id,
+                    "scored_at": scored_at,
+                    **{n: values[n][i] for n in SCORE_COLUMNS},
+                }
+                for i, row_id in enumerate(ids)
+            ],
+        )
 
     def scored_in(self, groups: Collection[tuple[int, str, int]]) -> list[Row[Any]]:
         """Every scored forecast of these (coin, interval, horizon) groups, oldest origin

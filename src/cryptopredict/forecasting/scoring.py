@@ -7,13 +7,12 @@ very same origins, so a live MAE ratio or Winkler comparison never mixes differe
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from cryptopredict.forecasting.metrics import diebold_mariano
@@ -75,17 +74,25 @@ def score(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ScoredForecast:
-    """What `live_record` needs of one scored ledger row."""
+@dataclass(frozen=True)
+class ScoredSeries:
+    """A version's scored forecasts as aligned arrays, one entry per origin.
 
-    origin_at: dt.datetime
-    error: float
-    abs_log_error: float
-    inside_80: bool | None
-    inside_95: bool | None
-    winkler_80: float | None
-    winkler_95: float | None
+    `origins` are integers that order and identify origins (e.g. epoch microseconds);
+    `inside_*` hold 1.0, 0.0 or NaN (no such interval), `winkler_*` NaN where unknown.
+    """
+
+    origins: npt.NDArray[np.int64]
+    error: npt.NDArray[np.float64]
+    abs_log_error: npt.NDArray[np.float64]
+    inside_80: npt.NDArray[np.float64]
+    inside_95: npt.NDArray[np.float64]
+    winkler_80: npt.NDArray[np.float64]
+    winkler_95: npt.NDArray[np.float64]
+
+    def take(self, index: npt.NDArray[np.intp]) -> ScoredSeries:
+        """The entries at `index`, in that order."""
+        return ScoredSeries(*(getattr(self, f.name)[index] for f in fields(self)))
 
 
 def coverage_band(hits: int, n: int, confidence: float = BAND_CONFIDENCE) -> tuple[float, float]:
@@ -98,31 +105,32 @@ def coverage_band(hits: int, n: int, confidence: float = BAND_CONFIDENCE) -> tup
     return (low, high)
 
 
-def _coverage(rows: Sequence[ScoredForecast], level: float) -> dict[str, Any] | None:
-    flags = [r.inside_80 if level == 0.8 else r.inside_95 for r in rows]
-    known = [flag for flag in flags if flag is not None]
-    if not known:
+def _coverage(inside: npt.NDArray[np.float64], level: float) -> dict[str, Any] | None:
+    known = inside[~np.isnan(inside)]
+    if known.size == 0:
         return None
-    hits = sum(known)
-    low, high = coverage_band(hits, len(known))
+    hits = int(known.sum())
+    low, high = coverage_band(hits, int(known.size))
     return {
         "nominal": level,
-        "observed": hits / len(known),
-        "n": len(known),
+        "observed": hits / known.size,
+        "n": int(known.size),
         "band": [low, high],
         "in_band": low <= level <= high,
     }
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return float(np.mean(known)) if known else None
+def _mean(values: npt.NDArray[np.float64]) -> float | None:
+    known = values[~np.isnan(values)]
+    return float(known.mean()) if known.size else None
 
 
-def _dm(model: Sequence[float], naive: Sequence[float], horizon: int) -> dict[str, Any] | None:
+def _dm(
+    model: npt.NDArray[np.float64], naive: npt.NDArray[np.float64], horizon: int
+) -> dict[str, Any] | None:
     """Diebold-Mariano on absolute errors, model first: statistic and p-values for 'differs',
     'model better' and 'model worse' (None below MIN_DM_PAIRS or when undefined)."""
-    if len(model) < MIN_DM_PAIRS:
+    if model.size < MIN_DM_PAIRS:
         return None
     two_sided = diebold_mariano(model, naive, horizon, loss="absolute")
     if not math.isfinite(two_sided.p_value):
@@ -137,36 +145,29 @@ def _dm(model: Sequence[float], naive: Sequence[float], horizon: int) -> dict[st
     }
 
 
-def live_record(
-    model: Sequence[ScoredForecast], naive: Sequence[ScoredForecast], *, horizon: int
-) -> dict[str, Any]:
+def live_record(model: ScoredSeries, naive: ScoredSeries, *, horizon: int) -> dict[str, Any]:
     """A version's live figures on the origins both it and naive were scored on.
 
     n, MAE and naive's MAE and their ratio, mean absolute log error, coverage at 80 and 95 %
     with an exact binomial band, mean Winkler scores next to naive's, and the
     Diebold-Mariano test once n reaches MIN_DM_PAIRS. Naive against itself gives ratio 1.
     """
-    naive_by_origin = {row.origin_at: row for row in naive}
-    paired = [
-        (row, naive_by_origin[row.origin_at]) for row in model if row.origin_at in naive_by_origin
-    ]
-    mine = [m for m, _ in paired]
-    theirs = [n for _, n in paired]
-    n = len(paired)
-    mae = _mean([abs(r.error) for r in mine])
-    naive_mae = _mean([abs(r.error) for r in theirs])
+    _, mine_at, theirs_at = np.intersect1d(model.origins, naive.origins, return_indices=True)
+    mine, theirs = model.take(mine_at), naive.take(theirs_at)
+    mae = _mean(np.abs(mine.error))
+    naive_mae = _mean(np.abs(theirs.error))
     ratio = mae / naive_mae if mae is not None and naive_mae else None
     return {
-        "n": n,
+        "n": int(mine_at.size),
         "mae": mae,
         "naive_mae": naive_mae,
         "mae_ratio": ratio,
-        "mean_abs_log_error": _mean([r.abs_log_error for r in mine]),
-        "coverage_80": _coverage(mine, 0.8),
-        "coverage_95": _coverage(mine, 0.95),
-        "winkler_80": _mean([r.winkler_80 for r in mine]),
-        "naive_winkler_80": _mean([r.winkler_80 for r in theirs]),
-        "winkler_95": _mean([r.winkler_95 for r in mine]),
-        "naive_winkler_95": _mean([r.winkler_95 for r in theirs]),
-        "diebold_mariano": _dm([r.error for r in mine], [r.error for r in theirs], horizon),
+        "mean_abs_log_error": _mean(mine.abs_log_error),
+        "coverage_80": _coverage(mine.inside_80, 0.8),
+        "coverage_95": _coverage(mine.inside_95, 0.95),
+        "winkler_80": _mean(mine.winkler_80),
+        "naive_winkler_80": _mean(theirs.winkler_80),
+        "winkler_95": _mean(mine.winkler_95),
+        "naive_winkler_95": _mean(theirs.winkler_95),
+        "diebold_mariano": _dm(mine.error, theirs.error, horizon),
     }

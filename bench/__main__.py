@@ -16,7 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import forecasting, http_latency, import_prices, load, marketdata, tasks
+from bench import (
+    forecast_serving,
+    forecasting,
+    http_latency,
+    import_prices,
+    load,
+    marketdata,
+    tasks,
+)
 from bench.common import REPO_ROOT, Section, library_versions, machine_facts
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
@@ -27,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "load": (f"Load: {load.CONNECTIONS} connections", load.run),
     "sync-calls": ("Calls per prices sync", marketdata.run_sync_calls),
     "forecast": ("Forecasting", forecasting.run),
+    "serving": ("Forecasts in service", forecast_serving.run),
     "tasks": ("Background tasks (Celery)", tasks.run),
 }
 TIME_LIMIT_SECONDS = 1200

@@ -407,3 +407,24 @@ def test_an_expired_model_gives_way_to_naive(
         r.model_kind == "drift" and r.role is PredictionRole.SHADOW
         for r in _ledger(db_session, coin)
     )
+
+
+def test_a_production_model_whose_files_changed_gives_way_to_naive(
+    db_session: Session,
+    model_settings: Settings,
+    litecoin: tuple[Cryptocurrency, dt.datetime],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    coin, last_bar = litecoin
+    outcome = _train(db_session, model_settings, coin)
+    drift = [v for v in outcome.versions if v.kind == "drift" and v.horizon == 7][0]
+    ModelVersionRepository(db_session).promote(drift)
+    db_session.commit()
+    params = model_settings.resolved_model_dir / drift.artifact_path / "params.json"
+    params.write_text(params.read_text() + " ")  # edited after it was registered
+
+    service.issue_forecasts(session=db_session, settings=model_settings, now=last_bar + DAY)
+
+    at_seven = [r for r in _ledger(db_session, coin) if r.horizon == 7]
+    assert [(r.model_kind, r.role) for r in at_seven] == [("naive", PredictionRole.SERVED)]
+    assert "hash mismatch" in caplog.text or "changed since it was saved" in caplog.text

@@ -65,15 +65,16 @@ class IssueReport:
 
 
 class _ModelCache:
-    """Loaded forecasters by version id and artifact hash, least recently used dropped."""
+    """Loaded forecasters by artifact (registry, path and manifest hash: the same verified
+    files are the same model), least recently used dropped."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._models: OrderedDict[tuple[int, str], Forecaster] = OrderedDict()
+        self._models: OrderedDict[tuple[str, str, str], Forecaster] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, settings: Settings, version: ModelVersion) -> Forecaster:
-        key = (version.id, version.artifact_sha256)
+        key = (str(settings.resolved_model_dir), version.artifact_path, version.artifact_sha256)
         with self._lock:
             found = self._models.get(key)
             if found is not None:

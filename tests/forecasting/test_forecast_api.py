@@ -73,8 +73,11 @@ def test_forecasts_are_served_with_skill_verdict_and_flags(
         assert forecast["stale"] is True  # the fixture's bars are from the past
     one_day = by_horizon[1]
     assert one_day["skill"]["live"]["n"] == 3  # origins: the 3 bars closed before each issue
-    if one_day["model"]["kind"] == "naive":
-        assert one_day["verdict"].startswith("no measured skill")
+    assert one_day["skill"]["naive_live"]["mae_ratio"] == pytest.approx(1.0)
+    for forecast in by_horizon.values():
+        naive = forecast["model"]["kind"] == "naive"
+        assert forecast["verdict"].startswith("no measured skill") == naive
+        assert ("3 forecasts" in forecast["verdict"]) == (not naive and forecast["horizon"] == 1)
 
 
 def test_unknown_coin_unready_coin_and_unserved_horizon(

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
-from cryptopredict.forecasting import service, training
+from cryptopredict.core.errors import ConflictError
+from cryptopredict.forecasting import service, serving, training
 from cryptopredict.forecasting.models import (
     LiveScore,
     ModelEvent,
@@ -331,6 +333,10 @@ def test_a_production_model_significantly_worse_than_naive_is_demoted(
     ]
     assert events[0].figures["mae_ratio"] > 1
     assert events[0].figures["diebold_mariano"]["p_value"] < 0.05
+    # What is served changes at once, on the bar already issued: naive, saying why.
+    [served] = _served(db_session, "worsecoin", START + (n + 2) * DAY).forecasts
+    assert served.model.kind == "naive" and served.origin_at == origins[-1]
+    assert "demoted by live monitoring" in served.verdict and served.expired is False
 
 
 def test_a_model_as_good_as_naive_stays_in_production(
@@ -403,6 +409,11 @@ def test_an_expired_model_gives_way_to_naive(
         r for r in _ledger(db_session, coin) if r.horizon == 1 and r.role is PredictionRole.SERVED
     ]
     assert [r.model_kind for r in served] == ["naive"]
+    [answer] = [
+        f for f in _served(db_session, "litecoin", last_bar + DAY).forecasts if f.horizon == 1
+    ]
+    assert answer.model.kind == "naive" and answer.expired is True
+    assert "has expired" in answer.verdict
     assert any(
         r.model_kind == "drift" and r.role is PredictionRole.SHADOW
         for r in _ledger(db_session, coin)
@@ -428,3 +439,142 @@ def test_a_production_model_whose_files_changed_gives_way_to_naive(
     at_seven = [r for r in _ledger(db_session, coin) if r.horizon == 7]
     assert [(r.model_kind, r.role) for r in at_seven] == [("naive", PredictionRole.SERVED)]
     assert "hash mismatch" in caplog.text or "changed since it was saved" in caplog.text
+
+
+def _served(session: Session, coin: str, now: dt.datetime) -> Any:
+    return serving.coin_forecasts(
+        session=session, settings=Settings(), identifier=coin, horizons=[1, 7], now=now
+    )
+
+
+def _hand_coin(
+    session: Session, factory: Factory, name: str, closes: list[float]
+) -> tuple[Cryptocurrency, ModelVersion, ModelVersion]:
+    """A coin with `closes` from START, a production drift version and a naive one."""
+    coin = factory.coin(name)
+    factory.daily_prices(coin, closes, start=START)
+    model = _version(session, coin, "drift", status=ModelStatus.PRODUCTION)
+    naive = _version(session, coin, "naive")
+    return coin, model, naive
+
+
+def test_archiving_the_production_model_serves_naive_at_once(
+    db_session: Session, factory: Factory
+) -> None:
+    coin, model, naive = _hand_coin(db_session, factory, "archcoin", [100.0, 101.0])
+    _issue(db_session, model, [START], lambda _: 102.0, role=PredictionRole.SERVED)
+    _issue(db_session, naive, [START], lambda _: 100.0)
+    now = START + 2 * DAY
+    assert _served(db_session, "archcoin", now).forecasts[0].model.kind == "drift"
+
+    service.archive_model(
+        session=db_session, cache=MemoryCache(), model_id=model.id, actor="a@x.io", now=now
+    )
+
+    [served] = _served(db_session, "archcoin", now).forecasts
+    assert served.model.kind == "naive"
+    assert "no model is in production" in served.verdict
+
+
+def test_a_target_bar_still_open_is_not_scored(db_session: Session, factory: Factory) -> None:
+    coin, model, _ = _hand_coin(db_session, factory, "opencoin", [100.0, 101.0])
+    _issue(db_session, model, [START], lambda _: 102.0, role=PredictionRole.SERVED)
+
+    # The target bar (START + 1 day) is stored but closes only at START + 2 days.
+    early = service.score_predictions(session=db_session, now=START + DAY + dt.timedelta(hours=12))
+    late = service.score_predictions(session=db_session, now=START + 2 * DAY)
+
+    assert (early.scored, late.scored) == (0, 1)
+
+
+def test_a_row_that_cannot_be_scored_does_not_stop_the_others(
+    db_session: Session, factory: Factory
+) -> None:
+    coin, model, _ = _hand_coin(db_session, factory, "badcoin", [100.0, 101.0, 102.0])
+    _issue(db_session, model, [START, START + DAY], lambda i: [0.0, 103.0][i])  # 0: impossible
+
+    report = service.score_predictions(session=db_session, now=START + 4 * DAY)
+
+    assert (report.scored, report.unscorable) == (1, 1)
+
+
+def test_long_horizons_are_judged_on_non_overlapping_forecasts(
+    db_session: Session, factory: Factory
+) -> None:
+    """45 daily 30-day forecasts share their futures: 2 are independent, too few to test."""
+    n, horizon = 45, 30
+    closes = [100.0 + i for i in range(n + horizon)]
+    coin = factory.coin("longcoin")
+    factory.daily_prices(coin, closes, start=START)
+    model = _version(db_session, coin, "drift", horizon=horizon, status=ModelStatus.PRODUCTION)
+    naive = _version(db_session, coin, "naive", horizon=horizon)
+    _issue(db_session, naive, _origins(n), lambda i: closes[i])
+    _issue(db_session, model, _origins(n), lambda i: closes[i] * 1.5, role=PredictionRole.SERVED)
+
+    report = service.score_predictions(session=db_session, now=START + (n + horizon + 1) * DAY)
+
+    figures = (
+        db_session.scalars(select(LiveScore).where(LiveScore.model_version_id == model.id))
+        .one()
+        .figures
+    )
+    assert figures["n"] == n and figures["independent_n"] == 2
+    assert figures["mae_ratio"] > 1 and figures["diebold_mariano"] is None
+    assert report.demoted == []  # far worse, but not yet shown to be
+
+
+@pytest.mark.services
+def test_concurrent_promotions_of_one_horizon_leave_one_in_production(
+    engine: Engine, factory: Factory, tmp_path: Path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        need_service("postgresql", "set CRYPTOPREDICT_TEST_DATABASE_URL to a PostgreSQL URL")
+    with Session(engine) as session:
+        coin = Cryptocurrency(coingecko_id="race-coin", symbol="rc", name="Race")
+        session.add(coin)
+        session.commit()
+        first, second = (_version(session, coin, kind) for kind in ("drift", "arima"))
+        session.commit()
+        ids, coin_id = [first.id, second.id], coin.id
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def promote(model_id: int) -> None:
+        with Session(engine) as session:
+            barrier.wait(timeout=30)
+            try:
+                service.promote_model(
+                    session=session,
+                    settings=Settings(data_dir=tmp_path),
+                    cache=MemoryCache(),
+                    model_id=model_id,
+                    actor="admin@example.com",
+                    now=START,
+                )
+                outcomes.append("promoted")
+            except ConflictError:
+                outcomes.append("conflict")
+
+    try:
+        workers = [threading.Thread(target=promote, args=(i,)) for i in ids]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        with Session(engine) as session:
+            statuses = sorted(
+                str(v.status)
+                for v in session.scalars(
+                    select(ModelVersion).where(ModelVersion.coin_id == coin_id)
+                )
+            )
+        # Either the two serialise (the later one archives the earlier) or the later one is
+        # refused with a 409; never two in production, never an unhandled error.
+        assert sorted(outcomes) in (["conflict", "promoted"], ["promoted", "promoted"])
+        expected_loser = "candidate" if "conflict" in outcomes else "archived"
+        assert statuses == sorted([expected_loser, "production"])
+    finally:
+        with Session(engine) as session:
+            session.execute(delete(ModelEvent).where(ModelEvent.model_version_id.in_(ids)))
+            session.delete(session.get(Cryptocurrency, coin_id))
+            session.commit()

@@ -184,19 +184,21 @@ def issue_for_coin(
     Raises:
         NotFoundError: no production version or no closed bar to forecast from.
     """
-    versions = ModelVersionRepository(session).for_coin(coin.id, interval=interval.value)
+    versions = ModelVersionRepository(session).current(coin.id, interval.value)
     production = {v.horizon: v for v in versions if v.status is ModelStatus.PRODUCTION}
     if not production:
         raise NotFoundError(f"{coin.coingecko_id!r} has no production model yet")
     step = dataset.interval_step(interval.value)
     newest = _newest(versions)
+    # The shortcut waits only for what can be served (a challenger that keeps failing must
+    # not make every hourly run take the full path).
     expected = {v.id for v in production.values()} | {
-        v.id for (horizon, _), v in newest.items() if horizon in production
+        naive.id for h in production if (naive := newest.get((h, NAIVE))) is not None
     }
     origin = _newest_closed_bar(session, coin, interval, step.to_pytimedelta(), now)
     ledger = PredictionRepository(session)
     if origin is not None and ledger.issued_versions(coin.id, interval.value, origin) >= expected:
-        return 0  # this bar is issued already: the hourly rerun costs one query
+        return 0  # this bar is issued already: the hourly rerun costs two queries
     prices = closed_bars(
         load_prices(session=session, coin=coin, interval=interval), step=step, now=now
     )
@@ -210,11 +212,6 @@ def issue_for_coin(
     rows: list[dict[str, Any]] = []
     for horizon, current in sorted(production.items()):
         naive = newest.get((horizon, NAIVE))
-        serve = current
-        if naive is not None and expired(
-            current, origin_at, step=step, bars=settings.forecast_expiry_bars
-        ):
-            serve = naive
         candidates = {
             current.id: current,
             **{v.id: v for (h, _), v in newest.items() if h == horizon},
@@ -232,12 +229,35 @@ def issue_for_coin(
                     horizon,
                     exc,
                 )
-        if serve.id not in forecasts and naive is not None and naive.id in forecasts:
-            serve = naive  # the production model could not forecast: naive serves
+        serve = served_version(
+            current, naive, set(forecasts), origin_at, step=step, bars=settings.forecast_expiry_bars
+        )
         for version_id, point in forecasts.items():
-            role = PredictionRole.SERVED if version_id == serve.id else PredictionRole.SHADOW
+            role = PredictionRole.SERVED if version_id == serve else PredictionRole.SHADOW
             rows.append(_row(coin, candidates[version_id], point, role, now))
     return ledger.issue(rows)
+
+
+def served_version(
+    production: ModelVersion | None,
+    naive: ModelVersion | None,
+    forecast: set[int],
+    origin_at: dt.datetime,
+    *,
+    step: dt.timedelta,
+    bars: int,
+) -> int | None:
+    """Which version's forecast from `origin_at` is served: production's while it is not
+    expired and did forecast, else naive's, else none. `forecast`: versions that did."""
+    if (
+        production is not None
+        and production.id in forecast
+        and not expired(production, origin_at, step=step, bars=bars)
+    ):
+        return production.id
+    if naive is not None and naive.id in forecast:
+        return naive.id
+    return None
 
 
 def coins_to_issue(session: Session, interval: Interval = Interval.DAY) -> list[int]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.forecasting import dataset
@@ -34,19 +35,22 @@ from cryptopredict.forecasting.repository import (
     ModelVersionRepository,
     PredictionRepository,
 )
-from cryptopredict.forecasting.scoring import ScoredSeries, live_record, score
+from cryptopredict.forecasting.scoring import SIGNIFICANCE, ScoredSeries, live_record, score
 from cryptopredict.forecasting.selection import NAIVE
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 
 logger = logging.getLogger(__name__)
 
-WORSE_P_VALUE = 0.05
+WORSE_P_VALUE = SIGNIFICANCE
 """A production version is demoted when its live MAE ratio exceeds 1 with a Diebold-Mariano
 p-value below this."""
 MIN_COVERAGE_N = 50
-"""Coverage is judged once this many 80 % intervals were scored."""
+"""Coverage is judged once this many non-overlapping 80 % intervals were scored."""
 MONITORING = "monitoring"
+ADMIN = "admin"
+TRAINING = "training"
+"""Who changed a version's status: the `source` of its events."""
 SCORING_BATCH = 5000
 
 
@@ -56,6 +60,7 @@ class ScoringReport:
 
     scored: int = 0
     waiting: int = 0
+    unscorable: int = 0
     versions_updated: int = 0
     demoted: list[dict[str, Any]] = field(default_factory=list)
 
@@ -64,6 +69,7 @@ class ScoringReport:
         return {
             "scored": self.scored,
             "waiting": self.waiting,
+            "unscorable": self.unscorable,
             "versions_updated": self.versions_updated,
             "demoted": self.demoted,
         }
@@ -109,17 +115,21 @@ def _score_due(
         ids: list[int] = []
         columns: dict[str, list[Any]] = {name: [] for name in SCORE_COLUMNS}
         for row in due:
-            step = dataset.interval_step(row.interval).to_pytimedelta()
             actual = closes[(row.coin_id, row.interval)].get(row.target_at)
-            if actual is None or row.target_at + step > now:
+            if actual is None:  # closed, but not stored yet (or a gap in the history)
                 report.waiting += 1
                 continue
-            scored = score(
-                point=row.point,
-                actual=actual,
-                bounds_80=_bounds(row.lower_80, row.upper_80),
-                bounds_95=_bounds(row.lower_95, row.upper_95),
-            )
+            try:
+                scored = score(
+                    point=row.point,
+                    actual=actual,
+                    bounds_80=_bounds(row.lower_80, row.upper_80),
+                    bounds_95=_bounds(row.lower_95, row.upper_95),
+                )
+            except ValueError as exc:  # one bad row must not stop the others being scored
+                logger.warning("forecast %d cannot be scored: %s", row.id, exc)
+                report.unscorable += 1
+                continue
             ids.append(row.id)
             for name in SCORE_COLUMNS:
                 columns[name].append(getattr(scored, name))
@@ -152,7 +162,7 @@ def refresh_live_records(
     if not rows:
         return []
     frame = pd.DataFrame.from_records(rows, columns=list(rows[0]._fields))
-    frame["origin"] = pd.to_datetime(frame["origin_at"], utc=True).astype("int64")
+    frame["origin"] = pd.to_datetime(frame["origin_at"], utc=True).dt.as_unit("ns").astype("int64")
     frame = frame.astype({"inside_80": "Float64", "inside_95": "Float64"})
     versions = {
         v.id: v
@@ -166,7 +176,8 @@ def refresh_live_records(
         for _, own in group.groupby("model_version_id", sort=True):
             version = versions.get(int(own["model_version_id"].iloc[0]))
             if version is not None:
-                figures = live_record(_series(own), naive, horizon=version.horizon)
+                step = dataset.interval_step(version.interval).value  # ns, as `origin`
+                figures = live_record(_series(own), naive, horizon=version.horizon, step=step)
                 records.append((version, figures))
     LiveScoreRepository(session).save_many(records, now)
     return records
@@ -178,15 +189,20 @@ def demotion_reason(figures: dict[str, Any]) -> str | None:
     dm = figures.get("diebold_mariano")
     if ratio is not None and ratio > 1 and dm is not None and dm["p_value"] < WORSE_P_VALUE:
         return (
-            f"live MAE {ratio:.3f} x naive's over {dm['n']} forecasts, significantly worse "
-            f"(Diebold-Mariano p = {dm['p_value']:.4f} < {WORSE_P_VALUE})"
+            f"live MAE {ratio:.3f} x naive's, significantly worse (Diebold-Mariano on "
+            f"{dm['n']} non-overlapping forecasts, p = {dm['p_value']:.4f} < {WORSE_P_VALUE})"
         )
     coverage = figures.get("coverage_80")
-    if coverage is not None and coverage["n"] >= MIN_COVERAGE_N and not coverage["in_band"]:
+    if (
+        coverage is not None
+        and coverage["independent_n"] >= MIN_COVERAGE_N
+        and not coverage["in_band"]
+    ):
         low, high = coverage["band"]
         return (
             f"live 80 % interval coverage {coverage['observed']:.1%} over {coverage['n']} "
-            f"forecasts; its 95 % binomial band [{low:.1%}, {high:.1%}] excludes 80 %"
+            f"forecasts; the 95 % binomial band of its {coverage['independent_n']} "
+            f"non-overlapping ones, [{low:.1%}, {high:.1%}], excludes 80 %"
         )
     return None
 
@@ -220,20 +236,12 @@ def demote(
     figures: dict[str, Any],
     now: dt.datetime,
     source: str = MONITORING,
-) -> ModelVersion | None:
-    """Take `version` out of service and put its coin and horizon's newest naive version in
-    production; both changes are recorded as events. The naive version promoted, if any."""
+) -> bool:
+    """Take a production `version` out of service and put its coin and horizon's newest naive
+    version in production, each change recorded as an event, all or nothing. False, with
+    nothing changed, when someone changed either version meanwhile (an admin archived it,
+    another run demoted it, a promotion took the slot)."""
     versions = ModelVersionRepository(session)
-    versions.update(version, status=ModelStatus.DEMOTED)
-    record_event(
-        session,
-        version,
-        ModelEventKind.DEMOTED,
-        source=source,
-        reason=reason,
-        now=now,
-        figures=figures,
-    )
     naive = next(
         (
             v
@@ -244,33 +252,52 @@ def demote(
         ),
         None,
     )
-    if naive is None:
-        return None
-    versions.promote(naive, at=now)
-    record_event(
-        session,
-        naive,
-        ModelEventKind.PROMOTED,
-        source=source,
-        reason=f"naive serves after {version.kind} v{version.version} was demoted",
-        now=now,
-    )
-    return naive
+    try:
+        with session.begin_nested():
+            if not versions.change_status(
+                version, expected=ModelStatus.PRODUCTION, new=ModelStatus.DEMOTED
+            ):
+                return False
+            record_event(
+                session,
+                version,
+                ModelEventKind.DEMOTED,
+                source=source,
+                reason=reason,
+                now=now,
+                figures=figures,
+            )
+            if naive is not None:
+                versions.promote(naive, at=now)
+                record_event(
+                    session,
+                    naive,
+                    ModelEventKind.PROMOTED,
+                    source=source,
+                    reason=f"{version.kind} v{version.version} was demoted by live monitoring "
+                    f"({reason})",
+                    now=now,
+                )
+    except IntegrityError:  # a concurrent promotion took the slot: leave both as they are
+        return False
+    session.refresh(version)
+    return True
 
 
 def score_predictions(*, session: Session, now: dt.datetime) -> ScoringReport:
-    """Score what can be scored, refresh live records, demote failing production versions.
-    Commits once at the end (a rerun scores nothing twice: scored rows are never due)."""
+    """Score what can be scored and commit, then refresh live records and demote failing
+    production versions, and commit again (a rerun scores nothing twice: scored rows are
+    never due)."""
     report = ScoringReport()
     groups = _score_due(session, now, report)
+    session.commit()
     records = refresh_live_records(session, groups, now)
     report.versions_updated = len(records)
     for version, figures in records:
         if version.status is not ModelStatus.PRODUCTION or version.kind == NAIVE:
             continue
         reason = demotion_reason(figures)
-        if reason is not None:
-            demote(session, version, reason=reason, figures=figures, now=now)
+        if reason is not None and demote(session, version, reason=reason, figures=figures, now=now):
             logger.warning("demoted %s v%d: %s", version.kind, version.version, reason)
             report.demoted.append(
                 {"version_id": version.id, "kind": version.kind, "reason": reason}

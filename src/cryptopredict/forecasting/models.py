@@ -62,9 +62,9 @@ class Prediction(Base):
     coin_id: Mapped[int] = mapped_column(ForeignKey("cryptocurrencies.id", ondelete="CASCADE"))
     interval: Mapped[str] = mapped_column(String(3))
     horizon: Mapped[int]
-    model_version_id: Mapped[int] = mapped_column(
-        ForeignKey("model_versions.id", ondelete="CASCADE")
-    )
+    # No cascade: a version cannot be deleted while the ledger holds its forecasts (deleting
+    # the coin removes both in one statement).
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
     model_kind: Mapped[str] = mapped_column(String(32))
     model_version: Mapped[int]
     role: Mapped[PredictionRole] = mapped_column(

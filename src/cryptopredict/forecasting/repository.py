@@ -7,20 +7,23 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, func, select, text, tuple_, update
+from sqlalchemy import Row, Table, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy.orm import defer
 
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.repository import Repository
+from cryptopredict.forecasting.dataset import INTERVALS
 from cryptopredict.forecasting.models import (
     LiveScore,
     ModelEvent,
+    ModelEventKind,
     ModelStatus,
     ModelVersion,
     Prediction,
-    PredictionRole,
 )
-from cryptopredict.forecasting.selection import NAIVE
 
+CLOSED_AFTER = {name: step.to_pytimedelta() for name, step in INTERVALS.items()}
+"""A bar stored under its start has closed one interval later."""
 _ISSUE_KEY = ["coin_id", "interval", "horizon", "model_version_id", "origin_at"]
 SCORE_COLUMNS = (
     "actual",
@@ -79,7 +82,8 @@ _PG_RECORD_SCORES = text(
 def _csv(values: Sequence[Any]) -> str:
     """A column as `string_to_array` text: exact floats (repr), t/f, '' for NULL."""
     return ",".join(
-        "" if v is None else ("t" if v else "f") if isinstance(v, bool) else repr(v) for v in values
+        "" if v is None else ("t" if v else "f") if isinstance(v, bool) else repr(float(v))
+        for v in values
     )
 
 
@@ -112,15 +116,17 @@ class PredictionRepository(Repository[Prediction]):
         )
         return set(self.session.scalars(statement))
 
-    def served(self, coin_id: int, interval: str, horizons: Sequence[int]) -> list[Prediction]:
-        """Per horizon the newest served forecast (at most one row per horizon)."""
+    def newest_issued(
+        self, coin_id: int, interval: str, horizons: Sequence[int]
+    ) -> dict[int, list[Prediction]]:
+        """Per horizon, every forecast issued from its newest origin (served and shadow:
+        which one is served now is decided on reading, from the versions' current status)."""
         newest = (
             select(Prediction.horizon, func.max(Prediction.origin_at).label("origin_at"))
             .where(
                 Prediction.coin_id == coin_id,
                 Prediction.interval == interval,
                 Prediction.horizon.in_(horizons),
-                Prediction.role == PredictionRole.SERVED,
             )
             .group_by(Prediction.horizon)
             .subquery()
@@ -132,47 +138,29 @@ class PredictionRepository(Repository[Prediction]):
                 (Prediction.horizon == newest.c.horizon)
                 & (Prediction.origin_at == newest.c.origin_at),
             )
-            .where(
-                Prediction.coin_id == coin_id,
-                Prediction.interval == interval,
-                Prediction.role == PredictionRole.SERVED,
-            )
-            .order_by(Prediction.horizon, Prediction.id.desc())
+            .where(Prediction.coin_id == coin_id, Prediction.interval == interval)
+            .order_by(Prediction.horizon, Prediction.model_version.desc(), Prediction.id)
         )
-        rows: dict[int, Prediction] = {}
+        rows: dict[int, list[Prediction]] = {}
         for row in self.session.scalars(statement):
-            rows.setdefault(row.horizon, row)
-        return list(rows.values())
-
-    def naive_beside(self, served: Prediction) -> Prediction | None:
-        """Naive's forecast on the same coin, horizon and origin as `served`."""
-        statement = (
-            select(Prediction)
-            .where(
-                Prediction.coin_id == served.coin_id,
-                Prediction.interval == served.interval,
-                Prediction.horizon == served.horizon,
-                Prediction.origin_at == served.origin_at,
-                Prediction.model_kind == NAIVE,
-            )
-            .order_by(Prediction.model_version.desc())
-            .limit(1)
-        )
-        return self.session.scalars(statement).first()
+            rows.setdefault(row.horizon, []).append(row)
+        return rows
 
     def due_for_scoring(
         self, now: dt.datetime, *, after_id: int = 0, limit: int = 5000
     ) -> list[Row[Any]]:
-        """Unscored forecasts whose target bar has started by `now`, by id after `after_id`
+        """Unscored forecasts whose target bar has closed by `now`, by id after `after_id`
         (keyset pages: a forecast whose target bar is missing does not hide the rest). Plain
         rows of what scoring reads, not ORM objects."""
+        closed = or_(
+            *(
+                (Prediction.interval == name) & (Prediction.target_at <= now - step)
+                for name, step in CLOSED_AFTER.items()
+            )
+        )
         statement = (
             select(*_DUE_COLUMNS)
-            .where(
-                Prediction.scored_at.is_(None),
-                Prediction.target_at <= now,
-                Prediction.id > after_id,
-            )
+            .where(Prediction.scored_at.is_(None), closed, Prediction.id > after_id)
             .order_by(Prediction.id)
             .limit(limit)
         )
@@ -189,7 +177,7 @@ class PredictionRepository(Repository[Prediction]):
             # Arrays as text: psycopg dumps a list element by element, 10x slower here.
             arrays = {name: _csv(column) for name, column in values.items()}
             self.session.execute(
-                _PG_RECORD_SCORES, {"id": _csv(ids), "scored_at": scored_at, **arrays}
+                _PG_RECORD_SCORES, {"id": ",".join(map(str, ids)), "scored_at": scored_at, **arrays}
             )
             return
         table = cast(Table, Prediction.__table__)
@@ -278,6 +266,16 @@ class ModelEventRepository(Repository[ModelEvent]):
     model = ModelEvent
     sortable = frozenset({"occurred_at"})
 
+    def latest(self, model_version_id: int, kind: ModelEventKind) -> ModelEvent | None:
+        """A version's newest event of this kind."""
+        statement = (
+            select(ModelEvent)
+            .where(ModelEvent.model_version_id == model_version_id, ModelEvent.kind == kind)
+            .order_by(ModelEvent.occurred_at.desc(), ModelEvent.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(statement).first()
+
     def for_version(self, model_version_id: int) -> list[ModelEvent]:
         """A version's events, oldest first."""
         statement = (
@@ -335,6 +333,70 @@ class ModelVersionRepository(Repository[ModelVersion]):
             .order_by(ModelVersion.coin_id)
         )
         return list(self.session.scalars(statement))
+
+    def current(self, coin_id: int, interval: str, *, light: bool = False) -> list[ModelVersion]:
+        """The versions that forecast a coin now: each horizon's production version, and the
+        newest version of every kind that was not demoted (naive and the challengers). With
+        `light`, the large JSON columns a reader does not need (parameters, data quality,
+        calibration) are left unloaded."""
+        newest = (
+            select(
+                ModelVersion.horizon,
+                ModelVersion.kind,
+                func.max(ModelVersion.version).label("version"),
+            )
+            .where(
+                ModelVersion.coin_id == coin_id,
+                ModelVersion.interval == interval,
+                ModelVersion.status != ModelStatus.DEMOTED,
+            )
+            .group_by(ModelVersion.horizon, ModelVersion.kind)
+            .subquery()
+        )
+        statement = (
+            select(ModelVersion)
+            .outerjoin(
+                newest,
+                (ModelVersion.horizon == newest.c.horizon)
+                & (ModelVersion.kind == newest.c.kind)
+                & (ModelVersion.version == newest.c.version),
+            )
+            .where(
+                ModelVersion.coin_id == coin_id,
+                ModelVersion.interval == interval,
+                (ModelVersion.status == ModelStatus.PRODUCTION) | newest.c.version.is_not(None),
+            )
+            .order_by(ModelVersion.horizon, ModelVersion.kind)
+        )
+        if light:
+            statement = statement.options(
+                defer(ModelVersion.params),
+                defer(ModelVersion.data_quality),
+                defer(ModelVersion.calibration),
+            )
+        return list(self.session.scalars(statement))
+
+    def statuses(self, version_ids: Sequence[int]) -> dict[int, ModelStatus]:
+        """The status of each of these versions, in one query."""
+        if not version_ids:
+            return {}
+        statement = select(ModelVersion.id, ModelVersion.status).where(
+            ModelVersion.id.in_(sorted(set(version_ids)))
+        )
+        return {row.id: row.status for row in self.session.execute(statement)}
+
+    def change_status(
+        self, version: ModelVersion, *, expected: ModelStatus, new: ModelStatus
+    ) -> bool:
+        """Move `version` from `expected` to `new` unless someone changed it meanwhile (an
+        admin, another monitoring run): False, and nothing written, if so."""
+        result = self.session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.id == version.id, ModelVersion.status == expected)
+            .values(status=new)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     def for_coin(
         self,

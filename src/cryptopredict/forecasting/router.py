@@ -141,19 +141,38 @@ def model_card(model_id: BigIntId, session: SessionDep) -> ModelCard:
     return serving.model_card(session=session, model_id=model_id)
 
 
-@models_router.post("/{model_id:id}/promote", responses=error_responses(401, 403, 404))
-def promote_model(model_id: BigIntId, admin: AdminUser, session: SessionDep) -> ModelCard:
+@models_router.post("/{model_id:id}/promote", responses=error_responses(401, 403, 404, 409))
+def promote_model(
+    model_id: BigIntId,
+    admin: AdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+) -> ModelCard:
     """Put a version in production for its coin and horizon (admin only); the one it
-    replaces is archived. Forecasts from it are issued by the next issuing run."""
-    service.promote_model(session=session, model_id=model_id, actor=admin.email, now=utcnow())
+    replaces is archived, and its forecast from the newest closed bar is issued if missing,
+    so it serves at once. 409 if another promotion for the same coin and horizon won a
+    race."""
+    service.promote_model(
+        session=session,
+        settings=settings,
+        cache=cache,
+        model_id=model_id,
+        actor=admin.email,
+        now=utcnow(),
+    )
     return serving.model_card(session=session, model_id=model_id)
 
 
 @models_router.post("/{model_id:id}/archive", responses=error_responses(401, 403, 404))
-def archive_model(model_id: BigIntId, admin: AdminUser, session: SessionDep) -> ModelCard:
-    """Retire a version (admin only); a production version leaves its horizon without new
-    forecasts until another is promoted."""
-    service.archive_model(session=session, model_id=model_id, actor=admin.email, now=utcnow())
+def archive_model(
+    model_id: BigIntId, admin: AdminUser, session: SessionDep, cache: CacheDep
+) -> ModelCard:
+    """Retire a version (admin only); a production version's horizon is served by naive
+    until another is promoted."""
+    service.archive_model(
+        session=session, cache=cache, model_id=model_id, actor=admin.email, now=utcnow()
+    )
     return serving.model_card(session=session, model_id=model_id)
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cryptopredict.forecasting.models import ModelEventKind, ModelStatus, PredictionRole
+from cryptopredict.forecasting.training import DEFAULT_HORIZONS
 
-SERVED_HORIZONS = (1, 7, 30)
-"""Horizons (days) the service issues forecasts for."""
+SERVED_HORIZONS = DEFAULT_HORIZONS
+"""Horizons (days) the service issues forecasts for: those models are trained for."""
 
 
 class Bounds(BaseModel):

@@ -18,6 +18,8 @@ from scipy import stats
 from cryptopredict.forecasting.metrics import diebold_mariano
 
 LEVELS = (0.8, 0.95)
+SIGNIFICANCE = 0.05
+"""The p-value below which a live difference from naive is called significant."""
 MIN_DM_PAIRS = 30
 """Live Diebold-Mariano p-values are reported from this many paired forecasts on."""
 BAND_CONFIDENCE = 0.95
@@ -105,16 +107,36 @@ def coverage_band(hits: int, n: int, confidence: float = BAND_CONFIDENCE) -> tup
     return (low, high)
 
 
-def _coverage(inside: npt.NDArray[np.float64], level: float) -> dict[str, Any] | None:
+def non_overlapping(origins: npt.NDArray[np.int64], spacing: int) -> npt.NDArray[np.intp]:
+    """Indices of ascending `origins` at least `spacing` apart, from the oldest: h-step
+    forecasts from origins closer than h steps share part of their future, so their errors
+    (and interval hits) are not independent, which a test or a binomial band assumes."""
+    taken: list[int] = []
+    last: int | None = None
+    for index, origin in enumerate(origins.tolist()):
+        if last is None or origin - last >= spacing:
+            taken.append(index)
+            last = origin
+    return np.asarray(taken, dtype=np.intp)
+
+
+def _coverage(
+    inside: npt.NDArray[np.float64], independent: npt.NDArray[np.intp], level: float
+) -> dict[str, Any] | None:
+    """Observed coverage over every forecast; its binomial band, and whether the nominal
+    level lies in it, over the non-overlapping ones."""
     known = inside[~np.isnan(inside)]
     if known.size == 0:
         return None
-    hits = int(known.sum())
-    low, high = coverage_band(hits, int(known.size))
+    sample = inside[independent]
+    sample = sample[~np.isnan(sample)]
+    hits = int(sample.sum())
+    low, high = coverage_band(hits, int(sample.size))
     return {
         "nominal": level,
-        "observed": hits / known.size,
+        "observed": float(known.mean()),
         "n": int(known.size),
+        "independent_n": int(sample.size),
         "band": [low, high],
         "in_band": low <= level <= high,
     }
@@ -125,14 +147,13 @@ def _mean(values: npt.NDArray[np.float64]) -> float | None:
     return float(known.mean()) if known.size else None
 
 
-def _dm(
-    model: npt.NDArray[np.float64], naive: npt.NDArray[np.float64], horizon: int
-) -> dict[str, Any] | None:
-    """Diebold-Mariano on absolute errors, model first: statistic and p-values for 'differs',
-    'model better' and 'model worse' (None below MIN_DM_PAIRS or when undefined)."""
+def _dm(model: npt.NDArray[np.float64], naive: npt.NDArray[np.float64]) -> dict[str, Any] | None:
+    """Diebold-Mariano on absolute errors of non-overlapping forecasts, model first:
+    statistic and p-values for 'differs', 'model better' and 'model worse' (None below
+    MIN_DM_PAIRS or when the losses never differ)."""
     if model.size < MIN_DM_PAIRS:
         return None
-    two_sided = diebold_mariano(model, naive, horizon, loss="absolute")
+    two_sided = diebold_mariano(model, naive, 1, loss="absolute")
     if not math.isfinite(two_sided.p_value):
         return None
     t = stats.t(df=two_sided.n - 1)
@@ -145,29 +166,35 @@ def _dm(
     }
 
 
-def live_record(model: ScoredSeries, naive: ScoredSeries, *, horizon: int) -> dict[str, Any]:
+def live_record(
+    model: ScoredSeries, naive: ScoredSeries, *, horizon: int, step: int
+) -> dict[str, Any]:
     """A version's live figures on the origins both it and naive were scored on.
 
-    n, MAE and naive's MAE and their ratio, mean absolute log error, coverage at 80 and 95 %
-    with an exact binomial band, mean Winkler scores next to naive's, and the
-    Diebold-Mariano test once n reaches MIN_DM_PAIRS. Naive against itself gives ratio 1.
+    Over every such origin: n, MAE and naive's MAE and their ratio, mean absolute log error,
+    observed coverage at 80 and 95 %, mean Winkler scores next to naive's. Over the
+    non-overlapping ones (`step`: one bar in the origins' unit): the coverage's exact
+    binomial band, and the Diebold-Mariano test once there are MIN_DM_PAIRS of them. Naive
+    against itself gives ratio 1.
     """
     _, mine_at, theirs_at = np.intersect1d(model.origins, naive.origins, return_indices=True)
     mine, theirs = model.take(mine_at), naive.take(theirs_at)
+    independent = non_overlapping(mine.origins, horizon * step)
     mae = _mean(np.abs(mine.error))
     naive_mae = _mean(np.abs(theirs.error))
     ratio = mae / naive_mae if mae is not None and naive_mae else None
     return {
         "n": int(mine_at.size),
+        "independent_n": int(independent.size),
         "mae": mae,
         "naive_mae": naive_mae,
         "mae_ratio": ratio,
         "mean_abs_log_error": _mean(mine.abs_log_error),
-        "coverage_80": _coverage(mine.inside_80, 0.8),
-        "coverage_95": _coverage(mine.inside_95, 0.95),
+        "coverage_80": _coverage(mine.inside_80, independent, 0.8),
+        "coverage_95": _coverage(mine.inside_95, independent, 0.95),
         "winkler_80": _mean(mine.winkler_80),
         "naive_winkler_80": _mean(theirs.winkler_80),
         "winkler_95": _mean(mine.winkler_95),
         "naive_winkler_95": _mean(theirs.winkler_95),
-        "diebold_mariano": _dm(mine.error, theirs.error, horizon),
+        "diebold_mariano": _dm(mine.error[independent], theirs.error[independent]),
     }

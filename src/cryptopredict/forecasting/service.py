@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
+from cryptopredict.core.cache import FORECASTS_NAMESPACE, ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
-from cryptopredict.core.errors import NotFoundError
+from cryptopredict.core.errors import ConflictError, NotFoundError
 from cryptopredict.forecasting import dataset, issuing, live, registry, training
 from cryptopredict.forecasting.inputs import forecast_with
 from cryptopredict.forecasting.inputs import load_model as load_model  # re-exported
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency
 
 logger = logging.getLogger(__name__)
-
-ADMIN = "admin"
 
 
 @dataclass
@@ -289,53 +289,97 @@ def score_predictions(*, session: Session, now: dt.datetime) -> live.ScoringRepo
     return live.score_predictions(session=session, now=now)
 
 
-def promote_model(*, session: Session, model_id: int, actor: str, now: dt.datetime) -> ModelVersion:
-    """Put a version in production by an admin's decision (the one it replaces is archived);
-    recorded on both model cards. Commits."""
-    versions = ModelVersionRepository(session)
-    version = versions.get(model_id)
+def _admin_version(session: Session, model_id: int) -> ModelVersion:
+    version = ModelVersionRepository(session).get(model_id)
     if version is None:
         raise NotFoundError(f"No model {model_id}", details={"model_id": model_id})
+    return version
+
+
+def promote_model(
+    *,
+    session: Session,
+    settings: Settings,
+    cache: ResponseCache,
+    model_id: int,
+    actor: str,
+    now: dt.datetime,
+) -> ModelVersion:
+    """Put a version in production by an admin's decision (the one it replaces is archived),
+    recorded on both model cards, and issue its forecast from the newest closed bar if it
+    has none yet, so it serves from the next read. Commits.
+
+    Raises:
+        NotFoundError: no such version.
+        ConflictError: another promotion for the same coin and horizon committed meanwhile.
+    """
+    versions = ModelVersionRepository(session)
+    version = _admin_version(session, model_id)
+    if version.status is ModelStatus.PRODUCTION:
+        return version
     replaced = versions.production(version.coin_id, version.interval, version.horizon)
-    if replaced is not None and replaced.id != version.id:
+    try:
+        versions.promote(version, at=now)
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise ConflictError(
+            "another version of this coin and horizon was put in production at the same "
+            "time; reload and try again",
+            details={"model_id": model_id},
+        ) from None
+    if replaced is not None:
         live.record_event(
             session,
             replaced,
             ModelEventKind.ARCHIVED,
-            source=ADMIN,
-            reason=f"replaced by {version.kind} v{version.version}, promoted by {actor}",
+            source=live.ADMIN,
+            reason=f"replaced by {version.kind} v{version.version}, put in production by an admin",
             now=now,
         )
-    if version.status is not ModelStatus.PRODUCTION:
-        versions.promote(version, at=now)
-        live.record_event(
-            session,
-            version,
-            ModelEventKind.PROMOTED,
-            source=ADMIN,
-            reason=f"promoted by {actor}",
-            now=now,
-        )
+    live.record_event(
+        session,
+        version,
+        ModelEventKind.PROMOTED,
+        source=live.ADMIN,
+        reason="an admin put it in production",
+        now=now,
+    )
     session.commit()
+    coin = coins_service.get_many_by_ids(session=session, ids=[version.coin_id])[version.coin_id]
+    try:
+        issuing.issue_for_coin(
+            session=session,
+            settings=settings,
+            coin=coin,
+            now=now,
+            interval=Interval(version.interval),
+        )
+        session.commit()
+    except NotFoundError:  # no closed bar: the next issuing run will do it
+        session.rollback()
+    cache.invalidate(FORECASTS_NAMESPACE)
+    logger.info("model %d promoted by %s", model_id, actor)
     return version
 
 
-def archive_model(*, session: Session, model_id: int, actor: str, now: dt.datetime) -> ModelVersion:
-    """Retire a version by an admin's decision; a production version leaves its horizon
-    without forecasts until another is promoted. Commits."""
-    versions = ModelVersionRepository(session)
-    version = versions.get(model_id)
-    if version is None:
-        raise NotFoundError(f"No model {model_id}", details={"model_id": model_id})
+def archive_model(
+    *, session: Session, cache: ResponseCache, model_id: int, actor: str, now: dt.datetime
+) -> ModelVersion:
+    """Retire a version by an admin's decision; a production version's horizon is served by
+    naive until another is promoted. Commits."""
+    version = _admin_version(session, model_id)
     if version.status is not ModelStatus.ARCHIVED:
-        versions.archive(version)
+        ModelVersionRepository(session).archive(version)
         live.record_event(
             session,
             version,
             ModelEventKind.ARCHIVED,
-            source=ADMIN,
-            reason=f"archived by {actor}",
+            source=live.ADMIN,
+            reason="an admin archived it",
             now=now,
         )
-    session.commit()
+        session.commit()
+        cache.invalidate(FORECASTS_NAMESPACE)
+        logger.info("model %d archived by %s", model_id, actor)
     return version

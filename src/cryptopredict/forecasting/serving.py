@@ -16,14 +16,14 @@ from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import AppError, ConflictError, NotFoundError
 from cryptopredict.core.pagination import Page, PageParams
 from cryptopredict.forecasting import dataset, training
-from cryptopredict.forecasting.forecasters.base import NotEnoughDataError
-from cryptopredict.forecasting.inputs import calibrator_of, load_prices
+from cryptopredict.forecasting.inputs import calibrator_of
 from cryptopredict.forecasting.intervals import level_label
-from cryptopredict.forecasting.issuing import expired
-from cryptopredict.forecasting.live import MONITORING
+from cryptopredict.forecasting.issuing import expired, served_version
+from cryptopredict.forecasting.live import MONITORING, TRAINING
 from cryptopredict.forecasting.models import (
     LiveScore,
     ModelEvent,
+    ModelEventKind,
     ModelStatus,
     ModelVersion,
     Prediction,
@@ -47,7 +47,9 @@ from cryptopredict.forecasting.schemas import (
     Skill,
     Unavailable,
 )
+from cryptopredict.forecasting.scoring import MIN_DM_PAIRS, SIGNIFICANCE
 from cryptopredict.forecasting.selection import NAIVE
+from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 
 if TYPE_CHECKING:
@@ -75,24 +77,41 @@ def _figures(score: LiveScore | None) -> dict[str, Any] | None:
     return None if score is None else dict(score.figures)
 
 
+def _live_words(live: dict[str, Any] | None) -> str:
+    """The live record in words, claiming significance only where a test found it."""
+    n = 0 if live is None else int(live.get("n", 0))
+    ratio = None if live is None else live.get("mae_ratio")
+    if n == 0 or ratio is None:
+        return "no live record yet"
+    said = f"live MAE {ratio:.2f} x naive's over {n} forecasts"
+    dm = live.get("diebold_mariano") if live else None
+    if dm is None:
+        independent = int((live or {}).get("independent_n", 0))
+        if independent < MIN_DM_PAIRS:
+            return (
+                f"{said}, too few to test ({independent} non-overlapping of the "
+                f"{MIN_DM_PAIRS} a test needs)"
+            )
+        return f"{said}; the errors do not differ enough to test"
+    judged = (
+        "significantly better than naive"
+        if dm["p_better"] < SIGNIFICANCE
+        else "significantly worse than naive"
+        if dm["p_worse"] < SIGNIFICANCE
+        else "not significantly different from naive"
+    )
+    return f"{said}: {judged} (Diebold-Mariano on {dm['n']} non-overlapping forecasts)"
+
+
 def verdict(
-    *,
-    kind: str,
-    backtest: dict[str, Any] | None,
-    live: dict[str, Any] | None,
-    expired_version: ModelVersion | None,
+    *, kind: str, backtest: dict[str, Any] | None, live: dict[str, Any] | None, why_naive: str
 ) -> str:
-    """The figures in plain words: never more skill than was measured."""
-    if expired_version is not None:
-        return (
-            f"no measured skill: this is the naive forecast, served because the "
-            f"{expired_version.kind} model (v{expired_version.version}) was trained on data "
-            f"ending {expired_version.train_end_at:%Y-%m-%d} and has expired"
-        )
+    """The figures in plain words: never more skill than was measured. `why_naive` says why
+    naive is served when it is."""
     if kind == NAIVE:
         return (
-            "no measured skill: this is the naive forecast (tomorrow's price is today's); "
-            "no model beat it significantly in backtests"
+            "no measured skill: this is the naive forecast (the last close carried forward), "
+            f"served because {why_naive}"
         )
     parts = []
     if backtest and backtest.get("relative_mae") is not None:
@@ -104,63 +123,83 @@ def verdict(
                 else ""
             )
         )
-    n = 0 if live is None else int(live.get("n", 0))
-    dm = None if live is None else live.get("diebold_mariano")
-    ratio = None if live is None else live.get("mae_ratio")
-    if n == 0 or ratio is None:
-        parts.append("no live record yet")
-    elif dm is None:
-        parts.append(
-            f"live MAE {ratio:.2f} x naive's over {n} forecasts, too few to be significant"
-        )
-    else:
-        judged = (
-            "significantly better than naive"
-            if dm["p_better"] < 0.05
-            else "significantly worse than naive"
-            if dm["p_worse"] < 0.05
-            else "not significantly different from naive"
-        )
-        parts.append(f"live MAE {ratio:.2f} x naive's over {n} forecasts: {judged}")
+    parts.append(_live_words(live))
     return f"{kind} model: " + "; ".join(parts)
 
 
-def _unavailable_reason(horizon: int, production: ModelVersion | None) -> str:
+def _why_naive(
+    session: Session,
+    production: ModelVersion | None,
+    rows: dict[int, Prediction],
+    origin_at: dt.datetime,
+    *,
+    step: dt.timedelta,
+    bars: int,
+) -> tuple[str, bool]:
+    """Why naive serves a horizon, and whether it is because the production model expired."""
     if production is None:
-        return f"no model trained yet for horizon {horizon}; training runs in the background"
-    return f"no forecast issued yet for horizon {horizon}; issuing runs hourly"
+        return "no model is in production for this horizon", False
+    if production.kind != NAIVE:
+        if expired(production, origin_at, step=step, bars=bars):
+            return (
+                f"the {production.kind} model (v{production.version}) was trained on data "
+                f"ending {production.train_end_at:%Y-%m-%d}, more than {bars} bars before "
+                "this forecast, and has expired",
+                True,
+            )
+        if production.id not in rows:
+            return (
+                f"the production {production.kind} model (v{production.version}) could not "
+                "forecast from this bar",
+                False,
+            )
+    promoted = ModelEventRepository(session).latest(production.id, ModelEventKind.PROMOTED)
+    if promoted is not None and promoted.source != TRAINING:
+        return promoted.reason, False
+    return "no model beat it significantly in backtests", False
 
 
-def _not_ready(session: Session, coin: Cryptocurrency, have_models: bool) -> NotReadyError:
+def _unavailable(horizon: int, production: ModelVersion | None, issued: bool) -> Unavailable:
+    if production is None and not issued:
+        reason = "no model is trained or in production for this horizon yet"
+    elif not issued:
+        reason = "no forecast is issued yet; issuing runs hourly and after each training"
+    else:
+        reason = "the production model could not forecast and there is no naive forecast"
+    return Unavailable(horizon=horizon, reason=reason)
+
+
+def _not_ready(
+    session: Session, coin: Cryptocurrency, *, have_models: bool, have_production: bool
+) -> NotReadyError:
     """409 for a coin without any forecast: too little history (with what is missing), or
-    no model trained or issued yet."""
+    no model trained or issued yet. Counts bars; computes nothing."""
+    bars = prices_service.bar_count(session=session, coin_id=coin.id, interval=INTERVAL)
+    need = training.min_history_rows(training.DEFAULT_HORIZONS)
+    details = {"coin": coin.coingecko_id, "bars": bars, "bars_needed": need}
+    if not have_models and bars < need:
+        return NotReadyError(
+            f"{coin.coingecko_id!r} has too little history to train on: {bars} daily bars "
+            f"stored, {need} needed to backtest and train (horizons up to "
+            f"{max(training.DEFAULT_HORIZONS)} days)",
+            details=details,
+        )
     if not have_models:
-        try:
-            prices = load_prices(session=session, coin=coin, interval=INTERVAL)
-        except NotFoundError:
-            return NotReadyError(
-                f"{coin.coingecko_id!r} has no daily prices yet",
-                details={"coin": coin.coingecko_id, "bars": 0},
-            )
-        try:
-            data, _ = training.prepare(
-                prices, coin=coin.coingecko_id, horizons=training.DEFAULT_HORIZONS
-            )
-            training.common_plans(data, [NAIVE], training.TrainingConfig())
-        except (NotEnoughDataError, ValueError) as exc:
-            return NotReadyError(
-                f"{coin.coingecko_id!r} has too little history to train on: {exc}",
-                details={"coin": coin.coingecko_id, "bars": len(prices)},
-            )
         return NotReadyError(
             f"no model is trained for {coin.coingecko_id!r} yet; training runs in the "
             "background, so try again in a few minutes",
-            details={"coin": coin.coingecko_id, "bars": len(prices)},
+            details=details,
+        )
+    if not have_production:
+        return NotReadyError(
+            f"no model of {coin.coingecko_id!r} is in production (an admin archived them); "
+            "the next training promotes one",
+            details=details,
         )
     return NotReadyError(
         f"no forecast is issued for {coin.coingecko_id!r} yet; issuing runs hourly and after "
         "each training",
-        details={"coin": coin.coingecko_id},
+        details=details,
     )
 
 
@@ -172,46 +211,62 @@ def coin_forecasts(
     horizons: Sequence[int],
     now: dt.datetime,
 ) -> CoinForecasts:
-    """A coin's newest served forecast per horizon with skill, verdict, stale and expired.
+    """A coin's served forecast per horizon, from its newest issued bar: the production
+    model's unless it expired, could not forecast or is gone (then naive's, saying why),
+    with skill, verdict, stale and expired.
 
     Raises:
         NotFoundError: unknown coin.
         NotReadyError: none of the horizons has a forecast (409, saying what is missing).
     """
     coin = coins_service.get_by_identifier(session=session, identifier=identifier)
-    ledger = PredictionRepository(session)
-    versions = ModelVersionRepository(session)
-    served = {row.horizon: row for row in ledger.served(coin.id, INTERVAL.value, horizons)}
-    all_versions = versions.for_coin(coin.id, interval=INTERVAL.value)
-    production = {v.horizon: v for v in all_versions if v.status is ModelStatus.PRODUCTION}
-    by_id = {v.id: v for v in all_versions}
-    if not served:
-        raise _not_ready(session, coin, have_models=bool(all_versions))
-    naive_rows = {h: ledger.naive_beside(row) for h, row in served.items()}
-    live = LiveScoreRepository(session).for_versions(
-        [row.model_version_id for row in served.values()]
-        + [row.model_version_id for row in naive_rows.values() if row is not None]
-    )
+    issued = PredictionRepository(session).newest_issued(coin.id, INTERVAL.value, horizons)
+    versions = ModelVersionRepository(session).current(coin.id, INTERVAL.value, light=True)
+    production = {v.horizon: v for v in versions if v.status is ModelStatus.PRODUCTION}
+    by_id = {v.id: v for v in versions}
     step = dataset.interval_step(INTERVAL.value).to_pytimedelta()
-    forecasts, unavailable = [], []
+    bars = settings.forecast_expiry_bars
+    chosen: dict[int, tuple[Prediction, Prediction | None]] = {}
+    unavailable = []
     for horizon in horizons:
-        row = served.get(horizon)
-        if row is None:
-            reason = _unavailable_reason(horizon, production.get(horizon))
-            unavailable.append(Unavailable(horizon=horizon, reason=reason))
-            continue
-        current = production.get(horizon)
-        expired_version = (
-            current
-            if current is not None
-            and current.id != row.model_version_id
-            and expired(current, row.origin_at, step=step, bars=settings.forecast_expiry_bars)
-            else None
+        rows = issued.get(horizon, [])
+        by_version = {row.model_version_id: row for row in rows}
+        naive = next((row for row in rows if row.model_kind == NAIVE), None)  # newest version
+        origin_at = rows[0].origin_at if rows else now
+        serve = served_version(
+            production.get(horizon),
+            by_id.get(naive.model_version_id) if naive else None,
+            set(by_version),
+            origin_at,
+            step=step,
+            bars=bars,
         )
+        if serve is None:
+            unavailable.append(_unavailable(horizon, production.get(horizon), bool(rows)))
+        else:
+            chosen[horizon] = (by_version[serve], naive)
+    if not chosen:
+        raise _not_ready(
+            session, coin, have_models=bool(versions), have_production=bool(production)
+        )
+    live = LiveScoreRepository(session).for_versions(
+        [row.model_version_id for pair in chosen.values() for row in pair if row is not None]
+    )
+    forecasts = []
+    for horizon, (row, naive) in sorted(chosen.items()):
         version = by_id.get(row.model_version_id)
         backtest = None if version is None else dict(version.metrics)
-        naive_row = naive_rows.get(horizon)
         own_live = _figures(live.get(row.model_version_id))
+        why, was_expired = ("", False)
+        if row.model_kind == NAIVE:
+            why, was_expired = _why_naive(
+                session,
+                production.get(horizon),
+                {r.model_version_id: r for r in issued[horizon]},
+                row.origin_at,
+                step=step,
+                bars=bars,
+            )
         forecasts.append(
             Forecast(
                 horizon=horizon,
@@ -228,17 +283,14 @@ def coin_forecasts(
                     backtest=backtest,
                     live=own_live,
                     naive_live=None
-                    if naive_row is None
-                    else _figures(live.get(naive_row.model_version_id)),
+                    if naive is None
+                    else _figures(live.get(naive.model_version_id)),
                 ),
                 verdict=verdict(
-                    kind=row.model_kind,
-                    backtest=backtest,
-                    live=own_live,
-                    expired_version=expired_version,
+                    kind=row.model_kind, backtest=backtest, live=own_live, why_naive=why
                 ),
                 stale=now - row.origin_at > (STALE_BARS + 1) * step,
-                expired=expired_version is not None,
+                expired=was_expired,
             )
         )
     return CoinForecasts(
@@ -330,23 +382,19 @@ def accuracy(
     rows = scores.list(filters=filters, sort="horizon", page=page)
     total = scores.count(filters=filters)
     names = _coin_names(session, [row.coin_id for row in rows])
-    versions = ModelVersionRepository(session)
-    items = []
-    for row in rows:
-        version = versions.get(row.model_version_id)
-        items.append(
-            AccuracyRow(
-                coin=names.get(row.coin_id, str(row.coin_id)),
-                interval=row.interval,
-                horizon=row.horizon,
-                model=ModelRef(
-                    id=row.model_version_id, kind=row.model_kind, version=row.model_version
-                ),
-                status=version.status if version is not None else ModelStatus.ARCHIVED,
-                live=dict(row.figures),
-                updated_at=row.updated_at,
-            )
+    statuses = ModelVersionRepository(session).statuses([row.model_version_id for row in rows])
+    items = [
+        AccuracyRow(
+            coin=names.get(row.coin_id, str(row.coin_id)),
+            interval=row.interval,
+            horizon=row.horizon,
+            model=ModelRef(id=row.model_version_id, kind=row.model_kind, version=row.model_version),
+            status=statuses.get(row.model_version_id, ModelStatus.ARCHIVED),
+            live=dict(row.figures),
+            updated_at=row.updated_at,
         )
+        for row in rows
+    ]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 

@@ -44,6 +44,7 @@ from cryptopredict.forecasting.backtest import (
     clone,
     first_complete_row,
 )
+from cryptopredict.forecasting.features import FeatureConfig
 from cryptopredict.forecasting.forecasters import FORECASTERS, make_forecaster
 from cryptopredict.forecasting.forecasters.base import (
     ForecastData,
@@ -56,7 +57,7 @@ from cryptopredict.forecasting.intervals import (
     level_label,
 )
 from cryptopredict.forecasting.selection import NAIVE, Selection, select_models
-from cryptopredict.forecasting.splits import WalkForwardPlan, walk_forward_plan
+from cryptopredict.forecasting.splits import WalkForwardPlan, minimum_rows, walk_forward_plan
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +176,20 @@ class TrainingConfig:
     def refit_every(self, kind: str) -> int:
         """Origins forecast per fit for a model kind."""
         return int(self.refit_every_by_kind.get(kind, self.backtest.refit_every))
+
+
+def min_history_rows(
+    horizons: Sequence[int] = DEFAULT_HORIZONS, config: TrainingConfig | None = None
+) -> int:
+    """Bars a gap-free series needs before a coin can be backtested and trained: the
+    features' warm-up, then what the walk-forward backtest needs (``splits.minimum_rows``)."""
+    backtest = (config or TrainingConfig()).backtest
+    return minimum_rows(
+        horizons,
+        first_row=FeatureConfig().warm_up(),
+        min_train_rows=backtest.min_train_rows,
+        min_test_origins=backtest.min_test_origins,
+    )
 
 
 def common_plans(

@@ -562,6 +562,15 @@ class PriceRepository:
         rows = self.session.execute(points_at_statement(dialect), params)
         return {row[0]: cast(PointRow, tuple(row[1:])) for row in rows}
 
+    def bar_count(self, coin_id: int, interval: Interval) -> int:
+        """How many bars one series holds (a primary-key range count)."""
+        statement = (
+            select(func.count())
+            .select_from(PRICE_TABLE)
+            .where(PRICE_TABLE.c.coin_id == coin_id, PRICE_TABLE.c.interval == str(interval))
+        )
+        return int(self.session.scalar(statement) or 0)
+
     def extents(self, coin_ids: Sequence[int]) -> dict[int, dict[Interval, SeriesExtent]]:
         """First and last instant of every stored series of these coins, in one query.
 

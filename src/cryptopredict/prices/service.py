@@ -545,6 +545,11 @@ def apply_retention(
 # ---- lean reads for other domains (the CoinGecko mirror): one statement each -------------
 
 
+def bar_count(*, session: Session, coin_id: int, interval: Interval) -> int:
+    """How many bars one series holds."""
+    return PriceRepository(session).bar_count(coin_id, interval)
+
+
 def extents(
     *, session: Session, coin_ids: Sequence[int]
 ) -> dict[int, dict[Interval, SeriesExtent]]:

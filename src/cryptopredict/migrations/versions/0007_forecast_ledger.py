@@ -38,12 +38,12 @@ def _coin_fk(table: str) -> sa.ForeignKeyConstraint:
     )
 
 
-def _version_fk(table: str) -> sa.ForeignKeyConstraint:
+def _version_fk(table: str, ondelete: str | None = "CASCADE") -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
         ["model_version_id"],
         ["model_versions.id"],
         name=op.f(f"fk_{table}_model_version_id_model_versions"),
-        ondelete="CASCADE",
+        ondelete=ondelete,
     )
 
 
@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("winkler_95", sa.Double(), nullable=True),
         sa.Column("scored_at", WHEN, nullable=True),
         _coin_fk("predictions"),
-        _version_fk("predictions"),
+        _version_fk("predictions", ondelete=None),  # the ledger outlives no version silently
         sa.PrimaryKeyConstraint("id", name=op.f("pk_predictions")),
         sa.UniqueConstraint(
             "coin_id",

@@ -45,6 +45,7 @@ from cryptopredict.marketdata.mirror_queries import MirrorRequestError, control_
 from cryptopredict.marketdata.router import router as sync_runs_router
 from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
+from cryptopredict.stream.router import router as stream_router
 from cryptopredict.tasks import service as tasks_service
 from cryptopredict.tasks.router import router as tasks_router
 from cryptopredict.tasks.sync_triggers import router as sync_triggers_router
@@ -91,6 +92,7 @@ def _api_router() -> APIRouter:
         sync_runs_router,
         tasks_router,
         system_router,
+        stream_router,
     ):
         api.include_router(router)
     return api

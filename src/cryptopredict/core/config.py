@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     """5-minute points older than this are downsampled into hourly bars."""
     retention_1h_days: int = Field(default=90, ge=1)
     """Hourly points older than this are downsampled into daily bars (kept forever)."""
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=3600)
+    """How often `/api/v1/stream` sends a heartbeat comment to every open stream."""
+    stream_buffer_events: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Events kept for streams that reconnect with Last-Event-ID (in Redis with Redis)."""
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from uvicorn.server import ServerState
 
 from cryptopredict.core.config import get_settings
 from cryptopredict.core.errors import AppError, BadRequestError, ErrorShapes
+from cryptopredict.core.event_hub import close_hubs
 from cryptopredict.core.middleware import (
     HEADER_FIELD_FRAMING,
     header_fields_too_large,
@@ -114,6 +115,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """The head is whole: hand the request to the application."""
         self.reading_head = False
         super().on_headers_complete()
+
+    def shutdown(self) -> None:
+        """The server is shutting down: end the live streams first. uvicorn waits for every
+        response in progress to finish, and a stream never would; an ended stream completes
+        its response, and the connection then closes as uvicorn's others do."""
+        close_hubs()
+        super().shutdown()
 
     def on_response_complete(self) -> None:
         """Send a refusal held back while earlier pipelined requests were being answered."""

@@ -4,6 +4,7 @@ before routing. Each refusal answers in the error shape of its path (`core.error
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from operator import itemgetter
 from urllib.parse import unquote_plus
@@ -236,7 +237,11 @@ class ControlCharacterMiddleware:
 class HeadAsGetMiddleware:
     """Answers HEAD as the GET of the same URL with the body left out, so every GET route
     (and the cached-answer fast path) answers HEAD with the same headers: FastAPI's routes
-    take only the methods they declare, and declaring HEAD would double the OpenAPI."""
+    take only the methods they declare, and declaring HEAD would double the OpenAPI.
+
+    The answer is complete at the GET's first body message: a streamed GET (the live
+    stream, which never ends by itself) is then told its client has gone, through `receive`,
+    and whatever it still sends is dropped."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -246,13 +251,29 @@ class HeadAsGetMiddleware:
         if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
+        answered = asyncio.Event()
 
         async def send_without_body(message: Message) -> None:
+            if answered.is_set():
+                return
             if message["type"] == "http.response.body":
-                message = {**message, "body": b""}
+                answered.set()
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+        async def receive_until_answered() -> Message:
+            if answered.is_set():
+                return {"type": "http.disconnect"}
+            received = asyncio.ensure_future(receive())
+            finished = asyncio.ensure_future(answered.wait())
+            await asyncio.wait((received, finished), return_when=asyncio.FIRST_COMPLETED)
+            finished.cancel()
+            if received.done():
+                return received.result()
+            received.cancel()
+            return {"type": "http.disconnect"}
+
+        await self.app({**scope, "method": "GET"}, receive_until_answered, send_without_body)
 
 
 def canonical_query(query_string: bytes, names: frozenset[str]) -> str:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from cryptopredict.marketdata.schemas import BreakerSnapshot, LimiterSnapshot
 from cryptopredict.marketdata.sync import MarketSync
 from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, ProgressCallback, SyncKind
 from cryptopredict.prices.types import Interval
+from cryptopredict.stream import service as stream_service
 
 GUARDS_STATE_KEY = "coingecko_guards"
 _guards_lock = threading.Lock()
@@ -104,6 +106,7 @@ def _syncer(
         cache=cache,
         secrets=_secrets(settings),
         on_progress=on_progress,
+        announce=partial(stream_service.publish_prices, settings=settings),
     )
 
 

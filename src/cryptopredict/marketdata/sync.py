@@ -63,6 +63,7 @@ from cryptopredict.marketdata.types import (
 )
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Gap, Interval, PriceColumns, PriceRow, SeriesGaps
+from cryptopredict.stream.schemas import PriceEvent
 
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency
@@ -244,6 +245,8 @@ class MarketSync:
     """Runs syncs with one client, session and cache, recording each as a `SyncRun`.
 
     The session is used for short transactions only: the run record, then one per batch.
+    `announce` hears of the latest prices of each batch a prices sync stored, once committed
+    (the live stream publishes them).
     """
 
     def __init__(
@@ -255,6 +258,7 @@ class MarketSync:
         secrets: Sequence[str] = (),
         clock: Callable[[], dt.datetime] = utcnow,
         on_progress: ProgressCallback | None = None,
+        announce: Callable[[Sequence[PriceEvent]], object] | None = None,
     ) -> None:
         self.session = session
         self.client = client
@@ -262,6 +266,7 @@ class MarketSync:
         self.secrets = tuple(secrets)
         self.clock = clock
         self.on_progress = on_progress
+        self.announce = announce
 
     # ---- public runs ----
 
@@ -477,7 +482,7 @@ class MarketSync:
         for done, batch in enumerate(batches, start=1):
             ids = {coin.coingecko_id: coin.id for coin in batch}
             entries = await self.client.coins_markets(ids=list(ids), page=1, per_page=MAX_PER_PAGE)
-            outcome.rows_written += self._write(market_rows(entries, ids))
+            outcome.rows_written += self._write_latest(entries, ids)
             missing = len(ids) - len({e.id for e in entries} & set(ids))
             if missing:
                 logger.info("prices: CoinGecko returned no market data for %d coin(s)", missing)
@@ -495,13 +500,36 @@ class MarketSync:
             asked = set(batch)
             entries = [entry for entry in entries if entry.id in asked]
             ids = self._ensure_coins(entries)
-            outcome.rows_written += self._write(market_rows(entries, ids))
+            outcome.rows_written += self._write_latest(entries, ids)
             listed += len(ids)
             for coin in sorted(asked - {entry.id for entry in entries}):
                 outcome.problems.append(f"{coin}: not known to CoinGecko")
             self._progress("latest prices", done, len(batches))
         if not listed:
             raise RunAbortedError(f"CoinGecko does not know coin(s) {', '.join(coins)}")
+
+    def _write_latest(self, entries: Sequence[MarketEntry], ids: dict[str, int]) -> int:
+        """Store one batch of latest prices and, when it wrote any, announce them."""
+        rows = market_rows(entries, ids)
+        written = self._write(rows)
+        if written and self.announce is not None:
+            names = {coin_id: coingecko_id for coingecko_id, coin_id in ids.items()}
+            updated = {entry.id: entry.last_updated for entry in entries}
+            self.announce(
+                [
+                    PriceEvent(
+                        coin=names[row.coin_id],
+                        interval=row.interval,
+                        timestamp=row.price_at,
+                        price=row.price,
+                        volume=row.volume,
+                        market_cap=row.market_cap,
+                        updated_at=updated.get(names[row.coin_id]),
+                    )
+                    for row in rows
+                ]
+            )
+        return written
 
     def _ensure_coins(self, entries: Sequence[MarketEntry]) -> dict[str, int]:
         """The catalogue ids of the coins of these entries, adding the new ones (one

@@ -156,6 +156,11 @@ def factory(db_session: Session, client: TestClient) -> Factory:
 @pytest.fixture
 def redis_url() -> str:
     """The test Redis (CRYPTOPREDICT_TEST_REDIS_URL), or skip/fail as services dictate."""
+    return answering_test_redis()
+
+
+def answering_test_redis() -> str:
+    """The test Redis's URL once it answers; skips or fails (as services dictate) otherwise."""
     url = os.environ.get("CRYPTOPREDICT_TEST_REDIS_URL")
     if not url:
         need_service("redis", "set CRYPTOPREDICT_TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/15")

@@ -93,6 +93,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/models/{model_id}/promote"): ADMIN,
     ("POST", "/api/v1/models/{model_id}/archive"): ADMIN,
     ("GET", "/api/v1/monitoring/events"): ANYONE,
+    ("GET", "/api/v1/stream"): ANYONE,
     ("GET", "/api/v3/ping"): ANYONE,
     ("GET", "/api/v3/simple/supported_vs_currencies"): ANYONE,
     ("GET", "/api/v3/simple/price"): ANYONE,
@@ -136,6 +137,10 @@ def test_refusals_are_documented(operation: tuple[str, str], who: str) -> None:
     assert str(status) in DOCUMENTED[operation]["responses"]
 
 
+QUERIES = {("GET", "/api/v1/stream"): {"timeout": "0"}}
+"""Parameters an operation needs to answer at all: the live stream ends only when asked."""
+
+
 def _request(
     client: TestClient, operation: tuple[str, str], ids: dict[str, str], headers: dict[str, str]
 ) -> Any:
@@ -143,7 +148,8 @@ def _request(
     path = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
     # Credentials and ownership are checked before the body is read: no body is needed.
     body = {} if method in {"POST", "PATCH", "PUT"} else None
-    return client.request(method, path, json=body, headers=headers)
+    params = QUERIES.get(operation)
+    return client.request(method, path, json=body, headers=headers, params=params)
 
 
 @pytest.fixture

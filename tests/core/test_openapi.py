@@ -56,7 +56,7 @@ def test_operations_with_a_body_document_malformed_and_oversized_bodies(
 
 def test_database_backed_operations_document_503_and_others_do_not() -> None:
     without = {p for m, p, o in NATIVE if "503" not in o["responses"]}
-    assert without == {"/health/live", "/api/v1/system/version"}
+    assert without == {"/health/live", "/api/v1/system/version", "/api/v1/stream"}
 
 
 @pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in OPERATIONS])

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import subprocess
 import sys
@@ -13,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
 from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko, running_fake_coingecko
-from tests.conftest import need_service
+from tests.conftest import answering_test_redis
 from tests.serving import server_env
 
 TOP_COINS = 10
@@ -40,16 +38,8 @@ def fake_coingecko() -> Iterator[FakeCoinGecko]:
 
 @pytest.fixture(scope="module")
 def module_redis_url() -> str:
-    """The test Redis for module-scoped servers (as the `redis_url` fixture decides)."""
-    url = os.environ.get("CRYPTOPREDICT_TEST_REDIS_URL")
-    if not url:
-        need_service("redis", "set CRYPTOPREDICT_TEST_REDIS_URL, e.g. redis://127.0.0.1:6379/15")
-        raise AssertionError("unreachable")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        need_service("redis", f"{url} does not answer: {exc}")
-    return url
+    """The test Redis, for module-scoped servers (as the `redis_url` fixture decides)."""
+    return answering_test_redis()
 
 
 @dataclass(frozen=True)

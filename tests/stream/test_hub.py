@@ -127,10 +127,7 @@ async def test_a_stream_older_than_the_buffer_starts_with_missed() -> None:
     hub = EventHub(log, heartbeat_seconds=60)
     a, _, c, d = log.append([_price(coin) for coin in ("a", "b", "c", "d")])
 
-    frames = [
-        frame
-        async for frame in LiveStream(hub, coins=None, after=a.id, timeout=0).frames()
-    ]
+    frames = [frame async for frame in LiveStream(hub, coins=None, after=a.id, timeout=0).frames()]
 
     assert frames == [
         b"retry: 3000\n\nevent: missed\n"

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import subprocess
-import time
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
-import redis
 
 from cryptopredict.core.events import EventId
 from cryptopredict.testing.fake_coingecko.server import FakeCoinGecko
+from tests.conftest import need_service
 from tests.serving import Served, free_port, serving
 from tests.stream.conftest import TOP_COINS, Deployment, deployment
 from tests.stream.sse import SseReader, heartbeats, of_kind, open_stream, replay
+from tests.tasks.celery_support import RedisServer
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -90,9 +90,7 @@ def test_streams_resume_after_last_event_id_from_the_buffer(
     by_header = replay(server.base, headers={"Last-Event-ID": ids[4]})
     by_query = replay(server.base, {"last_event_id": ids[4]})
     header_first = replay(server.base, {"last_event_id": ids[0]}, {"Last-Event-ID": ids[7]})
-    one_coin = replay(
-        server.base, {"coins": events[9].json()["coin"]}, {"Last-Event-ID": ids[0]}
-    )
+    one_coin = replay(server.base, {"coins": events[9].json()["coin"]}, {"Last-Event-ID": ids[0]})
 
     assert _ids(by_header) == _ids(by_query) == ids[5:]
     assert [frame.event for frame in by_header] == ["price"] * 5
@@ -158,59 +156,46 @@ def test_streams_on_two_workers_get_the_same_events(redis_deployment: Deployment
     assert len(set(received[0])) == TOP_COINS
 
 
-@contextlib.contextmanager
-def _redis_server(port: int, data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A Redis of this test's own on `port`, keeping nothing on disk."""
-    process = subprocess.Popen(  # noqa: S603 - the system's redis-server, fixed arguments
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(data_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port, socket_connect_timeout=0.2)
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it kills and starts again."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        need_service("redis-server", "no redis-server binary on PATH")
+        raise AssertionError("unreachable")
+    server = RedisServer(binary, free_port(), tmp_path)
+    server.start()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(redis.RedisError):
-                if client.ping():
-                    break
-            assert time.monotonic() < deadline and process.poll() is None, "no redis-server"
-            time.sleep(0.05)
-        yield process
+        yield server
     finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
+        server.kill()
 
 
 def test_the_stream_rides_out_a_redis_outage(
-    tmp_path: Path, fake_coingecko: FakeCoinGecko
+    tmp_path: Path, fake_coingecko: FakeCoinGecko, own_redis: RedisServer
 ) -> None:
-    port = free_port()
-    with _redis_server(port, tmp_path) as first_redis:
-        own = deployment(
-            tmp_path,
-            fake_coingecko,
-            CRYPTOPREDICT_REDIS_URL=f"redis://127.0.0.1:{port}/0",
-            CRYPTOPREDICT_STREAM_HEARTBEAT_SECONDS=HEARTBEAT_SECONDS,
-        )
-        with serving(tmp_path, own.settings) as served:
-            assert served.wait_until_live(), served.log.read_text(errors="replace")
-            with open_stream(served.base) as stream:
-                own.sync_prices()
-                before = _ids(stream.events("price", TOP_COINS))
+    own = deployment(
+        tmp_path,
+        fake_coingecko,
+        CRYPTOPREDICT_REDIS_URL=own_redis.url,
+        CRYPTOPREDICT_STREAM_HEARTBEAT_SECONDS=HEARTBEAT_SECONDS,
+    )
+    with serving(tmp_path, own.settings) as served:
+        assert served.wait_until_live(), served.log.read_text(errors="replace")
+        with open_stream(served.base) as stream:
+            own.sync_prices()
+            before = _ids(stream.events("price", TOP_COINS))
 
-                first_redis.terminate()
-                first_redis.wait(timeout=10)
-                down = stream.until(lambda got: heartbeats(got) >= 3)  # heartbeats go on
-                synced_while_down = own.sync_prices()  # stores prices, drops the events
-                while_down = replay(served.base, headers={"Last-Event-ID": before[-1]})
+            own_redis.kill()
+            down = stream.until(lambda got: heartbeats(got) >= 3)  # heartbeats go on
+            synced_while_down = own.sync_prices()  # stores prices, drops the events
+            while_down = replay(served.base, headers={"Last-Event-ID": before[-1]})
 
-                with _redis_server(port, tmp_path):
-                    back = stream.until(lambda got: len(of_kind(got, "missed")) >= 1)
-                    own.sync_prices()
-                    after = _ids(stream.events("price", TOP_COINS))
-        log = served.log.read_text(errors="replace")
+            own_redis.start()
+            back = stream.until(lambda got: len(of_kind(got, "missed")) >= 1)
+            own.sync_prices()
+            after = _ids(stream.events("price", TOP_COINS))
+    log = served.log.read_text(errors="replace")
 
     assert of_kind(down, "price") == []
     assert "event(s) not published" in synced_while_down.stderr

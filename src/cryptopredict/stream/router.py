@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
 
 from cryptopredict.core.dependencies import SettingsDep
+from cryptopredict.core.events import EVENT_ID_PATTERN
 from cryptopredict.core.sse import EventStreamResponse
 from cryptopredict.core.validation import PlainNumber
 from cryptopredict.stream import service
 from cryptopredict.stream.dependencies import ResumeAfterDep, StreamCoinsDep
-from cryptopredict.stream.schemas import MissedEvent, PriceEvent
+from cryptopredict.stream.schemas import (
+    FORECAST_EVENT,
+    MISSED_EVENT,
+    PRICE_EVENT,
+    MissedEvent,
+    PriceEvent,
+)
 
 router = APIRouter(tags=["stream"])
 
 MAX_TIMEOUT_SECONDS = 86_400
+
+
+def _fields(model: type[BaseModel]) -> str:
+    return "`{" + ", ".join(model.model_fields) + "}`"
+
+
 EXAMPLE = (
     "retry: 3000\n\n"
     "id: 1717171717171-0\nevent: price\n"
@@ -24,19 +38,31 @@ EXAMPLE = (
     '"updated_at":"2024-05-31T15:28:37.123000Z"}\n\n'
     ": heartbeat\n\n"
 )
+EVENT_SCHEMA = {
+    "description": "One event of the stream (Open API 3.1 reads an event stream's schema as "
+    "each event's), as EventSource hands it over",
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": [PRICE_EVENT, FORECAST_EVENT, MISSED_EVENT]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string", "pattern": EVENT_ID_PATTERN},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
 STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {
         "description": "An endless `text/event-stream` (unless `timeout`). Events: `price` "
-        f"(data: {PriceEvent.__name__}), `forecast` (data: the forecast with its `coin`), "
-        f"`missed` (data: {MissedEvent.__name__}, no id); `: heartbeat` comments between.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}, "example": EXAMPLE}},
+        f"(data: {_fields(PriceEvent)}), `forecast` (data: the forecast, with its `coin`), "
+        f"`missed` (no id; data: {_fields(MissedEvent)}); `: heartbeat` comments between.",
+        "content": {"text/event-stream": {"schema": EVENT_SCHEMA, "example": EXAMPLE}},
     }
 }
 
 
-@router.get(
-    "/stream", response_class=EventStreamResponse, responses=STREAM_RESPONSES, response_model=None
-)
+# The route answers an EventStreamResponse; declared as a plain Response (no media type) so
+# FastAPI documents only the stream for 200 and keeps the error statuses in JSON.
+@router.get("/stream", response_class=Response, responses=STREAM_RESPONSES, response_model=None)
 async def stream(
     request: Request,
     settings: SettingsDep,
@@ -56,10 +82,11 @@ async def stream(
 ) -> EventStreamResponse:
     """Live events as Server-Sent Events, public like the price reads: a `price` event per
     coin after each prices sync that stored prices, a `forecast` event per forecast issued
-    or scored. Ids are ordered across every server process; a client reconnecting with
-    Last-Event-ID gets the events it missed from a bounded buffer, or a `missed` event
-    first when some are no longer there. A heartbeat comment keeps idle connections open;
-    proxies are told not to buffer (`X-Accel-Buffering: no`)."""
+    or scored. Ids are ordered across every server process; a client reconnecting with a
+    `Last-Event-ID` header (or `last_event_id`; same form, 422 otherwise) gets the events it
+    missed from a bounded buffer, or a `missed` event first when some are no longer there.
+    A heartbeat comment keeps idle connections open; proxies are told not to buffer
+    (`X-Accel-Buffering: no`)."""
     live = service.LiveStream(
         service.app_hub(request.app.state, settings), coins=coins, after=after, timeout=seconds
     )

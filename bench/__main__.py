@@ -23,6 +23,7 @@ from bench import (
     import_prices,
     load,
     marketdata,
+    stream,
     tasks,
 )
 from bench.common import REPO_ROOT, Section, library_versions, machine_facts
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "forecast": ("Forecasting", forecasting.run),
     "serving": ("Forecasts in service", forecast_serving.run),
     "tasks": ("Background tasks (Celery)", tasks.run),
+    "stream": (f"Live stream: {stream.CLIENTS} clients", stream.run),
 }
 TIME_LIMIT_SECONDS = 1200
 

@@ -109,6 +109,11 @@ def _worker_rss(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
 
+def _worker_cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 @dataclass
 class _Run:
     clients: list[_Client]
@@ -117,6 +122,8 @@ class _Run:
     rss_one: int
     rss_all: int
     connect_seconds: float
+    cpu_seconds: float
+    """The worker's CPU time (user + system) while the clients were held."""
 
 
 async def _hold(host: str, port: int, pid: int) -> _Run:
@@ -144,6 +151,7 @@ async def _hold(host: str, port: int, pid: int) -> _Run:
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(1)
     rss_all = _worker_rss(pid)
+    cpu_before = _worker_cpu(pid)
 
     settings = Settings(redis_url=REDIS_URL)
     published: dict[bytes, tuple[float, str]] = {}
@@ -171,10 +179,11 @@ async def _hold(host: str, port: int, pid: int) -> _Run:
         batches += 1
         await asyncio.sleep(min(BATCH_SECONDS, max(0.0, deadline - time.monotonic())))
     await asyncio.sleep(2)  # the last batch's stragglers
+    cpu_seconds = _worker_cpu(pid) - cpu_before
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return _Run(clients, published, batches, rss_one, rss_all, connect_seconds)
+    return _Run(clients, published, batches, rss_one, rss_all, connect_seconds, cpu_seconds)
 
 
 def _run_clients(host: str, port: int, pid: int) -> _Run:
@@ -234,7 +243,6 @@ def run() -> Section:
         ) as server:
             host, port = server.base_url.removeprefix("http://").split(":")
             run = _run_clients(host, int(port), server.process.pid)
-            worker_cpu = psutil.Process(server.process.pid).cpu_times()
             command = " ".join(["cryptopredict", *server.command[1:]])
     everything, every_coin, few_coins = _judge(run)
     p99 = percentile(everything, 0.99)
@@ -271,8 +279,8 @@ def run() -> Section:
         f"| worker RSS with 1 client / with {CLIENTS}, MiB "
         f"| {run.rss_one / 2**20:,.1f} / {run.rss_all / 2**20:,.1f} |",
         f"| memory per client (RSS delta / {CLIENTS - 1}), KiB | {per_client / 1024:,.1f} |",
-        f"| worker CPU time over the run (user + system), s "
-        f"| {worker_cpu.user + worker_cpu.system:,.1f} |",
+        f"| worker CPU time while the clients were held (user + system), s "
+        f"| {run.cpu_seconds:,.1f} of {SECONDS + 2} |",
         "",
         "Latency is publish → bytes read by the client, so it includes the client process's "
         "own delays on this shared machine (it parses every delivery in Python).",

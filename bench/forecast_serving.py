@@ -233,7 +233,9 @@ def run() -> Section:
             ledger_rows = _ledger_for_scoring(engine, coins, now)
             with Session(engine) as session:
                 started = time.perf_counter()
-                scored = forecasting_service.score_predictions(session=session, now=now + 5 * DAY)
+                scored = forecasting_service.score_predictions(
+                    session=session, settings=settings, now=now + 5 * DAY
+                )
                 score_seconds = time.perf_counter() - started
         finally:
             engine.dispose()

@@ -46,7 +46,7 @@ def issued(
     for day in range(3):  # three consecutive bars issued, then their targets stored
         factory.daily_prices(coin, [closes[-10 + day]], start=last + (day + 1) * DAY)
         service.issue_forecasts(session=db_session, settings=settings, now=last + (day + 1) * DAY)
-    service.score_predictions(session=db_session, now=last + 4 * DAY)
+    service.score_predictions(session=db_session, settings=Settings(), now=last + 4 * DAY)
     return coin, outcome
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.cache import MemoryCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import ConflictError
+from cryptopredict.core.events import MemoryEventLog
 from cryptopredict.forecasting import service, serving, training
 from cryptopredict.forecasting.models import (
     LiveScore,
@@ -30,6 +32,7 @@ from cryptopredict.forecasting.models import (
     PredictionRole,
 )
 from cryptopredict.forecasting.repository import ModelVersionRepository, PredictionRepository
+from cryptopredict.stream import service as stream_service
 from tests.conftest import SNAPSHOT_PRICES, need_service
 from tests.factories import Factory
 
@@ -264,7 +267,7 @@ def test_scoring_fills_each_row_as_computed_by_hand(db_session: Session, factory
     _issue(db_session, naive, origins, lambda _: 100.0, lambda _: (95.0, 105.0, 90.0, 110.0))
     _issue(db_session, model, [START + 2 * DAY], lambda _: 125.0)  # its target is not stored
 
-    report = service.score_predictions(session=db_session, now=START + 4 * DAY)
+    report = service.score_predictions(session=db_session, settings=Settings(), now=START + 4 * DAY)
 
     assert report.scored == 4 and report.waiting == 1
     rows = {(r.model_kind, r.origin_at): r for r in _ledger(db_session, coin)}
@@ -291,7 +294,7 @@ def test_scoring_fills_each_row_as_computed_by_hand(db_session: Session, factory
     assert figures["winkler_80"] == pytest.approx((60.0 + 15.0) / 2)
     assert figures["diebold_mariano"] is None  # fewer than 30 paired forecasts
 
-    rerun = service.score_predictions(session=db_session, now=START + 4 * DAY)
+    rerun = service.score_predictions(session=db_session, settings=Settings(), now=START + 4 * DAY)
     assert rerun.scored == 0
 
 
@@ -318,7 +321,9 @@ def test_a_production_model_significantly_worse_than_naive_is_demoted(
         role=PredictionRole.SERVED,
     )
 
-    report = service.score_predictions(session=db_session, now=START + (n + 2) * DAY)
+    report = service.score_predictions(
+        session=db_session, settings=Settings(), now=START + (n + 2) * DAY
+    )
 
     db_session.refresh(model)
     db_session.refresh(naive)
@@ -358,7 +363,9 @@ def test_a_model_as_good_as_naive_stays_in_production(
         role=PredictionRole.SERVED,
     )
 
-    report = service.score_predictions(session=db_session, now=START + (n + 2) * DAY)
+    report = service.score_predictions(
+        session=db_session, settings=Settings(), now=START + (n + 2) * DAY
+    )
 
     db_session.refresh(model)
     assert model.status is ModelStatus.PRODUCTION and report.demoted == []
@@ -385,7 +392,9 @@ def test_intervals_that_miss_their_coverage_demote_the_model(
         role=PredictionRole.SERVED,
     )
 
-    report = service.score_predictions(session=db_session, now=START + (n + 2) * DAY)
+    report = service.score_predictions(
+        session=db_session, settings=Settings(), now=START + (n + 2) * DAY
+    )
 
     db_session.refresh(model)
     assert model.status is ModelStatus.DEMOTED
@@ -481,8 +490,10 @@ def test_a_target_bar_still_open_is_not_scored(db_session: Session, factory: Fac
     _issue(db_session, model, [START], lambda _: 102.0, role=PredictionRole.SERVED)
 
     # The target bar (START + 1 day) is stored but closes only at START + 2 days.
-    early = service.score_predictions(session=db_session, now=START + DAY + dt.timedelta(hours=12))
-    late = service.score_predictions(session=db_session, now=START + 2 * DAY)
+    early = service.score_predictions(
+        session=db_session, settings=Settings(), now=START + DAY + dt.timedelta(hours=12)
+    )
+    late = service.score_predictions(session=db_session, settings=Settings(), now=START + 2 * DAY)
 
     assert (early.scored, late.scored) == (0, 1)
 
@@ -493,7 +504,7 @@ def test_a_row_that_cannot_be_scored_does_not_stop_the_others(
     coin, model, _ = _hand_coin(db_session, factory, "badcoin", [100.0, 101.0, 102.0])
     _issue(db_session, model, [START, START + DAY], lambda i: [0.0, 103.0][i])  # 0: impossible
 
-    report = service.score_predictions(session=db_session, now=START + 4 * DAY)
+    report = service.score_predictions(session=db_session, settings=Settings(), now=START + 4 * DAY)
 
     assert (report.scored, report.unscorable) == (1, 1)
 
@@ -511,7 +522,9 @@ def test_long_horizons_are_judged_on_non_overlapping_forecasts(
     _issue(db_session, naive, _origins(n), lambda i: closes[i])
     _issue(db_session, model, _origins(n), lambda i: closes[i] * 1.5, role=PredictionRole.SERVED)
 
-    report = service.score_predictions(session=db_session, now=START + (n + horizon + 1) * DAY)
+    report = service.score_predictions(
+        session=db_session, settings=Settings(), now=START + (n + horizon + 1) * DAY
+    )
 
     figures = (
         db_session.scalars(select(LiveScore).where(LiveScore.model_version_id == model.id))
@@ -578,3 +591,27 @@ def test_concurrent_promotions_of_one_horizon_leave_one_in_production(
             session.execute(delete(ModelEvent).where(ModelEvent.model_version_id.in_(ids)))
             session.delete(session.get(Cryptocurrency, coin_id))
             session.commit()
+
+
+def test_issuing_and_scoring_announce_the_forecast_on_the_live_stream(
+    db_session: Session, model_settings: Settings, litecoin: tuple[Cryptocurrency, dt.datetime]
+) -> None:
+    coin, last_bar = litecoin
+    _train(db_session, model_settings, coin)
+    log = stream_service.event_log(model_settings)
+    assert isinstance(log, MemoryEventLog)  # no Redis configured: this process's own log
+    events: list[Any] = []
+    stop = log.listen(events.extend)
+    try:
+        service.issue_forecasts(session=db_session, settings=model_settings, now=last_bar + DAY)
+        again = service.issue_forecasts(
+            session=db_session, settings=model_settings, now=last_bar + DAY
+        )
+    finally:
+        stop()
+
+    assert again.issued == 0  # nothing new: nothing announced a second time
+    [event] = [e for e in events if e.kind == "forecast" and e.coin == "litecoin"]
+    body = orjson.loads(event.data)
+    assert body["reason"] == "issued" and body["coin"] == "litecoin"
+    assert sorted(f["horizon"] for f in body["forecasts"]) == list(HORIZONS)

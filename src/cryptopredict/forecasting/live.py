@@ -63,6 +63,8 @@ class ScoringReport:
     unscorable: int = 0
     versions_updated: int = 0
     demoted: list[dict[str, Any]] = field(default_factory=list)
+    coin_ids: set[int] = field(default_factory=set)
+    """Coins whose live records changed."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (a task's result)."""
@@ -293,6 +295,7 @@ def score_predictions(*, session: Session, now: dt.datetime) -> ScoringReport:
     session.commit()
     records = refresh_live_records(session, groups, now)
     report.versions_updated = len(records)
+    report.coin_ids = {coin_id for coin_id, _, _ in groups}
     for version, figures in records:
         if version.status is not ModelStatus.PRODUCTION or version.kind == NAIVE:
             continue

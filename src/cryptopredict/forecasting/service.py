@@ -24,14 +24,15 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.core.cache import FORECASTS_NAMESPACE, ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
-from cryptopredict.core.errors import ConflictError, NotFoundError
-from cryptopredict.forecasting import dataset, issuing, live, registry, training
+from cryptopredict.core.errors import AppError, ConflictError, NotFoundError
+from cryptopredict.forecasting import dataset, issuing, live, registry, serving, training
 from cryptopredict.forecasting.inputs import forecast_with
 from cryptopredict.forecasting.inputs import load_model as load_model  # re-exported
 from cryptopredict.forecasting.inputs import load_prices as load_prices  # re-exported
 from cryptopredict.forecasting.models import ModelEventKind, ModelStatus, ModelVersion
 from cryptopredict.forecasting.repository import ModelVersionRepository
 from cryptopredict.prices.types import Interval
+from cryptopredict.stream import service as stream_service
 
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency
@@ -272,21 +273,50 @@ def issue_forecasts(
     interval: Interval = Interval.DAY,
 ) -> issuing.IssueReport:
     """Issue forecasts from the newest closed bar for one coin, or every coin with a
-    production version (``issuing``); commits per coin."""
+    production version (``issuing``); commits per coin, then announces each coin that got a
+    new forecast on the live stream."""
     if coin is not None:
         coins = [resolve_coin(session=session, identifier=coin)]
     else:
         ids = issuing.coins_to_issue(session, interval)
         coins = list(coins_service.get_many_by_ids(session=session, ids=ids).values())
-    return issuing.issue_forecasts(
+    report = issuing.issue_forecasts(
         session=session, settings=settings, coins=coins, now=now, interval=interval
     )
+    _announce(session, settings, report.issued_coins, "issued", now)
+    return report
 
 
-def score_predictions(*, session: Session, now: dt.datetime) -> live.ScoringReport:
+def score_predictions(
+    *, session: Session, settings: Settings, now: dt.datetime
+) -> live.ScoringReport:
     """Score due forecasts, refresh live records, demote failing production versions
-    (``live``); commits."""
-    return live.score_predictions(session=session, now=now)
+    (``live``; commits), then announce each coin whose live record changed on the stream."""
+    report = live.score_predictions(session=session, now=now)
+    found = coins_service.get_many_by_ids(session=session, ids=report.coin_ids)
+    _announce(session, settings, [coin.coingecko_id for coin in found.values()], "scored", now)
+    return report
+
+
+def _announce(
+    session: Session, settings: Settings, coins: Sequence[str], reason: str, now: dt.datetime
+) -> None:
+    """A `forecast` stream event per coin: what GET /forecasts/{coin} answers now, and why
+    it changed (`issued` or `scored`). A coin with nothing to serve is skipped."""
+    for coin in coins:
+        try:
+            answer = serving.coin_forecasts(
+                session=session,
+                settings=settings,
+                identifier=coin,
+                horizons=training.DEFAULT_HORIZONS,
+                now=now,
+            )
+        except AppError:
+            continue
+        stream_service.publish_forecast(
+            coin, {"reason": reason, **answer.model_dump(mode="json")}, settings=settings
+        )
 
 
 def _admin_version(session: Session, model_id: int) -> ModelVersion:

@@ -243,7 +243,9 @@ def score_predictions(context: JobContext) -> dict[str, Any]:
     """Score forecasts whose target bar has closed, refresh live records, demote production
     models that are significantly worse than naive or miscalibrated."""
     with context.session() as session:
-        report = forecasting_service.score_predictions(session=session, now=context.clock())
+        report = forecasting_service.score_predictions(
+            session=session, settings=context.settings, now=context.clock()
+        )
     if report.scored or report.demoted:
         context.cache.invalidate(FORECASTS_NAMESPACE)
     return report.to_dict()

@@ -40,7 +40,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "tasks": ("Background tasks (Celery)", tasks.run),
     "stream": (f"Live stream: {stream.CLIENTS} clients", stream.run),
 }
-TIME_LIMIT_SECONDS = 1200
+TIME_LIMIT_SECONDS = 2400
 
 
 def _time_out(_signum: int, _frame: FrameType | None) -> None:

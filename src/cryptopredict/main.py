@@ -35,6 +35,7 @@ from cryptopredict.core.middleware import (
 )
 from cryptopredict.core.openapi import EDGE_STATUSES, install_openapi, operation_id
 from cryptopredict.core.redis import connect_redis
+from cryptopredict.core.request_metrics import RequestMetricsMiddleware
 from cryptopredict.core.routing import install_routing_rules
 from cryptopredict.forecasting.router import forecasts_router, models_router, monitoring_router
 from cryptopredict.health.router import api_router as system_router
@@ -183,6 +184,8 @@ def create_app(
             allow_headers=["*"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.env == "production")
+    # Outermost, so every answer is counted, those given before routing included.
+    app.add_middleware(RequestMetricsMiddleware, routes=lambda: app.router.routes)
 
     app.include_router(health_router, responses=error_responses(*EDGE_STATUSES))
     app.include_router(_api_router())

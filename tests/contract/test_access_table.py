@@ -33,6 +33,7 @@ TRANSACTION = PORTFOLIO + "/transactions/{transaction_id}"
 ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/health/live"): ANYONE,
     ("GET", "/health/ready"): ANYONE,
+    ("GET", "/metrics"): ADMIN,
     ("POST", "/api/v1/auth/register"): ANYONE,
     ("POST", "/api/v1/auth/login"): ANYONE,
     ("POST", "/api/v1/auth/token"): ANYONE,

@@ -60,3 +60,29 @@ def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
     )
     text = repr(settings) + str(settings)
     assert "super-secret-value-123" not in text and "cg-key-456" not in text
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("127.0.0.1:9100", ("127.0.0.1", 9100)),
+        ("[::1]:9100", ("::1", 9100)),
+        ("metrics.internal:65535", ("metrics.internal", 65535)),
+        ("", None),
+    ],
+)
+def test_the_metrics_address_is_read_as_host_and_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, address: str, expected: object
+) -> None:
+    monkeypatch.setenv("CRYPTOPREDICT_METRICS_ADDRESS", address)
+    assert Settings(data_dir=tmp_path).metrics_listen_address == expected
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["9100", "127.0.0.1", ":9100", "127.0.0.1:0", "127.0.0.1:65536", "[::1:9100", "[x]:1",
+     "a b:9100", "127.0.0.1:９１００", "http://127.0.0.1:9100"],
+)  # fmt: skip
+def test_a_malformed_metrics_address_is_refused(tmp_path: Path, address: str) -> None:
+    with pytest.raises(ValidationError, match="metrics_address"):
+        Settings(data_dir=tmp_path, metrics_address=address)

@@ -1,9 +1,11 @@
-"""`cryptopredict serve`: migrate, then run the HTTP API under uvicorn."""
+"""`cryptopredict serve`: migrate, then run the HTTP API under uvicorn (and, when configured,
+the metrics listener)."""
 
 from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -12,12 +14,15 @@ from cryptopredict.cli.common import (
     LOG_HANDLER,
     MIGRATE_HELP,
     configure_logging,
+    fail,
     load_settings,
     logger,
     mask_url,
     migrate_schema,
     parse_log_level,
 )
+from cryptopredict.core import metrics
+from cryptopredict.core.config import Settings
 
 app = typer.Typer()
 
@@ -45,8 +50,6 @@ def serve(
     ] = True,
 ) -> None:
     """Apply pending migrations, then serve the HTTP API with uvicorn."""
-    import uvicorn
-
     settings = load_settings()
     level = parse_log_level(settings.log_level)
     configure_logging(level)
@@ -61,8 +64,34 @@ def serve(
         workers,
         mask_url(url),
     )
+    # Every worker (and the embedded scheduler) records into this run's metrics files.
+    metrics.enable_multiprocess(settings.data_dir.resolve() / "metrics", "serve")
+    stop_listener = _start_metrics_listener(settings.metrics_listen_address)
     # The root handler would print uvicorn's records twice once its own config is applied.
     logging.getLogger().removeHandler(LOG_HANDLER)
+    try:
+        _run_uvicorn(settings, host, port, workers, level, access_log)
+    finally:
+        stop_listener()
+
+
+def _start_metrics_listener(address: tuple[str, int] | None) -> Callable[[], None]:
+    """The metrics listener on `address`, or nothing; the function that stops it."""
+    if address is None:
+        return lambda: None
+    try:
+        stop = metrics.start_listener(address)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {address[0]}:{address[1]}: {exc.strerror or exc}")
+    logger.info("Serving Prometheus metrics on %s:%d (no authentication)", *address)
+    return stop
+
+
+def _run_uvicorn(
+    settings: Settings, host: str, port: int, workers: int, level: str, access_log: bool
+) -> None:
+    import uvicorn
+
     uvicorn.run(
         "cryptopredict.main:create_app",
         factory=True,

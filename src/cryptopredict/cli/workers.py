@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cryptopredict.cli.common import fail, load_settings, parse_log_level
+from cryptopredict.core import metrics
 from cryptopredict.core.config import Settings
 
 app = typer.Typer()
@@ -54,6 +55,9 @@ def worker(
     settings = load_settings()
     level = parse_log_level(loglevel or settings.log_level)
     celery = _celery_app(settings)
+    # Task runs are counted in the pool's processes, into files a `serve` on the same data
+    # directory adds to its /metrics.
+    metrics.enable_multiprocess(settings.data_dir.resolve() / "metrics", "worker")
     celery.worker_main(
         [
             "worker",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +17,9 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 GENERATED_KEY_PREFIX = "dev-"
 DEMO_API_ROOT = "https://api.coingecko.com/api/v3"
 PRO_API_ROOT = "https://pro-api.coingecko.com/api/v3"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+"""A host name or an IPv4 address: dot-separated labels of letters, digits and hyphens."""
 
 
 class InsecureConfigurationError(RuntimeError):
@@ -99,6 +104,10 @@ class Settings(BaseSettings):
     """How often `/api/v1/stream` sends a heartbeat comment to every open stream."""
     stream_buffer_events: int = Field(default=10_000, ge=1, le=1_000_000)
     """Events kept for streams that reconnect with Last-Event-ID (in Redis with Redis)."""
+    metrics_address: str | None = None
+    """`HOST:PORT` (`[::1]:9100` for IPv6) where `serve` also answers Prometheus scrapes,
+    without authentication: bind it to loopback or a private network. Unset: only admins
+    read metrics, at `/metrics`."""
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -106,6 +115,15 @@ class Settings(BaseSettings):
         """Accept a comma-separated list, the natural form in an environment variable."""
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _check_metrics_address(cls, value: str | None) -> str | None:
+        """HOST:PORT with a port in 1-65535 and an IP address or host name; empty is unset."""
+        if not value:
+            return None
+        parse_address(value)
         return value
 
     @model_validator(mode="after")
@@ -149,9 +167,30 @@ class Settings(BaseSettings):
         return self.coingecko_base_url.rstrip("/")
 
     @property
+    def metrics_listen_address(self) -> tuple[str, int] | None:
+        """The metrics listener's host and port, if one is configured."""
+        return parse_address(self.metrics_address) if self.metrics_address else None
+
+    @property
     def is_sqlite(self) -> bool:
         """Whether the embedded default database is in use."""
         return self.resolved_database_url.startswith("sqlite")
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """`HOST:PORT` as host and port; ValueError says what is wrong."""
+    host, separator, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{value!r}: not an IPv6 address in brackets") from None
+    elif not _HOST_NAME.match(host):
+        raise ValueError(f"{value!r} must be HOST:PORT, e.g. 127.0.0.1:9100")
+    if not (separator and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"{value!r}: the port must be a number from 1 to 65535")
+    return host, int(port)
 
 
 @lru_cache(maxsize=8)

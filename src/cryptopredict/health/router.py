@@ -1,4 +1,4 @@
-"""Liveness, readiness, version and system stats."""
+"""Liveness, readiness, version, system stats and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import psutil
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -18,6 +18,7 @@ from cryptopredict.auth.dependencies import AdminUser
 from cryptopredict.core.database import Database
 from cryptopredict.core.dependencies import SettingsDep
 from cryptopredict.core.errors import error_responses
+from cryptopredict.core.metrics import CONTENT_TYPE, exposition
 from cryptopredict.core.redis import redis_is_up
 from cryptopredict.marketdata.schemas import BreakerSnapshot
 from cryptopredict.marketdata.service import app_guards
@@ -130,3 +131,21 @@ def system_stats(_admin: AdminUser, settings: SettingsDep) -> SystemStats:
         memory_available_bytes=memory.available,
         disk_free_bytes=psutil.disk_usage(str(settings.data_dir)).free,
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "Metrics in the Prometheus text format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **error_responses(401, 403, 503),
+    },
+)
+def metrics(_admin: AdminUser) -> Response:
+    """Prometheus metrics of every process of this server, and of the task workers sharing
+    its data directory (admin only; `CRYPTOPREDICT_METRICS_ADDRESS` serves the same without
+    authentication, for a scraper on a private network)."""
+    return Response(exposition(), media_type=CONTENT_TYPE)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cryptopredict.core import instruments
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata.exceptions import CircuitOpenError
 from cryptopredict.marketdata.ratelimit import REDIS_ERRORS, LoopBoundRedis, RedisFallback
@@ -241,6 +242,9 @@ class CircuitBreaker:
 
     def _log_transition(self, outcome: _Outcome) -> None:
         record = outcome.record
+        instruments.breaker_state(
+            record.state, opened=record.state == "open" and outcome.before != "open"
+        )
         if record.state == outcome.before:
             return
         if record.state == "open":

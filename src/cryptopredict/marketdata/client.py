@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -27,13 +28,17 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.wait import wait_random_exponential
 
 from cryptopredict import __version__
+from cryptopredict.core import instruments
 from cryptopredict.core.config import Settings
 from cryptopredict.marketdata import schemas
 from cryptopredict.marketdata.breaker import CircuitBreaker
 from cryptopredict.marketdata.coingecko_format import KEY_HEADERS, MAX_PER_PAGE
 from cryptopredict.marketdata.exceptions import (
+    CircuitOpenError,
+    CoinGeckoError,
     MalformedResponseError,
     RateLimitedByUpstreamError,
+    RateLimitWaitExceededError,
     TemporaryError,
     UpstreamAuthError,
     UpstreamClientError,
@@ -55,6 +60,18 @@ from cryptopredict.marketdata.schemas import (
 )
 
 logger = logging.getLogger(__name__)
+
+OUTCOMES: tuple[tuple[type[CoinGeckoError], instruments.CoinGeckoOutcome], ...] = (
+    (RateLimitedByUpstreamError, "rate_limited"),
+    (UpstreamTimeoutError, "timeout"),
+    (UpstreamConnectionError, "connection_error"),
+    (UpstreamServerError, "server_error"),
+    (UpstreamAuthError, "auth_error"),
+    (UpstreamNotFoundError, "not_found"),
+    (UpstreamClientError, "client_error"),
+    (MalformedResponseError, "malformed"),
+)
+"""The outcome label of each failure of a sent request, subclasses before their bases."""
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -279,7 +296,11 @@ class CoinGeckoClient:
         adapter: Decoder[T],
     ) -> T:
         """Breaker, token, request, classification, and the breaker told what happened."""
-        await self.breaker.check()
+        try:
+            await self.breaker.check()
+        except CircuitOpenError:
+            instruments.coingecko_refused("circuit_open")
+            raise
         try:
             await self.limiter.acquire()
             result = await self._exchange(endpoint, path, params, adapter)
@@ -294,7 +315,9 @@ class CoinGeckoClient:
         except UpstreamClientError:
             await self.breaker.record_success()  # it answered; the request was at fault
             raise
-        except BaseException:  # 429, cancellation, limiter refusal: no verdict on CoinGecko
+        except BaseException as exc:  # 429, cancellation, limiter refusal: no verdict on it
+            if isinstance(exc, RateLimitWaitExceededError):
+                instruments.coingecko_refused("rate_limit_wait")
             await self.breaker.release()
             raise
         await self.breaker.record_success()
@@ -307,8 +330,29 @@ class CoinGeckoClient:
         params: Mapping[str, str],
         adapter: Decoder[T],
     ) -> T:
-        """Send one request and turn the answer into a model or one of our exceptions."""
+        """Send one request, counted by how it ended, and timed."""
         self.calls_made += 1
+        outcome: instruments.CoinGeckoOutcome = "cancelled"
+        began = time.perf_counter()
+        try:
+            result = await self._send(endpoint, path, params, adapter)
+        except CoinGeckoError as exc:
+            outcome = next((label for kind, label in OUTCOMES if isinstance(exc, kind)), outcome)
+            raise
+        else:
+            outcome = "ok"
+            return result
+        finally:
+            instruments.coingecko_request(endpoint, outcome, time.perf_counter() - began)
+
+    async def _send(
+        self,
+        endpoint: str,
+        path: str,
+        params: Mapping[str, str],
+        adapter: Decoder[T],
+    ) -> T:
+        """Send one request and turn the answer into a model or one of our exceptions."""
         try:
             response = await self._http.get(path, params=params)
         except httpx.TimeoutException as exc:

@@ -35,6 +35,7 @@ from sqlalchemy import func, literal
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from cryptopredict.core import instruments
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import UTCDateTime, utcnow
 from cryptopredict.core.redaction import scrub
@@ -279,6 +280,7 @@ def execute(
         arguments = validate_kwargs(spec, kwargs)
     except InvalidArgumentsError as exc:
         recorder.finish(TaskState.FAILED, error=f"{exc.message}: {exc.errors}")
+        instruments.task_run(spec.name, TaskState.FAILED)
         raise
     job, _ = _job(spec)
     backoff = context.settings.task_retry_base_seconds
@@ -293,6 +295,7 @@ def execute(
         except Exception as exc:
             raise _as_task_error(exc, spec, attempt, secrets, backoff) from None
         if stopped is not None:
+            instruments.task_run(spec.name, TaskState.REVOKED)
             return {"revoked": True}
         began = time.perf_counter()
         try:
@@ -368,7 +371,11 @@ def _record_quietly(
     result: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    """Record an outcome; a database that fails now must not hide the outcome itself."""
+    """Record an outcome, and count it; a database that fails now must not hide the outcome
+    itself."""
+    instruments.task_run(
+        recorder.spec.name, status, None if status is TaskState.SKIPPED else duration
+    )
     try:
         recorder.finish(status, duration=duration, result=result, error=error)
     except Exception as exc:

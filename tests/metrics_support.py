@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -48,6 +50,31 @@ def checked(response: httpx.Response) -> str:
 def scrape(client: httpx.Client, headers: dict[str, str]) -> str:
     """GET /metrics as the holder of `headers` (a TestClient is an httpx.Client)."""
     return checked(client.get("/metrics", headers=headers))
+
+
+Rise = tuple[str, dict[str, str], float]
+"""A metric's name, the labels its samples must have, and how much their sum should rise."""
+
+
+def risen(read: Callable[[], str], before: str, *expected: Rise, timeout: float = 10) -> str:
+    """Scrape with `read` until every expected sum has risen from `before` at least as much
+    (HTTP requests reach the metrics within a second), check it rose exactly that much, and
+    return that scrape."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = read()
+        rises = [
+            value(text, name, **labels) - value(before, name, **labels)
+            for name, labels, _ in expected
+        ]
+        wanted = [amount for _, _, amount in expected]
+        if all(rise >= amount for rise, amount in zip(rises, wanted, strict=True)):
+            break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert rises == wanted, [(name, labels) for name, labels, _ in expected]
+    return text
 
 
 def is_nan(number: float) -> bool:

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.metrics_support import checked, value
+from cryptopredict.core.request_metrics import FLUSH_SECONDS
+from tests.metrics_support import checked, risen, value
 from tests.serving import Served, free_port, server_env, serving
 
 pytestmark = pytest.mark.slow
@@ -79,7 +80,8 @@ def test_counts_add_up_over_both_workers_whichever_answers_the_scrape(
     metrics_server: MetricsServer,
 ) -> None:
     base = metrics_server.served.base
-    before = value(_scrape(metrics_server.listener), REQUESTS, **LIVE)
+    time.sleep(2 * FLUSH_SECONDS)  # until requests made before this test reach the metrics
+    before = _scrape(metrics_server.listener)
     sent = 0
     # Each request on a new connection, until both workers have answered some.
     while sent < 20 or len([n for n in _live_per_worker(metrics_server.data_dir) if n]) < 2:
@@ -87,11 +89,10 @@ def test_counts_add_up_over_both_workers_whichever_answers_the_scrape(
         assert httpx.get(f"{base}/health/live", timeout=10).status_code == 200
         sent += 1
 
-    through_listener = value(_scrape(metrics_server.listener), REQUESTS, **LIVE)
-    assert through_listener - before == sent
+    risen(lambda: _scrape(metrics_server.listener), before, (REQUESTS, LIVE, sent))
     for _ in range(6):  # each scrape on a new connection: both workers answer some
         scraped = _scrape(f"{base}/metrics", metrics_server.admin)
-        assert value(scraped, REQUESTS, **LIVE) - before == sent
+        assert value(scraped, REQUESTS, **LIVE) - value(before, REQUESTS, **LIVE) == sent
 
 
 def test_a_task_run_in_a_worker_process_is_counted_by_outcome(

@@ -4,15 +4,20 @@ before routing (the response cache's fast path, refusals, HEAD) included."""
 
 from __future__ import annotations
 
+import uuid
+from bisect import bisect_left
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import Histogram
 from sqlalchemy.orm import Session
 
 from cryptopredict.core.database import get_session
+from cryptopredict.core.instruments import HTTP_BUCKETS, HTTP_DURATION
+from cryptopredict.core.metrics import add_observations
 from tests.factories import Factory
-from tests.metrics_support import samples, scrape, value
+from tests.metrics_support import risen, samples, scrape
 
 REQUESTS = "cryptopredict_http_requests_total"
 DURATIONS = "cryptopredict_http_request_duration_seconds_count"
@@ -52,14 +57,14 @@ def test_requests_are_counted_under_their_route_template_never_the_raw_path(
     before = scrape(client, admin)
     for coin in ("bitcoin", "bitcoin", "no-such-coin"):
         client.get(f"/api/v1/prices/{coin}/history")
-    after = scrape(client, admin)
 
-    def rise(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
-
-    assert rise(REQUESTS, method="GET", route=HISTORY, status="200") == 2
-    assert rise(REQUESTS, method="GET", route=HISTORY, status="404") == 1
-    assert rise(DURATIONS, method="GET", route=HISTORY) == 3
+    after = risen(
+        lambda: scrape(client, admin),
+        before,
+        (REQUESTS, {"method": "GET", "route": HISTORY, "status": "200"}, 2),
+        (REQUESTS, {"method": "GET", "route": HISTORY, "status": "404"}, 1),
+        (DURATIONS, {"method": "GET", "route": HISTORY}, 3),
+    )
     routes = {sample.labels.get("route") for sample in samples(after)}
     assert not any("bitcoin" in route or "no-such-coin" in route for route in routes if route)
 
@@ -71,12 +76,13 @@ def test_unrouted_paths_share_one_label_and_odd_methods_are_other(
     for n in range(3):
         client.get(f"/no/such/path/{n}")
     client.request("BREW", "/health/live")
-    after = scrape(client, admin)
 
-    unmatched = {"method": "GET", "route": "unmatched", "status": "404"}
-    assert value(after, REQUESTS, **unmatched) - value(before, REQUESTS, **unmatched) == 3
-    brewed = {"method": "other", "route": "/health/live", "status": "405"}
-    assert value(after, REQUESTS, **brewed) - value(before, REQUESTS, **brewed) == 1
+    after = risen(
+        lambda: scrape(client, admin),
+        before,
+        (REQUESTS, {"method": "GET", "route": "unmatched", "status": "404"}, 3),
+        (REQUESTS, {"method": "other", "route": "/health/live", "status": "405"}, 1),
+    )
     assert not any("/no/such/path" in str(s.labels.get("route")) for s in samples(after))
 
 
@@ -86,12 +92,13 @@ def test_head_and_refusals_before_routing_are_counted_on_their_route(
     before = scrape(client, admin)
     assert client.head("/health/live").status_code == 200
     assert client.get("/api/v1/prices/bit%01coin/history").status_code == 422  # control char
-    after = scrape(client, admin)
 
-    head = {"method": "HEAD", "route": "/health/live", "status": "200"}
-    assert value(after, REQUESTS, **head) - value(before, REQUESTS, **head) == 1
-    refused = {"method": "GET", "route": HISTORY, "status": "422"}
-    assert value(after, REQUESTS, **refused) - value(before, REQUESTS, **refused) == 1
+    risen(
+        lambda: scrape(client, admin),
+        before,
+        (REQUESTS, {"method": "HEAD", "route": "/health/live", "status": "200"}, 1),
+        (REQUESTS, {"method": "GET", "route": HISTORY, "status": "422"}, 1),
+    )
 
 
 def _unreachable() -> Iterator[Session]:
@@ -111,9 +118,32 @@ def test_answers_from_the_cache_fast_path_are_counted(
     assert client.get(price).status_code == 200
     assert client.get(price + "&_=cache-buster").status_code == 200
     client.app.dependency_overrides[get_session] = lambda: db_session  # type: ignore[attr-defined]
-    after = scrape(client, admin)
 
-    labels = {"method": "GET", "route": "/api/v3/simple/price", "status": "200"}
-    assert value(after, REQUESTS, **labels) - value(before, REQUESTS, **labels) == 3
-    duration = {"method": "GET", "route": "/api/v3/simple/price"}
-    assert value(after, DURATIONS, **duration) - value(before, DURATIONS, **duration) == 3
+    price_route = {"method": "GET", "route": "/api/v3/simple/price"}
+    risen(
+        lambda: scrape(client, admin),
+        before,
+        (REQUESTS, price_route | {"status": "200"}, 3),
+        (DURATIONS, price_route, 3),
+    )
+
+
+def test_batched_observations_land_in_the_buckets_observe_would_use() -> None:
+    """The middleware writes requests once a second with `add_observations`; the histogram
+    must read as if each had been observed one by one."""
+    one_by_one = HTTP_DURATION().labels("GET", f"/observed/{uuid.uuid4().hex}")
+    batched = HTTP_DURATION().labels("GET", f"/batched/{uuid.uuid4().hex}")
+    durations = [0.0001, 0.0005, 0.003, 0.003, 0.7, 42.0]
+    buckets = [0] * (len(HTTP_BUCKETS) + 1)
+    for seconds in durations:
+        one_by_one.observe(seconds)
+        buckets[bisect_left(HTTP_BUCKETS, seconds)] += 1
+    add_observations(batched, sum(durations), buckets)
+
+    def read(child: Histogram) -> list[tuple[str, dict[str, str], float]]:
+        samples = child.collect()[0].samples
+        return [(s.name, s.labels, s.value) for s in samples if not s.name.endswith("_created")]
+
+    assert read(batched) == read(one_by_one)
+    with pytest.raises(ValueError, match="bucket counts"):
+        add_observations(batched, 1.0, [1])

@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import psutil
 
@@ -96,6 +97,40 @@ def histogram(
     return Instrument(make)
 
 
+def add_observations(histogram: Histogram, total: float, buckets: Sequence[int]) -> None:
+    """Add observations counted per bucket (one count per upper bound, +Inf last) with the
+    sum of their values to a labelled histogram, as `observe` would one by one, in one write
+    per bucket used. Uses the child's values (`_sum`, `_buckets`) of the pinned client; a
+    test compares the result with `observe`'s."""
+    if len(buckets) != len(histogram._buckets):
+        raise ValueError(f"{len(histogram._buckets)} bucket counts expected, got {len(buckets)}")
+    histogram._sum.inc(total)
+    for value, count in zip(histogram._buckets, buckets, strict=True):
+        if count:
+            value.inc(count)
+
+
+class Buffered(Protocol):
+    """A recorder that keeps values in memory and writes them to its metrics in batches."""
+
+    def flush(self) -> None:
+        """Write what is pending; safe from any thread."""
+
+
+_buffered: weakref.WeakSet[Buffered] = weakref.WeakSet()
+
+
+def flush_before_scrapes(source: Buffered) -> None:
+    """Have `source` flushed before each scrape this process answers, so a scrape sees all
+    this process recorded (other processes flush on their own schedule)."""
+    _buffered.add(source)
+
+
+def _flush_buffered() -> None:
+    for source in list(_buffered):
+        source.flush()
+
+
 # ---- runs sharing a directory of files ------------------------------------------------------
 
 
@@ -144,16 +179,19 @@ def enable_multiprocess(root: Path, role: str) -> Path:
 
 
 class _RunsCollector:
-    """Every live run's values under one root, merged as prometheus_client merges the files
-    of one directory."""
+    """The values of every live run under a root (and of this process's own directory,
+    however it was named), merged as prometheus_client merges the files of one directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, own: Path | None = None) -> None:
         self.root = root
+        self.own = own
 
     def collect(self) -> Iterable[Metric]:
         from prometheus_client.multiprocess import MultiProcessCollector
 
-        files = [str(path) for run in live_runs(self.root) for path in run.glob("*.db")]
+        _flush_buffered()
+        runs = {*live_runs(self.root), *([self.own] if self.own else [])}
+        files = [str(path) for run in sorted(runs) for path in run.glob("*.db")]
         merged: Iterable[Metric] = MultiProcessCollector.merge(  # type: ignore[no-untyped-call]
             files, accumulate=True
         )
@@ -166,15 +204,16 @@ def registry() -> CollectorRegistry:
     from prometheus_client import REGISTRY
 
     own = os.environ.get(MULTIPROC_ENV)
-    return runs_registry(Path(own).parent) if own else REGISTRY
+    return runs_registry(Path(own).parent, Path(own)) if own else REGISTRY
 
 
-def runs_registry(root: Path) -> CollectorRegistry:
-    """A registry of the live runs under `root`, their processes' values added up."""
+def runs_registry(root: Path, own: Path | None = None) -> CollectorRegistry:
+    """A registry of the live runs under `root` (and `own`), their processes' values added
+    up."""
     from prometheus_client import CollectorRegistry
 
     merged = CollectorRegistry(auto_describe=False)
-    merged.register(_RunsCollector(root))
+    merged.register(_RunsCollector(root, own))
     return merged
 
 
@@ -182,6 +221,7 @@ def exposition() -> bytes:
     """The text a scrape returns (`CONTENT_TYPE`)."""
     from prometheus_client import generate_latest
 
+    _flush_buffered()
     return generate_latest(registry())
 
 

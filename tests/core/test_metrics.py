@@ -48,6 +48,9 @@ def test_an_admin_gets_the_text_format_with_every_family_documented(
     assert REQUESTS in names and DURATIONS in names
     assert "# HELP cryptopredict_http_requests_total HTTP requests answered" in text
     assert "# TYPE cryptopredict_http_request_duration_seconds histogram" in text
+    documented = client.app.openapi()["paths"]["/metrics"]["get"]["responses"]  # type: ignore[attr-defined]
+    assert list(documented["200"]["content"]) == ["text/plain"]
+    assert all(list(documented[s]["content"]) == ["application/json"] for s in ("401", "403"))
 
 
 def test_requests_are_counted_under_their_route_template_never_the_raw_path(

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import psutil
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -135,7 +135,7 @@ def system_stats(_admin: AdminUser, settings: SettingsDep) -> SystemStats:
 
 @router.get(
     "/metrics",
-    response_class=PlainTextResponse,
+    response_class=Response,
     responses={
         200: {
             "description": "Metrics in the Prometheus text format.",

@@ -23,6 +23,7 @@ from bench import (
     import_prices,
     load,
     marketdata,
+    metrics,
     stream,
     tasks,
 )
@@ -39,6 +40,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "serving": ("Forecasts in service", forecast_serving.run),
     "tasks": ("Background tasks (Celery)", tasks.run),
     "stream": (f"Live stream: {stream.CLIENTS} clients", stream.run),
+    "metrics": ("Metrics recording", metrics.run),
 }
 TIME_LIMIT_SECONDS = 2400
 

@@ -35,6 +35,7 @@ from cryptopredict.forecasting.repository import ModelVersionRepository, Predict
 from cryptopredict.stream import service as stream_service
 from tests.conftest import SNAPSHOT_PRICES, need_service
 from tests.factories import Factory
+from tests.metrics_support import local, value
 
 DAY = dt.timedelta(days=1)
 DAYS = 500
@@ -593,11 +594,13 @@ def test_concurrent_promotions_of_one_horizon_leave_one_in_production(
             session.commit()
 
 
-def test_issuing_and_scoring_announce_the_forecast_on_the_live_stream(
+def test_issuing_announces_the_forecast_on_the_live_stream_and_counts_it(
     db_session: Session, model_settings: Settings, litecoin: tuple[Cryptocurrency, dt.datetime]
 ) -> None:
     coin, last_bar = litecoin
     _train(db_session, model_settings, coin)
+    name = "cryptopredict_forecasts_issued_total"
+    before = {h: value(local(), name, horizon=str(h), model="drift") for h in HORIZONS}
     log = stream_service.event_log(model_settings)
     assert isinstance(log, MemoryEventLog)  # no Redis configured: this process's own log
     events: list[Any] = []
@@ -615,3 +618,5 @@ def test_issuing_and_scoring_announce_the_forecast_on_the_live_stream(
     body = orjson.loads(event.data)
     assert body["reason"] == "issued" and body["coin"] == "litecoin"
     assert sorted(f["horizon"] for f in body["forecasts"]) == list(HORIZONS)
+    after = {h: value(local(), name, horizon=str(h), model="drift") for h in HORIZONS}
+    assert all(after[h] - before[h] == 1 for h in HORIZONS)  # one drift forecast per horizon

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,8 @@ class IssueReport:
     """What one issuing run did."""
 
     issued: int = 0
+    by_model: Counter[tuple[int, str]] = field(default_factory=Counter)
+    """New forecasts per (horizon, model kind)."""
     coins: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
@@ -178,8 +180,9 @@ def issue_for_coin(
     coin: Cryptocurrency,
     now: dt.datetime,
     interval: Interval = Interval.DAY,
-) -> int:
-    """Issue every horizon of `coin` from its newest closed bar; how many rows were new.
+) -> list[tuple[int, str]]:
+    """Issue every horizon of `coin` from its newest closed bar; the (horizon, model kind)
+    of each new forecast.
 
     Raises:
         NotFoundError: no production version or no closed bar to forecast from.
@@ -198,7 +201,7 @@ def issue_for_coin(
     origin = _newest_closed_bar(session, coin, interval, step.to_pytimedelta(), now)
     ledger = PredictionRepository(session)
     if origin is not None and ledger.issued_versions(coin.id, interval.value, origin) >= expected:
-        return 0  # this bar is issued already: the hourly rerun costs two queries
+        return []  # this bar is issued already: the hourly rerun costs two queries
     prices = closed_bars(
         load_prices(session=session, coin=coin, interval=interval), step=step, now=now
     )
@@ -291,7 +294,8 @@ def issue_forecasts(
             continue
         session.commit()
         report.coins += 1
-        report.issued += new
+        report.issued += len(new)
+        report.by_model.update(new)
         if new:
             report.issued_coins.append(coin.coingecko_id)
     return report

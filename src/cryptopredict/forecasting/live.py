@@ -65,6 +65,8 @@ class ScoringReport:
     demoted: list[dict[str, Any]] = field(default_factory=list)
     coin_ids: set[int] = field(default_factory=set)
     """Coins whose live records changed."""
+    records: list[tuple[ModelVersion, dict[str, Any]]] = field(default_factory=list)
+    """The live records recomputed, by version."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (a task's result)."""
@@ -296,6 +298,7 @@ def score_predictions(*, session: Session, now: dt.datetime) -> ScoringReport:
     records = refresh_live_records(session, groups, now)
     report.versions_updated = len(records)
     report.coin_ids = {coin_id for coin_id, _, _ in groups}
+    report.records = records
     for version, figures in records:
         if version.status is not ModelStatus.PRODUCTION or version.kind == NAIVE:
             continue

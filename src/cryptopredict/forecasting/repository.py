@@ -93,15 +93,17 @@ class PredictionRepository(Repository[Prediction]):
     model = Prediction
     sortable = frozenset({"origin_at", "target_at", "horizon", "model_kind", "issued_at"})
 
-    def issue(self, rows: Sequence[Mapping[str, Any]]) -> int:
+    def issue(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
         """Insert forecasts, skipping any already issued for the same (coin, interval,
-        horizon, version, origin): retries and concurrent issuers write each once. Returns
-        how many were new."""
+        horizon, version, origin): retries and concurrent issuers write each once. The
+        (horizon, model kind) of each new one."""
         if not rows:
-            return 0
+            return []
         statement = self.insert().on_conflict_do_nothing(index_elements=_ISSUE_KEY)
-        result = self.session.execute(statement.returning(Prediction.id), list(rows))
-        return len(result.all())
+        returning = statement.returning(Prediction.horizon, Prediction.model_kind)
+        return [
+            (row.horizon, row.model_kind) for row in self.session.execute(returning, list(rows))
+        ]
 
     def issued_versions(self, coin_id: int, interval: str, origin_at: dt.datetime) -> set[int]:
         """The versions that have issued a forecast of this coin from `origin_at`."""

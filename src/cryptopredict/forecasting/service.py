@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
+from cryptopredict.core import instruments
 from cryptopredict.core.cache import FORECASTS_NAMESPACE, ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
@@ -283,6 +284,8 @@ def issue_forecasts(
     report = issuing.issue_forecasts(
         session=session, settings=settings, coins=coins, now=now, interval=interval
     )
+    for (horizon, kind), count in sorted(report.by_model.items()):
+        instruments.forecasts_issued(count, horizon=horizon, model=kind)
     _announce(session, settings, report.issued_coins, "issued", now)
     return report
 
@@ -294,6 +297,18 @@ def score_predictions(
     (``live``; commits), then announce each coin whose live record changed on the stream."""
     report = live.score_predictions(session=session, now=now)
     found = coins_service.get_many_by_ids(session=session, ids=report.coin_ids)
+    instruments.predictions_scored(report.scored)
+    for version, figures in report.records:
+        coin = found.get(version.coin_id)
+        if coin is not None:
+            instruments.live_accuracy(
+                coin.coingecko_id,
+                version.horizon,
+                version.kind,
+                mae_ratio=figures["mae_ratio"],
+                coverage_80=(figures["coverage_80"] or {}).get("observed"),
+                coverage_95=(figures["coverage_95"] or {}).get("observed"),
+            )
     _announce(session, settings, [coin.coingecko_id for coin in found.values()], "scored", now)
     return report
 

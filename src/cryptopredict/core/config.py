@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     waits twice as long (jittered, capped at 10 minutes)."""
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=5)
     """How long a task taken by a worker that died stays invisible before redelivery."""
+    training_models: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Model kinds the scheduled retraining and the train trigger backtest (comma-separated,
+    e.g. `drift,arima,lightgbm`); empty: every shipped model. Naive always joins as the bar."""
     retention_5m_days: int = Field(default=7, ge=1)
     """5-minute points older than this are downsampled into hourly bars."""
     retention_1h_days: int = Field(default=90, ge=1)
@@ -109,7 +112,7 @@ class Settings(BaseSettings):
     without authentication: bind it to loopback or a private network. Unset: only admins
     read metrics, at `/metrics`."""
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "training_models", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         """Accept a comma-separated list, the natural form in an environment variable."""

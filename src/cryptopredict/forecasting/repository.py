@@ -443,3 +443,26 @@ class ModelVersionRepository(Repository[ModelVersion]):
     def archive(self, version: ModelVersion) -> ModelVersion:
         """Retire a version; a production version leaves its slot empty."""
         return self.update(version, status=ModelStatus.ARCHIVED)
+
+    def training_state(
+        self, coin_ids: Sequence[int], interval: str
+    ) -> dict[int, tuple[dt.datetime | None, frozenset[int]]]:
+        """Per coin: when its newest version was registered, and the horizons a version
+        serves (two grouped queries, whatever the number of coins)."""
+        unique = list(dict.fromkeys(coin_ids))
+        state: dict[int, tuple[dt.datetime | None, frozenset[int]]] = dict.fromkeys(
+            unique, (None, frozenset())
+        )
+        if not unique:
+            return state
+        scope = (ModelVersion.coin_id.in_(unique), ModelVersion.interval == interval)
+        newest = select(ModelVersion.coin_id, func.max(ModelVersion.created_at)).where(*scope)
+        serving = select(ModelVersion.coin_id, ModelVersion.horizon).where(
+            *scope, ModelVersion.status == ModelStatus.PRODUCTION
+        )
+        horizons: dict[int, set[int]] = {}
+        for coin_id, horizon in self.session.execute(serving):
+            horizons.setdefault(coin_id, set()).add(horizon)
+        for coin_id, created_at in self.session.execute(newest.group_by(ModelVersion.coin_id)):
+            state[coin_id] = (created_at, frozenset(horizons.get(coin_id, ())))
+        return state

@@ -21,17 +21,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
+from cryptopredict.coins.schemas import CatalogueOrder
 from cryptopredict.core import instruments
 from cryptopredict.core.cache import FORECASTS_NAMESPACE, ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.errors import AppError, ConflictError, NotFoundError
 from cryptopredict.forecasting import dataset, issuing, live, registry, serving, training
+from cryptopredict.forecasting.forecasters import forecaster_class
 from cryptopredict.forecasting.inputs import forecast_with
 from cryptopredict.forecasting.inputs import load_model as load_model  # re-exported
 from cryptopredict.forecasting.inputs import load_prices as load_prices  # re-exported
 from cryptopredict.forecasting.models import ModelEventKind, ModelStatus, ModelVersion
 from cryptopredict.forecasting.repository import ModelVersionRepository
+from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 from cryptopredict.stream import service as stream_service
 
@@ -428,3 +431,161 @@ def archive_model(
         cache.invalidate(FORECASTS_NAMESPACE)
         logger.info("model %d archived by %s", model_id, actor)
     return version
+
+
+# ---- retraining: which coins are due, and one coin trained on its stored series -----------
+
+
+@dataclass(frozen=True)
+class RetrainPlan:
+    """The tracked coins a retraining round trains, and those it leaves out.
+
+    Attributes:
+        min_rows: daily rows a coin needs (``TrainingConfig.minimum_rows``).
+        due: CoinGecko ids to train, best-ranked first: a default horizon has no production
+            version, or the newest version was registered before the round's cut-off.
+        too_short: ids with too little daily history, each with the reason.
+        up_to_date: ids trained since the cut-off.
+    """
+
+    min_rows: int
+    due: list[str]
+    too_short: dict[str, str]
+    up_to_date: list[str]
+
+
+def _is_due(
+    state: tuple[dt.datetime | None, frozenset[int]],
+    horizons: Sequence[int],
+    trained_before: dt.datetime | None,
+) -> bool:
+    """Whether a coin's models need training: a horizon unserved, or none newer than the
+    cut-off (None: always)."""
+    newest, serving = state
+    if trained_before is None or newest is None or not set(horizons) <= serving:
+        return True
+    return newest < trained_before
+
+
+def retrain_plan(
+    *,
+    session: Session,
+    trained_before: dt.datetime | None,
+    horizons: Sequence[int] = training.DEFAULT_HORIZONS,
+    config: training.TrainingConfig | None = None,
+    interval: Interval = Interval.DAY,
+) -> RetrainPlan:
+    """Which active coins with stored prices to train now (``RetrainPlan``). A coin's history
+    is the span of its stored series on the interval's grid (gaps are filled or refused by
+    the cleaning that training does)."""
+    min_rows = (config or training.TrainingConfig()).minimum_rows(horizons)
+    coins = coins_service.list_listings(
+        session=session,
+        order=CatalogueOrder.RANK,
+        active=True,
+        where=prices_service.has_prices,
+    )
+    extents = prices_service.extents(session=session, coin_ids=[coin.id for coin in coins])
+    step = dataset.interval_step(interval.value).to_pytimedelta()
+    enough = []
+    too_short: dict[str, str] = {}
+    for coin in coins:
+        extent = extents.get(coin.id, {}).get(interval)
+        rows = 0 if extent is None else (extent.last - extent.first) // step + 1
+        if rows < min_rows:
+            too_short[coin.coingecko_id] = f"{rows} {interval.value} rows, {min_rows} needed"
+        else:
+            enough.append(coin)
+    state = ModelVersionRepository(session).training_state(
+        [coin.id for coin in enough], interval.value
+    )
+    due: list[str] = []
+    up_to_date: list[str] = []
+    for coin in enough:
+        chosen = due if _is_due(state[coin.id], horizons, trained_before) else up_to_date
+        chosen.append(coin.coingecko_id)
+    return RetrainPlan(min_rows=min_rows, due=due, too_short=too_short, up_to_date=up_to_date)
+
+
+def needs_training(
+    *,
+    session: Session,
+    coin: Cryptocurrency,
+    trained_before: dt.datetime | None,
+    horizons: Sequence[int] = training.DEFAULT_HORIZONS,
+    interval: Interval = Interval.DAY,
+) -> bool:
+    """Whether one coin is due by the rule of ``retrain_plan`` (history aside)."""
+    state = ModelVersionRepository(session).training_state([coin.id], interval.value)
+    return _is_due(state[coin.id], horizons, trained_before)
+
+
+def train_stored(
+    *,
+    session: Session,
+    settings: Settings,
+    coin: Cryptocurrency,
+    interval: Interval = Interval.DAY,
+    config: training.TrainingConfig | None = None,
+) -> TrainingOutcome:
+    """``train`` on the coin's stored series with the configured model kinds
+    (``training_models``; every shipped one when empty).
+
+    The transaction that read the series is committed before the fit (the session keeps
+    its objects), so none stays open for the minutes a fit may take: PostgreSQL would hold
+    an idle transaction, and SQLite a read snapshot that could not become a write once
+    another connection has written. The versions are written in a new transaction, which
+    the caller commits.
+
+    Raises:
+        ValueError: an unknown model kind, or a series training cannot use (too short).
+        NotFoundError: no prices stored on the interval.
+    """
+    models = list(settings.training_models) or None
+    for kind in models or ():
+        forecaster_class(kind)  # an unknown kind fails before any work
+    prices = load_prices(session=session, coin=coin, interval=interval)
+    session.commit()
+    return train(
+        session=session,
+        settings=settings,
+        coin=coin,
+        prices=prices,
+        models=models,
+        interval=interval,
+        config=config,
+    )
+
+
+def _label(version: ModelVersion) -> str:
+    return f"{version.kind} v{version.version}"
+
+
+def outcome_summary(
+    outcome: TrainingOutcome, *, replaced: Sequence[ModelVersion] = ()
+) -> dict[str, Any]:
+    """A JSON-ready account of one coin's training: versions registered, the one promoted
+    per horizon, the production versions they replaced (archived, kept as fallbacks),
+    the models left out and the backtest's wall time."""
+    backtest = outcome.result.backtest
+    return {
+        "coin": outcome.coin.coingecko_id,
+        "versions_registered": len(outcome.versions),
+        "promoted": {str(v.horizon): _label(v) for v in outcome.promoted},
+        "replaced": {str(v.horizon): _label(v) for v in replaced},
+        "skipped_models": dict(backtest.skipped),
+        "backtest_seconds": round(backtest.seconds, 3),
+    }
+
+
+def production_versions(
+    *,
+    session: Session,
+    coin: Cryptocurrency,
+    horizons: Sequence[int] = training.DEFAULT_HORIZONS,
+    interval: Interval = Interval.DAY,
+) -> list[ModelVersion]:
+    """The versions serving a coin at these horizons now (those that have one)."""
+    repository = ModelVersionRepository(session)
+    found = [repository.production(coin.id, interval.value, h) for h in horizons]
+    return [version for version in found if version is not None]

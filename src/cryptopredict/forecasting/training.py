@@ -177,6 +177,19 @@ class TrainingConfig:
         """Origins forecast per fit for a model kind."""
         return int(self.refit_every_by_kind.get(kind, self.backtest.refit_every))
 
+    def minimum_rows(
+        self, horizons: Sequence[int] = DEFAULT_HORIZONS, features: FeatureConfig | None = None
+    ) -> int:
+        """The fewest rows a series needs for training at these horizons: the features'
+        warm-up, then the shortest walk-forward backtest (a shorter series raises
+        ``NotEnoughDataError``; costly models may still be left out of a short one)."""
+        return minimum_rows(
+            horizons,
+            first_row=(features or FeatureConfig()).warm_up(),
+            min_train_rows=self.backtest.min_train_rows,
+            min_test_origins=self.backtest.min_test_origins,
+        )
+
 
 def min_history_rows(
     horizons: Sequence[int] = DEFAULT_HORIZONS, config: TrainingConfig | None = None

@@ -48,6 +48,7 @@ from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
 from cryptopredict.stream.router import router as stream_router
 from cryptopredict.tasks import service as tasks_service
+from cryptopredict.tasks.forecast_triggers import router as forecast_triggers_router
 from cryptopredict.tasks.router import router as tasks_router
 from cryptopredict.tasks.sync_triggers import router as sync_triggers_router
 
@@ -91,6 +92,7 @@ def _api_router() -> APIRouter:
         models_router,
         monitoring_router,
         sync_runs_router,
+        forecast_triggers_router,
         tasks_router,
         system_router,
         stream_router,

@@ -143,7 +143,10 @@ def test_a_queued_task_is_revoked_and_workers_and_queues_show_the_load(
     assert workers["mode"] == "embedded"
     (worker,) = workers["workers"]
     assert (worker["alive"], worker["active"], worker["reserved"]) == (True, 1, 1)
-    assert api.get("/api/v1/tasks/queues", headers=admin).json()["queues"] == {"embedded": 1}
+    assert api.get("/api/v1/tasks/queues", headers=admin).json()["queues"] == {
+        "embedded": 1,
+        "embedded.training": 0,
+    }
 
     revoked = api.post(f"/api/v1/tasks/runs/{waiting}/revoke", headers=admin).json()
     assert revoked == {"task_id": waiting, "revoked": True, "state": "revoked"}
@@ -153,7 +156,10 @@ def test_a_queued_task_is_revoked_and_workers_and_queues_show_the_load(
     sample_jobs.gate.set()
     assert settled(api, admin, blocker)["state"] == "succeeded"
     assert settled(api, admin, waiting)["state"] == "revoked"
-    assert api.get("/api/v1/tasks/queues", headers=admin).json()["queues"] == {"embedded": 0}
+    assert api.get("/api/v1/tasks/queues", headers=admin).json()["queues"] == {
+        "embedded": 0,
+        "embedded.training": 0,
+    }
 
 
 def test_the_server_runs_the_schedule_itself_only_without_redis_or_when_asked(

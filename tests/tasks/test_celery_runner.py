@@ -16,7 +16,7 @@ from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database
 from cryptopredict.core.errors import ServiceUnavailableError
 from cryptopredict.tasks import service
-from cryptopredict.tasks.celery_app import QUEUE
+from cryptopredict.tasks.celery_app import QUEUE, QUEUES
 from cryptopredict.tasks.celery_runner import CeleryRunner
 from cryptopredict.tasks.errors import UnknownTaskError
 from cryptopredict.tasks.execution import InvalidArgumentsError
@@ -82,14 +82,14 @@ def test_submit_refuses_unknown_tasks_and_bad_arguments(runner: CeleryRunner) ->
         runner.submit("no_such_task")
     with pytest.raises(InvalidArgumentsError):
         runner.submit("sync_specific_cryptocurrency", {"coin_id": "bitcoin", "days": 0})
-    assert runner.queues() == {QUEUE: 0}  # nothing was published
+    assert runner.queues() == dict.fromkeys(QUEUES, 0)  # nothing was published
 
 
 def test_queued_tasks_are_counted_and_revoked_before_they_start(
     processes: Processes, runner: CeleryRunner
 ) -> None:
     ids = [runner.submit("health_check") for _ in range(3)]
-    assert runner.queues() == {QUEUE: 3}
+    assert runner.queues() == dict.fromkeys(QUEUES, 0) | {QUEUE: 3}
     assert runner.workers() == []
     assert runner.revoke(ids[0]) is True
     status = runner.status(ids[0])
@@ -99,7 +99,7 @@ def test_queued_tasks_are_counted_and_revoked_before_they_start(
     for task_id in ids[1:]:
         wait_for(lambda t=task_id: finished(runner, t), timeout=30, what="queued tasks")
         assert finished(runner, task_id) == TaskState.SUCCEEDED
-    assert runner.queues() == {QUEUE: 0}
+    assert runner.queues() == dict.fromkeys(QUEUES, 0)
     status = runner.status(ids[0])
     assert status is not None and status.state == TaskState.REVOKED  # never ran
     assert runner.revoke(ids[1]) is False  # finished tasks are not revoked

@@ -252,10 +252,10 @@ def test_a_queued_task_can_be_revoked_and_workers_and_queues_show_the_load(
 
     (worker,) = runner.workers()
     assert (worker.alive, worker.active, worker.reserved) == (True, 1, 1)
-    assert runner.queues() == {"embedded": 1}
+    assert runner.queues() == {"embedded": 1, "embedded.training": 0}
     assert runner.revoke(waiting) is True
     assert runner.revoke(blocker) is False  # running: it goes on
-    assert runner.queues() == {"embedded": 0}
+    assert runner.queues() == {"embedded": 0, "embedded.training": 0}
 
     sample_jobs.gate.set()
     _wait_for(lambda: runner.status(blocker).state == TaskState.SUCCEEDED)  # type: ignore[union-attr]

@@ -12,14 +12,19 @@ runner. What Celery adds is delivery:
   kinds take a lock, so a second delivery never writes a row twice;
 - one task at a time per worker process (``worker_prefetch_multiplier=1``), so a long sync
   never holds a queue of short tasks hostage;
+- a kind with a queue of its own (``TaskSpec.queue``: training) goes to
+  ``cryptopredict.<queue>``; every worker consumes every queue, and Redis hands a free
+  worker process the queues' messages in turn, so a long line of training runs never keeps
+  a sync waiting for more than one run;
 - the spec's time limit as Celery's hard limit, with a soft limit a little before it so the
   run is recorded as failed rather than vanishing;
 - retries of temporary errors only (``TemporaryTaskError``), at most the spec's
   ``max_retries``, after the jittered exponential backoff ``execute`` asks for
   (``errors.retry_delay``, the embedded runner's too);
 - beat sends each periodic kind once per period (``task_period_overrides`` replace periods),
-  and only the beat that holds the beat lock in Redis sends anything: a second beat started
-  by mistake waits as a standby and takes over when the first one stops.
+  and the kinds marked ``at_start`` also once when it takes the lead; only the beat that
+  holds the beat lock in Redis sends anything: a second beat started by mistake waits as a
+  standby and takes over when the first one stops.
 
 ``celery -A cryptopredict.tasks.celery_app worker`` finds ``app``, built on first access from
 ``get_settings()``; code that has its own ``Settings`` calls ``create_celery(settings)``.
@@ -33,6 +38,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +46,7 @@ import redis
 from celery import Celery, Task, signals
 from celery.beat import PersistentScheduler
 from celery.exceptions import TimeLimitExceeded
+from kombu.entity import Queue
 
 from cryptopredict.core.config import Settings, get_settings
 from cryptopredict.tasks.runner import period_of
@@ -72,6 +79,15 @@ class CryptoCelery(Celery):  # type: ignore[misc]  # celery ships no type inform
     """A Celery app that knows the settings it was built from."""
 
     settings: Settings
+
+
+def queue_of(spec: TaskSpec) -> str:
+    """The Celery queue a task kind's runs go to."""
+    return QUEUE if spec.queue is None else f"{QUEUE}.{spec.queue}"
+
+
+QUEUES = tuple(dict.fromkeys([QUEUE, *(queue_of(spec) for spec in SCHEDULE)]))
+"""Every queue, the main one first; workers consume them all."""
 
 
 # ---- schedule ---------------------------------------------------------------------------
@@ -153,6 +169,8 @@ def create_celery(settings: Settings) -> CryptoCelery:
         enable_utc=True,
         timezone="UTC",
         task_default_queue=QUEUE,
+        task_queues=[Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
+        task_routes={spec.name: {"queue": queue_of(spec)} for spec in SCHEDULE if spec.queue},
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_track_started=True,
@@ -249,7 +267,8 @@ def build_job_context(settings: Settings) -> JobContext:
 
 def _job_context(celery: CryptoCelery) -> JobContext:
     """The job context of this process, made on first use: prefork children build their own
-    database pool after the fork, never sharing the parent's sockets."""
+    database pool after the fork, never sharing the parent's sockets. Jobs that queue
+    further runs do so as the API does (``CeleryRunner.submit``)."""
     pid = os.getpid()
     found = _contexts.get(pid)
     if found is None:
@@ -257,9 +276,28 @@ def _job_context(celery: CryptoCelery) -> JobContext:
             found = _contexts.get(pid)
             if found is None:
                 found = build_job_context(celery.settings)
+                found.submit = _submitter(celery, found)
                 _contexts.clear()  # an entry inherited from the parent is never used
                 _contexts[pid] = found
     return found
+
+
+def _submitter(
+    celery: CryptoCelery, context: JobContext
+) -> Callable[[str, Mapping[str, Any]], str]:
+    """`JobContext.submit` in a worker: a Celery runner on this process's app, made on first
+    use."""
+    made: list[Any] = []
+
+    def submit(name: str, kwargs: Mapping[str, Any]) -> str:
+        if not made:
+            from cryptopredict.tasks.celery_runner import CeleryRunner
+
+            made.append(CeleryRunner(celery, context))
+        task_id: str = made[0].submit(name, kwargs)
+        return task_id
+
+    return submit
 
 
 @signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
@@ -403,7 +441,22 @@ class LeaderScheduler(PersistentScheduler):  # type: ignore[misc]
             super().setup_schedule()
             self._heap = None
             self._leading = True
+            self._send_at_start()
         return float(min(super().tick(*args, **kwargs), BEAT_LOOP_SECONDS))
+
+    def _send_at_start(self) -> None:
+        """Send the periodic kinds marked `at_start` once, now that this beat leads."""
+        settings: Settings = self.app.settings
+        for spec in SCHEDULE:
+            every = period_of(spec, settings)
+            if not spec.at_start or every is None:
+                continue
+            try:
+                self.app.tasks[spec.name].apply_async(expires=every.total_seconds())
+            except Exception as exc:  # kombu/redis raise several unrelated types
+                logger.warning("beat: could not send %s at start (%s)", spec.name, exc)
+            else:
+                logger.info("beat: sent %s at start", spec.name)
 
     def _stand_down(self) -> None:
         """Close the schedule file and stop sending."""

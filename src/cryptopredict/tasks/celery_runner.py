@@ -11,7 +11,7 @@
   the lock expires, while letting it finish costs at most its time limit;
 - ``workers`` asks the workers over the broker (ping, then active and reserved), and is
   empty, not an error, while Redis or every worker is down;
-- ``queues`` counts the messages waiting in Redis (``LLEN`` of the queue's priority lists);
+- ``queues`` counts the messages waiting in Redis per queue (``LLEN`` of its priority lists);
 - ``schedule`` is the stored schedule: last run from ``TaskRun``, next one period later.
 """
 
@@ -29,7 +29,7 @@ from sqlalchemy import func
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.errors import ServiceUnavailableError
-from cryptopredict.tasks.celery_app import QUEUE, CryptoCelery, create_celery
+from cryptopredict.tasks.celery_app import QUEUES, CryptoCelery, create_celery
 from cryptopredict.tasks.execution import resolve, validate_kwargs
 from cryptopredict.tasks.jobs import JobContext
 from cryptopredict.tasks.models import TaskRun, TaskState
@@ -155,7 +155,9 @@ class CeleryRunner:
     def queues(self) -> dict[str, int]:
         """Messages waiting in Redis, per queue; empty while Redis is down."""
         keys = [
-            QUEUE if step == 0 else f"{QUEUE}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS
+            name if step == 0 else f"{name}{PRIORITY_SEPARATOR}{step}"
+            for name in QUEUES
+            for step in PRIORITY_STEPS
         ]
         try:
             pipeline = self._redis.pipeline(transaction=False)
@@ -165,7 +167,11 @@ class CeleryRunner:
         except redis.RedisError as exc:
             logger.warning("queues: Redis unreachable (%s)", type(exc).__name__)
             return {}
-        return {QUEUE: sum(int(length) for length in lengths)}
+        steps = len(PRIORITY_STEPS)
+        return {
+            name: sum(int(length) for length in lengths[index * steps : (index + 1) * steps])
+            for index, name in enumerate(QUEUES)
+        }
 
     def schedule(self) -> list[ScheduleEntry]:
         """Every task kind with its newest run and the next one a period later (beat keeps

@@ -2,13 +2,16 @@
 
 ``EmbeddedRunner`` runs submitted tasks on a few daemon threads through ``execute`` (lock,
 ``TaskRun`` record, job), retries temporary failures after the backoff ``execute`` asks for
-(``errors.retry_delay``, as Celery does), and cancels tasks that have not started.
+(``errors.retry_delay``, as Celery does), and cancels tasks that have not started. A kind
+with a queue of its own (``TaskSpec.queue``: training) waits in that queue for a thread of
+its own, so a long line of its runs never holds up the syncs.
 ``EmbeddedScheduler`` is one thread that submits every periodic task of ``SCHEDULE`` (periods
 from ``task_period_overrides``) to the runner:
 
 - the next run of a kind is one period after its newest recorded run, so a restart neither
   reruns everything at once nor forgets a run that fell due while the server was down (that
-  one runs once, soon after start, kinds staggered a few seconds apart);
+  one runs once, soon after start, kinds staggered a few seconds apart); a kind marked
+  ``at_start`` runs soon after every start;
 - a kind whose previous run is still queued, running or waiting for a retry is not submitted
   again (no pile-up behind a slow run); its lock also keeps out runs from the API;
 - a run that fails is recorded as failed and changes nothing about the next one;
@@ -57,6 +60,11 @@ QUEUE_NAME = "embedded"
 SHUTDOWN_GRACE_SECONDS = 5.0
 
 
+def _queue_name(lane: str | None) -> str:
+    """How `queues()` names a queue: `embedded`, or `embedded.<queue>`."""
+    return QUEUE_NAME if lane is None else f"{QUEUE_NAME}.{lane}"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -76,6 +84,11 @@ class _Item:
     kwargs: dict[str, Any]
     attempt: int = 1
 
+    @property
+    def queue(self) -> str | None:
+        """The queue it waits in (None: the main one)."""
+        return self.spec.queue
+
 
 class EmbeddedRunner:
     """Runs tasks on daemon threads of this process (threads start on first use)."""
@@ -89,18 +102,23 @@ class EmbeddedRunner:
         threads: int = 2,
         tasks: Mapping[str, TaskSpec] | None = None,
     ) -> None:
-        """`tasks` maps names to specs (the schedule's by default)."""
+        """`tasks` maps names to specs (the schedule's by default); `threads` serve the main
+        queue, one more each queue of its own that a kind names."""
         self.context = context
         self.threads = threads
         self.tasks = dict(tasks) if tasks is not None else {s.name: s for s in SCHEDULE}
         self.worker_name = f"{WORKER_PREFIX}{socket.gethostname()}:{os.getpid()}"
         self.scheduler: EmbeddedScheduler | None = None
-        self._queue: queue.Queue[_Item | None] = queue.Queue()
+        self.lanes: dict[str | None, int] = {None: threads}
+        self.lanes |= {spec.queue: 1 for spec in self.tasks.values() if spec.queue is not None}
+        self._queues: dict[str | None, queue.Queue[_Item | None]] = {
+            lane: queue.Queue() for lane in self.lanes
+        }
         self._guard = threading.Lock()
         self._waiting: dict[str, _Item] = {}
         self._running: dict[str, _Item] = {}
         self._retries: dict[str, threading.Timer] = {}
-        self._workers: list[threading.Thread] = []
+        self._workers: dict[str | None, list[threading.Thread]] = {lane: [] for lane in self.lanes}
         self._closed = False
 
     # ---- TaskRunner -----------------------------------------------------------------------
@@ -141,7 +159,8 @@ class EmbeddedRunner:
     def workers(self) -> list[WorkerInfo]:
         """This process, as the one worker."""
         with self._guard:
-            alive = not self._closed and all(thread.is_alive() for thread in self._workers)
+            threads = [thread for lane in self._workers.values() for thread in lane]
+            alive = not self._closed and all(thread.is_alive() for thread in threads)
             return [
                 WorkerInfo(
                     name=self.worker_name,
@@ -152,9 +171,10 @@ class EmbeddedRunner:
             ]
 
     def queues(self) -> dict[str, int]:
-        """Tasks waiting for a thread."""
+        """Tasks waiting for a thread, per queue (`embedded`, `embedded.<queue>`)."""
         with self._guard:
-            return {QUEUE_NAME: len(self._waiting)}
+            waiting = [item.queue for item in self._waiting.values()]
+        return {_queue_name(lane): waiting.count(lane) for lane in self.lanes}
 
     def schedule(self) -> list[ScheduleEntry]:
         """Every task kind; next runs as the scheduler plans them when it runs here."""
@@ -174,17 +194,21 @@ class EmbeddedRunner:
             self._waiting.clear()
             timers = list(self._retries.items())
             self._retries.clear()
-            workers = list(self._workers)
+            workers = {lane: list(threads) for lane, threads in self._workers.items()}
         for _, timer in timers:
             timer.cancel()
         for task_id in waiting:
             self._mark_revoked(task_id, "the server stopped before it ran")
         for task_id, _ in timers:  # its retry will not come: the attempt stays failed
             self._mark_revoked(task_id, None, state=TaskState.FAILED)
-        for _ in workers:
-            self._queue.put(None)
-        for thread in workers:
-            thread.join(grace_seconds / max(1, len(workers)))
+        for lane, threads in workers.items():
+            for _ in threads:
+                self._queues[lane].put(None)
+        everyone = [thread for threads in workers.values() for thread in threads]
+        for thread in everyone:
+            thread.join(grace_seconds / max(1, len(everyone)))
+        if self.context.offload is not None:  # a training still running there fails now
+            self.context.offload.close()
 
     # ---- bookkeeping for the scheduler ----------------------------------------------------
 
@@ -229,24 +253,26 @@ class EmbeddedRunner:
     # ---- internals ------------------------------------------------------------------------
 
     def _enqueue(self, item: _Item) -> None:
+        lane = item.queue if item.queue in self.lanes else None
         with self._guard:
             if self._closed:
                 raise RuntimeError("the embedded task runner is closed")
             self._retries.pop(item.task_id, None)
             self._waiting[item.task_id] = item
-            missing = self.threads - sum(thread.is_alive() for thread in self._workers)
-            for index in range(missing):
+            workers = [thread for thread in self._workers[lane] if thread.is_alive()]
+            prefix = "cryptopredict-task" if lane is None else f"cryptopredict-{lane}"
+            for index in range(self.lanes[lane] - len(workers)):
                 thread = threading.Thread(
-                    target=self._work, name=f"cryptopredict-task-{index}", daemon=True
+                    target=self._work, args=(lane,), name=f"{prefix}-{index}", daemon=True
                 )
                 thread.start()
-                self._workers.append(thread)
-            self._workers = [thread for thread in self._workers if thread.is_alive()]
-        self._queue.put(item)
+                workers.append(thread)
+            self._workers[lane] = workers
+        self._queues[lane].put(item)
 
-    def _work(self) -> None:
+    def _work(self, lane: str | None) -> None:
         while True:
-            item = self._queue.get()
+            item = self._queues[lane].get()
             if item is None:
                 return
             with self._guard:
@@ -432,6 +458,8 @@ class EmbeddedScheduler:
             soonest = now + index * self.stagger
             previous = newest.get(spec.name)
             due = soonest if previous is None else previous + self.periods[spec.name]
+            if spec.at_start:
+                due = min(due, soonest)
             plan[spec.name] = soonest if due < now else due
         with self._guard:
             self._next = plan

@@ -48,6 +48,7 @@ from cryptopredict.tasks.schedule import SCHEDULE
 
 if TYPE_CHECKING:
     from cryptopredict.marketdata.models import SyncRun
+    from cryptopredict.tasks.isolation import ChildProcess
 
 Intervals = Annotated[list[Interval], Field(min_length=1)] | None
 """Which intervals a history sync fills; None: all of them (5m, 1h, 1d)."""
@@ -71,6 +72,12 @@ class JobContext:
         guards: shared limiter and breaker; None builds fresh ones per run (with Redis their
             state lives in Redis anyway, and its asyncio clients must not cross event loops).
         clock: the current instant (retention cut-offs).
+        submit: queues another task run through the process's runner (`submit(name,
+            kwargs) -> task id`), for jobs that fan out (one training run per coin); None
+            where no runner is at hand.
+        offload: where CPU-heavy work runs; None: in the job's own thread (a Celery worker
+            process). The server passes a child process, so training never competes with
+            its requests for the GIL.
     """
 
     settings: Settings
@@ -79,6 +86,8 @@ class JobContext:
     locks: TaskLocks
     guards: marketdata_service.Guards | None = None
     clock: Callable[[], dt.datetime] = field(default=utcnow)
+    submit: Callable[[str, Mapping[str, Any]], str] | None = None
+    offload: ChildProcess | None = None
 
     @property
     def cache(self) -> ResponseCache:

@@ -37,6 +37,11 @@ class TaskSpec:
         lock_args: narrow the lock to runs with the same values of these arguments (one
             coin's sync does not keep out another coin's); empty: one lock for the kind.
         job: ``"module:function"`` of the job, imported when first run.
+        queue: None: the main queue; a name: a queue of its own, so its long runs never hold
+            up the others (Celery routes it to ``cryptopredict.<queue>``, which every worker
+            also consumes; the embedded runner gives it a thread of its own).
+        at_start: also run once when a scheduler starts (the embedded one, or the Celery beat
+            that takes the lead), not only one period after the newest run.
     """
 
     name: str
@@ -47,6 +52,8 @@ class TaskSpec:
     exclusive: bool = True
     job: str = ""
     lock_args: tuple[str, ...] = ()
+    queue: str | None = None
+    at_start: bool = False
 
     def __post_init__(self) -> None:
         if not self.job:
@@ -63,6 +70,8 @@ class TaskSpec:
 
 COIN = ("coin_id",)
 """`lock_args` of a per-coin task kind."""
+TRAINING_JOBS = "cryptopredict.tasks.training_jobs"
+TRAINING_QUEUE = "training"
 
 SCHEDULE: tuple[TaskSpec, ...] = (
     TaskSpec("sync_all_prices", 5 * MINUTE, "Latest prices of every tracked coin", 120),
@@ -74,6 +83,23 @@ SCHEDULE: tuple[TaskSpec, ...] = (
     # Hourly: a daily bar is forecast from within the hour its history sync stores it.
     TaskSpec("issue_forecasts", HOUR, "Issue forecasts from each coin's newest closed bar", 900),
     TaskSpec("score_predictions", HOUR, "Score forecasts whose target bar has closed", 900),
+    TaskSpec(
+        "retrain_models",
+        ONE_DAY,
+        "Queue the training of every tracked coin with enough history whose models are due",
+        300,
+        job=f"{TRAINING_JOBS}:retrain_models",
+        at_start=True,
+    ),
+    TaskSpec(
+        "train_coin_models",
+        None,
+        "Backtest, select, train and promote one coin's forecasting models",
+        1800,
+        lock_args=COIN,
+        job=f"{TRAINING_JOBS}:train_coin_models",
+        queue=TRAINING_QUEUE,
+    ),
 )
 
 TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in SCHEDULE}

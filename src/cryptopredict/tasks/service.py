@@ -27,6 +27,7 @@ from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.tasks.embedded import EmbeddedRunner, EmbeddedScheduler
 from cryptopredict.tasks.errors import UnknownTaskError
 from cryptopredict.tasks.execution import InvalidArgumentsError
+from cryptopredict.tasks.isolation import ChildProcess
 from cryptopredict.tasks.jobs import JobContext, sync_run_id
 from cryptopredict.tasks.locks import TaskLocks
 from cryptopredict.tasks.models import TaskRun, TaskState
@@ -59,13 +60,16 @@ def should_schedule(settings: Settings) -> bool:
 
 def server_job_context(state: Any, settings: Settings) -> JobContext:
     """Jobs in the server see its database, its response cache (so its readers see new
-    prices at once) and, without Redis, its CoinGecko guards."""
+    prices at once) and, without Redis, its CoinGecko guards; they queue further runs on
+    the server's runner, and train in a child process (started on first use)."""
     return JobContext(
         settings=settings,
         database=state.database,
         cache_source=lambda: state.cache,
         locks=TaskLocks(getattr(state, "redis", None), directory=settings.data_dir / "locks"),
         guards=None if settings.redis_url else marketdata_service.app_guards(state, settings),
+        submit=lambda name, kwargs: app_runner(state, settings).submit(name, kwargs),
+        offload=ChildProcess(name="cryptopredict-training"),
     )
 
 

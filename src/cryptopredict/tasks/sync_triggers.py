@@ -15,12 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from cryptopredict.auth.dependencies import AdminUser
+from cryptopredict.core.config import Settings
 from cryptopredict.core.dependencies import SessionDep, SettingsDep
 from cryptopredict.core.errors import AppError, ConflictError, error_responses
 from cryptopredict.core.validation import PlainBoolean, PlainNumber
 from cryptopredict.marketdata import service as marketdata_service
 from cryptopredict.marketdata.schemas import SyncRunRead
 from cryptopredict.tasks import service
+from cryptopredict.tasks.runner import TaskRunner
 from cryptopredict.tasks.schemas import (
     TASK_STATUS_ROUTE,
     DiscoverRequest,
@@ -73,9 +75,7 @@ class SyncTrigger:
     async def run(self, task: str, args: dict[str, Any]) -> SyncRunRead | TaskAccepted:
         """Hand the sync to the task runner and answer as asked (class docstring); a run
         skipped for another holding the lock, or revoked, is a 409 when waited for."""
-        runner = service.app_runner(self.request.app.state, self.settings)
-        task_id = await asyncio.to_thread(service.trigger, runner=runner, name=task, args=args)
-        link = str(self.request.app.url_path_for(TASK_STATUS_ROUTE, task_id=task_id))
+        runner, task_id, link = await queue_task(self.request, self.settings, task, args)
         if self.wait:
             if self.session.get_transaction() is not None:  # no idle connection while waiting
                 await asyncio.to_thread(self.session.close)
@@ -96,11 +96,27 @@ class SyncTrigger:
                 )
                 self.response.status_code = status.HTTP_200_OK
                 return SyncRunRead.model_validate(run)
-        now = await asyncio.to_thread(service.get, runner=runner, task_id=task_id)
-        self.response.headers["Location"] = link
-        return TaskAccepted(
-            **TaskStatusRead.model_validate(now).model_dump(), mode=runner.mode, status_url=link
-        )
+        return await accepted(self.response, runner, task_id, link)
+
+
+async def queue_task(
+    request: Request, settings: Settings, task: str, args: dict[str, Any]
+) -> tuple[TaskRunner, str, str]:
+    """Hand a run to the application's task runner: the runner, the task id and the link
+    to its status."""
+    runner = service.app_runner(request.app.state, settings)
+    task_id = await asyncio.to_thread(service.trigger, runner=runner, name=task, args=args)
+    return runner, task_id, str(request.app.url_path_for(TASK_STATUS_ROUTE, task_id=task_id))
+
+
+async def accepted(response: Response, runner: TaskRunner, task_id: str, link: str) -> TaskAccepted:
+    """The `202` answer of a trigger: the task's status now, and its link (also as
+    `Location`)."""
+    now = await asyncio.to_thread(service.get, runner=runner, task_id=task_id)
+    response.headers["Location"] = link
+    return TaskAccepted(
+        **TaskStatusRead.model_validate(now).model_dump(), mode=runner.mode, status_url=link
+    )
 
 
 SyncTriggerDep = Annotated[SyncTrigger, Depends()]

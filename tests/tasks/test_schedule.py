@@ -4,13 +4,14 @@ adding a kind is one `TaskSpec` line that the runner, scheduler and API all pick
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import inspect
 import time
 
 import pytest
 
 from cryptopredict.core.timegrid import ONE_DAY
-from cryptopredict.tasks import jobs
+from cryptopredict.tasks import jobs, training_jobs
 from cryptopredict.tasks.embedded import EmbeddedRunner, EmbeddedScheduler
 from cryptopredict.tasks.execution import validate_kwargs
 from cryptopredict.tasks.jobs import JobContext
@@ -21,9 +22,11 @@ from cryptopredict.tasks.schedule import HOUR, MINUTE, SCHEDULE, TASKS, TaskSpec
 
 def test_every_kind_has_a_job_of_its_name_and_periodic_kinds_need_no_arguments() -> None:
     for spec in SCHEDULE:
-        assert spec.job == f"cryptopredict.tasks.jobs:{spec.name}"
-        assert callable(getattr(jobs, spec.name))
-        parameters = inspect.signature(getattr(jobs, spec.name)).parameters
+        module, _, name = spec.job.partition(":")
+        assert name == spec.name and module in (jobs.__name__, training_jobs.__name__)
+        job = getattr(importlib.import_module(module), name)
+        assert callable(job)
+        parameters = inspect.signature(job).parameters
         assert set(spec.lock_args) <= set(parameters) - {"context"}
         if spec.every is not None:
             validate_kwargs(spec, {})
@@ -34,6 +37,7 @@ def test_every_kind_has_a_job_of_its_name_and_periodic_kinds_need_no_arguments()
         "cleanup_old_data": 7 * ONE_DAY,
         "issue_forecasts": HOUR,
         "score_predictions": HOUR,
+        "retrain_models": ONE_DAY,
     }
     assert get_spec("health_check") is TASKS["health_check"]
     with pytest.raises(KeyError, match="known: "):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,12 +21,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
 from cryptopredict.core.config import Settings
-from cryptopredict.core.database import Database, utcnow
+from cryptopredict.core.database import Database, create_db_engine, utcnow
 from cryptopredict.forecasting import service as forecasting_service
 from cryptopredict.forecasting import training
 from cryptopredict.main import create_app
@@ -41,6 +44,7 @@ from cryptopredict.tasks.runner import TaskStatus
 from cryptopredict.tasks.schedule import HOUR, SCHEDULE, TaskSpec
 from tests.conftest import SNAPSHOT_PRICES
 from tests.factories import Factory
+from tests.serving import server_env, serving
 from tests.tasks import child_functions
 from tests.tasks.api_support import admin, factory, settled
 
@@ -375,3 +379,41 @@ def test_the_train_trigger_queues_a_run_that_trains_in_a_child_process(
     runner = tasks_service.app_runner(api.app.state, api.app.state.settings)  # type: ignore[attr-defined]
     assert isinstance(runner, EmbeddedRunner) and runner.context.offload is not None
     assert runner.context.offload.pid not in (None, os.getpid())
+
+
+# ---- first start ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_fresh_server_trains_the_snapshot_coins_by_itself(tmp_path: Path) -> None:
+    """`make run` on a fresh SQLite database: import the snapshot, serve, nothing else."""
+    settings = {
+        "CRYPTOPREDICT_TRAINING_MODELS": "drift",
+        "CRYPTOPREDICT_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3",  # nothing listens
+    }
+    subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "cryptopredict.cli", "import-prices", "--snapshot"],
+        env=server_env(tmp_path, settings),
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    database = Database(create_db_engine(f"sqlite:///{tmp_path / 'cryptopredict.db'}"))
+    coins = [path.stem for path in SNAPSHOT_PRICES.glob("*.csv")]
+    try:
+        with serving(tmp_path, settings) as served:
+            assert served.wait_until_live(), served.log.read_text(errors="replace")
+            assert all(_serving(database, coin) == {} for coin in coins)  # start did not wait
+
+            def trained() -> bool:
+                return all(len(_serving(database, coin)) == 3 for coin in coins)
+
+            _wait(trained, timeout=240)
+            assert httpx.get(f"{served.base}/health/live", timeout=5).status_code == 200
+        with database.session_factory() as session:
+            runs = TaskRunRepository(session).list(filters={"task": "train_coin_models"})
+            assert sorted(run.args["coin_id"] for run in runs) == sorted(coins)
+            assert {run.status for run in runs} == {TaskState.SUCCEEDED}
+        assert "Traceback" not in served.log.read_text(errors="replace")
+    finally:
+        database.dispose()

@@ -24,6 +24,7 @@ from bench import (
     load,
     marketdata,
     metrics,
+    retrain,
     stream,
     tasks,
 )
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "tasks": ("Background tasks (Celery)", tasks.run),
     "stream": (f"Live stream: {stream.CLIENTS} clients", stream.run),
     "metrics": ("Metrics recording", metrics.run),
+    "retrain": ("Retraining", retrain.run),
 }
 TIME_LIMIT_SECONDS = 2400
 

@@ -39,6 +39,16 @@ def _coin(factory: Factory, name: str, days: int, **options: object) -> Cryptocu
     return coin
 
 
+def _trained(
+    session: Session, factory: Factory, settings: Settings
+) -> tuple[Cryptocurrency, service.TrainingOutcome]:
+    """Litecoin's last 300 days, trained once and committed."""
+    coin = _coin(factory, "litecoin", 300)
+    outcome = service.train_stored(session=session, settings=settings, coin=coin)
+    session.commit()
+    return coin, outcome
+
+
 def test_the_minimum_is_the_warm_up_plus_the_shortest_backtest() -> None:
     frame = training.load_csv_prices(SNAPSHOT_PRICES, "cardano")
 
@@ -69,9 +79,7 @@ def test_the_plan_trains_active_coins_with_enough_history_best_ranked_first(
 def test_a_trained_coin_is_due_again_only_after_the_cut_off(
     db_session: Session, factory: Factory, model_settings: Settings
 ) -> None:
-    coin = _coin(factory, "litecoin", 300)
-    outcome = service.train_stored(session=db_session, settings=model_settings, coin=coin)
-    db_session.commit()
+    coin, outcome = _trained(db_session, factory, model_settings)
     assert {v.horizon for v in outcome.promoted} == set(training.DEFAULT_HORIZONS)
     assert {v.kind for v in outcome.versions} == {"naive", "drift"}
 
@@ -92,9 +100,7 @@ def test_a_trained_coin_is_due_again_only_after_the_cut_off(
 def test_retraining_keeps_the_replaced_production_version_as_a_loadable_fallback(
     db_session: Session, factory: Factory, model_settings: Settings
 ) -> None:
-    coin = _coin(factory, "litecoin", 300)
-    first = service.train_stored(session=db_session, settings=model_settings, coin=coin)
-    db_session.commit()
+    coin, first = _trained(db_session, factory, model_settings)
     replaced = service.production_versions(session=db_session, coin=coin)
     assert sorted(v.id for v in replaced) == sorted(v.id for v in first.promoted)
 

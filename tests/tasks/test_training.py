@@ -410,6 +410,17 @@ def test_a_fresh_server_trains_the_snapshot_coins_by_itself(tmp_path: Path) -> N
 
             _wait(trained, timeout=240)
             assert httpx.get(f"{served.base}/health/live", timeout=5).status_code == 200
+
+            def forecast_served() -> bool:  # issued right after each coin's training
+                answers = [
+                    httpx.get(f"{served.base}/api/v1/forecasts/{c}", timeout=10) for c in coins
+                ]
+                return all(a.status_code == 200 for a in answers)
+
+            _wait(forecast_served, timeout=60)
+            answer = httpx.get(f"{served.base}/api/v1/forecasts/{coins[0]}", timeout=10).json()
+            assert sorted(f["horizon"] for f in answer["forecasts"]) == [1, 7, 30]
+            assert all(f["verdict"] and "skill" in f for f in answer["forecasts"])
         with database.session_factory() as session:
             runs = TaskRunRepository(session).list(filters={"task": "train_coin_models"})
             assert sorted(run.args["coin_id"] for run in runs) == sorted(coins)

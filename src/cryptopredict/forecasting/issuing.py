@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from cryptopredict.core.config import Settings
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 INTERVAL_METHOD = "conformal"
 """How the stored bounds were made (split-conformal residuals saved with each version)."""
+BUSY_ATTEMPTS = 3
+BUSY_PAUSE_SECONDS = 1.0
 LOADED_MODELS = 256
 """Fitted models kept in memory per process between runs (hash-verified when first loaded)."""
 
@@ -268,6 +272,30 @@ def coins_to_issue(session: Session, interval: Interval = Interval.DAY) -> list[
     return ModelVersionRepository(session).coins_in_production(interval.value)
 
 
+def _issue_retrying(
+    session: Session,
+    settings: Settings,
+    coin: Cryptocurrency,
+    now: dt.datetime,
+    interval: Interval,
+) -> list[tuple[int, str]]:
+    """`issue_for_coin`, committed, tried again after a database error that may pass (SQLite
+    busy while a training process commits, a dropped connection)."""
+    for attempt in range(1, BUSY_ATTEMPTS + 1):
+        try:
+            new = issue_for_coin(
+                session=session, settings=settings, coin=coin, now=now, interval=interval
+            )
+            session.commit()
+            return new
+        except OperationalError:
+            session.rollback()
+            if attempt == BUSY_ATTEMPTS:
+                raise
+            time.sleep(BUSY_PAUSE_SECONDS * attempt)
+    raise AssertionError("unreachable")
+
+
 def issue_forecasts(
     *,
     session: Session,
@@ -280,19 +308,21 @@ def issue_forecasts(
     report = IssueReport()
     for coin in coins:
         try:
-            new = issue_for_coin(
-                session=session, settings=settings, coin=coin, now=now, interval=interval
-            )
+            new = _issue_retrying(session, settings, coin, now, interval)
         except NotFoundError as exc:
             session.rollback()
             report.skipped[coin.coingecko_id] = exc.message
+            continue
+        except OperationalError as exc:  # the database stayed unavailable: the next run
+            session.rollback()
+            logger.warning("issuing forecasts for %s failed: %s", coin.coingecko_id, exc.orig)
+            report.failed[coin.coingecko_id] = f"{type(exc).__name__}: {exc.orig}"
             continue
         except Exception as exc:  # one coin's failure must not stop the others
             session.rollback()
             logger.exception("issuing forecasts for %s failed", coin.coingecko_id)
             report.failed[coin.coingecko_id] = f"{type(exc).__name__}: {exc}"
             continue
-        session.commit()
         report.coins += 1
         report.issued += len(new)
         report.by_model.update(new)

@@ -175,7 +175,7 @@ def _not_ready(
     """409 for a coin without any forecast: too little history (with what is missing), or
     no model trained or issued yet. Counts bars; computes nothing."""
     bars = prices_service.bar_count(session=session, coin_id=coin.id, interval=INTERVAL)
-    need = training.min_history_rows(training.DEFAULT_HORIZONS)
+    need = training.TrainingConfig().minimum_rows(training.DEFAULT_HORIZONS)
     details = {"coin": coin.coingecko_id, "bars": bars, "bars_needed": need}
     if not have_models and bars < need:
         return NotReadyError(

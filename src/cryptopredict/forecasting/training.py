@@ -191,20 +191,6 @@ class TrainingConfig:
         )
 
 
-def min_history_rows(
-    horizons: Sequence[int] = DEFAULT_HORIZONS, config: TrainingConfig | None = None
-) -> int:
-    """Bars a gap-free series needs before a coin can be backtested and trained: the
-    features' warm-up, then what the walk-forward backtest needs (``splits.minimum_rows``)."""
-    backtest = (config or TrainingConfig()).backtest
-    return minimum_rows(
-        horizons,
-        first_row=FeatureConfig().warm_up(),
-        min_train_rows=backtest.min_train_rows,
-        min_test_origins=backtest.min_test_origins,
-    )
-
-
 def common_plans(
     data: ForecastData, kinds: Sequence[str], config: TrainingConfig
 ) -> dict[str, WalkForwardPlan]:

@@ -34,7 +34,7 @@ from cryptopredict.core.timegrid import ONE_DAY
 from cryptopredict.forecasting import service as forecasting_service
 from cryptopredict.tasks.errors import TaskFailedError
 from cryptopredict.tasks.isolation import ChildTimeoutError
-from cryptopredict.tasks.jobs import JobContext
+from cryptopredict.tasks.jobs import JobContext, issue_forecasts
 from cryptopredict.tasks.runner import period_of
 from cryptopredict.tasks.schedule import get_spec
 
@@ -94,11 +94,14 @@ def train_coin_models(
 
 
 def after_training(context: JobContext, coin_id: str, summary: dict[str, Any]) -> dict[str, Any]:
-    """What follows a committed training of one coin, in the job's process: the place to
-    issue the coin's forecasts from its new production versions. Returns what to add to
-    the run's summary."""
-    del context, coin_id, summary
-    return {}
+    """Issue the coin's forecasts from its new production versions at once (the hourly run
+    would, up to an hour later), so a first start has forecasts minutes after the snapshot
+    is trained. What to add to the run's summary."""
+    del summary
+    try:
+        return {"forecasts": issue_forecasts(context, coin_id)}
+    except TaskFailedError as exc:  # the training stands; the hourly run issues later
+        return {"forecasts": {"error": str(exc)}}
 
 
 def train_one(

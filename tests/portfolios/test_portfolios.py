@@ -76,7 +76,10 @@ def test_rename_to_an_existing_name_is_409_and_to_its_own_name_is_fine(owner: Ow
 
 
 def test_name_validation(owner: Owner) -> None:
-    for body in ({"name": ""}, {"name": "   "}, {"name": "x" * 101}, {}, {"name": "ok", "x": 1}):
+    # 101 characters as sent is too long even when stripping would leave 100 (the schema's
+    # maxLength counts what is sent; found by the fuzzer).
+    too_long = ({"name": "x" * 101}, {"name": "\u00a0" + "x" * 100})
+    for body in ({"name": ""}, {"name": "   "}, *too_long, {}, {"name": "ok", "x": 1}):
         assert_error(owner.post(BASE, body), 422, "validation_error")
     assert owner.create_portfolio("x" * 100)["name"] == "x" * 100
     created = owner.create_portfolio("Named")

@@ -10,7 +10,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic.json_schema import SkipJsonSchema
 
 from cryptopredict.core.pagination import Page
-from cryptopredict.core.validation import NOT_BLANK, VISIBLE_CHARACTER, JsonInteger, RequestModel
+from cryptopredict.core.validation import (
+    NOT_BLANK,
+    VISIBLE_CHARACTER,
+    JsonInteger,
+    RequestModel,
+    sent_length_at_most,
+)
 
 COINGECKO_ID_PATTERN = r"^[a-z0-9][a-z0-9-_.]*$"
 COINGECKO_ID_MAX_LENGTH = 100
@@ -53,6 +59,7 @@ Name = Annotated[
         examples=["Bitcoin"],
         json_schema_extra=NOT_BLANK,  # the models strip white space
     ),
+    sent_length_at_most(NAME_MAX_LENGTH),  # as sent, before the model strips it
 ]
 Rank = Annotated[
     int, Field(ge=1, le=1_000_000, description="Market-cap rank, 1 is the largest"), JsonInteger

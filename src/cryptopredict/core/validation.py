@@ -230,6 +230,27 @@ register_url_convertor("id", _IdConvertor())
 """`{user_id:id}`: a path segment that names a resource only when it is an id, so `/users/me`
 is never read as one (another method there is a 405, not a 422 about the id)."""
 
+
+def sent_length_at_most(max_length: int, *, strip: bool = False) -> BeforeValidator:
+    """Refuse a string longer than `max_length` as sent, then (with `strip`) strip its white
+    space: a documented `maxLength` counts what the client sends, so a stripped field that
+    checked only its stripped length would accept bodies its schema forbids. Put it last in
+    `Annotated`, after the length constraints it runs before."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if len(value) > max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": max_length},
+            )
+        return value.strip() if strip else value
+
+    return BeforeValidator(check)
+
+
 NOT_BLANK: dict[str, Any] = {
     "pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*"
     "[^\\s\\u0000-\\u001f\\u007f]"

@@ -35,6 +35,7 @@ from cryptopredict.core.validation import (
     ByValue,
     DecimalText,
     RequestModel,
+    sent_length_at_most,
 )
 from cryptopredict.portfolios.models import TransactionKind
 
@@ -83,18 +84,20 @@ ExecutedAt = Annotated[AwareInstant, AfterValidator(_executed_instant)]
 DecimalStr = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH),
+    StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH),
     Field(json_schema_extra=NOT_BLANK),
+    sent_length_at_most(NAME_MAX_LENGTH, strip=True),
 ]
 Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX_LENGTH)]
 Note = Annotated[str, StringConstraints(max_length=NOTE_MAX_LENGTH)]
 CoinIdentifier = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=100),
+    StringConstraints(to_lower=True, min_length=1, max_length=100),
     Field(
         description="CoinGecko id (`bitcoin`) or ticker symbol (`btc`)",
         json_schema_extra=NOT_BLANK,
     ),
+    sent_length_at_most(100, strip=True),
 ]
 
 

@@ -36,7 +36,13 @@ from bench.tasks import _redis_server, _workers
 from cryptopredict.core import migrations
 from cryptopredict.core.config import Settings
 from cryptopredict.forecasting import training
-from cryptopredict.forecasting.models import ModelStatus, ModelVersion
+from cryptopredict.forecasting.models import (
+    LiveScore,
+    ModelEvent,
+    ModelStatus,
+    ModelVersion,
+    Prediction,
+)
 from cryptopredict.snapshot import PRICES_DIR
 from cryptopredict.tasks.celery_app import create_celery
 from cryptopredict.tasks.models import TaskRun
@@ -82,8 +88,8 @@ def _training_runs(engine: Engine) -> list[TaskRun]:
 def _round(celery: Any, engine: Engine, model_dir: Path) -> dict[str, Any]:
     """One `retrain_models` round on fresh models: wall time and per-coin durations."""
     with Session(engine) as session:
-        session.execute(delete(ModelVersion))
-        session.execute(delete(TaskRun))
+        for table in (Prediction, LiveScore, ModelEvent, ModelVersion, TaskRun):
+            session.execute(delete(table))  # the ledger first: it keeps its versions
         session.commit()
     shutil.rmtree(model_dir, ignore_errors=True)
     started = time.perf_counter()

@@ -303,27 +303,40 @@ def _origins(n: int) -> list[dt.datetime]:
     return [START + i * DAY for i in range(n)]
 
 
+def _scored_against_naive(
+    session: Session,
+    factory: Factory,
+    name: str,
+    kind: str,
+    closes: list[float],
+    point: Callable[[int], float],
+    bounds: Callable[[int], tuple[float, float, float, float] | None] = lambda _: None,
+) -> tuple[ModelVersion, ModelVersion, list[dt.datetime], Any]:
+    """A production `kind` serving one forecast per origin beside naive's (the origin's close),
+    on every bar but the last of `closes`, then scored; the versions, origins and report."""
+    n = len(closes) - 1
+    _, model, naive = _hand_coin(session, factory, name, closes, kind)
+    origins = _origins(n)
+    _issue(session, naive, origins, lambda i: closes[i])
+    _issue(session, model, origins, point, bounds, role=PredictionRole.SERVED)
+    report = service.score_predictions(
+        session=session, settings=Settings(), now=START + (n + 2) * DAY
+    )
+    return model, naive, origins, report
+
+
 def test_a_production_model_significantly_worse_than_naive_is_demoted(
     db_session: Session, factory: Factory
 ) -> None:
     n = 40
-    coin = factory.coin("worsecoin")
     closes = [100.0 + (i % 5) for i in range(n + 1)]
-    factory.daily_prices(coin, closes, start=START)
-    model = _version(db_session, coin, "lightgbm", status=ModelStatus.PRODUCTION)
-    naive = _version(db_session, coin, "naive")
-    origins = _origins(n)
-    _issue(db_session, naive, origins, lambda i: closes[i])  # naive: the origin's close
-    _issue(
+    model, naive, origins, report = _scored_against_naive(
         db_session,
-        model,
-        origins,
+        factory,
+        "worsecoin",
+        "lightgbm",
+        closes,
         lambda i: closes[i + 1] * (1.08 + 0.01 * (i % 3)),
-        role=PredictionRole.SERVED,
-    )
-
-    report = service.score_predictions(
-        session=db_session, settings=Settings(), now=START + (n + 2) * DAY
     )
 
     db_session.refresh(model)
@@ -348,24 +361,14 @@ def test_a_production_model_significantly_worse_than_naive_is_demoted(
 def test_a_model_as_good_as_naive_stays_in_production(
     db_session: Session, factory: Factory
 ) -> None:
-    n = 40
-    coin = factory.coin("finecoin")
-    closes = [100.0 + (i % 7) for i in range(n + 1)]
-    factory.daily_prices(coin, closes, start=START)
-    model = _version(db_session, coin, "arima", status=ModelStatus.PRODUCTION)
-    naive = _version(db_session, coin, "naive")
-    origins = _origins(n)
-    _issue(db_session, naive, origins, lambda i: closes[i])
-    _issue(
+    closes = [100.0 + (i % 7) for i in range(41)]
+    model, _, _, report = _scored_against_naive(
         db_session,
-        model,
-        origins,
+        factory,
+        "finecoin",
+        "arima",
+        closes,
         lambda i: closes[i] + (0.5 if i % 2 else -0.5),
-        role=PredictionRole.SERVED,
-    )
-
-    report = service.score_predictions(
-        session=db_session, settings=Settings(), now=START + (n + 2) * DAY
     )
 
     db_session.refresh(model)
@@ -375,26 +378,16 @@ def test_a_model_as_good_as_naive_stays_in_production(
 def test_intervals_that_miss_their_coverage_demote_the_model(
     db_session: Session, factory: Factory
 ) -> None:
-    n = 60
-    coin = factory.coin("widecoin")
-    closes = [100.0 + (i % 3) for i in range(n + 1)]
-    factory.daily_prices(coin, closes, start=START)
-    model = _version(db_session, coin, "drift", status=ModelStatus.PRODUCTION)
-    naive = _version(db_session, coin, "naive")
-    origins = _origins(n)
-    _issue(db_session, naive, origins, lambda i: closes[i])
+    closes = [100.0 + (i % 3) for i in range(61)]
     # Point as naive's, but intervals that never contain the actual (far too narrow).
-    _issue(
+    model, _, _, report = _scored_against_naive(
         db_session,
-        model,
-        origins,
+        factory,
+        "widecoin",
+        "drift",
+        closes,
         lambda i: closes[i],
         lambda i: (closes[i] + 5, closes[i] + 6, closes[i] + 5, closes[i] + 7),
-        role=PredictionRole.SERVED,
-    )
-
-    report = service.score_predictions(
-        session=db_session, settings=Settings(), now=START + (n + 2) * DAY
     )
 
     db_session.refresh(model)
@@ -458,12 +451,12 @@ def _served(session: Session, coin: str, now: dt.datetime) -> Any:
 
 
 def _hand_coin(
-    session: Session, factory: Factory, name: str, closes: list[float]
+    session: Session, factory: Factory, name: str, closes: list[float], kind: str = "drift"
 ) -> tuple[Cryptocurrency, ModelVersion, ModelVersion]:
-    """A coin with `closes` from START, a production drift version and a naive one."""
+    """A coin with `closes` from START, a production version of `kind` and a naive one."""
     coin = factory.coin(name)
     factory.daily_prices(coin, closes, start=START)
-    model = _version(session, coin, "drift", status=ModelStatus.PRODUCTION)
+    model = _version(session, coin, kind, status=ModelStatus.PRODUCTION)
     naive = _version(session, coin, "naive")
     return coin, model, naive
 

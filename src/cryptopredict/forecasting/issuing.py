@@ -129,11 +129,10 @@ def _newest_closed_bar(
 
 
 def _newest(versions: Iterable[ModelVersion]) -> dict[tuple[int, str], ModelVersion]:
-    """The newest version per (horizon, kind), demoted ones left out."""
+    """The newest version per (horizon, kind) among `versions` (`current()` has left out the
+    demoted ones)."""
     newest: dict[tuple[int, str], ModelVersion] = {}
     for version in versions:
-        if version.status is ModelStatus.DEMOTED:
-            continue
         key = (version.horizon, version.kind)
         if key not in newest or version.version > newest[key].version:
             newest[key] = version

@@ -73,6 +73,21 @@ def _ref(row: Prediction) -> ModelRef:
     return ModelRef(id=row.model_version_id, kind=row.model_kind, version=row.model_version)
 
 
+def _issued(row: Prediction) -> dict[str, Any]:
+    """What a ledger row says of its forecast, as both `Forecast` and `LedgerEntry` show it."""
+    return {
+        "origin_at": row.origin_at,
+        "target_at": row.target_at,
+        "issued_at": row.issued_at,
+        "origin_price": row.origin_price,
+        "point": row.point,
+        "interval_80": _bounds(row.lower_80, row.upper_80),
+        "interval_95": _bounds(row.lower_95, row.upper_95),
+        "interval_method": row.interval_method,
+        "model": _ref(row),
+    }
+
+
 def _figures(score: LiveScore | None) -> dict[str, Any] | None:
     return None if score is None else dict(score.figures)
 
@@ -270,15 +285,7 @@ def coin_forecasts(
         forecasts.append(
             Forecast(
                 horizon=horizon,
-                origin_at=row.origin_at,
-                target_at=row.target_at,
-                issued_at=row.issued_at,
-                origin_price=row.origin_price,
-                point=row.point,
-                interval_80=_bounds(row.lower_80, row.upper_80),
-                interval_95=_bounds(row.lower_95, row.upper_95),
-                interval_method=row.interval_method,
-                model=_ref(row),
+                **_issued(row),
                 skill=Skill(
                     backtest=backtest,
                     live=own_live,
@@ -306,16 +313,8 @@ def ledger_entry(row: Prediction) -> LedgerEntry:
     return LedgerEntry(
         id=row.id,
         horizon=row.horizon,
-        model=_ref(row),
         role=row.role,
-        origin_at=row.origin_at,
-        target_at=row.target_at,
-        issued_at=row.issued_at,
-        origin_price=row.origin_price,
-        point=row.point,
-        interval_80=_bounds(row.lower_80, row.upper_80),
-        interval_95=_bounds(row.lower_95, row.upper_95),
-        interval_method=row.interval_method,
+        **_issued(row),
         actual=row.actual,
         error=row.error,
         abs_log_error=row.abs_log_error,

@@ -1,21 +1,29 @@
-"""`serve`'s event loop takes a burst of queued connections at once, where plain uvloop (libuv
-1.45 and later) takes one per loop iteration, which left connections waiting seconds behind
-a busy worker."""
+"""`serve`'s event loop takes a backlog of queued connections at once, where plain uvloop
+(libuv 1.45 and later) takes one per loop iteration, which left connections waiting seconds
+behind a busy worker; while the queue keeps up it takes one per wake-up, so that the workers
+woken by the same listening socket share a burst."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import resource
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import uvloop
 
-from cryptopredict.core.event_loop import ACCEPT_RETRY_SECONDS, BatchAcceptLoop, BatchAcceptServer
+from cryptopredict.core.event_loop import (
+    ACCEPT_RETRY_SECONDS,
+    BACKLOG_GRACE_SECONDS,
+    BatchAcceptLoop,
+    BatchAcceptServer,
+)
 
 BURST = 200
 
@@ -43,19 +51,28 @@ def _queued_burst(count: int) -> Iterator[socket.socket]:
         listener.close()
 
 
-def _iterations_to_accept(loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> int:
-    """Loop iterations until a queued burst is fully accepted, each iteration kept busy."""
+BUSY_SECONDS = 0.01
+"""How long each loop iteration of a busy worker takes here (its requests' work)."""
 
-    async def scenario(listener: socket.socket) -> int:
+
+def _accepted_by_iteration(
+    loop_factory: Callable[[], asyncio.AbstractEventLoop], *, busy: bool, iterations: int
+) -> list[int]:
+    """How many connections of a queued burst have been set up after each loop iteration,
+    each iteration taking BUSY_SECONDS if `busy`."""
+
+    async def scenario(listener: socket.socket) -> list[int]:
         loop = asyncio.get_running_loop()
         made: list[asyncio.BaseTransport] = []
         server = await loop.create_server(lambda: _Counting(made), sock=listener, backlog=BURST)
-        iterations = 0
+        counts: list[int] = []
         try:
-            while len(made) < BURST and iterations < 10 * BURST:
-                iterations += 1
+            while len(counts) < iterations and (not counts or counts[-1] < BURST):
+                if busy:
+                    time.sleep(BUSY_SECONDS)  # noqa: ASYNC251 - blocking is the busy work
                 await asyncio.sleep(0)  # one turn of the loop
-            return iterations
+                counts.append(len(made))
+            return counts
         finally:
             for transport in made:
                 transport.close()
@@ -66,14 +83,47 @@ def _iterations_to_accept(loop_factory: Callable[[], asyncio.AbstractEventLoop])
         return asyncio.Runner(loop_factory=loop_factory).run(scenario(listener))
 
 
-def test_a_queued_burst_is_accepted_in_a_few_loop_iterations() -> None:
-    assert _iterations_to_accept(BatchAcceptLoop) <= 5
+def test_a_busy_worker_takes_a_lasting_backlog_at_once() -> None:
+    """Past the grace, one wake-up takes the queue (a few more iterations set them up)."""
+    counts = _accepted_by_iteration(BatchAcceptLoop, busy=True, iterations=BURST)
+    grace_iterations = int(BACKLOG_GRACE_SECONDS / BUSY_SECONDS)
+    assert counts[-1] == BURST
+    assert len(counts) <= grace_iterations + 5
+    assert counts[grace_iterations - 2] <= grace_iterations  # one per wake-up until then
+
+
+def test_workers_woken_by_one_listening_socket_share_a_burst() -> None:
+    """Two servers on one listening socket (as two workers are) split a burst of 16 queued
+    connections: the first to wake takes one and leaves the queue to the other for a while."""
+    count = 16
+
+    async def scenario(listener: socket.socket, twin: socket.socket) -> list[int]:
+        loop = asyncio.get_running_loop()
+        made: tuple[list[asyncio.BaseTransport], ...] = ([], [])
+        servers = [
+            await loop.create_server(functools.partial(_Counting, share), sock=sock)
+            for share, sock in zip(made, (listener, twin), strict=True)
+        ]
+        await _until(lambda: len(made[0]) + len(made[1]) == count)
+        for transport in (*made[0], *made[1]):
+            transport.close()
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+        return [len(share) for share in made]
+
+    with _queued_burst(count) as listener:
+        shares = asyncio.Runner(loop_factory=BatchAcceptLoop).run(
+            scenario(listener, listener.dup())
+        )
+    assert min(shares) >= count // 4, shares
 
 
 def test_plain_uvloop_takes_one_connection_per_iteration() -> None:
     """Why BatchAcceptLoop exists: if this fails, libuv accepts in batches again and the
     subclass can go."""
-    assert _iterations_to_accept(uvloop.new_event_loop) >= BURST // 2
+    counts = _accepted_by_iteration(uvloop.new_event_loop, busy=True, iterations=BURST // 2)
+    assert counts[-1] < BURST
 
 
 def test_serving_on_host_and_port_answers_and_closing_stops_accepting() -> None:

@@ -1,11 +1,18 @@
-"""The event loop `serve` runs on: uvloop, accepting the waiting connections in batches.
+"""The event loop `serve` runs on: uvloop, accepting in batches once connections queue up.
 
 libuv, under uvloop, accepts a single connection per loop iteration (since libuv 1.45). On a
 worker busy with hundreds of keep-alive connections one iteration takes tens of milliseconds,
 so a burst of new connections waits seconds in the kernel's queue: 500 opened at once took
 14 s to be accepted by two workers, and the last ones timed out. asyncio's own loop accepts a
-batch per wake-up but answers small cached responses about 40% slower, so this keeps uvloop
-and accepts as asyncio does. TLS and unusual options are left to uvloop's own server.
+batch per wake-up but answers small cached responses about 40% slower.
+
+Always taking a batch is unfair between workers, though: every worker is woken by the shared
+listening socket, and the first to run takes the whole queue, so 16 connections opened at
+once often landed on one of two workers and halved the throughput (plain uvloop too, taking
+one per iteration at a few microseconds each). So while the queue keeps up, a worker takes one
+connection and leaves the queue to the others for `SHARE_PAUSE_SECONDS`; once connections have
+kept waiting for `BACKLOG_GRACE_SECONDS` (the workers are falling behind), a wake-up takes up
+to `ACCEPT_BATCH`. TLS and unusual options are left to uvloop's own server.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import math
+import select
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -22,14 +31,24 @@ import uvloop
 logger = logging.getLogger(__name__)
 
 ACCEPT_BATCH = 256
-"""Connections taken from the queue per wake-up; the rest wait one loop iteration."""
+"""Connections taken from a backlogged queue per wake-up; the rest wait one loop iteration."""
+BACKLOG_GRACE_SECONDS = 0.05
+"""How long the queue may stay non-empty, taken one connection per wake-up (fair between
+workers), before wake-ups take batches (fast): far below a client's patience, far above the
+time idle workers need to share a burst."""
+BACKLOG_STALE_SECONDS = 1.0
+"""A backlog last seen longer ago than this was taken by other workers: it no longer counts."""
+SHARE_PAUSE_SECONDS = 0.001
+"""How long a worker that took a connection leaves the rest of the queue to the other
+workers woken with it (the first to run would otherwise take them all, one per iteration)."""
 ACCEPT_RETRY_SECONDS = 1.0
 """Pause after the process ran out of descriptors or memory, as asyncio does."""
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class BatchAcceptServer(asyncio.AbstractServer):
-    """Listening sockets served by accepting up to ACCEPT_BATCH connections per readiness."""
+    """Listening sockets served by accepting one connection per readiness, or up to
+    ACCEPT_BATCH once the queue has stayed non-empty for BACKLOG_GRACE_SECONDS."""
 
     def __init__(
         self,
@@ -45,6 +64,9 @@ class BatchAcceptServer(asyncio.AbstractServer):
         self._serving = False
         self._closed = asyncio.Event()
         self._handshakes: set[asyncio.Task[Any]] = set()
+        self._backlogs: dict[int, tuple[float, float]] = {}
+        """Per listening descriptor that had connections waiting after its last accept: since
+        when (loop time) they have, and when that was last seen."""
 
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
@@ -85,10 +107,15 @@ class BatchAcceptServer(asyncio.AbstractServer):
         await self._closed.wait()
 
     def _accept(self, listener: socket.socket) -> None:
-        for _ in range(ACCEPT_BATCH):
+        descriptor = listener.fileno()
+        now = self._loop.time()
+        since, seen = self._backlogs.get(descriptor, (now, -math.inf))
+        behind = now - since >= BACKLOG_GRACE_SECONDS and now - seen < BACKLOG_STALE_SECONDS
+        for _ in range(ACCEPT_BATCH if behind else 1):
             try:
                 connection, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
+                self._backlogs.pop(descriptor, None)
                 return
             except ConnectionAbortedError:
                 continue  # the client gave up while queued
@@ -96,8 +123,7 @@ class BatchAcceptServer(asyncio.AbstractServer):
                 if exc.errno not in _OUT_OF_RESOURCES:
                     raise
                 logger.warning("cannot accept connections (%s); retrying shortly", exc)
-                self._loop.remove_reader(listener.fileno())
-                self._loop.call_later(ACCEPT_RETRY_SECONDS, self._resume, listener)
+                self._pause(listener, ACCEPT_RETRY_SECONDS)
                 return
             connection.setblocking(False)
             handshake = self._loop.create_task(
@@ -105,15 +131,35 @@ class BatchAcceptServer(asyncio.AbstractServer):
             )
             self._handshakes.add(handshake)
             handshake.add_done_callback(self._handshake_done)
+        if not _has_queued(listener):
+            self._backlogs.pop(descriptor, None)
+            return
+        self._backlogs[descriptor] = (since if now - seen < BACKLOG_STALE_SECONDS else now, now)
+        if not behind:
+            self._pause(listener, SHARE_PAUSE_SECONDS)
+
+    def _pause(self, listener: socket.socket, seconds: float) -> None:
+        """Stop accepting on `listener` for `seconds`."""
+        self._loop.remove_reader(listener.fileno())
+        self._loop.call_later(seconds, self._resume, listener)
 
     def _resume(self, listener: socket.socket) -> None:
         if self._serving and listener.fileno() != -1:
+            if not _has_queued(listener):  # the other workers took what was waiting
+                self._backlogs.pop(listener.fileno(), None)
             self._loop.add_reader(listener.fileno(), self._accept, listener)
 
     def _handshake_done(self, handshake: asyncio.Task[Any]) -> None:
         self._handshakes.discard(handshake)
         if not handshake.cancelled() and (exc := handshake.exception()) is not None:
             logger.debug("connection dropped before it was set up: %s", exc)
+
+
+def _has_queued(listener: socket.socket) -> bool:
+    """Whether connections wait in the listening socket's queue (it polls readable)."""
+    poller = select.poll()
+    poller.register(listener.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _listening_sockets(host: str | Iterable[str] | None, port: int) -> list[socket.socket]:

@@ -217,8 +217,14 @@ def running_server(
     workers: int,
     start_timeout: float = 90,
     extra_env: Mapping[str, str] | None = None,
+    schedule: bool = False,
 ) -> Iterator[Server]:
-    """Start the server as a user would, wait until it answers, and always stop it."""
+    """Start the server as a user would, wait until it answers, and always stop it.
+
+    Without `schedule` its task schedule is off (`CRYPTOPREDICT_SCHEDULER=off`): without
+    Redis the server would run the schedule's start-up tasks (price syncs, issuing, training)
+    in its own processes during the load, and what is measured is serving; background work
+    has its own sections."""
     port = free_port()
     command = [
         str(CLI),
@@ -236,6 +242,8 @@ def running_server(
         "CRYPTOPREDICT_DATA_DIR": str(data_dir),
         "CRYPTOPREDICT_LOG_LEVEL": "WARNING",
     }
+    if not schedule:
+        env["CRYPTOPREDICT_SCHEDULER"] = "off"
     log = data_dir / "server.log"
     base_url = f"http://127.0.0.1:{port}"
     with running_process(

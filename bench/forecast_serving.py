@@ -111,6 +111,15 @@ def _train_bitcoin(engine: Engine, settings: Settings) -> tuple[list[dict[str, A
         return versions, seconds
 
 
+def _newest_bar(session: Session) -> dt.datetime:
+    newest: dt.datetime | None = session.scalar(
+        select(func.max(text("price_at"))).select_from(text("price_data"))
+    )
+    if newest is None:
+        raise BenchError("no price bars were imported")
+    return newest
+
+
 def _ledger_for_scoring(engine: Engine, coins: list[str], now: dt.datetime) -> int:
     """SCORED_ROWS forecasts (two models, horizon 1) on the newest bars of the cloned coins,
     all with their target bar stored, ready to score."""
@@ -126,7 +135,7 @@ def _ledger_for_scoring(engine: Engine, coins: list[str], now: dt.datetime) -> i
                 )
             )
         }
-        newest = session.scalar(select(func.max(text("price_at"))).select_from(text("price_data")))
+        newest = _newest_bar(session)
         rows: list[dict[str, Any]] = []
         for name in coins:
             for kind in ("naive", "drift"):
@@ -206,9 +215,7 @@ def run() -> Section:
             versions, train_seconds = _train_bitcoin(engine, settings)
             coins = _clone_coins(engine, versions, settings.resolved_model_dir)
             with Session(engine) as session:
-                newest = session.scalar(
-                    select(func.max(text("price_at"))).select_from(text("price_data"))
-                )
+                newest = _newest_bar(session)
             now = newest + DAY + dt.timedelta(hours=1)
             with Session(engine) as session:
                 started = time.perf_counter()
@@ -265,7 +272,9 @@ def run() -> Section:
         f"{scored.versions_updated} versions) | {score_seconds:.1f} s | "
         f"< {SCORE_TARGET_SECONDS:.0f} s: **{_judge(score_seconds < SCORE_TARGET_SECONDS)}** |",
         "",
-        f"HTTP: `{command}`, `{' '.join(wrk_command(SECONDS))}` ({wrk}) per endpoint after a "
+        f"HTTP: `{command}` with `CRYPTOPREDICT_SCHEDULER=off` (without Redis the server "
+        "would run the schedule's start-up tasks in its own processes during the load; they "
+        f"are measured above), `{' '.join(wrk_command(SECONDS))}` ({wrk}) per endpoint after a "
         f"2 s warm-up ({LOAD_CONNECTIONS} connections); the forecast is answered from the "
         "response cache after the first request (until the next issue or scoring run).",
         "",

@@ -189,8 +189,8 @@ def run() -> Section:
 
     section.add(
         f"Server: `{command}` (port chosen free on 127.0.0.1, access log off, "
-        "log level WARNING), database holding the 6 daily CSVs (15 169 bars) and one real "
-        "CoinGecko point for each of tether, binancecoin, usd-coin and solana.",
+        "log level WARNING, task schedule off), database holding the 6 daily CSVs (15 169 "
+        "bars) and one real CoinGecko point for each of tether, binancecoin, usd-coin and solana.",
         "",
         "Endpoints:",
         "",

@@ -163,7 +163,7 @@ def _first_start(tmp: Path) -> dict[str, Any]:
         started = time.perf_counter()
         offline = {"CRYPTOPREDICT_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3"}
         with (
-            _running_server(url, data_dir, workers=1, extra_env=offline) as server,
+            _running_server(url, data_dir, workers=1, extra_env=offline, schedule=True) as server,
             httpx.Client(base_url=server.base_url, timeout=10) as client,
         ):
             live = time.perf_counter() - started

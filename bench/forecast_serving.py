@@ -90,9 +90,15 @@ def _clone_coins(engine: Engine, versions: list[dict[str, Any]], model_dir: Path
                 )
             names.append(name)
         session.commit()
-    with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    _settle(engine)
     return names
+
+
+def _settle(engine: Engine) -> None:
+    """Vacuum and analyse, as a long-running database is: otherwise autovacuum, started by
+    the rows just loaded, competes with the timed work for the 2 cores."""
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
 
 
 def _train_bitcoin(engine: Engine, settings: Settings) -> tuple[list[dict[str, Any]], float]:
@@ -170,6 +176,7 @@ def _ledger_for_scoring(engine: Engine, coins: list[str], now: dt.datetime) -> i
         for start in range(0, len(rows), 10_000):
             ledger.issue(rows[start : start + 10_000])
         session.commit()
+    _settle(engine)
     return len(rows)
 
 
@@ -236,6 +243,7 @@ def run() -> Section:
                     .select_from(Prediction)
                     .where(Prediction.role == PredictionRole.SERVED)
                 )
+            _settle(engine)
             http, command = _http(database, Path(data_dir), coins[0])
             ledger_rows = _ledger_for_scoring(engine, coins, now)
             with Session(engine) as session:

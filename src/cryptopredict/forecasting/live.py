@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +30,7 @@ from cryptopredict.forecasting.models import (
     ModelVersion,
 )
 from cryptopredict.forecasting.repository import (
+    BOOLEAN_SCORE_COLUMNS,
     SCORE_COLUMNS,
     LiveScoreRepository,
     ModelEventRepository,
@@ -101,10 +103,6 @@ def _closes(
     return closes
 
 
-def _bounds(lower: float | None, upper: float | None) -> tuple[float, float] | None:
-    return None if lower is None or upper is None else (lower, upper)
-
-
 def _score_due(
     session: Session, now: dt.datetime, report: ScoringReport
 ) -> set[tuple[int, str, int]]:
@@ -116,44 +114,58 @@ def _score_due(
     while due := ledger.due_for_scoring(now, after_id=after_id, limit=SCORING_BATCH):
         after_id = due[-1].id
         closes = _closes(session, due)
-        ids: list[int] = []
-        columns: dict[str, list[Any]] = {name: [] for name in SCORE_COLUMNS}
-        for row in due:
-            actual = closes[(row.coin_id, row.interval)].get(row.target_at)
-            if actual is None:  # closed, but not stored yet (or a gap in the history)
-                report.waiting += 1
-                continue
-            try:
-                scored = score(
-                    point=row.point,
-                    actual=actual,
-                    bounds_80=_bounds(row.lower_80, row.upper_80),
-                    bounds_95=_bounds(row.lower_95, row.upper_95),
-                )
-            except ValueError as exc:  # one bad row must not stop the others being scored
-                logger.warning("forecast %d cannot be scored: %s", row.id, exc)
-                report.unscorable += 1
-                continue
-            ids.append(row.id)
-            for name in SCORE_COLUMNS:
-                columns[name].append(getattr(scored, name))
-            touched.add((row.coin_id, row.interval, row.horizon))
-        ledger.record_scores(ids, columns, now)
-        report.scored += len(ids)
+        actual = np.array(
+            [closes[(row.coin_id, row.interval)].get(row.target_at, np.nan) for row in due]
+        )
+        stored = ~np.isnan(actual)
+        report.waiting += int((~stored).sum())  # closed, but not stored yet (or a gap)
+        columns = dict(zip(due[0]._fields, zip(*due, strict=True), strict=True))
+        scores = score(
+            point=columns["point"],
+            actual=actual,
+            lower_80=columns["lower_80"],
+            upper_80=columns["upper_80"],
+            lower_95=columns["lower_95"],
+            upper_95=columns["upper_95"],
+        )
+        for index in np.flatnonzero(stored & ~scores.scorable):  # the others are still scored
+            row = due[index]
+            logger.warning(
+                "forecast %d cannot be scored: prices must be positive and finite, not %r and %r",
+                row.id,
+                row.point,
+                actual[index],
+            )
+            report.unscorable += 1
+        keep = np.flatnonzero(stored & scores.scorable)
+        ledger.record_scores(
+            [due[index].id for index in keep],
+            {name: _column(name, getattr(scores, name)[keep]) for name in SCORE_COLUMNS},
+            now,
+        )
+        report.scored += len(keep)
+        touched.update((due[i].coin_id, due[i].interval, due[i].horizon) for i in keep)
     return touched
 
 
-def _series(frame: pd.DataFrame) -> ScoredSeries:
-    """One scored forecast per origin of `frame` (its first row for an origin wins)."""
-    frame = frame.drop_duplicates("origin", keep="first")
+def _column(name: str, values: npt.NDArray[np.float64]) -> list[float | bool | None]:
+    """A score column as the ledger stores it: NaN is NULL, `inside_*` are booleans."""
+    kind = bool if name in BOOLEAN_SCORE_COLUMNS else float
+    return [None if value != value else kind(value) for value in values.tolist()]
+
+
+_SERIES_COLUMNS = ("error", "abs_log_error", "inside_80", "inside_95", "winkler_80", "winkler_95")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _series(columns: dict[str, npt.NDArray[Any]], rows: list[int]) -> ScoredSeries:
+    """One scored forecast per origin among `rows` (the first row of an origin wins)."""
+    chosen = np.asarray(rows, dtype=np.intp)
+    chosen = chosen[np.unique(columns["origin"][chosen], return_index=True)[1]]
     return ScoredSeries(
-        origins=frame["origin"].to_numpy(np.int64),
-        error=frame["error"].to_numpy(np.float64),
-        abs_log_error=frame["abs_log_error"].to_numpy(np.float64),
-        inside_80=frame["inside_80"].to_numpy(np.float64, na_value=np.nan),
-        inside_95=frame["inside_95"].to_numpy(np.float64, na_value=np.nan),
-        winkler_80=frame["winkler_80"].to_numpy(np.float64, na_value=np.nan),
-        winkler_95=frame["winkler_95"].to_numpy(np.float64, na_value=np.nan),
+        origins=columns["origin"][chosen],
+        **{name: columns[name][chosen] for name in _SERIES_COLUMNS},
     )
 
 
@@ -165,23 +177,35 @@ def refresh_live_records(
     rows = PredictionRepository(session).scored_in(groups)
     if not rows:
         return []
-    frame = pd.DataFrame.from_records(rows, columns=list(rows[0]._fields))
-    frame["origin"] = pd.to_datetime(frame["origin_at"], utc=True).dt.as_unit("ns").astype("int64")
-    frame = frame.astype({"inside_80": "Float64", "inside_95": "Float64"})
+    # Rows come oldest origin first, newest version first: the first of an origin wins.
+    by_group: dict[tuple[int, str, int], dict[int, list[int]]] = defaultdict(dict)
+    naive_rows: dict[tuple[int, str, int], list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        key = (row.coin_id, row.interval, row.horizon)
+        by_group[key].setdefault(row.model_version_id, []).append(index)
+        if row.model_kind == NAIVE:
+            naive_rows[key].append(index)
+    raw = dict(zip(rows[0]._fields, zip(*rows, strict=True), strict=True))
+    columns: dict[str, npt.NDArray[Any]] = {
+        "origin": np.array([(at - EPOCH) // MICROSECOND for at in raw["origin_at"]], np.int64),
+        **{name: np.array(raw[name], dtype=np.float64) for name in _SERIES_COLUMNS},
+    }
     versions = {
         v.id: v
         for v in ModelVersionRepository(session).list(
-            conditions=[ModelVersion.id.in_(sorted(set(frame["model_version_id"])))]
+            conditions=[ModelVersion.id.in_(sorted(set(raw["model_version_id"])))]
         )
     }
     records: list[tuple[ModelVersion, dict[str, Any]]] = []
-    for _, group in frame.groupby(["coin_id", "interval", "horizon"], sort=True):
-        naive = _series(group[group["model_kind"] == NAIVE])  # rows: newest version first
-        for _, own in group.groupby("model_version_id", sort=True):
-            version = versions.get(int(own["model_version_id"].iloc[0]))
+    for key, by_version in sorted(by_group.items()):
+        naive = _series(columns, naive_rows[key])
+        for version_id, own in sorted(by_version.items()):
+            version = versions.get(version_id)
             if version is not None:
-                step = dataset.interval_step(version.interval).value  # ns, as `origin`
-                figures = live_record(_series(own), naive, horizon=version.horizon, step=step)
+                step = dataset.interval_step(version.interval) // pd.Timedelta(MICROSECOND)
+                figures = live_record(
+                    _series(columns, own), naive, horizon=version.horizon, step=step
+                )
                 records.append((version, figures))
     LiveScoreRepository(session).save_many(records, now)
     return records

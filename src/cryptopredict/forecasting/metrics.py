@@ -300,10 +300,11 @@ def pinball_loss(actual: npt.ArrayLike, quantile_forecast: npt.ArrayLike, quanti
     return float(np.mean(np.maximum(quantile * diff, (quantile - 1.0) * diff)))
 
 
-def winkler_score(
+def winkler_scores(
     actual: npt.ArrayLike, lower: npt.ArrayLike, upper: npt.ArrayLike, level: float
-) -> float:
-    """Mean Winkler (interval) score: width plus ``2 / alpha`` times any miss; lower is better.
+) -> npt.NDArray[np.float64]:
+    """Each forecast's Winkler (interval) score: width plus ``2 / alpha`` times any miss;
+    lower is better. NaN where a bound or the actual is NaN.
 
     Args:
         actual: realised values.
@@ -312,7 +313,7 @@ def winkler_score(
         level: nominal coverage ``1 - alpha`` of the interval, e.g. 0.8.
 
     Returns:
-        ``mean(width + 2/alpha * (lower - a) [a < lower] + 2/alpha * (a - upper) [a > upper])``.
+        ``width + 2/alpha * (lower - a) [a < lower] + 2/alpha * (a - upper) [a > upper]``.
     """
     if not 0 < level < 1:
         raise ValueError("level must lie in (0, 1)")
@@ -321,4 +322,12 @@ def winkler_score(
     alpha = 1.0 - level
     below = np.clip(lo - a, 0.0, None)
     above = np.clip(a - hi, 0.0, None)
-    return float(np.mean((hi - lo) + 2.0 / alpha * (below + above)))
+    scores: npt.NDArray[np.float64] = (hi - lo) + 2.0 / alpha * (below + above)
+    return scores
+
+
+def winkler_score(
+    actual: npt.ArrayLike, lower: npt.ArrayLike, upper: npt.ArrayLike, level: float
+) -> float:
+    """Mean Winkler score (`winkler_scores`) of a set of intervals."""
+    return float(np.mean(winkler_scores(actual, lower, upper, level)))

@@ -34,6 +34,7 @@ SCORE_COLUMNS = (
     "winkler_80",
     "winkler_95",
 )
+BOOLEAN_SCORE_COLUMNS = frozenset({"inside_80", "inside_95"})
 _DUE_COLUMNS = (
     Prediction.id,
     Prediction.coin_id,

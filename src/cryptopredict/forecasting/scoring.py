@@ -1,6 +1,6 @@
 """Scoring issued forecasts against what happened, and a version's live record against naive.
 
-Pure functions (no database): `score` turns one forecast and its actual into the ledger's
+Pure functions (no database): `score` turns forecasts and their actuals into the ledger's
 score columns; `live_record` summarises a version's scored forecasts next to naive's on the
 very same origins, so a live MAE ratio or Winkler comparison never mixes different periods.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from cryptopredict.forecasting.metrics import diebold_mariano
+from cryptopredict.forecasting.metrics import diebold_mariano, winkler_scores
 
 LEVELS = (0.8, 0.95)
 SIGNIFICANCE = 0.05
@@ -27,48 +27,53 @@ BAND_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True, slots=True)
-class Score:
-    """The ledger's score columns for one forecast."""
+class Scores:
+    """The ledger's score columns for many forecasts, as aligned arrays: `inside_*` hold 1.0,
+    0.0 or NaN and `winkler_*` NaN where a forecast had no such interval; `scorable` is False
+    where a price was not positive and finite (nothing else of that row is meaningful)."""
 
-    actual: float
-    error: float
-    abs_log_error: float
-    inside_80: bool | None
-    inside_95: bool | None
-    winkler_80: float | None
-    winkler_95: float | None
+    scorable: npt.NDArray[np.bool_]
+    actual: npt.NDArray[np.float64]
+    error: npt.NDArray[np.float64]
+    abs_log_error: npt.NDArray[np.float64]
+    inside_80: npt.NDArray[np.float64]
+    inside_95: npt.NDArray[np.float64]
+    winkler_80: npt.NDArray[np.float64]
+    winkler_95: npt.NDArray[np.float64]
 
 
-def _winkler(actual: float, lower: float, upper: float, level: float) -> float:
-    alpha = 1.0 - level
-    miss = max(lower - actual, 0.0) + max(actual - upper, 0.0)
-    return (upper - lower) + 2.0 / alpha * miss
+def _floats(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A float array, None read as NaN."""
+    return np.asarray(values, dtype=np.float64)
 
 
 def score(
     *,
-    point: float,
-    actual: float,
-    bounds_80: tuple[float, float] | None,
-    bounds_95: tuple[float, float] | None,
-) -> Score:
-    """Error (point minus actual), absolute log error, and per interval whether the actual
-    fell inside and its Winkler score (None where the forecast had no such interval)."""
-    if not (point > 0 and actual > 0 and math.isfinite(point) and math.isfinite(actual)):
-        raise ValueError(f"prices must be positive and finite, not {point!r} and {actual!r}")
-    inside: dict[float, bool | None] = {}
-    winkler: dict[float, float | None] = {}
-    for level, bounds in zip(LEVELS, (bounds_80, bounds_95), strict=True):
-        if bounds is None:
-            inside[level], winkler[level] = None, None
-            continue
-        lower, upper = bounds
-        inside[level] = lower <= actual <= upper
-        winkler[level] = _winkler(actual, lower, upper, level)
-    return Score(
-        actual=actual,
-        error=point - actual,
-        abs_log_error=abs(math.log(point) - math.log(actual)),
+    point: npt.ArrayLike,
+    actual: npt.ArrayLike,
+    lower_80: npt.ArrayLike,
+    upper_80: npt.ArrayLike,
+    lower_95: npt.ArrayLike,
+    upper_95: npt.ArrayLike,
+) -> Scores:
+    """Per forecast: error (point minus actual), absolute log error, and per interval whether
+    the actual fell inside and its Winkler score (NaN where a bound is NaN or None)."""
+    points, actuals = _floats(point), _floats(actual)
+    scorable = (points > 0) & (actuals > 0) & np.isfinite(points) & np.isfinite(actuals)
+    safe_points = np.where(scorable, points, 1.0)
+    safe_actuals = np.where(scorable, actuals, 1.0)
+    inside: dict[float, npt.NDArray[np.float64]] = {}
+    winkler: dict[float, npt.NDArray[np.float64]] = {}
+    for level, lower, upper in ((0.8, lower_80, upper_80), (0.95, lower_95, upper_95)):
+        low, high = _floats(lower), _floats(upper)
+        known = ~(np.isnan(low) | np.isnan(high))
+        inside[level] = np.where(known, (low <= actuals) & (actuals <= high), np.nan)
+        winkler[level] = winkler_scores(actuals, low, high, level)
+    return Scores(
+        scorable=scorable,
+        actual=actuals,
+        error=points - actuals,
+        abs_log_error=np.abs(np.log(safe_points) - np.log(safe_actuals)),
         inside_80=inside[0.8],
         inside_95=inside[0.95],
         winkler_80=winkler[0.8],

@@ -37,6 +37,7 @@ from cryptopredict.core.openapi import EDGE_STATUSES, install_openapi, operation
 from cryptopredict.core.redis import connect_redis
 from cryptopredict.core.request_metrics import RequestMetricsMiddleware
 from cryptopredict.core.routing import install_routing_rules
+from cryptopredict.forecasting import router as forecasting_routes
 from cryptopredict.forecasting.router import forecasts_router, models_router, monitoring_router
 from cryptopredict.health.router import api_router as system_router
 from cryptopredict.health.router import router as health_router
@@ -165,6 +166,12 @@ def create_app(
         cache=lambda: app.state.cache,
         alias=cache_alias,
         prefix=MIRROR_PREFIX + "/",
+    )
+    app.add_middleware(
+        CachedResponseMiddleware,
+        cache=lambda: app.state.cache,
+        alias=forecasting_routes.cache_alias,
+        prefix=API_PREFIX + forecasts_router.prefix + "/",
     )
     # Outside the cache, so a HEAD is answered from it as its GET is.
     app.add_middleware(HeadAsGetMiddleware)

@@ -5,6 +5,7 @@ cards, admin-only promotion and archiving, and monitoring's events."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.core.cache import FORECASTS_NAMESPACE
 from cryptopredict.core.config import Settings
+from cryptopredict.core.database import get_session
 from cryptopredict.forecasting import service, training
 from cryptopredict.forecasting.models import ModelStatus, PredictionRole
 from tests.conftest import SNAPSHOT_PRICES
@@ -148,3 +151,26 @@ def test_promote_and_archive_are_for_admins_and_recorded(
     ]
     events = client.get("/api/v1/monitoring/events").json()
     assert events["total"] == 0  # admin decisions are not monitoring's
+
+
+def _unreachable() -> Iterator[Session]:
+    raise AssertionError("the route was reached")
+    yield  # pragma: no cover
+
+
+def test_a_repeated_forecast_is_answered_before_routing_until_new_rows_are_issued(
+    client: TestClient, issued: tuple[Cryptocurrency, service.TrainingOutcome]
+) -> None:
+    path = "/api/v1/forecasts/litecoin"
+    routed = client.get(f"{path}?horizons=1,7")
+    assert routed.status_code == 200
+    client.app.dependency_overrides[get_session] = _unreachable  # type: ignore[attr-defined]
+    for same in (f"{path}?horizons=1,7", f"{path}?_=1712345678901&horizons=1,7"):
+        repeated = client.get(same)
+        assert (repeated.status_code, repeated.content) == (200, routed.content), same
+        assert repeated.headers.items() == routed.headers.items()
+    with pytest.raises(AssertionError, match="route was reached"):
+        client.get(f"{path}?horizons=7")  # never answered: the route reads it
+    client.app.state.cache.invalidate(FORECASTS_NAMESPACE)  # what issuing and scoring do
+    with pytest.raises(AssertionError, match="route was reached"):
+        client.get(f"{path}?horizons=1,7")

@@ -10,6 +10,7 @@ coin trains in well under a second."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from cryptopredict.core.cache import FORECASTS_NAMESPACE, ResponseCache, cached_bytes
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import Database, create_db_engine, utcnow
 from cryptopredict.forecasting import service as forecasting_service
@@ -52,6 +54,7 @@ API_FIXTURES = (factory, admin)
 """Users committed to the task database, used here by name."""
 
 MINIMUM = training.TrainingConfig().minimum_rows()
+DAY = dt.timedelta(days=1)
 LOCK = "train_coin_models:coin_id=litecoin"
 
 
@@ -428,3 +431,47 @@ def test_a_fresh_server_trains_the_snapshot_coins_by_itself(tmp_path: Path) -> N
         assert "Traceback" not in served.log.read_text(errors="replace")
     finally:
         database.dispose()
+
+
+def _cached(cache: ResponseCache) -> bytes | None:
+    """The probe entry of the forecasts namespace, or None once it was dropped."""
+    return asyncio.run(cache.lookup(FORECASTS_NAMESPACE, "probe")).value
+
+
+def _cache_probe(cache: ResponseCache) -> None:
+    async def store() -> bytes:
+        async def compute() -> bytes:
+            return b"cached forecast"
+
+        return await cached_bytes(cache, FORECASTS_NAMESPACE, "probe", compute)
+
+    asyncio.run(store())
+
+
+def test_runs_that_write_forecasts_or_scores_drop_the_cached_answers(
+    runner: EmbeddedRunner, context: JobContext
+) -> None:
+    _store(context.database, "litecoin", 300)
+    trained = _run(runner, "train_coin_models", {"coin_id": "litecoin"})
+    assert trained.state == TaskState.SUCCEEDED, trained.error
+    newest = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + 299 * DAY
+    context.clock = lambda: newest + DAY + HOUR  # the newest bar has closed
+    _cache_probe(context.cache)
+
+    idle = _run(runner, "issue_forecasts")  # issued after training: nothing new
+    assert idle.result is not None and idle.result["issued"] == 0
+    idle_scoring = _run(runner, "score_predictions")  # no target bar stored yet
+    assert idle_scoring.result is not None and idle_scoring.result["scored"] == 0
+    assert _cached(context.cache) == b"cached forecast"
+
+    with context.database.session_factory() as session:  # the next bar closes
+        stored = forecasting_service.resolve_coin(session=session, identifier="litecoin")
+        Factory(session, None).daily_prices(stored, [100.0], start=newest + DAY)  # type: ignore[arg-type]
+    context.clock = lambda: newest + 2 * DAY + HOUR
+    scored = _run(runner, "score_predictions")  # the 1-day forecasts' target is stored
+    assert scored.result is not None and scored.result["scored"] > 0
+    assert _cached(context.cache) is None
+    _cache_probe(context.cache)
+    issued = _run(runner, "issue_forecasts")
+    assert issued.result is not None and issued.result["issued"] > 0
+    assert _cached(context.cache) is None

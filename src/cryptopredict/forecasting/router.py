@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Scope
 
 from cryptopredict.auth.dependencies import AdminUser
 from cryptopredict.coins.dependencies import CoinPath
@@ -13,6 +14,7 @@ from cryptopredict.core.cache import FORECASTS_NAMESPACE, cached_bytes
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.dependencies import CacheDep, SessionDep, SettingsDep
 from cryptopredict.core.errors import error_responses
+from cryptopredict.core.middleware import canonical_query
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.core.validation import BigIntId, PlainBoolean, PlainInteger
 from cryptopredict.forecasting import service, serving
@@ -63,6 +65,15 @@ def _horizons(raw: str) -> list[int]:
     return sorted({int(part) for part in raw.split(",")})
 
 
+_READ_PARAMETERS = frozenset({"horizons"})
+
+
+def cache_alias(scope: Scope) -> str:
+    """A forecast request as the response cache remembers it for `CachedResponseMiddleware`:
+    its path and the only parameter the route reads."""
+    return f"{scope['path']}?{canonical_query(scope['query_string'], _READ_PARAMETERS)}"
+
+
 @forecasts_router.get("/accuracy", responses=error_responses(404))
 def accuracy(
     session: SessionDep,
@@ -78,6 +89,7 @@ def accuracy(
 
 @forecasts_router.get("/{coin}", response_model=CoinForecasts, responses=error_responses(404, 409))
 async def coin_forecasts(
+    request: Request,
     coin: CoinPath,
     session: SessionDep,
     settings: SettingsDep,
@@ -87,7 +99,7 @@ async def coin_forecasts(
     """The newest issued forecast per horizon: point, 80/95 % intervals, the model and its
     measured skill next to naive's, a plain-words verdict, and whether it is stale or its
     model expired. 409 when nothing can be served yet, saying what is missing. Cached until
-    the next issue or scoring run."""
+    the next issue or scoring run (and answered before routing once it is)."""
     wanted = _horizons(horizons)
 
     def compute() -> bytes:
@@ -97,7 +109,13 @@ async def coin_forecasts(
         return found.model_dump_json().encode()
 
     key = f"coin:{coin.lower()}:{','.join(map(str, wanted))}"
-    body = await cached_bytes(cache, FORECASTS_NAMESPACE, key, lambda: run_in_threadpool(compute))
+    body = await cached_bytes(
+        cache,
+        FORECASTS_NAMESPACE,
+        key,
+        lambda: run_in_threadpool(compute),
+        alias=cache_alias(request.scope),
+    )
     return Response(content=body, media_type="application/json")
 
 

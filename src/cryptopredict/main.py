@@ -52,6 +52,7 @@ from cryptopredict.tasks import service as tasks_service
 from cryptopredict.tasks.forecast_triggers import router as forecast_triggers_router
 from cryptopredict.tasks.router import router as tasks_router
 from cryptopredict.tasks.sync_triggers import router as sync_triggers_router
+from cryptopredict.web.static import DashboardFiles
 
 API_PREFIX = "/api/v1"
 
@@ -160,6 +161,8 @@ def create_app(
 
     install_error_handlers(app, ERROR_SHAPES)
     install_routing_rules(app)
+    if settings.web_dir is not None:
+        app.router.default = DashboardFiles(settings.web_dir, fallback=app.router.default)
     # Innermost, so a body served from the cache gets the same headers as one from a route.
     app.add_middleware(
         CachedResponseMiddleware,

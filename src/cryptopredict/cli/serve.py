@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from cryptopredict.cli.common import (
 )
 from cryptopredict.core import metrics
 from cryptopredict.core.config import Settings
+from cryptopredict.web.static import SHELL, checkout_export
 
 app = typer.Typer()
 
@@ -50,7 +52,7 @@ def serve(
     ] = True,
 ) -> None:
     """Apply pending migrations, then serve the HTTP API with uvicorn."""
-    settings = load_settings()
+    settings = _with_dashboard(load_settings())
     level = parse_log_level(settings.log_level)
     configure_logging(level)
     url = settings.resolved_database_url
@@ -73,6 +75,21 @@ def serve(
         _run_uvicorn(settings, host, port, workers, level, access_log)
     finally:
         stop_listener()
+
+
+def _with_dashboard(settings: Settings) -> Settings:
+    """The settings with the checkout's dashboard export when none is configured and it is
+    built; the workers read it from the environment, as every setting."""
+    if settings.web_dir is not None:
+        if not (settings.web_dir / SHELL).is_file():
+            logger.warning("CRYPTOPREDICT_WEB_DIR %s holds no %s", settings.web_dir, SHELL)
+        return settings
+    export = checkout_export()
+    if not (export / SHELL).is_file():
+        logger.info("No dashboard build at %s: serving the API only", export)
+        return settings
+    os.environ["CRYPTOPREDICT_WEB_DIR"] = str(export)
+    return settings.model_copy(update={"web_dir": export})
 
 
 def _start_metrics_listener(address: tuple[str, int] | None) -> Callable[[], None]:

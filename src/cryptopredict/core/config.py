@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path("data")
     model_dir: Path | None = None
+    web_dir: Path | None = None
+    """The dashboard's static export, served at `/` when set (`serve` sets it to the
+    checkout's `frontend/out` when that is built and this is unset)."""
     database_url: str | None = None
     redis_url: str | None = None
     secret_key: SecretStr | None = Field(default=None, repr=False)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Cookie, Depends, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from cryptopredict.auth import service
 from cryptopredict.auth.dependencies import AdminUser, ClientIpDep, CurrentUser, ThrottleDep
 from cryptopredict.auth.models import Role
 from cryptopredict.auth.schemas import (
+    BrowserSession,
     LoginRequest,
     PasswordChange,
     RefreshRequest,
@@ -20,8 +22,9 @@ from cryptopredict.auth.schemas import (
     UserRead,
     UserSelfUpdate,
 )
+from cryptopredict.core.config import Settings
 from cryptopredict.core.dependencies import SessionDep, SettingsDep
-from cryptopredict.core.errors import error_responses
+from cryptopredict.core.errors import AuthenticationError, error_responses
 from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.core.validation import IntId, PlainBoolean
@@ -112,6 +115,95 @@ def logout(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> 
     """Revoke the refresh token and every token rotated from the same login, and end all of
     the user's access tokens at once (other logins get a new one on their next refresh)."""
     service.logout(session=session, settings=settings, refresh_token=data.refresh_token)
+
+
+REFRESH_COOKIE = "cp_refresh"
+"""The browser session's refresh token: httpOnly (no script reads it), SameSite=Strict (no
+other site's page sends it), scoped to the session routes, Secure over HTTPS."""
+RefreshCookie = Annotated[
+    str | None,
+    Cookie(alias=REFRESH_COOKIE, max_length=4096, pattern=r"^[A-Za-z0-9_.\-]*$"),
+]
+"""The cookie as the server sets it (a signed token: base64url parts joined by dots); any
+other value is refused (422) before it reaches the token checks."""
+
+
+def _cookie_options(request: Request, settings: Settings) -> dict[str, Any]:
+    return {
+        "path": request.app.url_path_for("start_session"),
+        "secure": request.url.scheme == "https" or settings.env == "production",
+        "httponly": True,
+        "samesite": "strict",
+    }
+
+
+def _browser_session(
+    request: Request, response: Response, settings: Settings, pair: TokenPair
+) -> BrowserSession:
+    """The access token for the page, the refresh token set as the session cookie."""
+    response.set_cookie(
+        REFRESH_COOKIE,
+        pair.refresh_token,
+        max_age=settings.refresh_token_days * 24 * 3600,
+        **_cookie_options(request, settings),
+    )
+    return BrowserSession(access_token=pair.access_token, expires_in=pair.expires_in)
+
+
+@auth_router.post("/session", responses=error_responses(401, 429))
+def start_session(
+    data: LoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    ip: ClientIpDep,
+) -> BrowserSession:
+    """Log a browser in: the access token in the body (keep it in memory only), the refresh
+    token in an httpOnly, SameSite=Strict cookie (`cp_refresh`) that only these routes see."""
+    pair = service.login(
+        session=session,
+        settings=settings,
+        throttle=throttle,
+        email=data.email,
+        password=data.password,
+        client_ip=ip,
+    )
+    return _browser_session(request, response, settings, pair)
+
+
+@auth_router.post("/session/refresh", responses=error_responses(401))
+def refresh_session(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    cp_refresh: RefreshCookie = None,
+) -> BrowserSession:
+    """A new access token for the browser session, rotating its cookie (reusing an old
+    cookie revokes the login, as for `/auth/refresh`)."""
+    if not cp_refresh:
+        raise AuthenticationError("No browser session: log in first")
+    pair = service.refresh(session=session, settings=settings, refresh_token=cp_refresh)
+    return _browser_session(request, response, settings, pair)
+
+
+@auth_router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+def end_session(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    cp_refresh: RefreshCookie = None,
+) -> Response:
+    """Log the browser out: its login is revoked (as `/auth/logout` does) and the cookie
+    cleared. Idempotent: a missing or already revoked cookie is cleared all the same."""
+    if cp_refresh:
+        with contextlib.suppress(AuthenticationError):  # already revoked or unknown
+            service.logout(session=session, settings=settings, refresh_token=cp_refresh)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(REFRESH_COOKIE, **_cookie_options(request, settings))
+    return response
 
 
 @users_router.get("/me")

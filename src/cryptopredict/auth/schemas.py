@@ -82,6 +82,14 @@ class TokenPair(BaseModel):
     expires_in: int = Field(description="Access token lifetime in seconds")
 
 
+class BrowserSession(BaseModel):
+    """A browser login's access token; its refresh token travels only in an httpOnly cookie."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Access token lifetime in seconds")
+
+
 class UserRead(BaseModel):
     """A user as shown to themselves or to an admin (never the password hash)."""
 

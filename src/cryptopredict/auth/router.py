@@ -162,14 +162,7 @@ def start_session(
 ) -> BrowserSession:
     """Log a browser in: the access token in the body (keep it in memory only), the refresh
     token in an httpOnly, SameSite=Strict cookie (`cp_refresh`) that only these routes see."""
-    pair = service.login(
-        session=session,
-        settings=settings,
-        throttle=throttle,
-        email=data.email,
-        password=data.password,
-        client_ip=ip,
-    )
+    pair = login(data, session, settings, throttle, ip)
     return _browser_session(request, response, settings, pair)
 
 

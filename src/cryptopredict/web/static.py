@@ -59,9 +59,9 @@ class DashboardFiles:
             return None
         policy = IMMUTABLE if url_path.startswith(HASHED_ASSETS) else REVALIDATE
         base = self.root.joinpath(*parts)
-        candidates = [base / SHELL] if not parts else [base, base / SHELL]
-        if parts:
-            candidates.insert(1, base.with_name(base.name + ".html"))
+        candidates = (
+            [base, base.with_name(base.name + ".html"), base / SHELL] if parts else [base / SHELL]
+        )
         for candidate in candidates:
             if self._inside(candidate):
                 return candidate, policy

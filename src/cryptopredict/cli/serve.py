@@ -4,6 +4,7 @@ the metrics listener)."""
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -131,3 +132,12 @@ def _run_uvicorn(
         # small, busy host that can take longer than uvicorn's 5 s default.
         timeout_worker_healthcheck=30,
     )
+
+
+@app.command("openapi")
+def print_openapi() -> None:
+    """Print the OpenAPI document the server serves at /openapi.json (the dashboard's API
+    client is generated from it: `npm run api:generate` in frontend/)."""
+    from cryptopredict.main import create_app  # noqa: PLC0415 - only this command needs the app
+
+    typer.echo(json.dumps(create_app(Settings()).openapi(), indent=1, sort_keys=True))

@@ -40,7 +40,7 @@ from cryptopredict.tasks.execution import execute
 from cryptopredict.tasks.isolation import ChildProcess, ChildTimeoutError
 from cryptopredict.tasks.jobs import JobContext
 from cryptopredict.tasks.locks import TaskLocks
-from cryptopredict.tasks.models import TaskState
+from cryptopredict.tasks.models import TaskRun, TaskState
 from cryptopredict.tasks.repository import TaskRunRepository
 from cryptopredict.tasks.runner import TaskStatus
 from cryptopredict.tasks.schedule import HOUR, SCHEDULE, TaskSpec
@@ -426,8 +426,16 @@ def test_a_fresh_server_trains_the_snapshot_coins_by_itself(tmp_path: Path) -> N
             assert all(f["verdict"] and "skill" in f for f in answer["forecasts"])
         with database.session_factory() as session:
             runs = TaskRunRepository(session).list(filters={"task": "train_coin_models"})
-            assert sorted(run.args["coin_id"] for run in runs) == sorted(coins)
-            assert {run.status for run in runs} == {TaskState.SUCCEEDED}
+        # A retried attempt, or a run queued twice that finds its coin trained since its
+        # cut-off, is by design; what must hold is one training per coin, every run ending well.
+        attempts = [(r.args["coin_id"], r.attempt, r.status, r.error, r.result) for r in runs]
+        trainings = [r.args["coin_id"] for r in runs if (r.result or {}).get("trained")]
+        assert sorted(trainings) == sorted(coins), attempts
+        newest: dict[str, TaskRun] = {}
+        for run in runs:
+            if run.task_id not in newest or run.attempt > newest[run.task_id].attempt:
+                newest[run.task_id] = run
+        assert {run.status for run in newest.values()} == {TaskState.SUCCEEDED}, attempts
         assert "Traceback" not in served.log.read_text(errors="replace")
     finally:
         database.dispose()

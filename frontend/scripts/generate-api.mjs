@@ -1,5 +1,5 @@
 // Generate src/lib/api/schema.d.ts (the typed API client's types) from the server's
-// OpenAPI document: `cryptopredict openapi` from the checkout's venv, or --input FILE.
+// OpenAPI document: `cryptopredict openapi` run on this checkout's sources, or --input FILE.
 // --output FILE writes elsewhere (the test that checks the committed file is current).
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -16,9 +16,11 @@ const { values } = parseArgs({
 
 const text = values.input
   ? readFileSync(values.input, "utf8")
-  : execFileSync(resolve(root, "..", ".venv", "bin", "cryptopredict"), ["openapi"], {
+  : execFileSync(resolve(root, "..", ".venv", "bin", "python"), ["-m", "cryptopredict.cli", "openapi"], {
       encoding: "utf8",
       maxBuffer: 64 * 1024 * 1024,
+      // This checkout's sources, also where .venv is shared with another checkout.
+      env: { ...process.env, PYTHONPATH: resolve(root, "..", "src") },
     });
 const ast = await openapiTS(JSON.parse(text), { alphabetize: true });
 const banner =

@@ -1,0 +1,282 @@
+"use client";
+// Pieces every admin section shares: state badges, a pager, a confirm dialog that shows
+// the API's refusal, JSON blocks, a notice line, and polling while something is pending.
+import { AlertTriangle, ChevronLeft, ChevronRight, Info } from "lucide-react";
+import { useEffect, useRef, useState, type ComponentProps, type ReactNode } from "react";
+import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Dialog, DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
+import { Label } from "@/components/ui/label";
+import {
+  nextOffset,
+  pageLabel,
+  prettyJson,
+  previousOffset,
+  stateLabel,
+  stateVariant,
+  validationLines,
+} from "@/lib/admin";
+import { ApiError, messageOf } from "@/lib/api/client";
+import { cn } from "@/lib/utils";
+
+export const PAGE_SIZE = 20;
+export const POLL_MS = 3000;
+
+/** A run's, model's or breaker's state as a coloured badge. */
+export function StateBadge({ state, className }: { state: string | null | undefined; className?: string }) {
+  if (!state) return <span className="text-muted-foreground">—</span>;
+  return (
+    <Badge variant={stateVariant(state)} className={className}>
+      {stateLabel(state)}
+    </Badge>
+  );
+}
+
+/** Call `tick` every few seconds while `active` holds (a run is queued or running). */
+export function usePolling(active: boolean, tick: () => void, everyMs: number = POLL_MS): void {
+  const latest = useRef(tick);
+  useEffect(() => {
+    latest.current = tick;
+  });
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => latest.current(), everyMs);
+    return () => clearInterval(timer);
+  }, [active, everyMs]);
+}
+
+/** "1–20 of 45" with Previous and Next buttons. */
+export function Pager({
+  label,
+  offset,
+  limit,
+  count,
+  total,
+  onChange,
+}: {
+  label: string;
+  offset: number;
+  limit: number;
+  count: number;
+  total: number;
+  onChange: (offset: number) => void;
+}) {
+  const previous = previousOffset(offset, limit);
+  const next = nextOffset(offset, limit, total);
+  if (previous === null && next === null) {
+    return <p className="mt-3 text-sm text-muted-foreground">{pageLabel(offset, count, total)}</p>;
+  }
+  return (
+    <nav aria-label={`${label} pages`} className="mt-3 flex flex-wrap items-center gap-2">
+      <p className="mr-auto text-sm text-muted-foreground" aria-live="polite">
+        {pageLabel(offset, count, total)}
+      </p>
+      <Button
+        variant="outline"
+        size="sm"
+        disabled={previous === null}
+        onClick={() => previous !== null && onChange(previous)}
+      >
+        <ChevronLeft aria-hidden /> Previous
+      </Button>
+      <Button
+        variant="outline"
+        size="sm"
+        disabled={next === null}
+        onClick={() => next !== null && onChange(next)}
+      >
+        Next <ChevronRight aria-hidden />
+      </Button>
+    </nav>
+  );
+}
+
+/** A labelled filter control in a toolbar. */
+export function Field({
+  id,
+  label,
+  children,
+  className,
+}: {
+  id: string;
+  label: string;
+  children: ReactNode;
+  className?: string;
+}) {
+  return (
+    <div className={cn("flex min-w-36 flex-col gap-1.5", className)}>
+      <Label htmlFor={id}>{label}</Label>
+      {children}
+    </div>
+  );
+}
+
+/** A toolbar of filters that wraps on narrow screens. */
+export function Toolbar({ children, className, ...props }: ComponentProps<"div">) {
+  return (
+    <div className={cn("mb-4 flex flex-wrap items-end gap-3", className)} {...props}>
+      {children}
+    </div>
+  );
+}
+
+/** JSON as indented text in a scrolling block. */
+export function JsonBlock({ value, label }: { value: unknown; label: string }) {
+  return (
+    <pre
+      aria-label={label}
+      tabIndex={0}
+      className="max-h-72 overflow-auto rounded-md border bg-muted p-3 font-mono text-xs whitespace-pre-wrap break-all"
+    >
+      {prettyJson(value)}
+    </pre>
+  );
+}
+
+/** A collapsible JSON section (keyboard operable: a native <details>). */
+export function JsonSection({ title, value, open = false }: { title: string; value: unknown; open?: boolean }) {
+  return (
+    <details open={open} className="rounded-md border">
+      <summary className="cursor-pointer px-3 py-2 text-sm font-medium">{title}</summary>
+      <div className="px-3 pb-3">
+        <JsonBlock value={value} label={title} />
+      </div>
+    </details>
+  );
+}
+
+/** Facts as a definition list in two columns. */
+export function Facts({ items, className }: { items: [string, ReactNode][]; className?: string }) {
+  return (
+    <dl className={cn("grid grid-cols-[auto_1fr] gap-x-4 gap-y-1.5 text-sm", className)}>
+      {items.map(([term, value]) => (
+        <div key={term} className="contents">
+          <dt className="text-muted-foreground">{term}</dt>
+          <dd className="min-w-0 break-words">{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** An action the API refused: its message, and the invalid fields of a 422. */
+export function Refusal({ error, title = "The server refused" }: { error: unknown; title?: string }) {
+  const lines = error instanceof ApiError ? validationLines(error.details) : [];
+  return (
+    <Alert variant="destructive" className="flex items-start gap-3">
+      <AlertTriangle aria-hidden className="mt-0.5" />
+      <div className="min-w-0 flex-1">
+        <AlertTitle>{title}</AlertTitle>
+        <AlertDescription>
+          <p>{messageOf(error)}</p>
+          {lines.length > 0 ? (
+            <ul className="mt-1 list-disc pl-5">
+              {lines.map((line) => (
+                <li key={line}>{line}</li>
+              ))}
+            </ul>
+          ) : null}
+        </AlertDescription>
+      </div>
+    </Alert>
+  );
+}
+
+/** What an action did, announced to screen readers, dismissable. */
+export function Notice({ children, onDismiss }: { children: ReactNode; onDismiss?: () => void }) {
+  return (
+    <div
+      role="status"
+      className="mb-4 flex flex-wrap items-start gap-2 rounded-lg border bg-card px-4 py-3 text-sm"
+    >
+      <Info aria-hidden className="mt-0.5 size-4 shrink-0 text-primary" />
+      <div className="min-w-0 flex-1">{children}</div>
+      {onDismiss ? (
+        <Button variant="ghost" size="sm" onClick={onDismiss}>
+          Dismiss
+        </Button>
+      ) : null}
+    </div>
+  );
+}
+
+export interface ConfirmRequest {
+  title: string;
+  description: ReactNode;
+  confirmLabel: string;
+  destructive?: boolean;
+  /** Does the work; its answer (a sentence) becomes the notice. Throws the API's error. */
+  action: () => Promise<string>;
+}
+
+function ConfirmBody({
+  request,
+  onClose,
+  onDone,
+}: {
+  request: ConfirmRequest;
+  onClose: () => void;
+  onDone: (message: string) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  async function confirm() {
+    setBusy(true);
+    setError(null);
+    try {
+      const message = await request.action();
+      onDone(message);
+      onClose();
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <DialogContent>
+      <DialogTitle>{request.title}</DialogTitle>
+      <DialogDescription asChild>
+        <div>{request.description}</div>
+      </DialogDescription>
+      {error ? <Refusal error={error} /> : null}
+      <div className="flex flex-wrap justify-end gap-2">
+        <Button variant="outline" onClick={onClose}>
+          Cancel
+        </Button>
+        <Button
+          variant={request.destructive ? "destructive" : "default"}
+          disabled={busy}
+          onClick={() => void confirm()}
+        >
+          {busy ? "Working…" : request.confirmLabel}
+        </Button>
+      </div>
+    </DialogContent>
+  );
+}
+
+/** Ask before a change; on refusal the API's message stays in the dialog. */
+export function ConfirmDialog({
+  request,
+  onClose,
+  onDone,
+}: {
+  request: ConfirmRequest | null;
+  onClose: () => void;
+  onDone: (message: string) => void;
+}) {
+  return (
+    <Dialog open={request !== null} onOpenChange={(open) => !open && onClose()}>
+      {request ? <ConfirmBody request={request} onClose={onClose} onDone={onDone} /> : null}
+    </Dialog>
+  );
+}
+
+/** The first characters of a task id, enough to tell runs apart. */
+export function shortId(id: string): string {
+  return id.length > 8 ? id.slice(0, 8) : id;
+}

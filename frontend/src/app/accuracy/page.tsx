@@ -1,5 +1,8 @@
-import { PageHeader } from "@/components/states";
+import type { Metadata } from "next";
+import { AccuracyView } from "@/components/accuracy/accuracy-view";
+
+export const metadata: Metadata = { title: "Accuracy" };
 
 export default function AccuracyPage() {
-  return <PageHeader title="Accuracy" />;
+  return <AccuracyView />;
 }

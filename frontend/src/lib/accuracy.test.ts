@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import {
+  filterScores,
+  horizonsOf,
+  liveFigures,
+  scoreRows,
+  sortScores,
+  verdict,
+  type AccuracyRow,
+} from "./accuracy";
+
+// A `live` object as forecasting/scoring.py's live_record() writes it.
+const LIVE = {
+  n: 42,
+  independent_n: 42,
+  mae: 380.1,
+  naive_mae: 401.7,
+  mae_ratio: 0.9462,
+  mean_abs_log_error: 0.021,
+  coverage_80: { nominal: 0.8, observed: 0.7857, n: 42, independent_n: 42, band: [0.63, 0.89], in_band: true },
+  coverage_95: { nominal: 0.95, observed: 0.881, n: 42, independent_n: 42, band: [0.74, 0.96], in_band: true },
+  winkler_80: 1200.5,
+  naive_winkler_80: 1300.2,
+  winkler_95: 1800,
+  naive_winkler_95: 1900,
+  diebold_mariano: { statistic: -2.1, p_value: 0.04, p_better: 0.02, p_worse: 0.98, n: 42 },
+};
+
+function row(
+  coin: string,
+  horizon: number,
+  kind: string,
+  live: Record<string, unknown>,
+  updated = "2026-12-01T00:00:00Z",
+): AccuracyRow {
+  return {
+    coin,
+    interval: "1d",
+    horizon,
+    model: { id: horizon * 100 + coin.length, kind, version: 1 },
+    status: "production",
+    live,
+    updated_at: updated,
+  };
+}
+
+describe("liveFigures", () => {
+  it("reads the figures the server writes", () => {
+    const figures = liveFigures(LIVE);
+    expect(figures.n).toBe(42);
+    expect(figures.maeRatio).toBe(0.9462);
+    expect(figures.coverage80).toEqual({
+      observed: 0.7857,
+      nominal: 0.8,
+      n: 42,
+      inBand: true,
+      band: [0.63, 0.89],
+    });
+    expect(figures.pBetter).toBe(0.02);
+  });
+  it("tolerates missing and null figures", () => {
+    const figures = liveFigures({ n: 3, mae_ratio: null, coverage_80: null, diebold_mariano: null });
+    expect(figures).toEqual({
+      n: 3,
+      maeRatio: null,
+      coverage80: null,
+      coverage95: null,
+      pBetter: null,
+      pWorse: null,
+    });
+    expect(liveFigures({}).n).toBe(0);
+    expect(liveFigures({ coverage_95: { observed: "x" } }).coverage95).toBeNull();
+  });
+});
+
+describe("verdict", () => {
+  it("calls a ratio below 1 better, and says when it is significant", () => {
+    const result = verdict("drift", liveFigures(LIVE));
+    expect(result.word).toBe("better");
+    expect(result.tone).toBe("positive");
+    expect(result.detail).toBe("Its errors are 5.4 % smaller than naive's over 42 scored forecasts, significantly.");
+  });
+  it("calls a ratio above 1 worse", () => {
+    const result = verdict("lstm", liveFigures({ n: 1, mae_ratio: 1.25 }));
+    expect(result.word).toBe("worse");
+    expect(result.tone).toBe("negative");
+    expect(result.detail).toBe("Its errors are 25 % larger than naive's over 1 scored forecast.");
+  });
+  it("says not measured yet without scores, and baseline for naive itself", () => {
+    expect(verdict("drift", liveFigures({ n: 0 })).word).toBe("not measured yet");
+    expect(verdict("drift", liveFigures({ n: 5, mae_ratio: null })).word).toBe("not measured yet");
+    expect(verdict("naive", liveFigures({ n: 5, mae_ratio: 1 })).word).toBe("baseline");
+    expect(verdict("arima", liveFigures({ n: 5, mae_ratio: 1 })).word).toBe("same as naive");
+  });
+});
+
+describe("filter and sort", () => {
+  const names = new Map([
+    ["bitcoin", "Bitcoin"],
+    ["ethereum", "Ethereum"],
+  ]);
+  const symbols = new Map([
+    ["bitcoin", "btc"],
+    ["ethereum", "eth"],
+  ]);
+  const rows = scoreRows(
+    [
+      row("ethereum", 7, "drift", { n: 10, mae_ratio: 1.1 }, "2026-12-03T00:00:00Z"),
+      row("bitcoin", 1, "drift", LIVE, "2026-12-02T00:00:00Z"),
+      row("bitcoin", 7, "naive", { n: 10, mae_ratio: 1 }),
+      row("dogecoin", 30, "drift", { n: 0 }),
+    ],
+    names,
+  );
+
+  it("names coins from the catalogue, or by id", () => {
+    expect(rows.map((score) => score.coinName)).toEqual(["Ethereum", "Bitcoin", "Bitcoin", "dogecoin"]);
+  });
+
+  it("filters by horizon and by part of the id, name or symbol", () => {
+    expect(filterScores(rows, { horizon: 7, query: "" }, symbols)).toHaveLength(2);
+    expect(filterScores(rows, { horizon: null, query: "BTC" }, symbols)).toHaveLength(2);
+    expect(filterScores(rows, { horizon: null, query: " ether " }, symbols)).toHaveLength(1);
+    expect(filterScores(rows, { horizon: 1, query: "eth" }, symbols)).toHaveLength(0);
+  });
+
+  it("sorts by a column either way, with unmeasured rows last", () => {
+    const up = sortScores(rows, { key: "ratio", direction: "ascending" });
+    expect(up.map((score) => score.figures.maeRatio)).toEqual([0.9462, 1, 1.1, null]);
+    const down = sortScores(rows, { key: "ratio", direction: "descending" });
+    expect(down.map((score) => score.figures.maeRatio)).toEqual([1.1, 1, 0.9462, null]);
+  });
+
+  it("breaks ties by coin then horizon", () => {
+    const byScored = sortScores(rows, { key: "scored", direction: "descending" });
+    expect(byScored.map((score) => `${score.row.coin}/${score.row.horizon}`)).toEqual([
+      "bitcoin/1",
+      "bitcoin/7",
+      "ethereum/7",
+      "dogecoin/30",
+    ]);
+    const byCoin = sortScores(rows, { key: "coin", direction: "ascending" });
+    expect(byCoin.map((score) => score.coinName)).toEqual(["Bitcoin", "Bitcoin", "dogecoin", "Ethereum"]);
+  });
+
+  it("lists the horizons present", () => {
+    expect(horizonsOf(rows.map((score) => score.row))).toEqual([1, 7, 30]);
+  });
+});

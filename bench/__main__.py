@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench import (
+    dashboard,
     forecast_serving,
     forecasting,
     http_latency,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "stream": (f"Live stream: {stream.CLIENTS} clients", stream.run),
     "metrics": ("Metrics recording", metrics.run),
     "retrain": ("Retraining", retrain.run),
+    "dashboard": ("Dashboard", dashboard.run),
 }
 TIME_LIMIT_SECONDS = 2400
 

@@ -1,5 +1,5 @@
 "use client";
-import { LineChart, Monitor, Moon, Sun } from "lucide-react";
+import { LineChart, Monitor, Moon, Sun, UserRound } from "lucide-react";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { useSession } from "@/lib/session";
@@ -69,22 +69,36 @@ export function SiteHeader() {
         Skip to content
       </a>
       <div className="mx-auto flex h-14 max-w-7xl items-center gap-1 px-3 sm:gap-4 sm:px-6">
-        <Link href="/" className="mr-1 flex items-center gap-2 font-semibold sm:mr-4">
+        <Link
+          href="/"
+          aria-label="CryptoPredict: markets"
+          className="mr-1 flex shrink-0 items-center gap-2 font-semibold sm:mr-4"
+        >
           <LineChart aria-hidden className="size-5 text-primary" />
           <span className="hidden sm:inline">CryptoPredict</span>
         </Link>
-        <nav aria-label="Main" className="flex items-center gap-0.5 sm:gap-1">
+        <nav
+          aria-label="Main"
+          className="flex min-w-0 flex-1 items-center gap-0.5 overflow-x-auto sm:gap-1"
+        >
           {LINKS.map((link) => (
             <NavLink key={link.href} {...link} />
           ))}
           {user?.role === "admin" ? <NavLink href="/admin" label="Admin" /> : null}
         </nav>
-        <div className="ml-auto flex items-center gap-1">
+        <div className="ml-auto flex shrink-0 items-center gap-1">
           <ThemeMenu />
           {status === "signed-in" && user ? (
             <Button asChild variant="ghost" size="sm">
-              <Link href="/account" data-testid="account-link">
-                <span className="max-w-32 truncate">{user.full_name || user.email}</span>
+              <Link
+                href="/account"
+                data-testid="account-link"
+                aria-label={`Account: ${user.full_name || user.email}`}
+              >
+                <UserRound aria-hidden />
+                <span className="hidden max-w-32 truncate md:inline">
+                  {user.full_name || user.email}
+                </span>
               </Link>
             </Button>
           ) : status === "anonymous" ? (

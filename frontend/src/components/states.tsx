@@ -34,7 +34,10 @@ export function ErrorState({
 
 export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
   return (
-    <div className="flex flex-col items-center gap-2 rounded-lg border border-dashed p-8 text-center">
+    <div
+      data-testid="empty-state"
+      className="flex flex-col items-center gap-2 rounded-lg border border-dashed p-8 text-center"
+    >
       <Inbox aria-hidden className="size-6 text-muted-foreground" />
       <p className="font-medium">{title}</p>
       {children ? <div className="text-sm text-muted-foreground">{children}</div> : null}

@@ -14,6 +14,8 @@ from cryptopredict.auth.models import Role, User
 from cryptopredict.auth.security import encode_token, hash_password
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.config import Settings
+from cryptopredict.marketdata.models import SyncRun
+from cryptopredict.marketdata.types import SyncKind, SyncStatus
 from cryptopredict.prices.models import PriceData
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -130,3 +132,24 @@ class Factory:
         self.session.add_all(rows)
         self.session.commit()
         return rows
+
+    def sync_run(
+        self,
+        kind: SyncKind = SyncKind.PRICES,
+        *,
+        status: SyncStatus = SyncStatus.SUCCEEDED,
+        started_at: dt.datetime,
+        error: str | None = None,
+    ) -> SyncRun:
+        """A recorded sync run, finished a minute after it started unless still running."""
+        running = status == SyncStatus.RUNNING
+        run = SyncRun(
+            kind=kind,
+            status=status,
+            started_at=started_at,
+            finished_at=None if running else started_at + dt.timedelta(minutes=1),
+            error=error,
+        )
+        self.session.add(run)
+        self.session.commit()
+        return run

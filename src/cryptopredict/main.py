@@ -44,6 +44,7 @@ from cryptopredict.health.router import router as health_router
 from cryptopredict.marketdata.mirror import MIRROR_PREFIX, cache_alias
 from cryptopredict.marketdata.mirror import router as mirror_router
 from cryptopredict.marketdata.mirror_queries import MirrorRequestError, control_character_refusal
+from cryptopredict.marketdata.router import public_router as sync_public_router
 from cryptopredict.marketdata.router import router as sync_runs_router
 from cryptopredict.portfolios.router import router as portfolios_router
 from cryptopredict.prices.router import router as prices_router
@@ -94,6 +95,7 @@ def _api_router() -> APIRouter:
         models_router,
         monitoring_router,
         sync_runs_router,
+        sync_public_router,
         forecast_triggers_router,
         tasks_router,
         system_router,

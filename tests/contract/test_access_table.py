@@ -82,6 +82,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/sync/runs"): ADMIN,
     ("GET", "/api/v1/sync/runs/{run_id}"): ADMIN,
     ("GET", "/api/v1/sync/status"): ADMIN,
+    ("GET", "/api/v1/sync/freshness"): ANYONE,
     ("POST", "/api/v1/forecasts/{coin}/train"): ADMIN,
     ("GET", "/api/v1/tasks"): ADMIN,
     ("POST", "/api/v1/tasks/{name}/run"): ADMIN,

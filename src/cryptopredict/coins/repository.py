@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, or_, select
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select, func, or_, select
 
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.coins.schemas import CatalogueOrder, CoinBrief, CoinListing
@@ -158,3 +158,9 @@ class CoinRepository(Repository[Cryptocurrency]):
         if offset:
             statement = statement.offset(offset)
         return [CoinListing(*row) for row in self.session.execute(statement)]
+
+
+def active_coin_ids() -> Select[int]:
+    """The ids of the active coins as a statement, for another domain's query to embed, so
+    that query stays one statement without reading the catalogue table itself."""
+    return select(Cryptocurrency.id).where(Cryptocurrency.is_active.is_(True))

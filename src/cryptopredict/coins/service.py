@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import ColumnElement, ColumnExpressionArgument
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
-from cryptopredict.coins.repository import CoinRepository
+from cryptopredict.coins.repository import CoinRepository, active_coin_ids
 from cryptopredict.coins.schemas import (
     CatalogueOrder,
     CoinBrief,
@@ -110,6 +110,13 @@ def list_listings(
         limit=limit,
         offset=offset,
     )
+
+
+def active_ids() -> Select[int]:
+    """The active coins' ids as a statement another domain's service embeds in its own query
+    (the prices service's newest price), keeping it one statement without either domain
+    reading the other's table."""
+    return active_coin_ids()
 
 
 def create(*, session: Session, cache: ResponseCache, data: CoinCreate) -> Cryptocurrency:

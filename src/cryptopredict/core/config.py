@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=60.0, gt=0)
     sync_top_coins: int = Field(default=250, ge=1, le=5000)
+    stale_after_minutes: int = Field(default=30, ge=1)
+    """Stored prices older than this are reported stale (`/sync/freshness`), so the dashboard
+    warns that it shows old data; the prices sync runs every 5 minutes."""
     login_max_attempts: int = Field(default=5, ge=1)
     """Failed logins to one account from one address before that pair is slowed down."""
     login_account_max_attempts: int = Field(default=100, ge=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import delete, func, select, update
 
@@ -54,6 +55,21 @@ class SyncRunRepository(Repository[SyncRun]):
     def total(self, *, kind: SyncKind | None = None) -> int:
         """How many runs there are, optionally of one kind."""
         return self.count(filters=None if kind is None else {"kind": kind})
+
+    def newest(
+        self, *, kinds: Collection[SyncKind], status: SyncStatus | None = None
+    ) -> SyncRun | None:
+        """The most recently started run of these kinds (and status), read backwards along
+        the start-time index, which stops at the first match."""
+        statement = (
+            select(SyncRun)
+            .where(SyncRun.kind.in_(list(kinds)))
+            .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+            .limit(1)
+        )
+        if status is not None:
+            statement = statement.where(SyncRun.status == status)
+        return self.session.scalars(statement).first()
 
     def last_per_kind(self) -> dict[SyncKind, SyncRun]:
         """The most recently started run of each kind, in one query."""

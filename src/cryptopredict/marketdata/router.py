@@ -1,4 +1,5 @@
-"""Admin routes to list past sync runs and see the shared limiter and breaker.
+"""Admin routes to list past sync runs and see the shared limiter and breaker, and the public
+freshness of the stored prices.
 
 Starting a sync is a task: its trigger routes (`POST /sync/discover|prices|history`) live
 with the tasks domain, in `tasks/sync_triggers.py`, under the same prefix.
@@ -16,10 +17,17 @@ from cryptopredict.core.errors import error_responses
 from cryptopredict.core.pagination import PageDep
 from cryptopredict.core.validation import BigIntId
 from cryptopredict.marketdata import service
-from cryptopredict.marketdata.schemas import SyncRunPage, SyncRunRead, SyncStatusRead
+from cryptopredict.marketdata.schemas import (
+    DataFreshness,
+    SyncRunPage,
+    SyncRunRead,
+    SyncStatusRead,
+)
 from cryptopredict.marketdata.types import SyncKind
 
 router = APIRouter(prefix="/sync", tags=["sync"], responses=error_responses(401, 403, 422))
+public_router = APIRouter(prefix="/sync", tags=["sync"])
+"""Routes anyone may call: no 401 or 403 to document."""
 
 
 # ---- dependencies -----------------------------------------------------------------------
@@ -68,3 +76,11 @@ async def sync_status(_admin: AdminUser, session: SessionDep, shared: GuardsDep)
         breaker=state.breaker,
         last_runs={kind: SyncRunRead.model_validate(run) for kind, run in state.last_runs.items()},
     )
+
+
+@public_router.get("/freshness")
+def data_freshness(session: SessionDep, settings: SettingsDep) -> DataFreshness:
+    """How old the stored prices are and how the last syncs that store prices went (anyone):
+    `stale` tells the dashboard to warn that it shows old data (the offline snapshot, or
+    syncs failing). Not cached: the age grows with every second."""
+    return service.freshness(session=session, settings=settings)

@@ -522,3 +522,47 @@ class SyncStatusRead(BaseModel):
     limiter: LimiterSnapshot
     breaker: BreakerSnapshot
     last_runs: dict[SyncKind, SyncRunRead]
+
+
+class SyncRunBrief(BaseModel):
+    """A sync run as anyone may see it: what it was and how it ended, not what it cost."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: SyncKind
+    status: SyncStatus
+    started_at: datetime
+    finished_at: datetime | None = Field(description="Null while the run is still running")
+    error: str | None = Field(
+        description="Why it failed or what was not available (secrets removed); null when "
+        "it succeeded or is running"
+    )
+
+
+class DataFreshness(BaseModel):
+    """How old the stored prices are and how the syncs that refresh them are doing, so the
+    dashboard can warn when it shows old data (the offline snapshot, or failing syncs)."""
+
+    newest_price_at: datetime | None = Field(
+        description="The newest stored price instant of any active coin, in any interval; "
+        "null when no active coin has a price"
+    )
+    age_seconds: float | None = Field(
+        description="Seconds from `newest_price_at` to now (0 for an instant ahead of the "
+        "server's clock); null without a price"
+    )
+    stale: bool = Field(
+        description="True when there is no price or `age_seconds` exceeds `stale_after_seconds`"
+    )
+    stale_after_seconds: int = Field(
+        description="The age past which prices count as stale (setting `STALE_AFTER_MINUTES`)"
+    )
+    last_sync: SyncRunBrief | None = Field(
+        description="The most recently started run that stores prices (prices, history or "
+        "backfill; running ones included); null when none is on record"
+    )
+    last_success_at: datetime | None = Field(
+        description="When the most recently started run of those kinds that succeeded "
+        "finished (a `partial` run does not count); null when none is on record (runs are "
+        "pruned after `TASK_RUN_RETENTION_DAYS`)"
+    )

@@ -1,5 +1,6 @@
 """Sync runs for the API and the CLI: one limiter and breaker per process, a client per run,
-the runs themselves, and what operators read back (recent runs, current state)."""
+the runs themselves, what operators read back (recent runs, current state), and how fresh
+the stored prices are for everyone."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.core.cache import ResponseCache
 from cryptopredict.core.config import Settings
+from cryptopredict.core.database import utcnow
 from cryptopredict.core.errors import NotFoundError
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.marketdata.breaker import CircuitBreaker
@@ -23,9 +25,21 @@ from cryptopredict.marketdata.exceptions import TEMPORARY_FAULTS
 from cryptopredict.marketdata.models import SyncRun
 from cryptopredict.marketdata.ratelimit import RateLimiter
 from cryptopredict.marketdata.repository import SyncRunRepository
-from cryptopredict.marketdata.schemas import BreakerSnapshot, LimiterSnapshot
+from cryptopredict.marketdata.schemas import (
+    BreakerSnapshot,
+    DataFreshness,
+    LimiterSnapshot,
+    SyncRunBrief,
+)
 from cryptopredict.marketdata.sync import MarketSync
-from cryptopredict.marketdata.types import DEFAULT_HISTORY_DAYS, ProgressCallback, SyncKind
+from cryptopredict.marketdata.types import (
+    DEFAULT_HISTORY_DAYS,
+    PRICE_SYNC_KINDS,
+    ProgressCallback,
+    SyncKind,
+    SyncStatus,
+)
+from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 from cryptopredict.stream import service as stream_service
 
@@ -212,4 +226,32 @@ async def status(*, session: Session, guards: Guards) -> SyncState:
         limiter=await guards.limiter.snapshot(),
         breaker=await guards.breaker.snapshot(),
         last_runs=SyncRunRepository(session).last_per_kind(),
+    )
+
+
+def freshness(
+    *, session: Session, settings: Settings, now: dt.datetime | None = None
+) -> DataFreshness:
+    """How old the stored prices are and how the runs that store them went, so the dashboard
+    can warn that it shows old data. At most three cheap reads: the newest price (one
+    statement of index probes) and the newest run, and newest successful run, of the kinds
+    that store prices (each read backwards along the start-time index)."""
+    newest = prices_service.newest_price_at(session=session)
+    runs = SyncRunRepository(session)
+    last = runs.newest(kinds=PRICE_SYNC_KINDS)
+    success = (
+        last
+        if last is None or last.status == SyncStatus.SUCCEEDED
+        else runs.newest(kinds=PRICE_SYNC_KINDS, status=SyncStatus.SUCCEEDED)
+    )
+    threshold = settings.stale_after_minutes * 60
+    # A provisional latest price carries CoinGecko's clock, which may run slightly ahead.
+    age = None if newest is None else max(0.0, ((now or utcnow()) - newest).total_seconds())
+    return DataFreshness(
+        newest_price_at=newest,
+        age_seconds=age,
+        stale=age is None or age > threshold,
+        stale_after_seconds=threshold,
+        last_sync=None if last is None else SyncRunBrief.model_validate(last),
+        last_success_at=None if success is None else success.finished_at,
     )

@@ -23,6 +23,10 @@ class SyncKind(enum.StrEnum):
     BACKFILL = "backfill"
 
 
+PRICE_SYNC_KINDS = frozenset({SyncKind.PRICES, SyncKind.HISTORY, SyncKind.BACKFILL})
+"""The kinds of run that store prices (discover only refreshes the catalogue)."""
+
+
 class SyncStatus(enum.StrEnum):
     """How a run ended; `partial` means it finished but some data was not available."""
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -588,6 +589,32 @@ class PriceRepository:
                 if first is not None and last is not None:
                     result[coin_id][interval] = SeriesExtent(first=first, last=last)
         return result
+
+    def newest_price_at(self, coin_ids: Select[int]) -> dt.datetime | None:
+        """The newest instant stored for any of these coins in any interval, in one statement.
+
+        The newest bar of each (coin, interval) series is one primary-key probe, and the
+        maximum is taken over those probes, so the cost grows with the coins, not the rows
+        (a plain max over the table would scan it: no index leads with the instant).
+        """
+        coins = coin_ids.subquery()
+        coin_id = coins.c[0]
+        per_series = union_all(
+            *(
+                select(
+                    select(func.max(PRICE_TABLE.c.price_at))
+                    .where(
+                        PRICE_TABLE.c.coin_id == coin_id,
+                        PRICE_TABLE.c.interval == interval.value,
+                    )
+                    .scalar_subquery()
+                    .label("newest")
+                ).select_from(coins)
+                for interval in Interval
+            )
+        ).subquery()
+        newest: dt.datetime | None = self.session.scalar(select(func.max(per_series.c.newest)))
+        return newest
 
     def at_or_before(
         self, lookups: Sequence[PointLookup]

@@ -558,6 +558,12 @@ def extents(
     return PriceRepository(session).extents(coin_ids)
 
 
+def newest_price_at(*, session: Session) -> dt.datetime | None:
+    """The newest stored instant of any active coin in any interval (None with no prices),
+    so a reader can tell how fresh the store is; one statement of index probes."""
+    return PriceRepository(session).newest_price_at(coins_service.active_ids())
+
+
 def points(
     *,
     session: Session,

@@ -50,6 +50,7 @@ export default async function setup(project: TestProject) {
   const adminEmail = "admin@example.com";
   const adminPassword = randomBytes(12).toString("base64url");
   const env: NodeJS.ProcessEnv = {
+    NODE_ENV: "production",
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     PYTHONPATH: resolve(ROOT, "src"),

@@ -721,6 +721,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sync/freshness": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Data Freshness
+         * @description How old the stored prices are and how the last syncs that store prices went (anyone):
+         *     `stale` tells the dashboard to warn that it shows old data (the offline snapshot, or
+         *     syncs failing). Not cached: the age grows with every second.
+         */
+        get: operations["data_freshness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sync/history": {
         parameters: {
             query?: never;
@@ -1653,6 +1675,40 @@ export interface components {
             symbol?: string;
         };
         /**
+         * DataFreshness
+         * @description How old the stored prices are and how the syncs that refresh them are doing, so the
+         *     dashboard can warn when it shows old data (the offline snapshot, or failing syncs).
+         */
+        DataFreshness: {
+            /**
+             * Age Seconds
+             * @description Seconds from `newest_price_at` to now (0 for an instant ahead of the server's clock); null without a price
+             */
+            age_seconds: number | null;
+            /**
+             * Last Success At
+             * @description When the most recently started run of those kinds that succeeded finished (a `partial` run does not count); null when none is on record (runs are pruned after `TASK_RUN_RETENTION_DAYS`)
+             */
+            last_success_at: string | null;
+            /** @description The most recently started run that stores prices (prices, history or backfill; running ones included); null when none is on record */
+            last_sync: components["schemas"]["SyncRunBrief"] | null;
+            /**
+             * Newest Price At
+             * @description The newest stored price instant of any active coin, in any interval; null when no active coin has a price
+             */
+            newest_price_at: string | null;
+            /**
+             * Stale
+             * @description True when there is no price or `age_seconds` exceeds `stale_after_seconds`
+             */
+            stale: boolean;
+            /**
+             * Stale After Seconds
+             * @description The age past which prices count as stale (setting `STALE_AFTER_MINUTES`)
+             */
+            stale_after_seconds: number;
+        };
+        /**
          * DiscoverRequest
          * @description How many coins by market cap to track; the configured `sync_top_coins` if omitted.
          */
@@ -2513,6 +2569,29 @@ export interface components {
          * @enum {string}
          */
         SyncKind: "discover" | "prices" | "history" | "backfill";
+        /**
+         * SyncRunBrief
+         * @description A sync run as anyone may see it: what it was and how it ended, not what it cost.
+         */
+        SyncRunBrief: {
+            /**
+             * Error
+             * @description Why it failed or what was not available (secrets removed); null when it succeeded or is running
+             */
+            error: string | null;
+            /**
+             * Finished At
+             * @description Null while the run is still running
+             */
+            finished_at: string | null;
+            kind: components["schemas"]["SyncKind"];
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            status: components["schemas"]["SyncStatus"];
+        };
         /**
          * SyncRunRead
          * @description A sync run as the API shows it.
@@ -6543,6 +6622,62 @@ export interface operations {
             };
             /** @description internal_error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    data_freshness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataFreshness"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -185,12 +185,15 @@ function CoinDetails({ id }: { id: string }) {
           </dd>
           <dt className="text-muted-foreground">Data</dt>
           <dd>
-            <DataQualityBadge coin={id} />
+            <DataQualityBadge
+              coin={id}
+              noPrices={stats.error instanceof ApiError && stats.error.status === 404 && live === null}
+            />
           </dd>
         </dl>
       </section>
 
-      <PriceSection coin={id} name={coin.data?.name ?? id} forecasts={forecasts.data?.forecasts} />
+      <PriceSection coin={id} name={coin.data?.name ?? id} forecasts={forecasts.data} />
       <SkillPanel forecasts={forecasts} />
       <TrackRecord coin={id} refreshToken={forecastEvents} />
     </div>

@@ -6,10 +6,18 @@ import { useApi } from "@/lib/use-api";
 import { Badge } from "../ui/badge";
 import { Skeleton } from "../ui/skeleton";
 
-export function DataQualityBadge({ coin }: { coin: string }) {
+/** `noPrices`: the coin has no stored price at all (a gap report of nothing is no praise). */
+export function DataQualityBadge({ coin, noPrices = false }: { coin: string; noPrices?: boolean }) {
   const { data, error } = useApi(`gaps:${coin}`, (signal) =>
     unwrap(api.GET("/api/v1/prices/{coin}/gaps", { params: { path: { coin }, query: { interval: "1d" } }, signal })),
   );
+  if (noPrices) {
+    return (
+      <Badge variant="warning" data-testid="data-quality">
+        No prices stored
+      </Badge>
+    );
+  }
   if (error) return <span className="text-muted-foreground">unknown</span>;
   if (!data) return <Skeleton className="inline-block h-5 w-28 align-middle" />;
   if (data.missing_total === 0) {

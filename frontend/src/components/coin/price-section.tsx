@@ -6,7 +6,7 @@ import { useMemo, useState } from "react";
 import type { Schemas } from "@/lib/api/client";
 import { fetchPriceSeries } from "@/lib/api/coin";
 import type { PriceChartData } from "@/lib/charts/config";
-import { fanHorizonLimit, fanReachesWindow, forecastFan } from "@/lib/charts/fan";
+import { alignShift, fanHorizonLimit, fanReachesWindow, forecastFan } from "@/lib/charts/fan";
 import { chartWindow, DEFAULT_RANGE, RANGES, rangeSpec, type RangeKey } from "@/lib/charts/range";
 import { candles, linePoints, volumePoints } from "@/lib/charts/series";
 import { useApi } from "@/lib/use-api";
@@ -30,7 +30,7 @@ export function PriceSection({
   coin: string;
   name: string;
   /** The served forecasts, when there are any. */
-  forecasts: Schemas["Forecast"][] | undefined;
+  forecasts: Schemas["CoinForecasts"] | undefined;
 }) {
   const [mode, setMode] = useState<Mode>("line");
   const [rangeKey, setRangeKey] = useState<RangeKey>(DEFAULT_RANGE);
@@ -43,7 +43,12 @@ export function PriceSection({
     const loaded = series.data;
     if (!loaded) return null;
     const points = loaded.mode === "line" ? loaded.points : loaded.bars;
-    const all = forecasts ? forecastFan(forecasts, { maxHorizon: fanHorizonLimit(range.days) }) : null;
+    const all = forecasts
+      ? forecastFan(forecasts.forecasts, {
+          maxHorizon: fanHorizonLimit(range.days),
+          shiftMs: alignShift(forecasts.interval, loaded.interval),
+        })
+      : null;
     const fan = fanReachesWindow(all, chartWindow(points, range.days)?.min ?? null) ? all : null;
     return {
       mode: loaded.mode,
@@ -108,36 +113,38 @@ export function PriceSection({
         ) : (
           <PriceChart data={chart} label={label} />
         )}
-        <ul className="flex flex-wrap gap-x-4 gap-y-1 text-xs text-muted-foreground" aria-label="Legend">
-          <li className="flex items-center gap-1.5">
-            <Swatch className={mode === "line" ? "h-0.5 bg-foreground" : "bg-positive"} />
-            Price
-          </li>
-          {chart?.fan ? (
-            <>
-              <li className="flex items-center gap-1.5">
-                <Swatch className="h-0 border-t-2 border-dashed border-primary" />
-                Forecast (median)
-              </li>
-              <li className="flex items-center gap-1.5">
-                <Swatch className="bg-primary/25" />
-                80 % interval
-              </li>
-              <li className="flex items-center gap-1.5">
-                <Swatch className="bg-primary/10" />
-                95 % interval
-              </li>
-            </>
-          ) : forecasts && forecasts.length > 0 && !series.loading ? (
-            <li>The forecast fan starts at the newest price, outside this range.</li>
-          ) : null}
-          {chart && chart.volume.length > 0 ? (
+        {series.error || empty ? null : (
+          <ul className="flex flex-wrap gap-x-4 gap-y-1 text-xs text-muted-foreground" aria-label="Legend">
             <li className="flex items-center gap-1.5">
-              <Swatch className="bg-muted-foreground/35" />
-              Volume
+              <Swatch className={mode === "line" ? "h-0.5 bg-foreground" : "bg-positive"} />
+              Price
             </li>
-          ) : null}
-        </ul>
+            {chart?.fan ? (
+              <>
+                <li className="flex items-center gap-1.5">
+                  <Swatch className="h-0 border-t-2 border-dashed border-primary" />
+                  Forecast (median)
+                </li>
+                <li className="flex items-center gap-1.5">
+                  <Swatch className="bg-primary/25" />
+                  80 % interval
+                </li>
+                <li className="flex items-center gap-1.5">
+                  <Swatch className="bg-primary/10" />
+                  95 % interval
+                </li>
+              </>
+            ) : forecasts && forecasts.forecasts.length > 0 && !series.loading ? (
+              <li>The forecast fan starts at the newest price, outside this range.</li>
+            ) : null}
+            {chart && chart.volume.length > 0 ? (
+              <li className="flex items-center gap-1.5">
+                <Swatch className="bg-muted-foreground/35" />
+                Volume
+              </li>
+            ) : null}
+          </ul>
+        )}
       </CardContent>
     </Card>
   );

@@ -22,6 +22,15 @@ export function Sparkline({
 }) {
   const label = sparklineLabel(prices);
   const path = sparklinePath(prices, width, height, 2);
+  if (!path) {
+    // Fewer than two prices: a dash says so better than an empty box.
+    return (
+      <span className={cn("inline-block text-right text-muted-foreground", className)} style={{ width }}>
+        <span aria-hidden>—</span>
+        <span className="sr-only">{label}</span>
+      </span>
+    );
+  }
   return (
     <svg
       role="img"
@@ -32,16 +41,14 @@ export function Sparkline({
       className={cn(TONE[sparklineTrend(prices)], className)}
     >
       <title>{label}</title>
-      {path ? (
-        <path
-          d={path}
-          fill="none"
-          stroke="currentColor"
-          strokeWidth={1.5}
-          strokeLinecap="round"
-          strokeLinejoin="round"
-        />
-      ) : null}
+      <path
+        d={path}
+        fill="none"
+        stroke="currentColor"
+        strokeWidth={1.5}
+        strokeLinecap="round"
+        strokeLinejoin="round"
+      />
     </svg>
   );
 }

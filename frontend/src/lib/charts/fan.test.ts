@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fanDatasets, fanHorizonLimit, fanReachesWindow, forecastFan } from "./fan";
+import { alignShift, fanDatasets, fanHorizonLimit, fanReachesWindow, forecastFan } from "./fan";
 
 // bitcoin's forecasts as GET /api/v1/forecasts/bitcoin answered (skill left out).
 const ORIGIN = "2021-07-06T00:00:00Z";
@@ -75,6 +75,20 @@ describe("forecastFan", () => {
     expect(fanReachesWindow(fan, t(ORIGIN) - 1)).toBe(true);
     expect(fanReachesWindow(fan, t(ORIGIN) + 1)).toBe(false);
     expect(fanReachesWindow(null, 0)).toBe(false);
+  });
+});
+
+describe("aligning the fan with finer bars", () => {
+  it("moves a daily fan onto the hourly bar that holds the same close", () => {
+    const hour = 3_600_000;
+    expect(alignShift("1d", "1h")).toBe(23 * hour);
+    expect(alignShift("1d", "1d")).toBe(0);
+    expect(alignShift("1d", "weekly")).toBe(0);
+    const fan = forecastFan(FORECASTS, { shiftMs: alignShift("1d", "1h") });
+    expect(fan?.originAt).toBe(t("2021-07-06T23:00:00Z"));
+    expect(fan?.median[1]).toEqual({ x: t("2021-07-07T23:00:00Z"), y: 34300 });
+    expect(fan?.upper95[0]).toEqual({ x: t("2021-07-06T23:00:00Z"), y: 34235.19 });
+    expect(fan?.end).toBe(t("2021-08-05T23:00:00Z"));
   });
 });
 

@@ -27,10 +27,14 @@ export interface Fan {
 /**
  * The fan of the newest origin's forecasts, horizons up to `maxHorizon` days (the shortest
  * is always kept); null when there is no usable forecast.
+ *
+ * Instants are bar starts, as the API gives them (a daily close at 00:00 of its day). On a
+ * chart of finer bars, `shiftMs` (see alignShift) moves the fan to the finer bar holding
+ * the same close, so the origin meets the line.
  */
 export function forecastFan(
   forecasts: readonly Forecast[],
-  { maxHorizon = Infinity }: { maxHorizon?: number } = {},
+  { maxHorizon = Infinity, shiftMs = 0 }: { maxHorizon?: number; shiftMs?: number } = {},
 ): Fan | null {
   const usable = forecasts.filter(
     (f) =>
@@ -40,9 +44,11 @@ export function forecastFan(
       Number.isFinite(f.origin_price),
   );
   if (usable.length === 0) return null;
-  const originAt = Math.max(...usable.map((f) => Date.parse(f.origin_at)));
+  const newestOrigin = Math.max(...usable.map((f) => Date.parse(f.origin_at)));
+  const originAt = newestOrigin + shiftMs;
+  const at = (iso: string) => Date.parse(iso) + shiftMs;
   const fromOrigin = usable
-    .filter((f) => Date.parse(f.origin_at) === originAt)
+    .filter((f) => Date.parse(f.origin_at) === newestOrigin)
     .sort((a, b) => a.horizon - b.horizon);
   const first = fromOrigin[0];
   if (!first) return null;
@@ -52,21 +58,33 @@ export function forecastFan(
   const band = (pick: (f: Forecast) => number | undefined): XY[] => {
     const points = shown.flatMap((f) => {
       const y = pick(f);
-      return y === undefined || !Number.isFinite(y) ? [] : [{ x: Date.parse(f.target_at), y }];
+      return y === undefined || !Number.isFinite(y) ? [] : [{ x: at(f.target_at), y }];
     });
     return points.length === 0 ? [] : [origin, ...points];
   };
   return {
     originAt,
     originPrice,
-    end: Math.max(...shown.map((f) => Date.parse(f.target_at))),
+    end: Math.max(...shown.map((f) => at(f.target_at))),
     horizons: shown.map((f) => f.horizon),
-    median: [origin, ...shown.map((f) => ({ x: Date.parse(f.target_at), y: f.point }))],
+    median: [origin, ...shown.map((f) => ({ x: at(f.target_at), y: f.point }))],
     lower80: band((f) => f.interval_80?.lower),
     upper80: band((f) => f.interval_80?.upper),
     lower95: band((f) => f.interval_95?.lower),
     upper95: band((f) => f.interval_95?.upper),
   };
+}
+
+const BAR_MS: Record<string, number> = { "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000 };
+
+/**
+ * How far to move a fan of `forecastInterval` bars onto a chart of `chartInterval` bars: a
+ * daily close (bar start 00:00) is the hourly bar starting at 23:00 of the same day.
+ */
+export function alignShift(forecastInterval: string, chartInterval: string): number {
+  const forecast = BAR_MS[forecastInterval];
+  const chart = BAR_MS[chartInterval];
+  return forecast === undefined || chart === undefined ? 0 : Math.max(0, forecast - chart);
 }
 
 /** The largest horizon worth drawing on a range of `days` (all of them for everything). */

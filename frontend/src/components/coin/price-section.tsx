@@ -2,12 +2,13 @@
 // The price chart with its controls: Line or Candles, a range from 1 day to everything
 // stored, volume underneath, and the forecast fan continuing the line.
 import { Info } from "lucide-react";
+import { useRouter, useSearchParams } from "next/navigation";
 import { useMemo, useState } from "react";
 import type { Schemas } from "@/lib/api/client";
 import { fetchPriceSeries } from "@/lib/api/coin";
 import type { PriceChartData } from "@/lib/charts/config";
 import { alignShift, fanHorizonLimit, fanReachesWindow, forecastFan } from "@/lib/charts/fan";
-import { chartWindow, DEFAULT_RANGE, RANGES, rangeSpec, type RangeKey } from "@/lib/charts/range";
+import { chartWindow, RANGES, rangeSpec, type RangeKey } from "@/lib/charts/range";
 import { candles, linePoints, volumePoints } from "@/lib/charts/series";
 import { useApi } from "@/lib/use-api";
 import { cn } from "@/lib/utils";
@@ -33,8 +34,15 @@ export function PriceSection({
   forecasts: Schemas["CoinForecasts"] | undefined;
 }) {
   const [mode, setMode] = useState<Mode>("line");
-  const [rangeKey, setRangeKey] = useState<RangeKey>(DEFAULT_RANGE);
-  const range = rangeSpec(rangeKey);
+  // The range lives in the address (`&range=1y`), so a chart can be linked and reloaded.
+  const params = useSearchParams();
+  const router = useRouter();
+  const range = rangeSpec(params.get("range"));
+  const setRangeKey = (key: RangeKey) => {
+    const next = new URLSearchParams(params.toString());
+    next.set("range", key.toLowerCase());
+    router.replace(`?${next.toString()}`, { scroll: false });
+  };
   const series = useApi(`series:${coin}:${range.key}:${mode}`, (signal) =>
     fetchPriceSeries(coin, range, mode, signal),
   );

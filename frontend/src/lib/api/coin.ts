@@ -1,7 +1,7 @@
 // The Coin page's price series: hourly bars for short ranges, falling back to daily bars
 // (with a note saying so) when the database holds too few hourly ones.
 import { fallbackNote, hourlyCovers, seriesQuery, trimToSpan, type BarInterval, type RangeSpec } from "../charts/range";
-import { api, ApiError, unwrap, type Schemas } from "./client";
+import { api, unwrap, type Schemas } from "./client";
 
 export type PricePoint = Schemas["PricePoint"];
 export type OhlcBar = Schemas["OhlcBar"];
@@ -55,16 +55,8 @@ export async function fetchPriceSeries(
   return { mode, ...rest, bars: items };
 }
 
-/**
- * When a sync last stored prices, from GET /api/v1/sync/freshness: null when none is on
- * record, an ApiError when the server does not answer it. That route is newer than this
- * client's generated schema, so its one field used here is checked by hand; switch to
- * api.GET once schema.d.ts has it.
- */
+/** When a sync last stored prices (GET /api/v1/sync/freshness): null when none is on record. */
 export async function fetchLastSync(signal?: AbortSignal): Promise<string | null> {
-  const response = await fetch("/api/v1/sync/freshness", { signal, credentials: "same-origin" });
-  if (!response.ok) throw ApiError.from(response.status, await response.json().catch(() => null));
-  const body: unknown = await response.json();
-  const value = (body as { last_success_at?: unknown } | null)?.last_success_at;
-  return typeof value === "string" ? value : null;
+  const freshness = await unwrap(api.GET("/api/v1/sync/freshness", { signal }));
+  return freshness.last_success_at ?? null;
 }

@@ -51,3 +51,12 @@ describe("hourlyCovers", () => {
     expect(fallbackNote(30, rangeSpec("1M"))).toMatch(/cover only part of the last 1 month/);
   });
 });
+
+describe("rangeSpec from an address", () => {
+  it("reads keys in any case and falls back to the default", () => {
+    expect(rangeSpec("all").key).toBe("All");
+    expect(rangeSpec("1y").key).toBe("1Y");
+    expect(rangeSpec("nonsense").key).toBe("3M");
+    expect(rangeSpec(null).key).toBe("3M");
+  });
+});

@@ -33,7 +33,11 @@ const DAY_MS = 86_400_000;
 const BARS_PER_DAY: Record<BarInterval, number> = { "1h": 24, "1d": 1 };
 
 export function rangeSpec(key: string | null | undefined): RangeSpec {
-  return RANGES.find((range) => range.key === key) ?? (RANGES.find((r) => r.key === DEFAULT_RANGE) as RangeSpec);
+  const wanted = key?.toLowerCase();
+  return (
+    RANGES.find((range) => range.key.toLowerCase() === wanted) ??
+    (RANGES.find((r) => r.key === DEFAULT_RANGE) as RangeSpec)
+  );
 }
 
 export interface SeriesQuery {

@@ -1,6 +1,7 @@
 // Time from navigation to a drawn coin chart (with its forecast fan) in headless chromium:
-// node bench/chart_timing.mjs BASE_URL PATH RUNS → JSON {cold: [ms...], warm: [ms...]}.
-// Cold: a fresh browser context (empty cache) per run; warm: the same page loaded again.
+// node bench/chart_timing.mjs BASE_URL PATH RUNS → JSON {cold, warm, inApp: [ms...]}.
+// Cold: a fresh browser context (empty cache) per run; warm: the same page loaded again;
+// in-app: from the Markets page, the app's own router opens PATH (what a link click does).
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 
@@ -22,15 +23,22 @@ const timed = async (page) => {
 };
 const cold = [];
 const warm = [];
+const inApp = [];
 try {
   for (let run = 0; run < runs; run += 1) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     cold.push(await timed(page));
     warm.push(await timed(page));
+    await page.goto(base + "/");
+    await page.waitForSelector("tr[data-coin]");
+    const started = performance.now();
+    await page.evaluate((target) => window.next.router.push(target), path);
+    await page.waitForSelector(READY, { timeout: 30_000 });
+    inApp.push(performance.now() - started);
     await context.close();
   }
 } finally {
   await browser.close();
 }
-console.log(JSON.stringify({ cold, warm }));
+console.log(JSON.stringify({ cold, warm, inApp }));

@@ -16,11 +16,21 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 
-from bench.common import CLI, REPO_ROOT, BenchError, Section, clean_env, running_server
+from bench.common import (
+    CLI,
+    REPO_ROOT,
+    SHARED_PRICES,
+    BenchError,
+    Section,
+    clean_env,
+    running_server,
+)
+from cryptopredict.snapshot import SNAPSHOT_COINS
 
 FRONTEND = REPO_ROOT / "frontend"
 EXPORT = FRONTEND / "out"
@@ -54,13 +64,17 @@ def first_load_kb(html: Path) -> tuple[float, int]:
     return total / 1000, len(sources)
 
 
-def _wait_for_forecasts(base_url: str, timeout: float = 420) -> None:
+def _wait_for_forecasts(base_url: str, coins: Sequence[str], timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if httpx.get(f"{base_url}/api/v1/forecasts/{CHART_COIN}", timeout=10).status_code == 200:
-            return
-        time.sleep(2)
-    raise BenchError(f"no forecasts for {CHART_COIN} after {timeout:.0f} s of first start")
+    waiting = list(coins)
+    while waiting and time.monotonic() < deadline:
+        answer = httpx.get(f"{base_url}/api/v1/forecasts/{waiting[0]}", timeout=10)
+        if answer.status_code == 200:
+            waiting.pop(0)
+        else:
+            time.sleep(2)
+    if waiting:
+        raise BenchError(f"no forecasts for {waiting} after {timeout:.0f} s of first start")
 
 
 def _chart_times(base_url: str) -> dict[str, list[float]]:
@@ -89,7 +103,8 @@ def _chart_times(base_url: str) -> dict[str, list[float]]:
 def _timing_row(name: str, times: list[float]) -> str:
     ordered = sorted(times)
     median = statistics.median(ordered)
-    return f"| {name} | {median:.0f} ms | {ordered[0]:.0f} ms | {ordered[-1]:.0f} ms |"
+    met = "yes" if median < CHART_LIMIT_MS else "**no**"
+    return f"| {name} | {median:.0f} ms | {ordered[0]:.0f} ms | {ordered[-1]:.0f} ms | {met} |"
 
 
 def run() -> Section:
@@ -119,36 +134,35 @@ def run() -> Section:
             capture_output=True,
             timeout=300,
         )
-        lines = len(
-            (REPO_ROOT.parent / "shared" / "data" / "prices" / "bitcoin.csv")
-            .read_text()
-            .splitlines()
-        )
+        lines = len((SHARED_PRICES / f"{CHART_COIN}.csv").read_text().splitlines())
         extra = env | {
             "CRYPTOPREDICT_WEB_DIR": str(EXPORT),
             "CRYPTOPREDICT_TRAINING_MODELS": "naive,drift",
             "CRYPTOPREDICT_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3",
         }
         database = f"sqlite:///{data_dir / 'cryptopredict.db'}"
+        # First start: its schedule trains every snapshot coin and issues forecasts. The chart
+        # is then timed on a restarted server with the schedule off, so no training competes.
         with running_server(
             database, data_dir, workers=1, extra_env=extra, schedule=True
         ) as server:
-            _wait_for_forecasts(server.base_url)
+            _wait_for_forecasts(server.base_url, SNAPSHOT_COINS)
+        with running_server(database, data_dir, workers=1, extra_env=extra) as server:
             times = _chart_times(server.base_url)
-    cold, warm = times["cold"], times["warm"]
-    met = "meets" if statistics.median(cold) < CHART_LIMIT_MS else "**misses**"
+    rows = {
+        "cold: a fresh browser context, empty cache": times["cold"],
+        "warm: the same page loaded again": times["warm"],
+        "in app: opened from the Markets page by the app's router": times["inApp"],
+    }
     section.add(
         "",
         f"Coin page `{CHART_PATH}`: {lines - 1:,} daily prices (the whole snapshot history, "
-        f"over eight years) with the forecast fan, from navigation until the chart has drawn "
-        f'(`data-state="ready"` with `data-forecast="shown"`) in headless chromium, '
-        f"{CHART_RUNS} runs each (`bench/chart_timing.mjs`). Target: < {CHART_LIMIT_MS} ms.",
+        "over eight years) with the forecast fan, from navigation until the chart has drawn "
+        '(`data-state="ready"` with `data-forecast="shown"`) in headless chromium, '
+        f"{CHART_RUNS} runs of each (`bench/chart_timing.mjs`). Target: < {CHART_LIMIT_MS} ms.",
         "",
-        "| load | median | fastest | slowest |",
-        "|---|---|---|---|",
-        _timing_row("cold (fresh context, empty cache)", cold),
-        _timing_row("warm (same page again)", warm),
-        "",
-        f"Cold median against the target: {met}.",
+        "| navigation | median | fastest | slowest | target met (median) |",
+        "|---|---|---|---|---|",
+        *(_timing_row(name, values) for name, values in rows.items()),
     )
     return section

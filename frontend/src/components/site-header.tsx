@@ -6,13 +6,6 @@ import { useSession } from "@/lib/session";
 import { useTheme, type ThemeChoice } from "@/lib/theme";
 import { cn } from "@/lib/utils";
 import { Button } from "./ui/button";
-import {
-  DropdownMenu,
-  DropdownMenuContent,
-  DropdownMenuRadioGroup,
-  DropdownMenuRadioItem,
-  DropdownMenuTrigger,
-} from "./ui/dropdown-menu";
 
 const LINKS = [
   { href: "/", label: "Markets" },
@@ -37,24 +30,25 @@ function NavLink({ href, label }: { href: string; label: string }) {
   );
 }
 
-function ThemeMenu() {
+const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = { light: "dark", dark: "system", system: "light" };
+
+/** One button that steps light → dark → system (a menu's positioning code would weigh on
+ * every page's first load for three choices). */
+function ThemeToggle() {
   const { choice, resolved, choose } = useTheme();
   const Icon = choice === "system" ? Monitor : resolved === "dark" ? Moon : Sun;
+  const next = NEXT_THEME[choice];
   return (
-    <DropdownMenu>
-      <DropdownMenuTrigger asChild>
-        <Button variant="ghost" size="icon" aria-label={`Theme: ${choice}`} data-testid="theme-menu">
-          <Icon aria-hidden />
-        </Button>
-      </DropdownMenuTrigger>
-      <DropdownMenuContent align="end">
-        <DropdownMenuRadioGroup value={choice} onValueChange={(value) => choose(value as ThemeChoice)}>
-          <DropdownMenuRadioItem value="light">Light</DropdownMenuRadioItem>
-          <DropdownMenuRadioItem value="dark">Dark</DropdownMenuRadioItem>
-          <DropdownMenuRadioItem value="system">System</DropdownMenuRadioItem>
-        </DropdownMenuRadioGroup>
-      </DropdownMenuContent>
-    </DropdownMenu>
+    <Button
+      variant="ghost"
+      size="icon"
+      aria-label={`Theme: ${choice}. Switch to ${next}`}
+      title={`Theme: ${choice} (switch to ${next})`}
+      data-testid="theme-toggle"
+      onClick={() => choose(next)}
+    >
+      <Icon aria-hidden />
+    </Button>
   );
 }
 
@@ -87,7 +81,7 @@ export function SiteHeader() {
           {user?.role === "admin" ? <NavLink href="/admin" label="Admin" /> : null}
         </nav>
         <div className="ml-auto flex shrink-0 items-center gap-1">
-          <ThemeMenu />
+          <ThemeToggle />
           {status === "signed-in" && user ? (
             <Button asChild variant="ghost" size="sm">
               <Link

@@ -10,7 +10,7 @@ import { api, ApiError, messageOf, unwrap } from "@/lib/api/client";
 import { fetchLastSync } from "@/lib/api/coin";
 import { formatPrice, formatRelative } from "@/lib/format";
 import { useLiveEvents } from "@/lib/stream";
-import { useApi } from "@/lib/use-api";
+import { loadEarly, useApi } from "@/lib/use-api";
 import { Change } from "../change";
 import { EmptyState, ErrorState, PageHeader } from "../states";
 import { Time } from "../time";
@@ -22,6 +22,20 @@ import { SkillPanel } from "./skill-panel";
 import { TrackRecord } from "./track-record";
 
 const EVERY_MINUTE = 60_000;
+
+const loadCoin = (id: string, signal?: AbortSignal) =>
+  unwrap(api.GET("/api/v1/coins/{coin}", { params: { path: { coin: id } }, signal }));
+const loadForecasts = (id: string, signal?: AbortSignal) =>
+  unwrap(api.GET("/api/v1/forecasts/{coin}", { params: { path: { coin: id } }, signal }));
+
+// Opened at /coin?id=...: ask for what the first view shows while React is still starting.
+if (typeof window !== "undefined" && window.location.pathname.replace(/\/$/, "") === "/coin") {
+  const id = new URLSearchParams(window.location.search).get("id")?.trim();
+  if (id) {
+    loadEarly(`coin:${id}`, () => loadCoin(id));
+    loadEarly(`forecasts:${id}`, () => loadForecasts(id));
+  }
+}
 
 function BackToMarkets() {
   return (
@@ -56,17 +70,13 @@ interface LivePrice {
 }
 
 function CoinDetails({ id }: { id: string }) {
-  const coin = useApi(`coin:${id}`, (signal) =>
-    unwrap(api.GET("/api/v1/coins/{coin}", { params: { path: { coin: id } }, signal })),
-  );
+  const coin = useApi(`coin:${id}`, (signal) => loadCoin(id, signal));
   const stats = useApi(
     `stats:${id}`,
     (signal) => unwrap(api.GET("/api/v1/prices/{coin}/stats", { params: { path: { coin: id } }, signal })),
     EVERY_MINUTE,
   );
-  const forecasts = useApi(`forecasts:${id}`, (signal) =>
-    unwrap(api.GET("/api/v1/forecasts/{coin}", { params: { path: { coin: id } }, signal })),
-  );
+  const forecasts = useApi(`forecasts:${id}`, (signal) => loadForecasts(id, signal));
   const lastSync = useApi("last-sync", fetchLastSync, EVERY_MINUTE);
   const [live, setLive] = useState<LivePrice | null>(null);
   const [forecastEvents, setForecastEvents] = useState(0);

@@ -33,6 +33,11 @@ export function PriceChart({
   // Which data the next render shows, for the afterRender hook (a resize also renders).
   const expected = useRef<{ generation: number; fan: boolean } | null>(null);
 
+  // Fetch Chart.js while the prices load, not after.
+  useEffect(() => {
+    loadChartJs().catch(() => undefined);
+  }, []);
+
   useEffect(() => {
     const box = container.current;
     const target = canvas.current;

@@ -8,9 +8,10 @@ import type { Schemas } from "@/lib/api/client";
 import { fetchPriceSeries } from "@/lib/api/coin";
 import type { PriceChartData } from "@/lib/charts/config";
 import { alignShift, fanHorizonLimit, fanReachesWindow, forecastFan } from "@/lib/charts/fan";
-import { chartWindow, RANGES, rangeSpec, type RangeKey } from "@/lib/charts/range";
+import { chartWindow, RANGES, rangeSpec, type RangeKey, type RangeSpec } from "@/lib/charts/range";
+import { loadChartJs } from "@/lib/charts/chartjs";
 import { candles, linePoints, volumePoints } from "@/lib/charts/series";
-import { useApi } from "@/lib/use-api";
+import { loadEarly, useApi } from "@/lib/use-api";
 import { cn } from "@/lib/utils";
 import { EmptyState, ErrorState } from "../states";
 import { Card, CardContent, CardHeader, CardTitle } from "../ui/card";
@@ -18,6 +19,19 @@ import { ToggleGroup, ToggleGroupItem } from "../ui/toggle-group";
 import { PriceChart } from "./price-chart";
 
 type Mode = "line" | "candles";
+
+const seriesKey = (coin: string, range: RangeSpec, mode: Mode) => `series:${coin}:${range.key}:${mode}`;
+
+// Opened at /coin?id=...: fetch the first chart's prices and Chart.js while React starts.
+if (typeof window !== "undefined" && window.location.pathname.replace(/\/$/, "") === "/coin") {
+  const query = new URLSearchParams(window.location.search);
+  const coin = query.get("id")?.trim();
+  if (coin) {
+    const range = rangeSpec(query.get("range"));
+    loadEarly(seriesKey(coin, range, "line"), () => fetchPriceSeries(coin, range, "line"));
+  }
+  loadChartJs().catch(() => undefined);
+}
 
 function Swatch({ className }: { className: string }) {
   return <span aria-hidden className={cn("inline-block h-2.5 w-4 rounded-sm", className)} />;
@@ -43,7 +57,7 @@ export function PriceSection({
     next.set("range", key.toLowerCase());
     router.replace(`?${next.toString()}`, { scroll: false });
   };
-  const series = useApi(`series:${coin}:${range.key}:${mode}`, (signal) =>
+  const series = useApi(seriesKey(coin, range, mode), (signal) =>
     fetchPriceSeries(coin, range, mode, signal),
   );
 

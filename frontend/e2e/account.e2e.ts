@@ -43,7 +43,8 @@ describe("a user", () => {
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage, ...sessionStorage }));
     expect(stored).not.toMatch(/eyJ/); // no JWT anywhere in web storage
     const cookies = await page.context().cookies();
-    expect(cookies.find((cookie) => cookie.name === "cp_refresh")?.httpOnly).toBe(true);
+    const refresh = cookies.find((cookie) => cookie.name === "cp_refresh");
+    expect([refresh?.httpOnly, refresh?.sameSite]).toEqual([true, "Strict"]);
   });
 
   it("logs out, and logs in again; a reload keeps the session", async () => {
@@ -110,5 +111,17 @@ describe("a user", () => {
     await page.goto("/portfolio");
     await page.getByRole("link", { name: "Log in" }).first().waitFor();
     expect(await page.getByRole("button", { name: "New portfolio" }).count()).toBe(0);
+  });
+
+  it("comes back to the page that asked for a login", async () => {
+    await page.goto("/portfolio");
+    await page.getByRole("main").getByRole("link", { name: "Log in" }).click();
+    await page.waitForURL(/\/account\?next=%2Fportfolio/);
+    const form = page.getByRole("form", { name: "Log in" });
+    await form.getByLabel("Email").fill(email);
+    await form.getByLabel("Password").fill(password);
+    await form.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL(/\/portfolio(\?|$)/);
+    await page.getByRole("link", { name: "Long term" }).waitFor();
   });
 });

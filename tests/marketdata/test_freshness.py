@@ -5,6 +5,7 @@ for old data)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,11 @@ def test_the_newest_price_of_any_interval_of_active_coins_counts(
 def test_last_sync_reports_a_failed_runs_error(client: TestClient, factory: Factory) -> None:
     now = utcnow().replace(microsecond=0)
     factory.sync_run(SyncKind.PRICES, started_at=now - HOUR)
-    failed = factory.sync_run(
+    factory.sync_run(
         SyncKind.PRICES,
         status=SyncStatus.FAILED,
         started_at=now - 10 * MINUTE,
-        error="rate_limited: CoinGecko answered 429",
+        error="aborted: CircuitOpenError: CoinGecko circuit is open; not calling it until 12:00",
     )
     factory.sync_run(SyncKind.DISCOVER, started_at=now - MINUTE)  # stores no prices
 
@@ -105,9 +106,25 @@ def test_last_sync_reports_a_failed_runs_error(client: TestClient, factory: Fact
         "status": "failed",
         "started_at": (now - 10 * MINUTE).isoformat().replace("+00:00", "Z"),
         "finished_at": (now - 9 * MINUTE).isoformat().replace("+00:00", "Z"),
-        "error": failed.error,
+        "error": "CoinGecko is not called for a while after repeated failures",
     }
     assert _instant(body["last_success_at"]) == now - HOUR + MINUTE
+
+
+def test_a_runs_own_error_text_stays_admin_only(client: TestClient, factory: Factory) -> None:
+    """An aborted run records any exception, which may name hosts or SQL: the public answer
+    says only that it failed, and where admins read why."""
+    factory.sync_run(
+        SyncKind.HISTORY,
+        status=SyncStatus.FAILED,
+        started_at=utcnow() - MINUTE,
+        error="aborted: OperationalError: connection to server at db.internal (10.0.0.5) failed",
+    )
+
+    body = _freshness(client)
+
+    assert body["last_sync"]["error"] == service.UNKNOWN_FAILURE
+    assert "db.internal" not in json.dumps(body)
 
 
 def test_last_success_is_the_newest_successful_run(client: TestClient, factory: Factory) -> None:

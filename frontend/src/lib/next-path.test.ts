@@ -28,3 +28,14 @@ describe("loginHref", () => {
     expect(loginHref("/account")).toBe("/account");
   });
 });
+
+describe("safeNext against paths a URL parser turns into hosts", () => {
+  it("refuses dot segments that resolve to a protocol-relative path", () => {
+    expect(safeNext("/.//evil.com")).toBe("/");
+    expect(safeNext("/a/..//evil.com")).toBe("/");
+  });
+  it("keeps an ordinary path with its query", () => {
+    expect(safeNext("/admin?tab=tasks")).toBe("/admin?tab=tasks");
+    expect(safeNext("/coin?id=bitcoin&range=1y")).toBe("/coin?id=bitcoin&range=1y");
+  });
+});

@@ -9,6 +9,17 @@ export function safeNext(next: string | null | undefined, fallback = "/"): strin
   // Control characters and backslashes have no place in our paths; browsers read "/\x"
   // and "/\tevil.com" in surprising ways.
   if (/[\u0000-\u001f\u007f\\]/.test(next)) return fallback;
+  // Resolve it as a browser would ("/.//evil.com" is the path "//evil.com"): keep it only
+  // when it stays on this origin and its path cannot be read as a host.
+  const origin = "http://this.site";
+  let resolved: URL;
+  try {
+    resolved = new URL(next, origin);
+  } catch {
+    return fallback;
+  }
+  if (resolved.origin !== origin || resolved.pathname.startsWith("//")) return fallback;
+  next = resolved.pathname + resolved.search + resolved.hash;
   // Back to the account page would only show "you are signed in".
   if (next === "/account" || next.startsWith("/account?") || next.startsWith("/account/")) {
     return fallback;

@@ -3,7 +3,15 @@
 // refresh cookie, if any, is traded for one, so a reload keeps the session.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import type { ReactNode } from "react";
-import { api, onSessionChange, refreshSession, setAccessToken, unwrap, type Schemas } from "./api/client";
+import {
+  api,
+  ApiError,
+  onSessionChange,
+  refreshSession,
+  setAccessToken,
+  unwrap,
+  type Schemas,
+} from "./api/client";
 
 export type User = Schemas["UserRead"];
 type Status = "loading" | "anonymous" | "signed-in";
@@ -32,8 +40,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       const me = await currentUser();
       setUser(me);
       setStatus("signed-in");
-    } catch {
-      setAccessToken(null);
+    } catch (error) {
+      // Only a refused token means signed out; a server in trouble keeps the session.
+      if (error instanceof ApiError && error.status === 401) setAccessToken(null);
       setUser(null);
       setStatus("anonymous");
     }

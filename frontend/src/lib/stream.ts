@@ -60,6 +60,7 @@ export function useLiveEvents(coins: readonly string[], handlers: StreamHandlers
     let attempt = 0;
     let lastId: string | null = null;
     let closed = false;
+    let reconnecting = false;
 
     const parse = (event: MessageEvent<string>): unknown => {
       if (event.lastEventId) lastId = event.lastEventId;
@@ -74,6 +75,10 @@ export function useLiveEvents(coins: readonly string[], handlers: StreamHandlers
       source = new EventSource(streamUrl(wanted, lastId));
       source.onopen = () => {
         attempt = 0;
+        // Back after a break with no event id to resume from: the server cannot say what
+        // was missed, so the page reloads what it shows.
+        if (reconnecting && lastId === null) latest.current.missed?.();
+        reconnecting = false;
       };
       source.addEventListener("price", (event) => {
         const data = parse(event as MessageEvent<string>);
@@ -90,6 +95,7 @@ export function useLiveEvents(coins: readonly string[], handlers: StreamHandlers
       source.onerror = () => {
         source?.close(); // our own backoff instead of the browser's fixed retry
         if (closed) return;
+        reconnecting = true;
         timer = setTimeout(connect, backoffDelay(attempt));
         attempt += 1;
       };

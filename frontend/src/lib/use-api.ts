@@ -5,7 +5,10 @@ import { useCallback, useEffect, useReducer, useRef } from "react";
 
 export interface Loaded<T> {
   data: T | undefined;
+  /** Why the first load of this key failed (the data is then undefined). */
   error: unknown;
+  /** Why the latest reload failed while the data of an earlier one is still shown. */
+  refreshError: unknown;
   loading: boolean;
   reload: () => void;
 }
@@ -14,6 +17,21 @@ interface State<T> {
   key: string | null;
   data: T | undefined;
   error: unknown;
+  refreshError: unknown;
+}
+
+type Outcome<T> = { key: string; data: T } | { key: string; failure: unknown };
+
+/** A failed reload keeps the data it would have replaced: one failed poll must not
+ * blank a page (or hide the banner that says the server is in trouble). */
+function settle<T>(state: State<T>, outcome: Outcome<T>): State<T> {
+  if ("data" in outcome) {
+    return { key: outcome.key, data: outcome.data, error: undefined, refreshError: undefined };
+  }
+  if (state.key === outcome.key && state.data !== undefined) {
+    return { ...state, refreshError: outcome.failure };
+  }
+  return { key: outcome.key, data: undefined, error: outcome.failure, refreshError: undefined };
 }
 
 const early = new Map<string, { pending: Promise<unknown>; at: number }>();
@@ -38,10 +56,12 @@ export function useApi<T>(
   load: (signal: AbortSignal) => Promise<T>,
   refreshMs?: number,
 ): Loaded<T> {
-  const [state, set] = useReducer(
-    (_: State<T>, next: State<T>) => next,
-    { key: null, data: undefined, error: undefined } as State<T>,
-  );
+  const [state, set] = useReducer(settle<T>, {
+    key: null,
+    data: undefined,
+    error: undefined,
+    refreshError: undefined,
+  });
   const [generation, bump] = useReducer((n: number) => n + 1, 0);
   const loader = useRef(load);
   useEffect(() => {
@@ -56,9 +76,12 @@ export function useApi<T>(
     const started =
       taken && Date.now() - taken.at < EARLY_FOR_MS ? (taken.pending as Promise<T>) : undefined;
     (started ?? loader.current(controller.signal))
-      .then((data) => set({ key, data, error: undefined }))
-      .catch((error: unknown) => {
-        if (!controller.signal.aborted) set({ key, data: undefined, error });
+      .then((data) => {
+        // An early answer cannot be aborted: one for a key left meanwhile is dropped here.
+        if (!controller.signal.aborted) set({ key, data });
+      })
+      .catch((failure: unknown) => {
+        if (!controller.signal.aborted) set({ key, failure });
       });
     const timer = refreshMs ? setInterval(bump, refreshMs) : undefined;
     return () => {
@@ -72,6 +95,7 @@ export function useApi<T>(
   return {
     data: current ? state.data : undefined,
     error: current ? state.error : undefined,
+    refreshError: current ? state.refreshError : undefined,
     loading: key !== null && !current,
     reload,
   };

@@ -527,15 +527,14 @@ class SyncStatusRead(BaseModel):
 class SyncRunBrief(BaseModel):
     """A sync run as anyone may see it: what it was and how it ended, not what it cost."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     kind: SyncKind
     status: SyncStatus
     started_at: datetime
     finished_at: datetime | None = Field(description="Null while the run is still running")
     error: str | None = Field(
-        description="Why it failed or what was not available (secrets removed); null when "
-        "it succeeded or is running"
+        description="Why it failed, as a fixed sentence for the kind of CoinGecko fault (the "
+        "run's own error text is admin-only, under /api/v1/sync/runs); null when it "
+        "succeeded or is running"
     )
 
 

@@ -5,6 +5,7 @@ the stored prices are for everyone."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import AsyncIterator, Awaitable, Collection, Sequence
 from contextlib import asynccontextmanager
@@ -229,6 +230,35 @@ async def status(*, session: Session, guards: Guards) -> SyncState:
     )
 
 
+PUBLIC_FAILURES: tuple[tuple[str, str], ...] = (
+    ("CircuitOpenError", "CoinGecko is not called for a while after repeated failures"),
+    ("RateLimitedByUpstream", "CoinGecko's rate limit was reached"),
+    ("RateLimitWaitExceeded", "CoinGecko's rate limit was reached"),
+    ("UpstreamTimeoutError", "CoinGecko did not answer in time"),
+    ("UpstreamConnectionError", "CoinGecko could not be reached"),
+    ("UpstreamServerError", "CoinGecko answered with a server error"),
+    ("UpstreamAuthError", "CoinGecko refused the API key"),
+    ("UpstreamNotFoundError", "CoinGecko does not know a tracked coin"),
+    ("UpstreamClientError", "CoinGecko refused a request"),
+    ("MalformedResponseError", "CoinGecko answered with data that could not be read"),
+)
+"""Fault kinds named in stored run errors, in the order they are looked for, and what anyone
+may be told about each."""
+UNKNOWN_FAILURE = "the sync failed; admins see why under /api/v1/sync/runs"
+
+
+def public_failure(error: str | None) -> str | None:
+    """What a public page may say about a run's stored error: a fixed sentence for the first
+    known kind of CoinGecko fault in it. The stored text may name hosts, SQL or paths (an
+    aborted run records any exception), so it stays admin-only."""
+    if error is None:
+        return None
+    for kind, sentence in PUBLIC_FAILURES:
+        if re.search(rf"\b{kind}\b", error):
+            return sentence
+    return UNKNOWN_FAILURE
+
+
 def freshness(
     *, session: Session, settings: Settings, now: dt.datetime | None = None
 ) -> DataFreshness:
@@ -252,6 +282,14 @@ def freshness(
         age_seconds=age,
         stale=age is None or age > threshold,
         stale_after_seconds=threshold,
-        last_sync=None if last is None else SyncRunBrief.model_validate(last),
+        last_sync=None
+        if last is None
+        else SyncRunBrief(
+            kind=last.kind,
+            status=last.status,
+            started_at=last.started_at,
+            finished_at=last.finished_at,
+            error=public_failure(last.error),
+        ),
         last_success_at=None if success is None else success.finished_at,
     )

@@ -167,13 +167,15 @@ function Portfolios() {
   const [deleting, setDeleting] = useState(false);
   // A portfolio just created, shown while the list reloads to include it.
   const [created, setCreated] = useState<Portfolio | null>(null);
+  // Portfolios deleted here, left out while the list reloads without them.
+  const [deletedIds, setDeletedIds] = useState<readonly number[]>([]);
   const { remember, restore } = useReturnFocus();
   const openFrom = (setOpen: (open: boolean) => void) => (opener: EventTarget) => {
     remember(opener);
     setOpen(true);
   };
 
-  const portfolios = list.data?.items;
+  const portfolios = list.data?.items.filter((portfolio) => !deletedIds.includes(portfolio.id));
   const selected =
     portfolios?.find((portfolio) => portfolio.id === wanted) ??
     (created !== null && created.id === wanted ? created : null);
@@ -267,6 +269,8 @@ function Portfolios() {
                 }),
               );
               const next = portfolios?.find((portfolio) => portfolio.id !== selected.id);
+              setDeletedIds((ids) => [...ids, selected.id]);
+              if (created?.id === selected.id) setCreated(null);
               list.reload();
               router.replace(next ? `/portfolio?id=${next.id}` : "/portfolio");
             }}

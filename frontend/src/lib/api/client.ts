@@ -55,21 +55,36 @@ export function onSessionChange(listener: (signedIn: boolean) => void): () => vo
   return () => listeners.delete(listener);
 }
 
-/** Trade the refresh cookie for a new access token (the cookie rotates); one at a time. */
+const REFRESH_LOCK = "cryptopredict-session-refresh";
+
+async function exchangeRefreshCookie(): Promise<boolean> {
+  const response = await fetch(`${SESSION_PATH}/refresh`, {
+    method: "POST",
+    credentials: "same-origin",
+  });
+  if (response.status === 401 || response.status === 403) {
+    setAccessToken(null); // no session (or it ended): signed out
+    return false;
+  }
+  if (!response.ok) return false; // a server in trouble: the cookie may still be good
+  const session = (await response.json()) as Schemas["BrowserSession"];
+  setAccessToken(session.access_token, session.expires_in);
+  return true;
+}
+
+/**
+ * Trade the refresh cookie for a new access token (the cookie rotates). One refresh at a
+ * time in this tab, and across tabs where the browser offers Web Locks: tabs share the
+ * cookie, and the server takes a second use of a rotated token for a stolen one (it then
+ * ends every session of that login).
+ */
 export function refreshSession(): Promise<boolean> {
   refreshing ??= (async () => {
     try {
-      const response = await fetch(`${SESSION_PATH}/refresh`, {
-        method: "POST",
-        credentials: "same-origin",
-      });
-      if (!response.ok) {
-        setAccessToken(null);
-        return false;
-      }
-      const session = (await response.json()) as Schemas["BrowserSession"];
-      setAccessToken(session.access_token, session.expires_in);
-      return true;
+      const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
+      return locks
+        ? await locks.request(REFRESH_LOCK, exchangeRefreshCookie)
+        : await exchangeRefreshCookie();
     } catch {
       return false; // offline: keep what we have, the next call tries again
     } finally {
@@ -79,22 +94,30 @@ export function refreshSession(): Promise<boolean> {
   return refreshing;
 }
 
-const retries = new Map<string, Request>();
+/** Requests sent with a token, kept to send again once if it had expired. */
+const sent = new Map<string, { request: Request; token: string }>();
 
 const authenticate: Middleware = {
   onRequest({ request, id }) {
     if (accessToken === null) return request;
     request.headers.set("Authorization", `Bearer ${accessToken}`);
-    if (!request.url.includes(SESSION_PATH)) retries.set(id, request.clone());
+    if (!request.url.includes(SESSION_PATH)) {
+      sent.set(id, { request: request.clone(), token: accessToken });
+    }
     return request;
   },
   async onResponse({ response, id }) {
-    const original = retries.get(id);
-    retries.delete(id);
+    const original = sent.get(id);
+    sent.delete(id);
     if (response.status !== 401 || original === undefined) return response;
-    if (!(await refreshSession()) || accessToken === null) return response;
-    original.headers.set("Authorization", `Bearer ${accessToken}`);
-    return fetch(original);
+    // Another request may have refreshed meanwhile: then only send it again.
+    if (accessToken === original.token && !(await refreshSession())) return response;
+    if (accessToken === null || accessToken === original.token) return response;
+    original.request.headers.set("Authorization", `Bearer ${accessToken}`);
+    return fetch(original.request);
+  },
+  onError({ id }) {
+    sent.delete(id); // aborted or failed: nothing to send again
   },
 };
 

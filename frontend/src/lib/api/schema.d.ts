@@ -2576,7 +2576,7 @@ export interface components {
         SyncRunBrief: {
             /**
              * Error
-             * @description Why it failed or what was not available (secrets removed); null when it succeeded or is running
+             * @description Why it failed, as a fixed sentence for the kind of CoinGecko fault (the run's own error text is admin-only, under /api/v1/sync/runs); null when it succeeded or is running
              */
             error: string | null;
             /**

@@ -244,7 +244,7 @@ PUBLIC_FAILURES: tuple[tuple[str, str], ...] = (
 )
 """Fault kinds named in stored run errors, in the order they are looked for, and what anyone
 may be told about each."""
-UNKNOWN_FAILURE = "the sync failed; admins see why under /api/v1/sync/runs"
+UNKNOWN_FAILURE = "an unexpected error (admins see it under /api/v1/sync/runs)"
 
 
 def public_failure(error: str | None) -> str | None:

@@ -1,5 +1,5 @@
 "use client";
-import { AlertTriangle, ArrowDown, ArrowUp, ArrowUpDown, ChevronLeft, ChevronRight } from "lucide-react";
+import { AlertTriangle, ArrowDown, ArrowUp, ArrowUpDown } from "lucide-react";
 import Link from "next/link";
 import { useMemo, useState } from "react";
 import {
@@ -15,7 +15,9 @@ import {
 } from "@/lib/accuracy";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { formatNumber } from "@/lib/format";
+import { pageInfo, pageItems } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
+import { Pager } from "../pager";
 import { EmptyState, ErrorState, LoadingRows, PageHeader } from "../states";
 import { Time } from "../time";
 import { Badge } from "../ui/badge";
@@ -161,7 +163,7 @@ export function AccuracyView() {
   const [horizon, setHorizon] = useState<number | null>(null);
   const [query, setQuery] = useState("");
   const [sort, setSort] = useState<Sort>({ key: "coin", direction: "ascending" });
-  const [pageIndex, setPageIndex] = useState(0);
+  const [page, setPage] = useState(1);
 
   const names = useMemo(
     () => new Map((coins.data ?? []).map((coin) => [coin.coingecko_id, coin.name])),
@@ -178,9 +180,8 @@ export function AccuracyView() {
   );
   const horizons = useMemo(() => horizonsOf(rows.data ?? []), [rows.data]);
 
-  const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
-  const page = Math.min(pageIndex, pages - 1);
-  const visible = shown.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+  const info = pageInfo(page, PAGE_SIZE, shown.length);
+  const visible = pageItems(shown, info);
 
   let body;
   if (rows.error) {
@@ -203,7 +204,7 @@ export function AccuracyView() {
               value={horizon ?? ""}
               onChange={(event) => {
                 setHorizon(event.target.value === "" ? null : Number(event.target.value));
-                setPageIndex(0);
+                setPage(1);
               }}
             >
               <option value="">All horizons</option>
@@ -222,7 +223,7 @@ export function AccuracyView() {
               value={query}
               onChange={(event) => {
                 setQuery(event.target.value);
-                setPageIndex(0);
+                setPage(1);
               }}
             />
           </Field>
@@ -266,27 +267,8 @@ export function AccuracyView() {
             </TableBody>
           </Table>
         )}
-        {pages > 1 ? (
-          <nav aria-label="Scoreboard pages" className="flex flex-wrap items-center justify-between gap-2">
-            <p className="text-sm text-muted-foreground">
-              Page {page + 1} of {pages}
-            </p>
-            <div className="flex gap-2">
-              <Button variant="outline" size="sm" disabled={page === 0} onClick={() => setPageIndex(page - 1)}>
-                <ChevronLeft aria-hidden />
-                Previous
-              </Button>
-              <Button
-                variant="outline"
-                size="sm"
-                disabled={page >= pages - 1}
-                onClick={() => setPageIndex(page + 1)}
-              >
-                Next
-                <ChevronRight aria-hidden />
-              </Button>
-            </div>
-          </nav>
+        {info.pages > 1 ? (
+          <Pager info={info} onPage={setPage} label="Scoreboard pages" noun="rows" className="pt-0" />
         ) : null}
       </div>
     );

@@ -1,22 +1,14 @@
 "use client";
-// Pieces every admin section shares: state badges, a pager, a confirm dialog that shows
-// the API's refusal, JSON blocks, a notice line, and polling while something is pending.
-import { AlertTriangle, ChevronLeft, ChevronRight, Info } from "lucide-react";
+// Pieces every admin section shares: state badges, a confirm dialog that shows the API's
+// refusal, JSON blocks, a notice line, and polling while something is pending.
+import { AlertTriangle, Info } from "lucide-react";
 import { useEffect, useRef, useState, type ComponentProps, type ReactNode } from "react";
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
 import { Label } from "@/components/ui/label";
-import {
-  nextOffset,
-  pageLabel,
-  prettyJson,
-  previousOffset,
-  stateLabel,
-  stateVariant,
-  validationLines,
-} from "@/lib/admin";
+import { prettyJson, stateLabel, stateVariant, validationLines } from "@/lib/admin";
 import { ApiError, messageOf } from "@/lib/api/client";
 import { cn } from "@/lib/utils";
 
@@ -44,52 +36,6 @@ export function usePolling(active: boolean, tick: () => void, everyMs: number = 
     const timer = setInterval(() => latest.current(), everyMs);
     return () => clearInterval(timer);
   }, [active, everyMs]);
-}
-
-/** "1–20 of 45" with Previous and Next buttons. */
-export function Pager({
-  label,
-  offset,
-  limit,
-  count,
-  total,
-  onChange,
-}: {
-  label: string;
-  offset: number;
-  limit: number;
-  count: number;
-  total: number;
-  onChange: (offset: number) => void;
-}) {
-  const previous = previousOffset(offset, limit);
-  const next = nextOffset(offset, limit, total);
-  if (previous === null && next === null) {
-    return <p className="mt-3 text-sm text-muted-foreground">{pageLabel(offset, count, total)}</p>;
-  }
-  return (
-    <nav aria-label={`${label} pages`} className="mt-3 flex flex-wrap items-center gap-2">
-      <p className="mr-auto text-sm text-muted-foreground" aria-live="polite">
-        {pageLabel(offset, count, total)}
-      </p>
-      <Button
-        variant="outline"
-        size="sm"
-        disabled={previous === null}
-        onClick={() => previous !== null && onChange(previous)}
-      >
-        <ChevronLeft aria-hidden /> Previous
-      </Button>
-      <Button
-        variant="outline"
-        size="sm"
-        disabled={next === null}
-        onClick={() => next !== null && onChange(next)}
-      >
-        Next <ChevronRight aria-hidden />
-      </Button>
-    </nav>
-  );
 }
 
 /** A labelled filter control in a toolbar. */

@@ -21,7 +21,7 @@ import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
 import {
-  ConfirmDialog,
+  ConfirmAction,
   Field,
   Notice,
   PAGE_SIZE,
@@ -294,7 +294,7 @@ export function ModelsPanel() {
         </CardContent>
       </Card>
       <ModelCardDialog modelId={card} onClose={() => setCard(null)} />
-      <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
+      <ConfirmAction request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
     </div>
   );
 }

@@ -34,7 +34,7 @@ import { formatNumber } from "@/lib/format";
 import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
 import {
-  ConfirmDialog,
+  ConfirmAction,
   Field,
   Notice,
   PAGE_SIZE,
@@ -404,7 +404,7 @@ export function TasksPanel() {
       </div>
 
       <RunDetailDialog taskId={detail} onClose={() => setDetail(null)} />
-      <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
+      <ConfirmAction request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
       <ArgumentsDialog
         kind={argsFor}
         onClose={() => setArgsFor(null)}

@@ -23,7 +23,7 @@ import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
 import {
-  ConfirmDialog,
+  ConfirmAction,
   Field,
   Notice,
   PAGE_SIZE,
@@ -264,7 +264,7 @@ export function UsersPanel({ currentUserId }: { currentUserId: number }) {
           ) : null}
         </CardContent>
       </Card>
-      <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
+      <ConfirmAction request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
     </div>
   );
 }

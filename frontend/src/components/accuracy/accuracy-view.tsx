@@ -8,7 +8,6 @@ import {
   scoreRows,
   sortScores,
   type AccuracyRow,
-  type Coverage,
   type ScoreRow,
   type Sort,
   type SortKey,
@@ -16,6 +15,7 @@ import {
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { formatNumber } from "@/lib/format";
 import { pageInfo, pageItems } from "@/lib/paging";
+import { percentWords, type Coverage } from "@/lib/skill";
 import { useApi } from "@/lib/use-api";
 import { Pager } from "../pager";
 import { EmptyState, ErrorState, LoadingRows, PageHeader } from "../states";
@@ -56,17 +56,17 @@ function horizonLabel(days: number): string {
   return `${days} day${days === 1 ? "" : "s"}`;
 }
 
-function percent(value: number): string {
-  return `${formatNumber(value * 100, { maximumFractionDigits: 1 })} %`;
-}
-
 function CoverageCell({ coverage }: { coverage: Coverage | null }) {
   if (coverage === null) return <span className="text-muted-foreground">—</span>;
-  const band = coverage.band ? ` (expected between ${percent(coverage.band[0])} and ${percent(coverage.band[1])})` : "";
-  const title = `${percent(coverage.observed)} of ${coverage.n} outcomes fell inside the ${percent(coverage.nominal)} interval${band}`;
+  const observed = percentWords(coverage.observed);
+  const band = coverage.band
+    ? ` (expected between ${percentWords(coverage.band[0])} and ${percentWords(coverage.band[1])})`
+    : "";
+  const outcomes = coverage.n === null ? "the outcomes" : `${formatNumber(coverage.n)} outcomes`;
+  const title = `${observed} of ${outcomes} fell inside the ${percentWords(coverage.nominal)} interval${band}`;
   return (
     <span title={title} className="inline-flex items-center gap-1">
-      {percent(coverage.observed)}
+      {observed}
       {coverage.inBand === false ? (
         <>
           <AlertTriangle aria-hidden className="size-3.5 text-negative" />
@@ -125,7 +125,7 @@ function ScoreTableRow({ score }: { score: ScoreRow }) {
       <TableCell>
         <span className="inline-flex items-center gap-2" title={verdict.detail}>
           <span className="w-12 text-right tabular-nums">
-            {figures.maeRatio === null ? "—" : formatNumber(figures.maeRatio, { maximumFractionDigits: 3 })}
+            {figures?.maeRatio == null ? "—" : formatNumber(figures.maeRatio, { maximumFractionDigits: 3 })}
           </span>
           <Badge variant={tone}>{verdict.word}</Badge>
         </span>
@@ -142,12 +142,12 @@ function ScoreTableRow({ score }: { score: ScoreRow }) {
           ) : null}
         </span>
       </TableCell>
-      <TableCell className="text-right tabular-nums">{formatNumber(figures.n)}</TableCell>
+      <TableCell className="text-right tabular-nums">{formatNumber(figures?.n ?? 0)}</TableCell>
       <TableCell className="text-right tabular-nums">
-        <CoverageCell coverage={figures.coverage80} />
+        <CoverageCell coverage={figures?.coverage80 ?? null} />
       </TableCell>
       <TableCell className="text-right tabular-nums">
-        <CoverageCell coverage={figures.coverage95} />
+        <CoverageCell coverage={figures?.coverage95 ?? null} />
       </TableCell>
       <TableCell>
         <Time iso={row.updated_at} />

@@ -2,13 +2,15 @@
 import { Loader2 } from "lucide-react";
 import { useState, type ReactNode } from "react";
 import { messageOf } from "@/lib/api/client";
+import { formErrors } from "@/lib/form-errors";
 import { Alert, AlertDescription } from "./ui/alert";
 import { Button } from "./ui/button";
 import { Dialog, DialogClose, DialogContent, DialogDescription, DialogTitle } from "./ui/dialog";
 
 /**
- * Ask before something that cannot be undone. `onConfirm` runs on the confirm button; if it
- * throws, the dialog stays open with the API's message.
+ * Ask before a change. `onConfirm` runs on the confirm button; if it throws, the dialog stays
+ * open with the API's message (and the invalid fields of a 422). While it runs, the dialog
+ * cannot be cancelled or closed.
  */
 export function ConfirmDialog({
   open,
@@ -17,6 +19,7 @@ export function ConfirmDialog({
   title,
   description,
   confirmLabel,
+  destructive = true,
   onConfirm,
 }: {
   open: boolean;
@@ -26,6 +29,8 @@ export function ConfirmDialog({
   title: string;
   description: ReactNode;
   confirmLabel: string;
+  /** The confirm button in the destructive colour (the default) or the primary one. */
+  destructive?: boolean;
   onConfirm: () => Promise<void>;
 }) {
   const [pending, setPending] = useState(false);
@@ -45,7 +50,7 @@ export function ConfirmDialog({
       setPending(false);
       onOpenChange(false);
     } catch (failure) {
-      setError(messageOf(failure));
+      setError(formErrors(failure, []).message ?? messageOf(failure));
       setPending(false);
     }
   }
@@ -54,7 +59,9 @@ export function ConfirmDialog({
     <Dialog open={open} onOpenChange={change}>
       <DialogContent role="alertdialog" onCloseAutoFocus={onCloseAutoFocus}>
         <DialogTitle>{title}</DialogTitle>
-        <DialogDescription>{description}</DialogDescription>
+        <DialogDescription asChild>
+          <div>{description}</div>
+        </DialogDescription>
         {error ? (
           <Alert variant="destructive">
             <AlertDescription>{error}</AlertDescription>
@@ -66,7 +73,7 @@ export function ConfirmDialog({
               Cancel
             </Button>
           </DialogClose>
-          <Button variant="destructive" onClick={confirm} disabled={pending}>
+          <Button variant={destructive ? "destructive" : "default"} onClick={confirm} disabled={pending}>
             {pending ? <Loader2 aria-hidden className="animate-spin" /> : null}
             {confirmLabel}
           </Button>

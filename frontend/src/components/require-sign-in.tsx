@@ -1,5 +1,5 @@
 "use client";
-import { LogIn } from "lucide-react";
+import { Lock, LogIn } from "lucide-react";
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 import { useSyncExternalStore, type ReactNode } from "react";
@@ -54,7 +54,7 @@ export function RequireSignIn({
           <CardTitle>Log in to see {what}</CardTitle>
           <CardDescription>
             {role === "admin"
-              ? "This page is for administrators."
+              ? "Admins only: log in with an admin account."
               : "You need an account for this; it only takes an email and a password."}
           </CardDescription>
         </CardHeader>
@@ -71,11 +71,15 @@ export function RequireSignIn({
   }
   if (role === "admin" && user.role !== "admin") {
     return (
-      <Card className="mx-auto max-w-md">
+      <Card className="mx-auto max-w-md" data-testid="admins-only">
         <CardHeader>
-          <CardTitle>Administrators only</CardTitle>
+          <CardTitle className="flex items-center gap-2">
+            <Lock aria-hidden className="size-4" />
+            Admins only
+          </CardTitle>
           <CardDescription>
-            You are signed in as {user.email}, which is not an administrator account.
+            You are signed in as {user.email}, which is not an admin account. Ask an admin to change
+            your role if you need {what}.
           </CardDescription>
         </CardHeader>
       </Card>

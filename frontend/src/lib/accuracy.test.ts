@@ -2,12 +2,15 @@ import { describe, expect, it } from "vitest";
 import {
   filterScores,
   horizonsOf,
-  liveFigures,
   scoreRows,
   sortScores,
   verdict,
   type AccuracyRow,
 } from "./accuracy";
+import { liveFigures, liveSentence, ratioWords } from "./skill";
+
+// The words keep "5.4 %" together with a non-breaking space; compare with plain spaces.
+const plain = (text: string) => text.replace(/\u00a0/g, " ");
 
 // A `live` object as forecasting/scoring.py's live_record() writes it.
 const LIVE = {
@@ -44,47 +47,33 @@ function row(
   };
 }
 
-describe("liveFigures", () => {
-  it("reads the figures the server writes", () => {
-    const figures = liveFigures(LIVE);
-    expect(figures.n).toBe(42);
-    expect(figures.maeRatio).toBe(0.9462);
-    expect(figures.coverage80).toEqual({
-      observed: 0.7857,
-      nominal: 0.8,
-      n: 42,
-      inBand: true,
-      band: [0.63, 0.89],
-    });
-    expect(figures.pBetter).toBe(0.02);
-  });
-  it("tolerates missing and null figures", () => {
-    const figures = liveFigures({ n: 3, mae_ratio: null, coverage_80: null, diebold_mariano: null });
-    expect(figures).toEqual({
-      n: 3,
-      maeRatio: null,
-      coverage80: null,
-      coverage95: null,
-      pBetter: null,
-      pWorse: null,
-    });
-    expect(liveFigures({}).n).toBe(0);
-    expect(liveFigures({ coverage_95: { observed: "x" } }).coverage95).toBeNull();
-  });
-});
-
 describe("verdict", () => {
-  it("calls a ratio below 1 better, and says when it is significant", () => {
-    const result = verdict("drift", liveFigures(LIVE));
+  it("calls a ratio below 1 better, in the skill panel's sentence", () => {
+    const figures = liveFigures(LIVE);
+    const result = verdict("drift", figures);
     expect(result.word).toBe("better");
     expect(result.tone).toBe("positive");
-    expect(result.detail).toBe("Its errors are 5.4 % smaller than naive's over 42 scored forecasts, significantly.");
+    expect(result.detail).toBe(liveSentence("drift", figures));
+    expect(plain(result.detail)).toBe(
+      "Over 42 scored forecasts, errors were 5.4 % smaller than naive's, significantly better (Diebold-Mariano on 42 non-overlapping forecasts).",
+    );
   });
   it("calls a ratio above 1 worse", () => {
     const result = verdict("lstm", liveFigures({ n: 1, mae_ratio: 1.25 }));
     expect(result.word).toBe("worse");
     expect(result.tone).toBe("negative");
-    expect(result.detail).toBe("Its errors are 25 % larger than naive's over 1 scored forecast.");
+    expect(plain(result.detail)).toBe(
+      "Over 1 scored forecast, errors were 25 % larger than naive's, too few non-overlapping forecasts yet to tell skill from chance.",
+    );
+  });
+  it("calls a difference too small to show the same, as the skill panel's words do", () => {
+    // 0.9999 once read "better: 0.0 % smaller" here and "the same size" on the coin page.
+    const result = verdict("drift", liveFigures({ n: 30, mae_ratio: 0.9999 }));
+    expect(result.word).toBe("same as naive");
+    expect(result.tone).toBe("neutral");
+    expect(result.detail).toContain(ratioWords(0.9999));
+    expect(result.detail).toContain("errors were the same size as naive's");
+    expect(verdict("drift", liveFigures({ n: 30, mae_ratio: 0.999 })).word).toBe("better");
   });
   it("says not measured yet without scores, and baseline for naive itself", () => {
     expect(verdict("drift", liveFigures({ n: 0 })).word).toBe("not measured yet");
@@ -126,9 +115,9 @@ describe("filter and sort", () => {
 
   it("sorts by a column either way, with unmeasured rows last", () => {
     const up = sortScores(rows, { key: "ratio", direction: "ascending" });
-    expect(up.map((score) => score.figures.maeRatio)).toEqual([0.9462, 1, 1.1, null]);
+    expect(up.map((score) => score.figures?.maeRatio ?? null)).toEqual([0.9462, 1, 1.1, null]);
     const down = sortScores(rows, { key: "ratio", direction: "descending" });
-    expect(down.map((score) => score.figures.maeRatio)).toEqual([1.1, 1, 0.9462, null]);
+    expect(down.map((score) => score.figures?.maeRatio ?? null)).toEqual([1.1, 1, 0.9462, null]);
   });
 
   it("breaks ties by coin then horizon", () => {

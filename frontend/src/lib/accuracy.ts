@@ -1,121 +1,43 @@
-// The live scoreboard (/forecasts/accuracy) as the Accuracy page shows it. Each row's
-// `live` is a free-form object in the schema; the server fills it with
-// forecasting/scoring.py's live_record(): n, mae_ratio (model MAE / naive MAE on the same
-// origins), coverage_80/95 ({observed, nominal, n, band, in_band}), diebold_mariano
-// ({p_better, p_worse, ...} once 30 independent pairs are scored). Read defensively: any
-// figure may be missing or null.
+// The live scoreboard (/forecasts/accuracy) as the Accuracy page shows it: each row's
+// `live` record read and worded by lib/skill.ts, as the coin page's skill panel does, then
+// filtered and sorted.
 import type { Schemas } from "./api/client";
+import { compareWithNaive, liveFigures, liveSentence, type LiveFigures } from "./skill";
 
 export type AccuracyRow = Schemas["AccuracyRow"];
-
-export interface Coverage {
-  observed: number;
-  nominal: number;
-  n: number;
-  inBand: boolean | null;
-  band: [number, number] | null;
-}
-
-export interface LiveFigures {
-  n: number;
-  maeRatio: number | null;
-  coverage80: Coverage | null;
-  coverage95: Coverage | null;
-  /** One-sided Diebold-Mariano p-values (null until enough independent forecasts). */
-  pBetter: number | null;
-  pWorse: number | null;
-}
-
-function num(value: unknown): number | null {
-  return typeof value === "number" && Number.isFinite(value) ? value : null;
-}
-
-function record(value: unknown): Record<string, unknown> | null {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : null;
-}
-
-function coverage(value: unknown, nominal: number): Coverage | null {
-  const figures = record(value);
-  const observed = num(figures?.observed);
-  if (figures === null || observed === null) return null;
-  const band = Array.isArray(figures.band) ? figures.band.map(num) : [];
-  const [low, high] = band;
-  return {
-    observed,
-    nominal: num(figures.nominal) ?? nominal,
-    n: num(figures.n) ?? 0,
-    inBand: typeof figures.in_band === "boolean" ? figures.in_band : null,
-    band: typeof low === "number" && typeof high === "number" ? [low, high] : null,
-  };
-}
-
-/** The figures of a row's `live` object. */
-export function liveFigures(live: Record<string, unknown>): LiveFigures {
-  const dm = record(live.diebold_mariano);
-  return {
-    n: num(live.n) ?? 0,
-    maeRatio: num(live.mae_ratio),
-    coverage80: coverage(live.coverage_80, 0.8),
-    coverage95: coverage(live.coverage_95, 0.95),
-    pBetter: num(dm?.p_better),
-    pWorse: num(dm?.p_worse),
-  };
-}
 
 export type VerdictWord = "better" | "worse" | "same as naive" | "baseline" | "not measured yet";
 
 export interface Verdict {
   word: VerdictWord;
   tone: "positive" | "negative" | "neutral";
-  /** A longer sentence for a title or a screen reader. */
+  /** The live record in a sentence (the skill panel's), for a title or a screen reader. */
   detail: string;
 }
 
-/** Significance used for "significantly" (the server's monitoring uses 5 % too). */
-export const SIGNIFICANCE = 0.05;
-
-/** The MAE ratio against naive in words: below 1 is better than naive. */
-export function verdict(kind: string, figures: LiveFigures): Verdict {
-  const { n, maeRatio, pBetter, pWorse } = figures;
-  if (kind === "naive") {
-    return { word: "baseline", tone: "neutral", detail: "Naive is what the others are measured against." };
+/** The MAE ratio against naive in a word, by the rule the sentences use. */
+export function verdict(kind: string, figures: LiveFigures | null): Verdict {
+  const detail = liveSentence(kind, figures);
+  if (kind === "naive") return { word: "baseline", tone: "neutral", detail };
+  if (figures === null || figures.maeRatio === null) {
+    return { word: "not measured yet", tone: "neutral", detail };
   }
-  if (n === 0 || maeRatio === null) {
-    return {
-      word: "not measured yet",
-      tone: "neutral",
-      detail: "No forecast of this model has been scored next to naive yet.",
-    };
+  switch (compareWithNaive(figures.maeRatio).direction) {
+    case "smaller":
+      return { word: "better", tone: "positive", detail };
+    case "larger":
+      return { word: "worse", tone: "negative", detail };
+    case "same":
+      return { word: "same as naive", tone: "neutral", detail };
   }
-  const percent = Math.abs(1 - maeRatio) * 100;
-  const size = `${percent.toFixed(percent < 10 ? 1 : 0)} %`;
-  const forecasts = `${n} scored forecast${n === 1 ? "" : "s"}`;
-  if (maeRatio < 1) {
-    const sure = pBetter !== null && pBetter < SIGNIFICANCE ? ", significantly" : "";
-    return {
-      word: "better",
-      tone: "positive",
-      detail: `Its errors are ${size} smaller than naive's over ${forecasts}${sure}.`,
-    };
-  }
-  if (maeRatio > 1) {
-    const sure = pWorse !== null && pWorse < SIGNIFICANCE ? ", significantly" : "";
-    return {
-      word: "worse",
-      tone: "negative",
-      detail: `Its errors are ${size} larger than naive's over ${forecasts}${sure}.`,
-    };
-  }
-  return { word: "same as naive", tone: "neutral", detail: `As accurate as naive over ${forecasts}.` };
 }
 
 export interface ScoreRow {
   key: string;
   row: AccuracyRow;
   coinName: string;
-  figures: LiveFigures;
+  /** null until a forecast of the row's model is scored. */
+  figures: LiveFigures | null;
   verdict: Verdict;
 }
 
@@ -179,13 +101,13 @@ function sortValue(score: ScoreRow, key: SortKey): string | number | null {
     case "model":
       return `${score.row.model.kind} ${String(score.row.model.version).padStart(6, "0")}`;
     case "scored":
-      return score.figures.n;
+      return score.figures?.n ?? 0;
     case "ratio":
-      return score.figures.maeRatio;
+      return score.figures?.maeRatio ?? null;
     case "coverage80":
-      return score.figures.coverage80?.observed ?? null;
+      return score.figures?.coverage80?.observed ?? null;
     case "coverage95":
-      return score.figures.coverage95?.observed ?? null;
+      return score.figures?.coverage95?.observed ?? null;
     case "updated":
       return score.row.updated_at;
   }

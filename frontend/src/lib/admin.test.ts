@@ -6,12 +6,9 @@ import {
   formatPeriod,
   isPending,
   newestAttempts,
-  nextOffset,
-  pageLabel,
   parseArgs,
   parseTab,
   prettyJson,
-  previousOffset,
   rowPending,
   secondsBetween,
   stateLabel,
@@ -198,23 +195,6 @@ describe("parseArgs", () => {
     expect(parseArgs("[1, 2]").ok).toBe(false);
     expect(parseArgs("null").ok).toBe(false);
     expect(parseArgs("3").ok).toBe(false);
-  });
-});
-
-describe("paging", () => {
-  it("labels the page shown", () => {
-    expect(pageLabel(0, 20, 45)).toBe("1–20 of 45");
-    expect(pageLabel(40, 5, 45)).toBe("41–45 of 45");
-    expect(pageLabel(0, 0, 0)).toBe("None");
-  });
-
-  it("moves between pages within bounds", () => {
-    expect(previousOffset(0, 20)).toBeNull();
-    expect(previousOffset(20, 20)).toBe(0);
-    expect(previousOffset(10, 20)).toBe(0);
-    expect(nextOffset(0, 20, 45)).toBe(20);
-    expect(nextOffset(40, 20, 45)).toBeNull();
-    expect(nextOffset(0, 20, 20)).toBeNull();
   });
 });
 

@@ -1,5 +1,5 @@
 // Pure helpers of the admin page: durations, byte sizes, state → badge variant, JSON
-// summaries, the tab in the URL, paging labels and the "run with arguments" parser.
+// summaries, the tab in the URL and the "run with arguments" parser.
 
 export const ADMIN_TABS = ["sync", "tasks", "models", "monitoring", "users", "system"] as const;
 export type AdminTab = (typeof ADMIN_TABS)[number];
@@ -195,22 +195,6 @@ export function parseArgs(text: string): ParsedArgs {
     return { ok: false, error: 'Arguments must be a JSON object such as {"coin_id": "bitcoin"}.' };
   }
   return { ok: true, value: parsed as Record<string, unknown> };
-}
-
-/** "21–40 of 45", or "None" for an empty list. */
-export function pageLabel(offset: number, count: number, total: number): string {
-  if (total === 0 || count === 0) return "None";
-  return `${offset + 1}–${offset + count} of ${total}`;
-}
-
-/** The offset of the previous page (never below 0), or null on the first page. */
-export function previousOffset(offset: number, limit: number): number | null {
-  return offset > 0 ? Math.max(0, offset - limit) : null;
-}
-
-/** The offset of the next page, or null when this page reaches the end. */
-export function nextOffset(offset: number, limit: number, total: number): number | null {
-  return offset + limit < total ? offset + limit : null;
 }
 
 /** Tokens left as a share of capacity (0–100), for the limiter's meter. */

@@ -10,6 +10,7 @@ import {
   subtract,
   toDecimalString,
 } from "./decimal";
+import { formatPrice } from "./format";
 
 function d(value: string | number) {
   const parsed = parseDecimal(value);
@@ -84,8 +85,15 @@ describe("formatMoney", () => {
     expect(formatMoney("-3883.9650027545", { locale: "en-US", signed: true })).toBe("-$3,883.97");
     expect(formatMoney("12", { locale: "en-US", signed: true })).toBe("+$12.00");
   });
-  it("keeps four significant digits below a dollar", () => {
+  it("keeps two to four significant digits below a dollar", () => {
     expect(formatMoney("0.00001234567", { locale: "en-US" })).toBe("$0.00001235");
+    expect(formatMoney("0.5", { locale: "en-US" })).toBe("$0.50");
+    expect(formatMoney("-0.5", { locale: "en-US", signed: true })).toBe("-$0.50");
+  });
+  it("shows a price as formatPrice does", () => {
+    for (const value of ["0.5", "0.05", "0.123456", "0.00001234", "0", "1", "64123.456", "-0.5", "-2.345"]) {
+      expect(formatMoney(value, { locale: "en-US" })).toBe(formatPrice(Number(value), { locale: "en-US" }));
+    }
   });
   it("shows every digit that was typed when exact", () => {
     expect(formatMoney("42000.123456789", { locale: "en-US", exact: true })).toBe(

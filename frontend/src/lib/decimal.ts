@@ -3,7 +3,7 @@
 // sums and products are done on BigInt units with a decimal scale, and formatting hands
 // the exact string to Intl.NumberFormat (which formats decimal strings without rounding
 // through a double).
-import type { FormatOptions } from "./format";
+import { priceDigits, type FormatOptions } from "./format";
 
 /** A decimal number: `units` × 10^-`scale`. */
 export interface Decimal {
@@ -101,8 +101,8 @@ export function formatDecimal(
 
 /**
  * An amount in USD from a decimal string. `exact`: every digit given (at least cents), for
- * what the user typed; otherwise cents from 1 up, four significant digits below 1, rounded
- * half away from zero on the decimal itself (never through a float).
+ * what the user typed; otherwise the digits of formatPrice (priceDigits), rounded half away
+ * from zero on the decimal itself (never through a float).
  */
 export function formatMoney(
   value: Amount,
@@ -110,12 +110,10 @@ export function formatMoney(
 ): string {
   const exact = asString(value);
   if (exact === null) return "—";
-  const small = Math.abs(Number(exact)) < 1 && Number(exact) !== 0;
+  // The float only picks the rule (is it below a dollar?); the digits come from the string.
   const digits: Intl.NumberFormatOptions = options.exact
     ? { minimumFractionDigits: 2, maximumFractionDigits: MAX_DIGITS }
-    : small
-      ? { maximumSignificantDigits: 4, minimumSignificantDigits: 1 }
-      : { minimumFractionDigits: 2, maximumFractionDigits: 2 };
+    : priceDigits(Math.abs(Number(exact)));
   return new Intl.NumberFormat(options.locale, {
     style: "currency",
     currency: "USD",

@@ -54,6 +54,16 @@ describe("formErrors", () => {
     );
   });
 
+  it("gives one message with every detail when nothing has fields (a confirm dialog)", () => {
+    expect(formErrors(validation, []).message).toBe(
+      "quantity: Input should be greater than 0; price: Input should be a plain decimal number; executed_at: Timestamp must not be in the future",
+    );
+    const refused = ApiError.from(409, {
+      error: { code: "conflict", message: "An admin cannot demote themself", details: { field: "role" } },
+    });
+    expect(formErrors(refused, [])).toEqual({ fields: {}, message: "An admin cannot demote themself" });
+  });
+
   it("keeps the API's own message when it names the problem", () => {
     const error = ApiError.from(422, {
       error: {

@@ -15,6 +15,14 @@ describe("formatPrice", () => {
   });
   it("keeps significant digits of tiny prices", () => {
     expect(formatPrice(0.00001234, { locale: "en-US" })).toBe("$0.00001234");
+    expect(formatPrice(0.123456, { locale: "en-US" })).toBe("$0.1235");
+  });
+  it("shows at least two significant digits below a dollar and cents above", () => {
+    expect(formatPrice(0.5, { locale: "en-US" })).toBe("$0.50");
+    expect(formatPrice(0.05, { locale: "en-US" })).toBe("$0.050");
+    expect(formatPrice(1, { locale: "en-US" })).toBe("$1.00");
+    expect(formatPrice(0, { locale: "en-US" })).toBe("$0.00");
+    expect(formatPrice(-0.5, { locale: "en-US" })).toBe("-$0.50");
   });
   it("shows a dash for missing values", () => {
     expect(formatPrice(null)).toBe("—");

@@ -6,17 +6,24 @@ export interface FormatOptions {
   timeZone?: string;
 }
 
+/**
+ * The digits of a USD amount of `size` (its absolute value): cents from $1 up (and for
+ * zero), two to four significant digits below ("$0.50", "$0.1235", "$0.00001234"). The one
+ * rule for prices, used by formatPrice and by lib/decimal's formatMoney.
+ */
+export function priceDigits(size: number): Intl.NumberFormatOptions {
+  return size >= 1 || size === 0
+    ? { minimumFractionDigits: 2, maximumFractionDigits: 2 }
+    : { minimumSignificantDigits: 2, maximumSignificantDigits: 4 };
+}
+
 /** A price in USD with precision that suits its size (0.00001234 and 64,123.45 alike). */
 export function formatPrice(value: number | null | undefined, options: FormatOptions = {}): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";
-  const size = Math.abs(value);
-  const digits = size >= 1000 ? 2 : size >= 1 ? 2 : size === 0 ? 2 : undefined;
   return new Intl.NumberFormat(options.locale, {
     style: "currency",
     currency: "USD",
-    ...(digits === undefined
-      ? { maximumSignificantDigits: 4, minimumSignificantDigits: 2 }
-      : { minimumFractionDigits: digits, maximumFractionDigits: digits }),
+    ...priceDigits(Math.abs(value)),
   }).format(value);
 }
 

@@ -1,4 +1,5 @@
 // One way to page a list on the client or through the API's limit/offset.
+import { formatNumber, type FormatOptions } from "./format";
 
 export interface PageInfo {
   /** 1-based page, clamped into [1, pages]. */
@@ -34,4 +35,16 @@ export function pageInfo(page: number, size: number, total: number): PageInfo {
 /** The items of one page. */
 export function pageItems<T>(items: readonly T[], info: PageInfo): T[] {
   return items.slice(info.offset, info.offset + (info.to - info.from + 1));
+}
+
+/** The API's `offset` for page `page` (1-based) of `size` items, before the total is known. */
+export function pageOffset(page: number, size: number): number {
+  return (Math.max(1, Math.floor(page) || 1) - 1) * size;
+}
+
+/** What a pager says: "Showing 21–40 of 45 users", or "No users". */
+export function pageSummary(info: PageInfo, noun: string, options: FormatOptions = {}): string {
+  const n = (value: number) => formatNumber(value, { locale: options.locale, maximumFractionDigits: 0 });
+  if (info.total === 0) return `No ${noun}`;
+  return `Showing ${n(info.from)}–${n(info.to)} of ${n(info.total)} ${noun}`;
 }

@@ -1,5 +1,5 @@
 "use client";
-import { AlertTriangle, ArrowDown, ArrowUp, ArrowUpDown, ChevronLeft, ChevronRight } from "lucide-react";
+import { AlertTriangle, ArrowDown, ArrowUp, ArrowUpDown } from "lucide-react";
 import Link from "next/link";
 import { useMemo, useState } from "react";
 import {
@@ -8,14 +8,16 @@ import {
   scoreRows,
   sortScores,
   type AccuracyRow,
-  type Coverage,
   type ScoreRow,
   type Sort,
   type SortKey,
 } from "@/lib/accuracy";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { formatNumber } from "@/lib/format";
+import { pageInfo, pageItems } from "@/lib/paging";
+import { percentWords, type Coverage } from "@/lib/skill";
 import { useApi } from "@/lib/use-api";
+import { Pager } from "../pager";
 import { EmptyState, ErrorState, LoadingRows, PageHeader } from "../states";
 import { Time } from "../time";
 import { Badge } from "../ui/badge";
@@ -54,17 +56,17 @@ function horizonLabel(days: number): string {
   return `${days} day${days === 1 ? "" : "s"}`;
 }
 
-function percent(value: number): string {
-  return `${formatNumber(value * 100, { maximumFractionDigits: 1 })} %`;
-}
-
 function CoverageCell({ coverage }: { coverage: Coverage | null }) {
   if (coverage === null) return <span className="text-muted-foreground">—</span>;
-  const band = coverage.band ? ` (expected between ${percent(coverage.band[0])} and ${percent(coverage.band[1])})` : "";
-  const title = `${percent(coverage.observed)} of ${coverage.n} outcomes fell inside the ${percent(coverage.nominal)} interval${band}`;
+  const observed = percentWords(coverage.observed);
+  const band = coverage.band
+    ? ` (expected between ${percentWords(coverage.band[0])} and ${percentWords(coverage.band[1])})`
+    : "";
+  const outcomes = coverage.n === null ? "the outcomes" : `${formatNumber(coverage.n)} outcomes`;
+  const title = `${observed} of ${outcomes} fell inside the ${percentWords(coverage.nominal)} interval${band}`;
   return (
     <span title={title} className="inline-flex items-center gap-1">
-      {percent(coverage.observed)}
+      {observed}
       {coverage.inBand === false ? (
         <>
           <AlertTriangle aria-hidden className="size-3.5 text-negative" />
@@ -123,7 +125,7 @@ function ScoreTableRow({ score }: { score: ScoreRow }) {
       <TableCell>
         <span className="inline-flex items-center gap-2" title={verdict.detail}>
           <span className="w-12 text-right tabular-nums">
-            {figures.maeRatio === null ? "—" : formatNumber(figures.maeRatio, { maximumFractionDigits: 3 })}
+            {figures?.maeRatio == null ? "—" : formatNumber(figures.maeRatio, { maximumFractionDigits: 3 })}
           </span>
           <Badge variant={tone}>{verdict.word}</Badge>
         </span>
@@ -140,12 +142,12 @@ function ScoreTableRow({ score }: { score: ScoreRow }) {
           ) : null}
         </span>
       </TableCell>
-      <TableCell className="text-right tabular-nums">{formatNumber(figures.n)}</TableCell>
+      <TableCell className="text-right tabular-nums">{formatNumber(figures?.n ?? 0)}</TableCell>
       <TableCell className="text-right tabular-nums">
-        <CoverageCell coverage={figures.coverage80} />
+        <CoverageCell coverage={figures?.coverage80 ?? null} />
       </TableCell>
       <TableCell className="text-right tabular-nums">
-        <CoverageCell coverage={figures.coverage95} />
+        <CoverageCell coverage={figures?.coverage95 ?? null} />
       </TableCell>
       <TableCell>
         <Time iso={row.updated_at} />
@@ -161,7 +163,7 @@ export function AccuracyView() {
   const [horizon, setHorizon] = useState<number | null>(null);
   const [query, setQuery] = useState("");
   const [sort, setSort] = useState<Sort>({ key: "coin", direction: "ascending" });
-  const [pageIndex, setPageIndex] = useState(0);
+  const [page, setPage] = useState(1);
 
   const names = useMemo(
     () => new Map((coins.data ?? []).map((coin) => [coin.coingecko_id, coin.name])),
@@ -178,9 +180,8 @@ export function AccuracyView() {
   );
   const horizons = useMemo(() => horizonsOf(rows.data ?? []), [rows.data]);
 
-  const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE));
-  const page = Math.min(pageIndex, pages - 1);
-  const visible = shown.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
+  const info = pageInfo(page, PAGE_SIZE, shown.length);
+  const visible = pageItems(shown, info);
 
   let body;
   if (rows.error) {
@@ -203,7 +204,7 @@ export function AccuracyView() {
               value={horizon ?? ""}
               onChange={(event) => {
                 setHorizon(event.target.value === "" ? null : Number(event.target.value));
-                setPageIndex(0);
+                setPage(1);
               }}
             >
               <option value="">All horizons</option>
@@ -222,7 +223,7 @@ export function AccuracyView() {
               value={query}
               onChange={(event) => {
                 setQuery(event.target.value);
-                setPageIndex(0);
+                setPage(1);
               }}
             />
           </Field>
@@ -266,27 +267,8 @@ export function AccuracyView() {
             </TableBody>
           </Table>
         )}
-        {pages > 1 ? (
-          <nav aria-label="Scoreboard pages" className="flex flex-wrap items-center justify-between gap-2">
-            <p className="text-sm text-muted-foreground">
-              Page {page + 1} of {pages}
-            </p>
-            <div className="flex gap-2">
-              <Button variant="outline" size="sm" disabled={page === 0} onClick={() => setPageIndex(page - 1)}>
-                <ChevronLeft aria-hidden />
-                Previous
-              </Button>
-              <Button
-                variant="outline"
-                size="sm"
-                disabled={page >= pages - 1}
-                onClick={() => setPageIndex(page + 1)}
-              >
-                Next
-                <ChevronRight aria-hidden />
-              </Button>
-            </div>
-          </nav>
+        {info.pages > 1 ? (
+          <Pager info={info} onPage={setPage} label="Scoreboard pages" noun="rows" className="pt-0" />
         ) : null}
       </div>
     );

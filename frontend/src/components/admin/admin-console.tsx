@@ -1,14 +1,11 @@
 "use client";
-// The admin page: a gate on the session's role (the server refuses non-admins anyway,
-// and each section shows its message), then one tab per section with the tab in ?tab=.
-import { Lock } from "lucide-react";
+// The admin page: RequireSignIn's admin gate (the server refuses non-admins anyway, and
+// each section shows its message), then one tab per section with the tab in ?tab=.
 import type { ReactNode } from "react";
 import dynamic from "next/dynamic";
-import Link from "next/link";
 import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { RequireSignIn } from "@/components/require-sign-in";
 import { LoadingRows, PageHeader } from "@/components/states";
-import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
-import { Button } from "@/components/ui/button";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { ADMIN_TABS, parseTab, tabLabel, type AdminTab } from "@/lib/admin";
 import { useSession } from "@/lib/session";
@@ -27,62 +24,18 @@ const SystemPanel = dynamic(() => import("./system-panel").then((m) => m.SystemP
 const DESCRIPTION = "Syncs, background tasks, models, monitoring, users and the system.";
 
 export function AdminConsole() {
-  const { status, user } = useSession();
-  if (status === "loading") {
-    return (
-      <>
-        <PageHeader title="Admin" description={DESCRIPTION} />
-        <LoadingRows rows={4} label="Checking your session" />
-      </>
-    );
-  }
-  if (status === "anonymous" || user === null) {
-    return (
-      <>
-        <PageHeader title="Admin" />
-        <AdminsOnly>
-          <p>Log in with an admin account to see this page.</p>
-          <Button asChild size="sm" className="mt-3">
-            <Link href="/account?next=/admin">Log in</Link>
-          </Button>
-        </AdminsOnly>
-      </>
-    );
-  }
-  if (user.role !== "admin") {
-    return (
-      <>
-        <PageHeader title="Admin" />
-        <AdminsOnly>
-          <p>
-            You are signed in as {user.email}, which is not an admin account. Ask an admin to change
-            your role if you need this page.
-          </p>
-        </AdminsOnly>
-      </>
-    );
-  }
   return (
     <>
       <PageHeader title="Admin" description={DESCRIPTION} />
-      <AdminSections currentUserId={user.id} />
+      <RequireSignIn role="admin" what="the admin pages">
+        <AdminSections />
+      </RequireSignIn>
     </>
   );
 }
 
-function AdminsOnly({ children }: { children: ReactNode }) {
-  return (
-    <Alert className="flex max-w-xl items-start gap-3" data-testid="admins-only">
-      <Lock aria-hidden className="mt-0.5" />
-      <div>
-        <AlertTitle>Admins only</AlertTitle>
-        <AlertDescription>{children}</AlertDescription>
-      </div>
-    </Alert>
-  );
-}
-
-function AdminSections({ currentUserId }: { currentUserId: number }) {
+function AdminSections() {
+  const { user } = useSession();
   const params = useSearchParams();
   const router = useRouter();
   const pathname = usePathname();
@@ -116,7 +69,7 @@ function AdminSections({ currentUserId }: { currentUserId: number }) {
         <MonitoringPanel />
       </Section>
       <Section value="users" tab={tab}>
-        <UsersPanel currentUserId={currentUserId} />
+        {user ? <UsersPanel currentUserId={user.id} /> : null}
       </Section>
       <Section value="system" tab={tab}>
         <SystemPanel />

@@ -1,22 +1,14 @@
 "use client";
-// Pieces every admin section shares: state badges, a pager, a confirm dialog that shows
-// the API's refusal, JSON blocks, a notice line, and polling while something is pending.
-import { AlertTriangle, ChevronLeft, ChevronRight, Info } from "lucide-react";
-import { useEffect, useRef, useState, type ComponentProps, type ReactNode } from "react";
+// Pieces every admin section shares: state badges, confirm requests for the shared
+// ConfirmDialog, JSON blocks, refusals, a notice line, and polling while something is pending.
+import { AlertTriangle, Info } from "lucide-react";
+import { useEffect, useRef, type ComponentProps, type ReactNode } from "react";
+import { ConfirmDialog } from "@/components/confirm-dialog";
 import { Alert, AlertDescription, AlertTitle } from "@/components/ui/alert";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
-import { Dialog, DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
 import { Label } from "@/components/ui/label";
-import {
-  nextOffset,
-  pageLabel,
-  prettyJson,
-  previousOffset,
-  stateLabel,
-  stateVariant,
-  validationLines,
-} from "@/lib/admin";
+import { prettyJson, stateLabel, stateVariant, validationLines } from "@/lib/admin";
 import { ApiError, messageOf } from "@/lib/api/client";
 import { cn } from "@/lib/utils";
 
@@ -44,52 +36,6 @@ export function usePolling(active: boolean, tick: () => void, everyMs: number = 
     const timer = setInterval(() => latest.current(), everyMs);
     return () => clearInterval(timer);
   }, [active, everyMs]);
-}
-
-/** "1–20 of 45" with Previous and Next buttons. */
-export function Pager({
-  label,
-  offset,
-  limit,
-  count,
-  total,
-  onChange,
-}: {
-  label: string;
-  offset: number;
-  limit: number;
-  count: number;
-  total: number;
-  onChange: (offset: number) => void;
-}) {
-  const previous = previousOffset(offset, limit);
-  const next = nextOffset(offset, limit, total);
-  if (previous === null && next === null) {
-    return <p className="mt-3 text-sm text-muted-foreground">{pageLabel(offset, count, total)}</p>;
-  }
-  return (
-    <nav aria-label={`${label} pages`} className="mt-3 flex flex-wrap items-center gap-2">
-      <p className="mr-auto text-sm text-muted-foreground" aria-live="polite">
-        {pageLabel(offset, count, total)}
-      </p>
-      <Button
-        variant="outline"
-        size="sm"
-        disabled={previous === null}
-        onClick={() => previous !== null && onChange(previous)}
-      >
-        <ChevronLeft aria-hidden /> Previous
-      </Button>
-      <Button
-        variant="outline"
-        size="sm"
-        disabled={next === null}
-        onClick={() => next !== null && onChange(next)}
-      >
-        Next <ChevronRight aria-hidden />
-      </Button>
-    </nav>
-  );
 }
 
 /** A labelled filter control in a toolbar. */
@@ -210,57 +156,8 @@ export interface ConfirmRequest {
   action: () => Promise<string>;
 }
 
-function ConfirmBody({
-  request,
-  onClose,
-  onDone,
-}: {
-  request: ConfirmRequest;
-  onClose: () => void;
-  onDone: (message: string) => void;
-}) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  async function confirm() {
-    setBusy(true);
-    setError(null);
-    try {
-      const message = await request.action();
-      onDone(message);
-      onClose();
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  return (
-    <DialogContent>
-      <DialogTitle>{request.title}</DialogTitle>
-      <DialogDescription asChild>
-        <div>{request.description}</div>
-      </DialogDescription>
-      {error ? <Refusal error={error} /> : null}
-      <div className="flex flex-wrap justify-end gap-2">
-        <Button variant="outline" onClick={onClose}>
-          Cancel
-        </Button>
-        <Button
-          variant={request.destructive ? "destructive" : "default"}
-          disabled={busy}
-          onClick={() => void confirm()}
-        >
-          {busy ? "Working…" : request.confirmLabel}
-        </Button>
-      </div>
-    </DialogContent>
-  );
-}
-
-/** Ask before a change; on refusal the API's message stays in the dialog. */
-export function ConfirmDialog({
+/** The shared ConfirmDialog for a request: its action's answer becomes the notice. */
+export function ConfirmAction({
   request,
   onClose,
   onDone,
@@ -270,9 +167,19 @@ export function ConfirmDialog({
   onDone: (message: string) => void;
 }) {
   return (
-    <Dialog open={request !== null} onOpenChange={(open) => !open && onClose()}>
-      {request ? <ConfirmBody request={request} onClose={onClose} onDone={onDone} /> : null}
-    </Dialog>
+    <ConfirmDialog
+      open={request !== null}
+      onOpenChange={(open) => {
+        if (!open) onClose();
+      }}
+      title={request?.title ?? ""}
+      description={request?.description}
+      confirmLabel={request?.confirmLabel ?? ""}
+      destructive={request?.destructive ?? false}
+      onConfirm={async () => {
+        if (request) onDone(await request.action());
+      }}
+    />
   );
 }
 

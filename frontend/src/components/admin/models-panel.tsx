@@ -2,6 +2,7 @@
 // The model registry: versions by coin, horizon, kind and status, each with its card,
 // and Promote / Archive behind a confirmation that shows the API's refusal.
 import { useState, type FormEvent } from "react";
+import { Pager } from "@/components/pager";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/states";
 import { Time } from "@/components/time";
 import { Button } from "@/components/ui/button";
@@ -17,13 +18,13 @@ import {
   TableRow,
 } from "@/components/ui/table";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
+import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
 import {
-  ConfirmDialog,
+  ConfirmAction,
   Field,
   Notice,
   PAGE_SIZE,
-  Pager,
   StateBadge,
   Toolbar,
   type ConfirmRequest,
@@ -47,13 +48,13 @@ const NO_FILTERS: Filters = { coin: "", horizon: "", status: "", kind: "" };
 export function ModelsPanel() {
   const [draft, setDraft] = useState<Filters>(NO_FILTERS);
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
-  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState(1);
   const [card, setCard] = useState<number | null>(null);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
   const horizon = Number.parseInt(filters.horizon, 10);
-  const models = useApi(`models:${JSON.stringify(filters)}:${offset}`, (signal) =>
+  const models = useApi(`models:${JSON.stringify(filters)}:${page}`, (signal) =>
     unwrap(
       api.GET("/api/v1/models", {
         params: {
@@ -63,7 +64,7 @@ export function ModelsPanel() {
             status: filters.status || undefined,
             kind: filters.kind.trim() || undefined,
             limit: PAGE_SIZE,
-            offset,
+            offset: pageOffset(page, PAGE_SIZE),
           },
         },
         signal,
@@ -74,13 +75,13 @@ export function ModelsPanel() {
   function apply(event: FormEvent) {
     event.preventDefault();
     setFilters(draft);
-    setOffset(0);
+    setPage(1);
   }
 
   function clear() {
     setDraft(NO_FILTERS);
     setFilters(NO_FILTERS);
-    setOffset(0);
+    setPage(1);
   }
 
   function label(model: Model) {
@@ -283,19 +284,17 @@ export function ModelsPanel() {
                 </TableBody>
               </Table>
               <Pager
-                label="Models"
-                offset={offset}
-                limit={PAGE_SIZE}
-                count={models.data.items.length}
-                total={models.data.total}
-                onChange={setOffset}
+                info={pageInfo(page, PAGE_SIZE, models.data.total)}
+                onPage={setPage}
+                label="Models pages"
+                noun="models"
               />
             </>
           ) : null}
         </CardContent>
       </Card>
       <ModelCardDialog modelId={card} onClose={() => setCard(null)} />
-      <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
+      <ConfirmAction request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
     </div>
   );
 }

@@ -2,6 +2,7 @@
 // Live monitoring's decisions: each model event with the reason and figures behind it.
 import { RefreshCw } from "lucide-react";
 import { useState } from "react";
+import { Pager } from "@/components/pager";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/states";
 import { Time } from "@/components/time";
 import { Button } from "@/components/ui/button";
@@ -17,15 +18,21 @@ import {
 } from "@/components/ui/table";
 import { prettyJson, summarizeJson } from "@/lib/admin";
 import { api, unwrap } from "@/lib/api/client";
+import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
-import { PAGE_SIZE, Pager, StateBadge } from "./common";
+import { PAGE_SIZE, StateBadge } from "./common";
 import { ModelCardDialog } from "./model-card";
 
 export function MonitoringPanel() {
-  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState(1);
   const [card, setCard] = useState<number | null>(null);
-  const events = useApi(`monitoring-events:${offset}`, (signal) =>
-    unwrap(api.GET("/api/v1/monitoring/events", { params: { query: { limit: PAGE_SIZE, offset } }, signal })),
+  const events = useApi(`monitoring-events:${page}`, (signal) =>
+    unwrap(
+      api.GET("/api/v1/monitoring/events", {
+        params: { query: { limit: PAGE_SIZE, offset: pageOffset(page, PAGE_SIZE) } },
+        signal,
+      }),
+    ),
   );
 
   return (
@@ -91,12 +98,10 @@ export function MonitoringPanel() {
               </TableBody>
             </Table>
             <Pager
-              label="Model events"
-              offset={offset}
-              limit={PAGE_SIZE}
-              count={events.data.items.length}
-              total={events.data.total}
-              onChange={setOffset}
+              info={pageInfo(page, PAGE_SIZE, events.data.total)}
+              onPage={setPage}
+              label="Model events pages"
+              noun="model events"
             />
           </>
         ) : null}

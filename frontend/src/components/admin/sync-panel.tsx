@@ -3,6 +3,7 @@
 // (prices, history, discover) with the API's answer, and the runs.
 import { RefreshCw } from "lucide-react";
 import { useState, type FormEvent } from "react";
+import { Pager } from "@/components/pager";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/states";
 import { Time } from "@/components/time";
 import { Badge } from "@/components/ui/badge";
@@ -21,8 +22,9 @@ import {
 import { formatDuration, secondsBetween, tokenShare } from "@/lib/admin";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { formatNumber } from "@/lib/format";
+import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
-import { Facts, Field, Notice, PAGE_SIZE, Pager, Refusal, StateBadge, Toolbar, usePolling } from "./common";
+import { Facts, Field, Notice, PAGE_SIZE, Refusal, StateBadge, Toolbar, usePolling } from "./common";
 import { RunProgress } from "./task-run";
 
 type SyncKind = Schemas["SyncKind"];
@@ -36,11 +38,11 @@ const STATUS_POLL_MS = 10_000;
 export function SyncPanel() {
   const status = useApi("sync-status", (signal) => unwrap(api.GET("/api/v1/sync/status", { signal })), STATUS_POLL_MS);
   const [kind, setKind] = useState<SyncKind | "">("");
-  const [offset, setOffset] = useState(0);
-  const runs = useApi(`sync-runs:${kind}:${offset}`, (signal) =>
+  const [page, setPage] = useState(1);
+  const runs = useApi(`sync-runs:${kind}:${page}`, (signal) =>
     unwrap(
       api.GET("/api/v1/sync/runs", {
-        params: { query: { kind: kind || undefined, limit: PAGE_SIZE, offset } },
+        params: { query: { kind: kind || undefined, limit: PAGE_SIZE, offset: pageOffset(page, PAGE_SIZE) } },
         signal,
       }),
     ),
@@ -107,7 +109,7 @@ export function SyncPanel() {
                 value={kind}
                 onChange={(event) => {
                   setKind(event.target.value as SyncKind | "");
-                  setOffset(0);
+                  setPage(1);
                 }}
               >
                 <option value="">All kinds</option>
@@ -168,12 +170,10 @@ export function SyncPanel() {
                 </TableBody>
               </Table>
               <Pager
-                label="Sync runs"
-                offset={offset}
-                limit={PAGE_SIZE}
-                count={runs.data.items.length}
-                total={runs.data.total}
-                onChange={setOffset}
+                info={pageInfo(page, PAGE_SIZE, runs.data.total)}
+                onPage={setPage}
+                label="Sync runs pages"
+                noun="sync runs"
               />
             </>
           ) : null}

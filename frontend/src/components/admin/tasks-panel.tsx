@@ -3,6 +3,7 @@
 // workers and queues. Polls while any run is queued or running.
 import { Play, RefreshCw, SlidersHorizontal } from "lucide-react";
 import { useState, type FormEvent } from "react";
+import { Pager } from "@/components/pager";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/states";
 import { Time } from "@/components/time";
 import { Badge } from "@/components/ui/badge";
@@ -30,14 +31,14 @@ import {
 } from "@/lib/admin";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { formatNumber } from "@/lib/format";
+import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
 import {
-  ConfirmDialog,
+  ConfirmAction,
   Field,
   Notice,
   PAGE_SIZE,
   POLL_MS,
-  Pager,
   Refusal,
   StateBadge,
   Toolbar,
@@ -71,8 +72,8 @@ export function TasksPanel() {
   const kinds = useApi("task-kinds", (signal) => unwrap(api.GET("/api/v1/tasks", { signal })));
   const [task, setTask] = useState("");
   const [state, setState] = useState<TaskState | "">("");
-  const [offset, setOffset] = useState(0);
-  const runs = useApi(`task-runs:${task}:${state}:${offset}`, (signal) =>
+  const [page, setPage] = useState(1);
+  const runs = useApi(`task-runs:${task}:${state}:${page}`, (signal) =>
     unwrap(
       api.GET("/api/v1/tasks/runs", {
         params: {
@@ -80,7 +81,7 @@ export function TasksPanel() {
             task: task || undefined,
             state: state || undefined,
             limit: PAGE_SIZE,
-            offset,
+            offset: pageOffset(page, PAGE_SIZE),
           },
         },
         signal,
@@ -278,7 +279,7 @@ export function TasksPanel() {
                 value={task}
                 onChange={(event) => {
                   setTask(event.target.value);
-                  setOffset(0);
+                  setPage(1);
                 }}
               >
                 <option value="">All tasks</option>
@@ -295,7 +296,7 @@ export function TasksPanel() {
                 value={state}
                 onChange={(event) => {
                   setState(event.target.value as TaskState | "");
-                  setOffset(0);
+                  setPage(1);
                 }}
               >
                 <option value="">All states</option>
@@ -387,12 +388,10 @@ export function TasksPanel() {
                 </TableBody>
               </Table>
               <Pager
-                label="Task runs"
-                offset={offset}
-                limit={PAGE_SIZE}
-                count={runs.data.items.length}
-                total={runs.data.total}
-                onChange={setOffset}
+                info={pageInfo(page, PAGE_SIZE, runs.data.total)}
+                onPage={setPage}
+                label="Task runs pages"
+                noun="task runs"
               />
             </>
           ) : null}
@@ -405,7 +404,7 @@ export function TasksPanel() {
       </div>
 
       <RunDetailDialog taskId={detail} onClose={() => setDetail(null)} />
-      <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
+      <ConfirmAction request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
       <ArgumentsDialog
         kind={argsFor}
         onClose={() => setArgsFor(null)}

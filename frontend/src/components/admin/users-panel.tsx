@@ -3,6 +3,7 @@
 // API decides what is allowed (an admin cannot demote or deactivate themself) and says why.
 import { Search } from "lucide-react";
 import { useState, type FormEvent } from "react";
+import { Pager } from "@/components/pager";
 import { EmptyState, ErrorState, LoadingRows } from "@/components/states";
 import { Time } from "@/components/time";
 import { Badge } from "@/components/ui/badge";
@@ -19,13 +20,13 @@ import {
   TableRow,
 } from "@/components/ui/table";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
+import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
 import {
-  ConfirmDialog,
+  ConfirmAction,
   Field,
   Notice,
   PAGE_SIZE,
-  Pager,
   StateBadge,
   Toolbar,
   type ConfirmRequest,
@@ -39,11 +40,11 @@ export function UsersPanel({ currentUserId }: { currentUserId: number }) {
   const [query, setQuery] = useState("");
   const [role, setRole] = useState<Role | "">("");
   const [active, setActive] = useState<"" | "true" | "false">("");
-  const [offset, setOffset] = useState(0);
+  const [page, setPage] = useState(1);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
-  const users = useApi(`users:${query}:${role}:${active}:${offset}`, (signal) =>
+  const users = useApi(`users:${query}:${role}:${active}:${page}`, (signal) =>
     unwrap(
       api.GET("/api/v1/users", {
         params: {
@@ -52,7 +53,7 @@ export function UsersPanel({ currentUserId }: { currentUserId: number }) {
             role: role || undefined,
             is_active: active === "" ? undefined : active === "true",
             limit: PAGE_SIZE,
-            offset,
+            offset: pageOffset(page, PAGE_SIZE),
           },
         },
         signal,
@@ -63,7 +64,7 @@ export function UsersPanel({ currentUserId }: { currentUserId: number }) {
   function search(event: FormEvent) {
     event.preventDefault();
     setQuery(text.trim());
-    setOffset(0);
+    setPage(1);
   }
 
   function who(user: User) {
@@ -158,7 +159,7 @@ export function UsersPanel({ currentUserId }: { currentUserId: number }) {
                 value={role}
                 onChange={(event) => {
                   setRole(event.target.value as Role | "");
-                  setOffset(0);
+                  setPage(1);
                 }}
               >
                 <option value="">Any role</option>
@@ -172,7 +173,7 @@ export function UsersPanel({ currentUserId }: { currentUserId: number }) {
                 value={active}
                 onChange={(event) => {
                   setActive(event.target.value as "" | "true" | "false");
-                  setOffset(0);
+                  setPage(1);
                 }}
               >
                 <option value="">Active or not</option>
@@ -254,18 +255,16 @@ export function UsersPanel({ currentUserId }: { currentUserId: number }) {
                 </TableBody>
               </Table>
               <Pager
-                label="Users"
-                offset={offset}
-                limit={PAGE_SIZE}
-                count={users.data.items.length}
-                total={users.data.total}
-                onChange={setOffset}
+                info={pageInfo(page, PAGE_SIZE, users.data.total)}
+                onPage={setPage}
+                label="Users pages"
+                noun="users"
               />
             </>
           ) : null}
         </CardContent>
       </Card>
-      <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
+      <ConfirmAction request={confirm} onClose={() => setConfirm(null)} onDone={setNotice} />
     </div>
   );
 }

@@ -14,7 +14,7 @@ import {
   type BacktestFigures,
   type Coverage,
   type LiveFigures,
-} from "@/lib/charts/skill";
+} from "@/lib/skill";
 import { formatNumber, formatPrice } from "@/lib/format";
 import type { Loaded } from "@/lib/use-api";
 import { EmptyState, ErrorState, LoadingRows } from "../states";

@@ -5,7 +5,7 @@ import { Check, X } from "lucide-react";
 import { useEffect, useState } from "react";
 import { api, unwrap, type Schemas } from "@/lib/api/client";
 import { formatNumber, formatPercent, formatPrice } from "@/lib/format";
-import { pageInfo } from "@/lib/paging";
+import { pageInfo, pageOffset } from "@/lib/paging";
 import { useApi } from "@/lib/use-api";
 import { Pager } from "../pager";
 import { EmptyState, ErrorState, LoadingRows } from "../states";
@@ -40,7 +40,7 @@ export function TrackRecord({ coin, refreshToken }: { coin: string; refreshToken
   const scored = useApi(`ledger:${coin}:${page}`, (signal) =>
     unwrap(
       api.GET("/api/v1/forecasts/{coin}/history", {
-        params: { path: { coin }, query: { scored: true, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE } },
+        params: { path: { coin }, query: { scored: true, limit: PAGE_SIZE, offset: pageOffset(page, PAGE_SIZE) } },
         signal,
       }),
     ),

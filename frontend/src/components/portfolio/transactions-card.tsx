@@ -1,12 +1,13 @@
 "use client";
-import { ChevronLeft, ChevronRight, Pencil, Plus, Trash2 } from "lucide-react";
+import { Pencil, Plus, Trash2 } from "lucide-react";
 import { useRef, useState } from "react";
 import { api, unwrap } from "@/lib/api/client";
 import { formatDecimal, formatMoney } from "@/lib/decimal";
-import { formatNumber } from "@/lib/format";
+import { pageInfo } from "@/lib/paging";
 import { KIND_LABELS, type Transaction } from "@/lib/transactions";
 import { useReturnFocus } from "@/lib/use-return-focus";
 import { ConfirmDialog } from "../confirm-dialog";
+import { Pager } from "../pager";
 import { EmptyState, ErrorState, LoadingRows } from "../states";
 import { Time } from "../time";
 import { Badge } from "../ui/badge";
@@ -56,9 +57,7 @@ export function TransactionsCard({
 
   const total = page?.total ?? 0;
   const items = page?.items ?? [];
-  const offset = pageIndex * PAGE_SIZE;
-  const first = items.length === 0 ? 0 : offset + 1;
-  const last = offset + items.length;
+  const info = pageInfo(pageIndex + 1, PAGE_SIZE, total);
 
   return (
     <Card>
@@ -160,33 +159,15 @@ export function TransactionsCard({
                 ))}
               </TableBody>
             </Table>
-            <nav aria-label="Transaction pages" className="flex flex-wrap items-center justify-between gap-2">
-              <p className="text-sm text-muted-foreground" aria-live="polite">
-                {formatNumber(first)}–{formatNumber(last)} of {formatNumber(total)}
-              </p>
-              {total > PAGE_SIZE ? (
-                <div className="flex gap-2">
-                  <Button
-                    variant="outline"
-                    size="sm"
-                    onClick={() => onPageIndex(pageIndex - 1)}
-                    disabled={pageIndex === 0}
-                  >
-                    <ChevronLeft aria-hidden />
-                    Newer
-                  </Button>
-                  <Button
-                    variant="outline"
-                    size="sm"
-                    onClick={() => onPageIndex(pageIndex + 1)}
-                    disabled={offset + PAGE_SIZE >= total}
-                  >
-                    Older
-                    <ChevronRight aria-hidden />
-                  </Button>
-                </div>
-              ) : null}
-            </nav>
+            <Pager
+              info={info}
+              onPage={(next) => onPageIndex(next - 1)}
+              label="Transaction pages"
+              noun="transactions"
+              previousLabel="Newer"
+              nextLabel="Older"
+              className="pt-0"
+            />
           </>
         )}
       </CardContent>

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   backtestFigures,
   backtestSentence,
+  compareWithNaive,
   coverageSentence,
   liveFigures,
   liveSentence,
@@ -61,10 +62,34 @@ describe("reading the figures", () => {
   it("reads the live record, and none until something is scored", () => {
     const figures = liveFigures(live());
     expect(figures).toMatchObject({ n: 42, maeRatio: 0.92, dm: { pBetter: 0.02, pWorse: 0.98, n: 42 } });
-    expect(figures?.coverage80).toEqual({ observed: 0.76, n: 42, inBand: true });
+    expect(figures?.coverage80).toEqual({ observed: 0.76, nominal: 0.8, n: 42, band: [0.6, 0.87], inBand: true });
     expect(liveFigures(null)).toBeNull();
     expect(liveFigures(live({ n: 0 }))).toBeNull();
+    expect(liveFigures({})).toBeNull();
     expect(liveFigures({ n: 3, mae: 2, naive_mae: 4 })?.maeRatio).toBe(0.5);
+  });
+
+  it("tolerates missing, null and malformed figures", () => {
+    expect(liveFigures({ n: 3, mae_ratio: null, coverage_80: null, diebold_mariano: null })).toEqual({
+      n: 3,
+      independentN: null,
+      mae: null,
+      naiveMae: null,
+      maeRatio: null,
+      coverage80: null,
+      coverage95: null,
+      dm: null,
+    });
+    expect(liveFigures({ n: 3, coverage_95: { observed: "x" } })?.coverage95).toBeNull();
+    expect(liveFigures({ n: 3, coverage_95: { observed: 0.9, band: [0.8] } })?.coverage95).toEqual({
+      observed: 0.9,
+      nominal: 0.95,
+      n: null,
+      band: null,
+      inBand: null,
+    });
+    // One p-value alone is no test.
+    expect(liveFigures(live({ diebold_mariano: { p_better: 0.01 } }))?.dm).toBeNull();
   });
 });
 
@@ -74,6 +99,15 @@ describe("sentences", () => {
     expect(plain(ratioWords(1.123, en))).toBe("errors were 12 % larger than naive's");
     expect(plain(ratioWords(0.998, en))).toBe("errors were 0.2 % smaller than naive's");
     expect(plain(ratioWords(1, en))).toBe("errors were the same size as naive's");
+  });
+
+  it("calls a difference that would read 0.0 % the same size, either way", () => {
+    expect(plain(ratioWords(0.9999, en))).toBe("errors were the same size as naive's");
+    expect(plain(ratioWords(1.0004, en))).toBe("errors were the same size as naive's");
+    expect(plain(ratioWords(0.9994, en))).toBe("errors were 0.1 % smaller than naive's");
+    expect(compareWithNaive(0.9999)).toEqual({ direction: "same", size: 0 });
+    expect(compareWithNaive(0.9)).toMatchObject({ direction: "smaller" });
+    expect(compareWithNaive(1.2)).toMatchObject({ direction: "larger" });
   });
 
   it("claims no skill for naive itself", () => {

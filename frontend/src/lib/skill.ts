@@ -1,7 +1,12 @@
-// A forecast's measured skill in plain words. `skill.backtest`, `skill.live` and
-// `skill.naive_live` are free-form objects in the OpenAPI document, so their fields are
-// checked here; a figure that is missing reads as "not measured", never as skill.
-import { formatNumber, type FormatOptions } from "../format";
+// A forecast's measured skill, read and worded once for every page that shows it (the
+// coin's skill panel and the Accuracy scoreboard), so the same figures always say the same
+// thing. `skill.backtest`, `skill.live`, `skill.naive_live` and the scoreboard's `live` are
+// free-form objects in the OpenAPI document; the server fills the live ones with
+// forecasting/scoring.py's live_record(): n, mae_ratio (model MAE / naive MAE on the same
+// origins), coverage_80/95 ({observed, nominal, n, band, in_band}) and diebold_mariano
+// ({p_better, p_worse, n} once enough independent pairs are scored). Every field is checked
+// here; a figure that is missing reads as "not measured", never as skill.
+import { formatNumber, type FormatOptions } from "./format";
 
 /** Below this Diebold-Mariano p-value a difference counts as significant (the server's). */
 export const SIGNIFICANCE = 0.05;
@@ -27,10 +32,16 @@ export interface BacktestFigures {
   coverage95: number | null;
 }
 
+/** How often actual prices fell inside an interval. */
 export interface Coverage {
+  /** Share of outcomes inside (0-1). */
   observed: number;
+  /** The interval's level (0.8 or 0.95). */
+  nominal: number;
   n: number | null;
-  /** Whether the nominal level lies in the observed rate's binomial band. */
+  /** The range `observed` is expected in if the interval is calibrated. */
+  band: [number, number] | null;
+  /** Whether `observed` lies in that band. */
   inBand: boolean | null;
 }
 
@@ -42,7 +53,7 @@ export interface LiveFigures {
   maeRatio: number | null;
   coverage80: Coverage | null;
   coverage95: Coverage | null;
-  /** Diebold-Mariano on non-overlapping forecasts; null until there are enough. */
+  /** One-sided Diebold-Mariano on non-overlapping forecasts; null until there are enough. */
   dm: { pBetter: number; pWorse: number; n: number | null } | null;
 }
 
@@ -58,19 +69,24 @@ export function backtestFigures(raw: unknown): BacktestFigures | null {
     maeRatio: num(raw.relative_mae) ?? (mae !== null && naiveMae ? mae / naiveMae : null),
     dmPValue: num(raw.dm_pvalue),
     skilled: typeof raw.skilled === "boolean" ? raw.skilled : null,
-    coverage80: num(raw.coverage_80) ?? coverageOf(raw.coverage_80)?.observed ?? null,
-    coverage95: num(raw.coverage_95) ?? coverageOf(raw.coverage_95)?.observed ?? null,
+    coverage80: coverageOf(raw.coverage_80, 0.8)?.observed ?? null,
+    coverage95: coverageOf(raw.coverage_95, 0.95)?.observed ?? null,
   };
 }
 
-function coverageOf(raw: unknown): Coverage | null {
-  if (num(raw) !== null) return { observed: raw as number, n: null, inBand: null };
+/** A coverage figure: an object as live_record() writes it, or a bare share. */
+function coverageOf(raw: unknown, nominal: number): Coverage | null {
+  const bare = num(raw);
+  if (bare !== null) return { observed: bare, nominal, n: null, band: null, inBand: null };
   if (!isObject(raw)) return null;
   const observed = num(raw.observed);
   if (observed === null) return null;
+  const [low, high] = Array.isArray(raw.band) ? raw.band.map(num) : [];
   return {
     observed,
+    nominal: num(raw.nominal) ?? nominal,
     n: num(raw.n),
+    band: typeof low === "number" && typeof high === "number" ? [low, high] : null,
     inBand: typeof raw.in_band === "boolean" ? raw.in_band : null,
   };
 }
@@ -91,10 +107,30 @@ export function liveFigures(raw: unknown): LiveFigures | null {
     mae,
     naiveMae,
     maeRatio: num(raw.mae_ratio) ?? (mae !== null && naiveMae ? mae / naiveMae : null),
-    coverage80: coverageOf(raw.coverage_80),
-    coverage95: coverageOf(raw.coverage_95),
+    coverage80: coverageOf(raw.coverage_80, 0.8),
+    coverage95: coverageOf(raw.coverage_95, 0.95),
     dm: dm && pBetter !== null && pWorse !== null ? { pBetter, pWorse, n: num(dm.n) } : null,
   };
+}
+
+/**
+ * How a model's errors compare with naive's. A difference below 0.05 % would read "0.0 %"
+ * in words, so it counts as the same size: every page words a ratio by this one rule.
+ */
+export function compareWithNaive(ratio: number): { direction: "smaller" | "larger" | "same"; size: number } {
+  const difference = 1 - ratio;
+  const size = Math.abs(difference);
+  if (size < 0.0005) return { direction: "same", size: 0 };
+  return { direction: difference > 0 ? "smaller" : "larger", size };
+}
+
+/** Whether the live test found the model significantly better or worse than naive. */
+export function significantly(figures: LiveFigures): "better" | "worse" | null {
+  const { dm } = figures;
+  if (dm === null) return null;
+  if (dm.pBetter < SIGNIFICANCE) return "better";
+  if (dm.pWorse < SIGNIFICANCE) return "worse";
+  return null;
 }
 
 /** A non-breaking space, so "8 %" never wraps between the number and its sign. */
@@ -111,10 +147,9 @@ export function percentWords(fraction: number, options: FormatOptions = {}): str
 
 /** How errors compared with naive's: "errors were 8 % smaller than naive's". */
 export function ratioWords(ratio: number, options: FormatOptions = {}): string {
-  const difference = 1 - ratio;
-  if (Math.abs(difference) < 0.0005) return "errors were the same size as naive's";
-  const size = percentWords(Math.abs(difference), options);
-  return `errors were ${size} ${difference > 0 ? "smaller" : "larger"} than naive's`;
+  const { direction, size } = compareWithNaive(ratio);
+  if (direction === "same") return "errors were the same size as naive's";
+  return `errors were ${percentWords(size, options)} ${direction} than naive's`;
 }
 
 function count(n: number, options: FormatOptions): string {
@@ -133,14 +168,15 @@ export function backtestSentence(
   if (!figures || figures.maeRatio === null) return "Backtest: not measured yet.";
   const over = figures.n !== null ? `In backtests over ${count(figures.n, options)} forecasts, ` : "In backtests, ";
   const p = figures.dmPValue;
+  const { direction } = compareWithNaive(figures.maeRatio);
   const test =
     figures.skilled === true
       ? `, a significant improvement${p !== null ? ` (Diebold-Mariano p = ${p.toFixed(3)})` : ""}`
       : p !== null
-        ? p < SIGNIFICANCE && figures.maeRatio > 1
+        ? p < SIGNIFICANCE && direction === "larger"
           ? `, significantly worse (Diebold-Mariano p = ${p.toFixed(3)})`
           : `, not a significant difference (Diebold-Mariano p = ${p.toFixed(3)})`
-        : figures.maeRatio < 1
+        : direction === "smaller"
           ? ", not tested for significance"
           : "";
   return `${over}${ratioWords(figures.maeRatio, options)}${test}.`;
@@ -160,14 +196,13 @@ export function liveSentence(
   if (figures.maeRatio === null) return `${over}, the errors could not be compared with naive's.`;
   const { dm } = figures;
   const tested = dm?.n != null ? ` (Diebold-Mariano on ${count(dm.n, options)} non-overlapping forecasts)` : "";
+  const found = significantly(figures);
   const test =
     dm === null
       ? ", too few non-overlapping forecasts yet to tell skill from chance"
-      : dm.pBetter < SIGNIFICANCE
-        ? `, significantly better${tested}`
-        : dm.pWorse < SIGNIFICANCE
-          ? `, significantly worse${tested}`
-          : `, not a significant difference${tested}`;
+      : found !== null
+        ? `, significantly ${found}${tested}`
+        : `, not a significant difference${tested}`;
   return `${over}, ${ratioWords(figures.maeRatio, options)}${test}.`;
 }
 

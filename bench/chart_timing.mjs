@@ -1,6 +1,7 @@
 // Time from navigation to a drawn coin chart (with its forecast fan) in headless chromium:
 // node bench/chart_timing.mjs BASE_URL PATH RUNS → JSON {cold, warm, inApp: [ms...]}.
-// Cold: a fresh browser context (empty cache) per run; warm: the same page loaded again;
+// Cold: a fresh browser context (empty cache) per run, after one untimed page load has
+// started the browser's processes; warm: the same page loaded again;
 // in-app: from the Markets page, the app's own router opens PATH (what a link click does).
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
@@ -25,6 +26,10 @@ const cold = [];
 const warm = [];
 const inApp = [];
 try {
+  // Untimed: the browser's own first start (its processes, not the page) is not navigation.
+  const warmUp = await browser.newContext();
+  await (await warmUp.newPage()).goto(base + "/account");
+  await warmUp.close();
   for (let run = 0; run < runs; run += 1) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();

@@ -5,7 +5,7 @@
 import { ArrowLeft } from "lucide-react";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { useEffect, useState } from "react";
+import { useDeferredValue, useEffect, useState } from "react";
 import { api, ApiError, messageOf, unwrap } from "@/lib/api/client";
 import { fetchLastSync } from "@/lib/api/coin";
 import { formatPrice, formatRelative } from "@/lib/format";
@@ -101,6 +101,9 @@ function CoinDetails({ id }: { id: string }) {
       setForecastEvents((n) => n + 1);
     },
   });
+
+  // The skill panel renders after the chart has its data: the chart comes first.
+  const deferredForecasts = useDeferredValue(forecasts.data);
 
   const name = coin.data?.name;
   useEffect(() => {
@@ -204,7 +207,7 @@ function CoinDetails({ id }: { id: string }) {
       </section>
 
       <PriceSection coin={id} name={coin.data?.name ?? id} forecasts={forecasts.data} />
-      <SkillPanel forecasts={forecasts} />
+      <SkillPanel forecasts={{ ...forecasts, data: deferredForecasts }} />
       <TrackRecord coin={id} refreshToken={forecastEvents} />
     </div>
   );

@@ -89,6 +89,13 @@ def test_logout_revokes_the_login_and_clears_the_cookie_idempotently(
     assert client.delete(SESSION).status_code == 204
 
 
+def test_logout_clears_a_malformed_cookie_too(client: TestClient) -> None:
+    _hold(client, "not a token; really {}")
+    ended = client.delete(SESSION)
+    assert ended.status_code == 204
+    assert _set_cookie(ended.headers.multi_items())["cp_refresh"].value == ""
+
+
 def test_over_https_the_cookie_is_secure(client: TestClient, factory: Factory) -> None:
     user = factory.user()
     secure = TestClient(client.app, base_url="https://testserver")

@@ -61,8 +61,12 @@ def test_database_backed_operations_document_503_and_others_do_not() -> None:
 
 @pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in OPERATIONS])
 def test_every_free_string_states_the_control_character_rule(method: str, path: str) -> None:
+    """Every string in the URL or a body; cookies are not in the URL, so the rule is not theirs
+    (logging out takes any cookie value at all)."""
     operation = DOCUMENT["paths"][path][method.lower()]
     for parameter in operation.get("parameters", []):
+        if parameter["in"] == "cookie":
+            continue
         for schema in _schemas(parameter["schema"]):
             if schema["type"] == "string" and not {"enum", "format", "const"} & set(schema):
                 assert "pattern" in schema, (parameter["name"], schema)
@@ -94,3 +98,18 @@ def test_links_name_real_operations_and_their_path_parameters() -> None:
     for link in links:
         path, _ = by_id[link["operationId"]]
         assert set(link["parameters"]) == set(re.findall(r"\{(\w+)\}", path))
+
+
+def test_cookies_do_not_claim_the_url_rule() -> None:
+    """The middleware refuses control characters in the URL only: a cookie's declared form is
+    its own (the refresh cookie's token alphabet), never the URL's pattern."""
+    cookies = [
+        parameter
+        for _, _, operation in OPERATIONS
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "cookie"
+    ]
+    assert cookies, "the browser session routes take the refresh cookie"
+    for parameter in cookies:
+        patterns = {schema.get("pattern") for schema in _schemas(parameter["schema"])}
+        assert URL_TEXT_PATTERN not in patterns, parameter

@@ -124,6 +124,10 @@ RefreshCookie = Annotated[
     str | None,
     Cookie(alias=REFRESH_COOKIE, max_length=4096, pattern=r"^[A-Za-z0-9_.\-]*$"),
 ]
+AnyRefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE)]
+"""The cookie as logging out takes it: any value at all, since a malformed cookie must be
+cleared like any other (and a Cookie header's own parsing can turn a malformed value into a
+well-formed one, so declaring a form here would promise a refusal that cannot be kept)."""
 """The cookie as the server sets it (a signed token: base64url parts joined by dots); any
 other value is refused (422) before it reaches the token checks."""
 
@@ -187,7 +191,7 @@ def end_session(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    cp_refresh: RefreshCookie = None,
+    cp_refresh: AnyRefreshCookie = None,
 ) -> Response:
     """Log the browser out: its login is revoked (as `/auth/logout` does) and the cookie
     cleared. Idempotent: a missing or already revoked cookie is cleared all the same."""

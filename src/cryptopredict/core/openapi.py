@@ -67,6 +67,8 @@ def complete(
     body_components: set[str] = set()
     for path, operation in _operations(document):
         for parameter in operation.get("parameters", []):
+            if parameter.get("in") == "cookie":  # the middleware checks the URL, not cookies
+                continue
             _add_text_pattern(parameter.get("schema", {}), URL_TEXT_PATTERN, set())
         body = operation.get("requestBody")
         if body is not None:

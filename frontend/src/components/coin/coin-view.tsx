@@ -7,7 +7,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useDeferredValue, useEffect, useState } from "react";
 import { api, ApiError, messageOf, unwrap } from "@/lib/api/client";
-import { fetchLastSync } from "@/lib/api/coin";
+import { coinPageQuery, fetchLastSync } from "@/lib/api/coin";
 import { formatPrice, formatRelative } from "@/lib/format";
 import { useLiveEvents } from "@/lib/stream";
 import { loadEarly, useApi } from "@/lib/use-api";
@@ -29,12 +29,10 @@ const loadForecasts = (id: string, signal?: AbortSignal) =>
   unwrap(api.GET("/api/v1/forecasts/{coin}", { params: { path: { coin: id } }, signal }));
 
 // Opened at /coin?id=...: ask for what the first view shows while React is still starting.
-if (typeof window !== "undefined" && window.location.pathname.replace(/\/$/, "") === "/coin") {
-  const id = new URLSearchParams(window.location.search).get("id")?.trim();
-  if (id) {
-    loadEarly(`coin:${id}`, () => loadCoin(id));
-    loadEarly(`forecasts:${id}`, () => loadForecasts(id));
-  }
+const openedId = coinPageQuery()?.get("id")?.trim();
+if (openedId) {
+  loadEarly(`coin:${openedId}`, () => loadCoin(openedId));
+  loadEarly(`forecasts:${openedId}`, () => loadForecasts(openedId));
 }
 
 function BackToMarkets() {

@@ -5,7 +5,7 @@ import { Info } from "lucide-react";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useMemo, useState } from "react";
 import type { Schemas } from "@/lib/api/client";
-import { fetchPriceSeries } from "@/lib/api/coin";
+import { coinPageQuery, fetchPriceSeries } from "@/lib/api/coin";
 import type { PriceChartData } from "@/lib/charts/config";
 import { alignShift, fanHorizonLimit, fanReachesWindow, forecastFan } from "@/lib/charts/fan";
 import { chartWindow, RANGES, rangeSpec, type RangeKey, type RangeSpec } from "@/lib/charts/range";
@@ -23,11 +23,11 @@ type Mode = "line" | "candles";
 const seriesKey = (coin: string, range: RangeSpec, mode: Mode) => `series:${coin}:${range.key}:${mode}`;
 
 // Opened at /coin?id=...: fetch the first chart's prices and Chart.js while React starts.
-if (typeof window !== "undefined" && window.location.pathname.replace(/\/$/, "") === "/coin") {
-  const query = new URLSearchParams(window.location.search);
-  const coin = query.get("id")?.trim();
+const openedQuery = coinPageQuery();
+if (openedQuery !== null) {
+  const coin = openedQuery.get("id")?.trim();
   if (coin) {
-    const range = rangeSpec(query.get("range"));
+    const range = rangeSpec(openedQuery.get("range"));
     loadEarly(seriesKey(coin, range, "line"), () => fetchPriceSeries(coin, range, "line"));
   }
   loadChartJs().catch(() => undefined);

@@ -60,3 +60,11 @@ export async function fetchLastSync(signal?: AbortSignal): Promise<string | null
   const freshness = await unwrap(api.GET("/api/v1/sync/freshness", { signal }));
   return freshness.last_success_at ?? null;
 }
+
+/** The address's query when this page load opened the Coin page (`/coin?id=...`), for the
+ * requests its modules start before React mounts; null anywhere else or on the server. */
+export function coinPageQuery(): URLSearchParams | null {
+  if (typeof window === "undefined") return null;
+  if (window.location.pathname.replace(/\/$/, "") !== "/coin") return null;
+  return new URLSearchParams(window.location.search);
+}

@@ -56,6 +56,36 @@ describe("without an account", () => {
     });
   });
 
+  it("asks for a linked coin's chart data from its HTML, and the page takes it", async () => {
+    const early = [
+      `/api/v1/coins/${FORECAST_COIN}`,
+      `/api/v1/forecasts/${FORECAST_COIN}`,
+      `/api/v1/prices/${FORECAST_COIN}/history?interval=1d&limit=10000`,
+    ];
+    const load = async (scripts: boolean) => {
+      const fresh = await newPage(browser);
+      const asked: string[] = [];
+      fresh.on("request", (request) => {
+        const url = new URL(request.url());
+        if (url.pathname.startsWith("/api/")) asked.push(url.pathname + url.search);
+      });
+      if (!scripts) await fresh.route("**/_next/static/**/*.js", (route) => route.abort());
+      await fresh.goto(`/coin?id=${FORECAST_COIN}&range=all`);
+      return { fresh, asked };
+    };
+
+    // With none of the page's scripts, its HTML alone asks for the chart's data.
+    const bare = await load(false);
+    await expect.poll(() => early.filter((url) => bare.asked.includes(url))).toEqual(early);
+    await bare.fresh.context().close();
+
+    // With them, the page takes those answers rather than asking again.
+    const full = await load(true);
+    await full.fresh.locator(`${chartReady}[data-forecast="shown"]`).waitFor();
+    expect(early.map((url) => full.asked.filter((one) => one === url).length)).toEqual([1, 1, 1]);
+    await full.fresh.context().close();
+  });
+
   it("says so when a coin does not exist", async () => {
     await page.goto("/coin?id=no-such-coin");
     await page.getByRole("alert").filter({ hasText: /no-such-coin|not found/i }).first().waitFor();

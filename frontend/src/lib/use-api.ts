@@ -34,22 +34,6 @@ function settle<T>(state: State<T>, outcome: Outcome<T>): State<T> {
   return { key: outcome.key, data: undefined, error: outcome.failure, refreshError: undefined };
 }
 
-const early = new Map<string, { pending: Promise<unknown>; at: number }>();
-/** An early answer nobody took this soon is not used (it could be old by then). */
-const EARLY_FOR_MS = 10_000;
-
-/**
- * Start a load before React has mounted anything (from a page module's top level, as its
- * script runs), so the request overlaps hydration; the first `useApi` with the same key
- * takes the answer instead of asking again.
- */
-export function loadEarly<T>(key: string, load: () => Promise<T>): void {
-  if (early.has(key)) return;
-  const pending = load();
-  pending.catch(() => undefined); // a failure is reported by the useApi that takes it
-  early.set(key, { pending, at: Date.now() });
-}
-
 /** `load` runs for each distinct `key` (null: nothing to load yet). */
 export function useApi<T>(
   key: string | null,
@@ -71,13 +55,8 @@ export function useApi<T>(
   useEffect(() => {
     if (key === null) return;
     const controller = new AbortController();
-    const taken = early.get(key);
-    early.delete(key);
-    const started =
-      taken && Date.now() - taken.at < EARLY_FOR_MS ? (taken.pending as Promise<T>) : undefined;
-    (started ?? loader.current(controller.signal))
+    loader.current(controller.signal)
       .then((data) => {
-        // An early answer cannot be aborted: one for a key left meanwhile is dropped here.
         if (!controller.signal.aborted) set({ key, data });
       })
       .catch((failure: unknown) => {

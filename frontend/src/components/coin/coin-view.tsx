@@ -7,10 +7,10 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { useDeferredValue, useEffect, useState } from "react";
 import { api, ApiError, messageOf, unwrap } from "@/lib/api/client";
-import { coinPageQuery, fetchLastSync } from "@/lib/api/coin";
+import { fetchCoin, fetchCoinForecasts, fetchLastSync } from "@/lib/api/coin";
 import { formatPrice, formatRelative } from "@/lib/format";
 import { useLiveEvents } from "@/lib/stream";
-import { loadEarly, useApi } from "@/lib/use-api";
+import { useApi } from "@/lib/use-api";
 import { Change } from "../change";
 import { EmptyState, ErrorState, PageHeader } from "../states";
 import { Time } from "../time";
@@ -22,18 +22,6 @@ import { SkillPanel } from "./skill-panel";
 import { TrackRecord } from "./track-record";
 
 const EVERY_MINUTE = 60_000;
-
-const loadCoin = (id: string, signal?: AbortSignal) =>
-  unwrap(api.GET("/api/v1/coins/{coin}", { params: { path: { coin: id } }, signal }));
-const loadForecasts = (id: string, signal?: AbortSignal) =>
-  unwrap(api.GET("/api/v1/forecasts/{coin}", { params: { path: { coin: id } }, signal }));
-
-// Opened at /coin?id=...: ask for what the first view shows while React is still starting.
-const openedId = coinPageQuery()?.get("id")?.trim();
-if (openedId) {
-  loadEarly(`coin:${openedId}`, () => loadCoin(openedId));
-  loadEarly(`forecasts:${openedId}`, () => loadForecasts(openedId));
-}
 
 function BackToMarkets() {
   return (
@@ -68,13 +56,13 @@ interface LivePrice {
 }
 
 function CoinDetails({ id }: { id: string }) {
-  const coin = useApi(`coin:${id}`, (signal) => loadCoin(id, signal));
+  const coin = useApi(`coin:${id}`, (signal) => fetchCoin(id, signal));
   const stats = useApi(
     `stats:${id}`,
     (signal) => unwrap(api.GET("/api/v1/prices/{coin}/stats", { params: { path: { coin: id } }, signal })),
     EVERY_MINUTE,
   );
-  const forecasts = useApi(`forecasts:${id}`, (signal) => loadForecasts(id, signal));
+  const forecasts = useApi(`forecasts:${id}`, (signal) => fetchCoinForecasts(id, signal));
   const lastSync = useApi("last-sync", fetchLastSync, EVERY_MINUTE);
   const [live, setLive] = useState<LivePrice | null>(null);
   const [forecastEvents, setForecastEvents] = useState(0);

@@ -5,13 +5,13 @@ import { Info } from "lucide-react";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useMemo, useState } from "react";
 import type { Schemas } from "@/lib/api/client";
-import { coinPageQuery, fetchPriceSeries } from "@/lib/api/coin";
+import { fetchPriceSeries, openedOnCoinPage } from "@/lib/api/coin";
 import type { PriceChartData } from "@/lib/charts/config";
 import { alignShift, fanHorizonLimit, fanReachesWindow, forecastFan } from "@/lib/charts/fan";
 import { chartWindow, RANGES, rangeSpec, type RangeKey, type RangeSpec } from "@/lib/charts/range";
 import { loadChartJs } from "@/lib/charts/chartjs";
 import { candles, linePoints, volumePoints } from "@/lib/charts/series";
-import { loadEarly, useApi } from "@/lib/use-api";
+import { useApi } from "@/lib/use-api";
 import { cn } from "@/lib/utils";
 import { EmptyState, ErrorState } from "../states";
 import { Card, CardContent, CardHeader, CardTitle } from "../ui/card";
@@ -22,16 +22,9 @@ type Mode = "line" | "candles";
 
 const seriesKey = (coin: string, range: RangeSpec, mode: Mode) => `series:${coin}:${range.key}:${mode}`;
 
-// Opened at /coin?id=...: fetch the first chart's prices and Chart.js while React starts.
-const openedQuery = coinPageQuery();
-if (openedQuery !== null) {
-  const coin = openedQuery.get("id")?.trim();
-  if (coin) {
-    const range = rangeSpec(openedQuery.get("range"));
-    loadEarly(seriesKey(coin, range, "line"), () => fetchPriceSeries(coin, range, "line"));
-  }
-  loadChartJs().catch(() => undefined);
-}
+// Opened at /coin: fetch Chart.js while React starts (the page's HTML asked for the first
+// chart's prices already: COIN_PAGE_EARLY).
+if (openedOnCoinPage()) loadChartJs().catch(() => undefined);
 
 function Swatch({ className }: { className: string }) {
   return <span aria-hidden className={cn("inline-block h-2.5 w-4 rounded-sm", className)} />;

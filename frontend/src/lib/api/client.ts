@@ -2,6 +2,7 @@
 // schema.d.ts) and the browser session's access token, which lives in memory only: the
 // refresh token is an httpOnly cookie the server sets, so a reload refreshes silently.
 import createClient, { type Middleware } from "openapi-fetch";
+import { fetchTakingEarly } from "./early";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -121,7 +122,11 @@ const authenticate: Middleware = {
   },
 };
 
-export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
+export const api = createClient<paths>({
+  baseUrl: "",
+  credentials: "same-origin",
+  fetch: fetchTakingEarly, // answers a page's inline script asked for before it loaded
+});
 api.use(authenticate);
 
 /** The answer's body, or an ApiError carrying the API's message. */

@@ -1,7 +1,17 @@
 // The Coin page's price series: hourly bars for short ranges, falling back to daily bars
 // (with a note saying so) when the database holds too few hourly ones.
-import { fallbackNote, hourlyCovers, seriesQuery, trimToSpan, type BarInterval, type RangeSpec } from "../charts/range";
+import {
+  fallbackNote,
+  hourlyCovers,
+  RANGES,
+  rangeSpec,
+  seriesQuery,
+  trimToSpan,
+  type BarInterval,
+  type RangeSpec,
+} from "../charts/range";
 import { api, unwrap, type Schemas } from "./client";
+import type { EarlyPlan } from "./early";
 
 export type PricePoint = Schemas["PricePoint"];
 export type OhlcBar = Schemas["OhlcBar"];
@@ -9,6 +19,14 @@ export type OhlcBar = Schemas["OhlcBar"];
 export type PriceSeries =
   | { mode: "line"; interval: BarInterval; note: string | null; truncated: boolean; points: PricePoint[] }
   | { mode: "candles"; interval: BarInterval; note: string | null; truncated: boolean; bars: OhlcBar[] };
+
+/** The coin's record (GET /api/v1/coins/{coin}). */
+export const fetchCoin = (coin: string, signal?: AbortSignal) =>
+  unwrap(api.GET("/api/v1/coins/{coin}", { params: { path: { coin } }, signal }));
+
+/** The coin's served forecasts (GET /api/v1/forecasts/{coin}). */
+export const fetchCoinForecasts = (coin: string, signal?: AbortSignal) =>
+  unwrap(api.GET("/api/v1/forecasts/{coin}", { params: { path: { coin } }, signal }));
 
 async function history(coin: string, range: RangeSpec, interval: BarInterval, signal?: AbortSignal) {
   const query = seriesQuery(range, interval);
@@ -61,10 +79,27 @@ export async function fetchLastSync(signal?: AbortSignal): Promise<string | null
   return freshness.last_success_at ?? null;
 }
 
-/** The address's query when this page load opened the Coin page (`/coin?id=...`), for the
- * requests its modules start before React mounts; null anywhere else or on the server. */
-export function coinPageQuery(): URLSearchParams | null {
-  if (typeof window === "undefined") return null;
-  if (window.location.pathname.replace(/\/$/, "") !== "/coin") return null;
-  return new URLSearchParams(window.location.search);
+/** Whether this page load opened the Coin page (false on the server). */
+export function openedOnCoinPage(): boolean {
+  return typeof window !== "undefined" && window.location.pathname.replace(/\/$/, "") === "/coin";
 }
+
+/** The query the opening request for `range`'s line asks with, as the address writes it. */
+function firstSeriesQuery(range: RangeSpec): string {
+  const query = seriesQuery(range);
+  return new URLSearchParams({ interval: query.interval, limit: String(query.limit) }).toString();
+}
+
+/** What a load of /coin?id=...&range=... asks for from its HTML, before its scripts run:
+ * the coin, its forecasts and the range's first prices (see early.ts). The page's own
+ * requests for them (fetchCoin, fetchCoinForecasts, fetchPriceSeries) take these answers. */
+export const COIN_PAGE_EARLY: EarlyPlan = {
+  urls: ["/api/v1/coins/{id}", "/api/v1/forecasts/{id}", "/api/v1/prices/{id}/history?{range}"],
+  params: ["id"],
+  choices: {
+    range: Object.fromEntries([
+      ["", firstSeriesQuery(rangeSpec(null))],
+      ...RANGES.map((range) => [range.key.toLowerCase(), firstSeriesQuery(range)]),
+    ]),
+  },
+};

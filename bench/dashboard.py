@@ -77,7 +77,7 @@ def _wait_for_forecasts(base_url: str, coins: Sequence[str], timeout: float = 60
         raise BenchError(f"no forecasts for {waiting} after {timeout:.0f} s of first start")
 
 
-def _chart_times(base_url: str) -> dict[str, list[float]]:
+def _chart_times(base_url: str) -> dict[str, dict[str, list[float]]]:
     node = shutil.which("node")
     if node is None:
         raise BenchError("Node.js is needed to drive chromium")
@@ -96,15 +96,19 @@ def _chart_times(base_url: str) -> dict[str, list[float]]:
         timeout=600,
         env=env,
     )
-    times: dict[str, list[float]] = json.loads(result.stdout)
+    times: dict[str, dict[str, list[float]]] = json.loads(result.stdout)
     return times
 
 
-def _timing_row(name: str, times: list[float]) -> str:
-    ordered = sorted(times)
-    median = statistics.median(ordered)
+def _timing_row(name: str, times: dict[str, list[float]]) -> str:
+    drawn = sorted(times["drawn"])
+    median = statistics.median(drawn)
+    seen = statistics.median(times["seen"])
     met = "yes" if median < CHART_LIMIT_MS else "**no**"
-    return f"| {name} | {median:.0f} ms | {ordered[0]:.0f} ms | {ordered[-1]:.0f} ms | {met} |"
+    return (
+        f"| {name} | {median:.0f} ms | {drawn[0]:.0f} ms | {drawn[-1]:.0f} ms | "
+        f"{seen:.0f} ms | {met} |"
+    )
 
 
 def run() -> Section:
@@ -157,12 +161,20 @@ def run() -> Section:
     section.add(
         "",
         f"Coin page `{CHART_PATH}`: {lines - 1:,} daily prices (the whole snapshot history, "
-        "over eight years) with the forecast fan, from navigation until the chart has drawn "
-        '(`data-state="ready"` with `data-forecast="shown"`) in headless chromium, '
+        "over eight years) with the forecast fan, in headless chromium, "
         f"{CHART_RUNS} runs of each (`bench/chart_timing.mjs`). Target: < {CHART_LIMIT_MS} ms.",
         "",
-        "| navigation | median | fastest | slowest | target met (median) |",
-        "|---|---|---|---|---|",
+        "- **drawn**: on the page's own clock, from the navigation's start (the in-app "
+        "navigation: the router's push) until Chart.js has drawn the prices with the fan (the "
+        "chart's `cryptopredict:price-chart-drawn` performance mark); the canvas shows on the "
+        "next frame.",
+        "- **seen by the harness**: on the benchmark's clock, until playwright's polling found "
+        '`data-state="ready"` with `data-forecast="shown"`. That adds playwright\'s own lag, '
+        "which grows while the page's main thread stays busy after the draw.",
+        "",
+        "| navigation | drawn: median | fastest | slowest | seen by the harness: median "
+        "| target met (drawn, median) |",
+        "|---|---|---|---|---|---|",
         *(_timing_row(name, values) for name, values in rows.items()),
     )
     return section

@@ -233,14 +233,26 @@ def diebold_mariano(
         ValueError: for mismatched or too short inputs (at least 3 pairs).
     """
     e1, e2 = _pair(errors_first, errors_second)
+    if loss == "absolute":
+        return diebold_mariano_losses(np.abs(e1), np.abs(e2), horizon, alternative=alternative)
+    if loss == "squared":
+        return diebold_mariano_losses(e1**2, e2**2, horizon, alternative=alternative)
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def diebold_mariano_losses(
+    losses_first: npt.ArrayLike,
+    losses_second: npt.ArrayLike,
+    horizon: int = 1,
+    *,
+    alternative: Alternative = "two-sided",
+) -> DMResult:
+    """The Diebold–Mariano test (see ``diebold_mariano``) on losses already computed, such as
+    each origin's Winkler score: the differential is ``losses_first - losses_second``."""
+    l1, l2 = _pair(losses_first, losses_second)
     if horizon < 1:
         raise ValueError("horizon must be >= 1")
-    if loss == "absolute":
-        d = np.abs(e1) - np.abs(e2)
-    elif loss == "squared":
-        d = e1**2 - e2**2
-    else:
-        raise ValueError(f"unknown loss {loss!r}")
+    d = l1 - l2
     n = d.size
     if n < 3:
         raise ValueError("the Diebold-Mariano test needs at least 3 paired errors")

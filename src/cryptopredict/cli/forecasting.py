@@ -105,6 +105,55 @@ def _print_backtest_table(console: Console, rows: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+def _print_interval_table(console: Console, coins: dict[str, Any]) -> None:
+    """One line per coin x horizon: the chosen interval method against the baseline."""
+    table = Table(
+        "Coin",
+        "H",
+        "Interval",
+        "W80/base",
+        "W95/base",
+        "Cov 80 % (band)",
+        "Cov 95 % (band)",
+        "Width 80",
+        "CRPS/base",
+        "Brier skill",
+        "N",
+        box=box.SIMPLE_HEAD,
+    )
+
+    def coverage(scores: dict[str, Any], label: str) -> str:
+        value = scores["coverage"].get(label)
+        low, high = scores["coverage_band"].get(label, (None, None))
+        if value is None or low is None:
+            return ""
+        return f"{value * 100:.1f} ({low * 100:.0f}-{high * 100:.0f})"
+
+    for coin, details in coins.items():
+        for horizon, selection in details.get("intervals", {}).items():
+            candidates = {c["method"]: c for c in selection["candidates"]}
+            chosen = candidates.get(selection["chosen"])
+            base = candidates.get("baseline")
+            if chosen is None or base is None:
+                table.add_row(coin, horizon, selection["chosen"], *[""] * 7, "0")
+                continue
+            crps = chosen["crps"] / base["crps"] if base["crps"] else None
+            table.add_row(
+                coin,
+                horizon,
+                selection["chosen"],
+                _fmt(chosen["winkler_ratio"].get("80")),
+                _fmt(chosen["winkler_ratio"].get("95")),
+                coverage(chosen, "80"),
+                coverage(chosen, "95"),
+                _fmt(chosen["mean_relative_width"].get("80"), "{:.1%}"),
+                _fmt(crps),
+                _fmt(chosen["brier_skill"], "{:+.3f}"),
+                str(chosen["n"]),
+            )
+    console.print(table)
+
+
 _CSV_DIR_HELP = "Read <DIR>/<coin>.csv (daily CSVs as import-prices reads) instead of the database."
 
 
@@ -121,9 +170,19 @@ def backtest(
     report: Annotated[
         Path, typer.Option(help="JSON report to write; the chart goes beside it as .png.")
     ] = Path("backtest-report.json"),
+    forecasts_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--forecasts-csv",
+            dir_okay=False,
+            help="Also write every origin's served forecast (point, quantiles, 80/95 % "
+            "bounds, interval method, actual) as CSV.",
+        ),
+    ] = None,
 ) -> None:
-    """Walk-forward backtest of models per coin and horizon against the naive forecast;
-    prints a table and writes a JSON report and a PNG chart (selected model, 80/95 % bands)."""
+    """Walk-forward backtest of models per coin and horizon against the naive forecast, and
+    of interval methods around the chosen model against the naive-on-log baseline; prints
+    both tables and writes a JSON report and a PNG chart (selected model, 80/95 % bands)."""
     from cryptopredict.forecasting import training
 
     coin_ids = _csv_list(coins, "coin")
@@ -153,8 +212,14 @@ def backtest(
             except ValueError as exc:
                 fail(f"{coin_id}: {exc}")
     json_path, chart = training.write_report(report, results)
-    _print_backtest_table(_report_console(), training.report(results)["results"])
-    typer.echo(f"Wrote {json_path} and {chart}.")
+    payload = training.report(results)
+    console = _report_console()
+    _print_backtest_table(console, payload["results"])
+    _print_interval_table(console, payload["coins"])
+    written = [str(json_path), str(chart)]
+    if forecasts_csv is not None:
+        written.append(str(training.write_forecasts_csv(forecasts_csv, results)))
+    typer.echo(f"Wrote {', '.join(written)}.")
 
 
 def _frames_from_database(coin_ids: list[str]) -> dict[str, Any]:

@@ -322,6 +322,8 @@ class GarchPath:
 
 
 _PATHS: dict[tuple[Any, ...], GarchPath] = {}
+#: Paths kept: a coin's full run and its audit's shorter one, for both GARCH methods.
+_PATHS_KEPT = 4
 
 
 def garch_path(
@@ -330,7 +332,7 @@ def garch_path(
     """Fit on the returns up to each block's first origin, and filter every origin of the
     block with that fit; blocks with fewer than ``min_returns`` returns get no fit.
 
-    Both GARCH methods read the same path, so the last one is kept (fitting is the cost)."""
+    Every GARCH method reads the same path, so the last few are kept (fitting is the cost)."""
     key = (
         hashlib.blake2b(log_price.tobytes() + origins.tobytes(), digest_size=16).digest(),
         refit_every,
@@ -353,7 +355,8 @@ def garch_path(
         next_var[block] = next_variance(returns[: last + 1], previous)[origins[block]]
         blocks.append((block, previous))
     path = GarchPath(tuple(blocks), next_var)
-    _PATHS.clear()
+    while len(_PATHS) >= _PATHS_KEPT:
+        del _PATHS[next(iter(_PATHS))]
     _PATHS[key] = path
     return path
 
@@ -504,15 +507,18 @@ def audit_method(
     positions: IntArray,
     probs: tuple[float, ...] = (0.025, 0.1, 0.5, 0.9, 0.975),
     tolerance: float = 1e-9,
+    full: Mapping[int, Predictive] | None = None,
 ) -> None:
     """Walk ``method`` forward again on the data as known at some origins (later rows and
     origins removed) and check each of those origins gets the same quantiles: a difference
     means the method read rows after its origin.
 
+    ``full`` is the method's walk-forward on ``inputs`` when already run.
+
     Raises:
         IntervalLookAheadError: naming the method, horizon and origin.
     """
-    full = method.walk_forward(inputs)
+    full = full if full is not None else method.walk_forward(inputs)
     for pos in positions.tolist():
         origin = int(inputs.origins[pos])
         known = IntervalInputs(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,7 @@ class IntervalSelection:
         alpha: the per-challenger significance level (after Bonferroni).
         reason: a sentence for reports.
         candidates: every method's scores, the baseline first.
+        scored: per origin, whether it is one of the common origins the scores are over.
     """
 
     name: str
@@ -108,6 +109,9 @@ class IntervalSelection:
     alpha: float
     reason: str
     candidates: tuple[IntervalScores, ...]
+    scored: npt.NDArray[np.bool_] = field(
+        default_factory=lambda: np.zeros(0, dtype=bool), compare=False, repr=False
+    )
 
     def scores_of(self, method: str) -> IntervalScores:
         for scores in self.candidates:
@@ -233,7 +237,7 @@ def select_interval_method(
         return IntervalSelection(
             name, horizon, BASELINE, n, per_test,
             f"only {n} common origins (fewer than {min_origins}): the baseline serves",
-            (),
+            (), np.zeros(rows.size, dtype=bool),
         )  # fmt: skip
     climatology = climatology_up(actual, inputs.origins, horizon)
     rows &= np.isfinite(climatology)
@@ -271,7 +275,7 @@ def select_interval_method(
             f"within {coverage_tolerance * 100:.0f} points of nominal"
         )
     return IntervalSelection(
-        name, horizon, chosen, int(rows.sum()), per_test, reason, tuple(candidates)
+        name, horizon, chosen, int(rows.sum()), per_test, reason, tuple(candidates), rows
     )
 
 

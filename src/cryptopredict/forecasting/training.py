@@ -51,6 +51,7 @@ from cryptopredict.forecasting.forecasters.base import (
     Forecaster,
     NotEnoughDataError,
 )
+from cryptopredict.forecasting.interval_backtest import CoinIntervals, backtest_intervals
 from cryptopredict.forecasting.intervals import (
     ConformalCalibrator,
     intervals_for_origins,
@@ -164,6 +165,8 @@ class TrainingConfig:
             its block's first origin.
         alpha: the Diebold-Mariano p-value a model must beat naive with to be served.
         bonferroni: divide ``alpha`` by the number of candidates.
+        intervals: also backtest the interval methods around each horizon's chosen model
+            (``interval_backtest``) and choose one per horizon.
     """
 
     backtest: BacktestConfig = field(default_factory=_default_backtest)
@@ -172,6 +175,7 @@ class TrainingConfig:
     )
     alpha: float = 0.05
     bonferroni: bool = True
+    intervals: bool = True
 
     def refit_every(self, kind: str) -> int:
         """Origins forecast per fit for a model kind."""
@@ -262,6 +266,8 @@ class CoinBacktest:
         selections: per horizon, the selection between those results.
         skipped: model kinds left out, with the reason (too little data for them).
         seconds: wall time of the backtests.
+        intervals: the interval methods' backtest around each horizon's chosen model (None
+            when not run).
     """
 
     coin: str
@@ -272,6 +278,7 @@ class CoinBacktest:
     selections: dict[int, Selection]
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    intervals: CoinIntervals | None = None
 
     def selected(self, horizon: int) -> str | None:
         """The model kind chosen for ``horizon`` (``"naive"`` when nothing has skill)."""
@@ -366,6 +373,14 @@ def run_backtests(
     if on_progress:
         on_progress(label, len(kinds), len(kinds))
     selections = select_models(results, alpha=config.alpha, bonferroni=config.bonferroni)
+    intervals = None
+    if config.intervals:
+        origins = results[NAIVE].plan.origins
+        centers = {
+            h: _predicted_log_returns(results[selection.chosen], h, origins)
+            for h, selection in selections.items()
+        }
+        intervals = backtest_intervals(data, origins, centers)
     coin_backtest = CoinBacktest(
         coin=coin,
         interval=interval,
@@ -375,8 +390,18 @@ def run_backtests(
         selections=selections,
         skipped=skipped,
         seconds=time.perf_counter() - started,
+        intervals=intervals,
     )
     return coin_backtest, {kind: prototypes[kind] for kind in results}
+
+
+def _predicted_log_returns(result: BacktestResult, horizon: int, origins: np.ndarray) -> np.ndarray:
+    """A backtest's forecasts at one horizon, aligned with ``origins`` (NaN where none)."""
+    frame = result.forecasts[result.forecasts["horizon"] == horizon]
+    by_origin = pd.Series(
+        frame["predicted_log_return"].to_numpy(), index=frame["origin_row"].to_numpy()
+    )
+    return np.asarray(by_origin.reindex(origins).to_numpy(), dtype=np.float64)
 
 
 def backtest_coin(
@@ -653,6 +678,11 @@ def report(backtests: Sequence[CoinBacktest]) -> dict[str, Any]:
             },
             "skipped": b.skipped,
         }
+        if b.intervals is not None:
+            coins[b.coin]["interval_seconds"] = round(b.intervals.seconds, 3)
+            coins[b.coin]["intervals"] = {
+                str(h): s.to_dict() for h, s in sorted(b.intervals.selections.items())
+            }
     payload: dict[str, Any] = _jsonable(
         {
             "generated_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -671,6 +701,16 @@ def write_report(path: Path, backtests: Sequence[CoinBacktest]) -> tuple[Path, P
     chart = path.with_suffix(".png")
     plot_backtests(chart, backtests)
     return path, chart
+
+
+def write_forecasts_csv(path: Path, backtests: Sequence[CoinBacktest]) -> Path:
+    """Every origin's served forecast (``interval_backtest.FORECAST_COLUMNS``), so anyone can
+    recompute the report's interval figures."""
+    frames = [b.intervals.forecasts_frame() for b in backtests if b.intervals is not None]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%SZ", float_format="%.10g")
+    return path
 
 
 def _chosen_forecasts(backtest_: CoinBacktest, horizon: int) -> pd.DataFrame:

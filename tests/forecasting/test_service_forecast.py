@@ -16,7 +16,7 @@ from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import ConflictError, NotFoundError
 from cryptopredict.forecasting import registry, service, training
-from cryptopredict.forecasting.intervals import ConformalCalibrator
+from cryptopredict.forecasting.interval_models import IntervalModel
 from tests.conftest import SNAPSHOT_PRICES
 from tests.factories import Factory
 
@@ -88,21 +88,24 @@ def test_forecast_serves_the_production_version_with_calibrated_bounds(
         )
         predicted = model.predict(data, np.array([len(data) - 1]))[0, HORIZONS.index(horizon)]
         assert point.price == pytest.approx(closes[-1] * math.exp(predicted))
-        calibrator = ConformalCalibrator.from_dict(version.calibration)
-        # scores were stored divided by the horizon's volatility forecast at their origins;
-        # serving scales them back by that forecast at the newest row
-        sigma = calibrator.sigma(data.log_price, horizon)
-        assert sigma is not None and calibrator.long_run_lambda is not None
-        scale = float(sigma[-1]) * math.sqrt(horizon)
+        # the bounds, fan and P(up) of the interval method chosen for this horizon at training,
+        # stored with the version, around the newest row
+        stored = IntervalModel.from_dict(version.calibration["interval"]["model"])
+        assert point.interval_method == stored.method
+        predictive = stored.predictive(data.log_price, float(predicted))
+        log_origin = math.log(closes[-1])
         for label, level in (("80", 0.8), ("95", 0.95)):
-            low, high = calibrator.bounds(horizon, level)
+            low, high = predictive.bounds(level)
             bounds = point.bounds[label]
             assert bounds is not None
-            assert bounds[0] == pytest.approx(point.price * math.exp(scale * low))
-            assert bounds[1] == pytest.approx(point.price * math.exp(scale * high))
+            assert bounds[0] == pytest.approx(math.exp(log_origin + low[0]))
+            assert bounds[1] == pytest.approx(math.exp(log_origin + high[0]))
         outer, inner = point.bounds["95"], point.bounds["80"]
         assert outer is not None and inner is not None
-        assert outer[0] < inner[0] < point.price < inner[1] < outer[1]
+        assert outer[0] < inner[0] < inner[1] < outer[1]
+        fan = [point.quantiles[p] for p in ("5", "10", "25", "50", "75", "90", "95")]
+        assert fan == sorted(fan) and fan[1] == pytest.approx(inner[0])
+        assert point.p_up is not None and 0.0 < point.p_up < 1.0
         json.dumps(served.to_dict())
 
     stale = service.forecast(

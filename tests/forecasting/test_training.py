@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cryptopredict.core.config import Settings
-from cryptopredict.forecasting import service, training
+from cryptopredict.forecasting import latest, service, training
 from cryptopredict.forecasting.backtest import BacktestConfig
 from cryptopredict.forecasting.forecasters.base import Forecaster, NotEnoughDataError
 from cryptopredict.forecasting.intervals import ConformalCalibrator
@@ -177,7 +177,7 @@ def test_forecast_latest_puts_the_calibrated_interval_around_the_forecast() -> N
         price_frame(random_walk_closes()), coin="synthetic", horizons=HORIZONS
     )
     calibrator = ConformalCalibrator.from_dict(trained.calibration)
-    point = training.forecast_latest(
+    point = latest.forecast_latest(
         trained.forecaster, data, 7, calibrator, step=pd.Timedelta(days=1)
     )
     assert point.origin_at == START + dt.timedelta(days=399)
@@ -195,9 +195,7 @@ def test_forecast_latest_puts_the_calibrated_interval_around_the_forecast() -> N
     assert bounds95[0] < bounds80[0] < point.price < bounds80[1] < bounds95[1]
     json.dumps(point.to_dict())
     with pytest.raises(ValueError, match="horizons"):
-        training.forecast_latest(
-            trained.forecaster, data, 30, calibrator, step=pd.Timedelta(days=1)
-        )
+        latest.forecast_latest(trained.forecaster, data, 30, calibrator, step=pd.Timedelta(days=1))
 
 
 def test_report_has_the_required_fields(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import ConflictError, NotFoundError
-from cryptopredict.forecasting import registry, training
+from cryptopredict.forecasting import latest, registry
 from cryptopredict.forecasting.forecasters.base import ForecastData, Forecaster
+from cryptopredict.forecasting.interval_models import IntervalModel
 from cryptopredict.forecasting.intervals import ConformalCalibrator
 from cryptopredict.forecasting.models import ModelVersion
 from cryptopredict.prices import service as prices_service
@@ -65,7 +66,7 @@ def calibrator_of(version: ModelVersion) -> ConformalCalibrator:
 
 def forecast_with(
     version: ModelVersion, model: Forecaster, data: ForecastData, *, step: pd.Timedelta
-) -> training.PointForecast:
+) -> latest.PointForecast:
     """`version`'s forecast from the newest row of `data`, inside its calibrated intervals.
 
     Raises:
@@ -77,4 +78,26 @@ def forecast_with(
             "computes now; retrain it",
             details={"version_id": version.id},
         )
-    return training.forecast_latest(model, data, version.horizon, calibrator_of(version), step=step)
+    return latest.forecast_latest(
+        model,
+        data,
+        version.horizon,
+        calibrator_of(version),
+        step=step,
+        interval_model=interval_model_of(version),
+    )
+
+
+def interval_model_of(version: ModelVersion) -> IntervalModel | None:
+    """The interval method chosen for the version's horizon when it was trained (None for a
+    version trained before they were chosen, or one that was not the selected model)."""
+    stored = (version.calibration or {}).get("interval")
+    if not stored:
+        return None
+    try:
+        return IntervalModel.from_dict(stored["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConflictError(
+            f"{version.kind} v{version.version} has an unreadable interval model; retrain it",
+            details={"version_id": version.id},
+        ) from exc

@@ -23,6 +23,11 @@ from cryptopredict.forecasting.interval_methods import (
     audit_method,
     default_methods,
 )
+from cryptopredict.forecasting.interval_models import (
+    IntervalModel,
+    NotServableError,
+    serving_model,
+)
 from cryptopredict.forecasting.interval_selection import (
     LEVELS,
     IntervalSelection,
@@ -55,11 +60,14 @@ class CoinIntervals:
     Attributes:
         selections: per horizon, the comparison of methods and the choice.
         served: per horizon, one row per origin with ``FORECAST_COLUMNS``.
+        models: per horizon, the chosen method's state for serving (the baseline's where the
+            chosen method has too little history at the end).
         seconds: wall time of the interval work (fits, walk-forward, selection, audit).
     """
 
     selections: dict[int, IntervalSelection]
     served: dict[int, pd.DataFrame]
+    models: dict[int, IntervalModel]
     seconds: float
 
     def forecasts_frame(self) -> pd.DataFrame:
@@ -140,6 +148,8 @@ def backtest_intervals(
             audit_method(method, inputs, middle, full=runs[method.kind])
     selections: dict[int, IntervalSelection] = {}
     served: dict[int, pd.DataFrame] = {}
+    models: dict[int, IntervalModel] = {}
+    by_name = {method.kind: method for method in chosen_methods}
     for h in inputs.horizons:
         by_kind = {kind: run[h] for kind, run in runs.items()}
         selection = select_interval_method(data.name, inputs, h, by_kind)
@@ -147,4 +157,10 @@ def backtest_intervals(
         served[h] = _served_rows(
             data.name, data, inputs, selection, by_kind[selection.chosen], by_kind[BASELINE]
         )
-    return CoinIntervals(selections, served, time.perf_counter() - started)
+        try:
+            models[h] = serving_model(
+                by_name[selection.chosen], inputs, h, by_kind[selection.chosen]
+            )
+        except NotServableError:
+            models[h] = serving_model(by_name[BASELINE], inputs, h, by_kind[BASELINE])
+    return CoinIntervals(selections, served, models, time.perf_counter() - started)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.core.config import Settings
 from cryptopredict.core.errors import AppError, NotFoundError
-from cryptopredict.forecasting import dataset, training
+from cryptopredict.forecasting import dataset, latest, training
 from cryptopredict.forecasting.forecasters.base import ForecastData, Forecaster
 from cryptopredict.forecasting.inputs import forecast_with, load_model, load_prices
 from cryptopredict.forecasting.models import ModelStatus, ModelVersion, PredictionRole
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INTERVAL_METHOD = "conformal"
-"""How the stored bounds were made (split-conformal residuals saved with each version)."""
 BUSY_ATTEMPTS = 3
 BUSY_PAUSE_SECONDS = 1.0
 LOADED_MODELS = 256
@@ -142,7 +140,7 @@ def _newest(versions: Iterable[ModelVersion]) -> dict[tuple[int, str], ModelVers
 def _row(
     coin: Cryptocurrency,
     version: ModelVersion,
-    point: training.PointForecast,
+    point: latest.PointForecast,
     role: PredictionRole,
     issued_at: dt.datetime,
 ) -> dict[str, Any]:
@@ -165,13 +163,13 @@ def _row(
         "upper_80": bounds_80[1] if bounds_80 else None,
         "lower_95": bounds_95[0] if bounds_95 else None,
         "upper_95": bounds_95[1] if bounds_95 else None,
-        "interval_method": INTERVAL_METHOD,
+        "interval_method": point.interval_method,
     }
 
 
 def _forecast(
     settings: Settings, version: ModelVersion, data: ForecastData, step: pd.Timedelta
-) -> training.PointForecast:
+) -> latest.PointForecast:
     """One version's forecast from the newest row (the model loaded once per process)."""
     return forecast_with(version, _models.get(settings, version), data, step=step)
 
@@ -222,7 +220,7 @@ def issue_for_coin(
             current.id: current,
             **{v.id: v for (h, _), v in newest.items() if h == horizon},
         }
-        forecasts: dict[int, training.PointForecast] = {}
+        forecasts: dict[int, latest.PointForecast] = {}
         for version in candidates.values():
             try:
                 forecasts[version.id] = _forecast(settings, version, data, step)

@@ -27,7 +27,7 @@ from cryptopredict.core.cache import FORECASTS_NAMESPACE, ResponseCache
 from cryptopredict.core.config import Settings
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.errors import AppError, ConflictError, NotFoundError
-from cryptopredict.forecasting import dataset, issuing, live, registry, serving, training
+from cryptopredict.forecasting import dataset, issuing, latest, live, registry, serving, training
 from cryptopredict.forecasting.forecasters import forecaster_class
 from cryptopredict.forecasting.inputs import forecast_with
 from cryptopredict.forecasting.inputs import load_model as load_model  # re-exported
@@ -210,7 +210,7 @@ class ServedForecast:
     version: int
     skilled: bool
     metrics: dict[str, Any]
-    forecast: training.PointForecast
+    forecast: latest.PointForecast
     stale: bool | None
 
     def to_dict(self) -> dict[str, Any]:

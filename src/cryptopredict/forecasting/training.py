@@ -54,7 +54,6 @@ from cryptopredict.forecasting.forecasters.base import (
 from cryptopredict.forecasting.interval_backtest import CoinIntervals, backtest_intervals
 from cryptopredict.forecasting.intervals import (
     ConformalCalibrator,
-    intervals_for_origins,
     level_label,
 )
 from cryptopredict.forecasting.selection import NAIVE, Selection, select_models
@@ -536,6 +535,9 @@ def train_coin(
         for horizon, selection in sorted(result.selections.items()):
             row = result.row(kind, horizon)
             row["selection_reason"] = selection.reason
+            calibration = horizon_calibrator(calibrator, horizon).to_dict()
+            if selection.chosen == kind:
+                calibration |= _interval_calibration(result, horizon)
             trained.append(
                 TrainedModel(
                     kind=kind,
@@ -546,7 +548,7 @@ def train_coin(
                     train_start_at=start_at,
                     train_end_at=end_at,
                     metrics=row,
-                    calibration=_jsonable(horizon_calibrator(calibrator, horizon).to_dict()),
+                    calibration=_jsonable(calibration),
                     selected=bool(row["selected"]),
                 )
             )
@@ -555,93 +557,21 @@ def train_coin(
     )
 
 
-# ---- serving (pure part) ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PointForecast:
-    """A forecast from the newest row of a series, with calibrated intervals.
-
-    Attributes:
-        horizon: steps ahead.
-        origin_at: the newest row's timestamp (the forecast's origin).
-        target_at: the instant forecast.
-        origin_price: the price at the origin.
-        predicted_log_return: the model's log return from origin to target.
-        price: the point forecast, ``origin_price * exp(predicted_log_return)``.
-        bounds: per level label (``"80"``, ``"95"``), ``(lower, upper)`` prices; None when
-            the calibrator holds too few residuals for that horizon.
-    """
-
-    horizon: int
-    origin_at: dt.datetime
-    target_at: dt.datetime
-    origin_price: float
-    predicted_log_return: float
-    price: float
-    bounds: dict[str, tuple[float, float] | None]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "horizon": self.horizon,
-            "origin_at": self.origin_at.isoformat(),
-            "target_at": self.target_at.isoformat(),
-            "origin_price": self.origin_price,
-            "predicted_log_return": self.predicted_log_return,
-            "price": self.price,
-            "bounds": {k: None if v is None else list(v) for k, v in self.bounds.items()},
+def _interval_calibration(result: CoinBacktest, horizon: int) -> dict[str, Any]:
+    """The interval method chosen around the served model at ``horizon``: its serving state
+    and its backtest scores (``{}`` without an interval backtest)."""
+    if result.intervals is None or horizon not in result.intervals.models:
+        return {}
+    model = result.intervals.models[horizon]
+    selection = result.intervals.selections[horizon]
+    scores = next((c for c in selection.candidates if c.method == model.method), None)
+    return {
+        "interval": {
+            "model": model.to_dict(),
+            "scores": None if scores is None else scores.to_dict(),
+            "reason": selection.reason,
         }
-
-
-def forecast_latest(
-    forecaster: Forecaster,
-    data: ForecastData,
-    horizon: int,
-    calibrator: ConformalCalibrator,
-    *,
-    step: pd.Timedelta,
-) -> PointForecast:
-    """Forecast ``horizon`` steps from the last row and put the calibrator's intervals around
-    it (log space, as in the backtest).
-
-    Args:
-        forecaster: a fitted model whose horizons include ``horizon``.
-        data: the series up to now (features as the model was fitted on).
-        horizon: steps ahead.
-        calibrator: conformal state saved with the model's version.
-        step: the series' interval, to date the target.
-
-    Raises:
-        ValueError: a horizon the model or calibrator does not know, or no finite forecast.
-    """
-    if horizon not in forecaster.horizons:
-        raise ValueError(f"the model forecasts horizons {forecaster.horizons}, not {horizon}")
-    if horizon not in calibrator.horizons:
-        raise ValueError(f"the calibration covers horizons {calibrator.horizons}, not {horizon}")
-    origin = np.array([len(data) - 1], dtype=np.int64)
-    predicted = float(forecaster.predict(data, origin)[0, forecaster.horizons.index(horizon)])
-    if not math.isfinite(predicted):
-        raise ValueError(f"{forecaster.kind} gave no forecast from {data.index[-1]}")
-    log_origin = float(data.log_price[origin[0]])
-    log_bounds = intervals_for_origins(calibrator, horizon, [predicted], data.log_price, origin)
-    bounds: dict[str, tuple[float, float] | None] = {}
-    for level, (lower, upper) in log_bounds.items():
-        low, high = float(lower[0]), float(upper[0])
-        finite = math.isfinite(low) and math.isfinite(high)
-        bounds[level_label(level)] = (
-            (math.exp(log_origin + low), math.exp(log_origin + high)) if finite else None
-        )
-    origin_at = pd.Timestamp(data.index[-1])
-    return PointForecast(
-        horizon=horizon,
-        origin_at=origin_at.to_pydatetime(),
-        target_at=(origin_at + step * horizon).to_pydatetime(),
-        origin_price=math.exp(log_origin),
-        predicted_log_return=predicted,
-        price=math.exp(log_origin + predicted),
-        bounds=bounds,
-    )
+    }
 
 
 # ---- report -------------------------------------------------------------------------------

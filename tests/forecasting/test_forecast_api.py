@@ -83,6 +83,37 @@ def test_forecasts_are_served_with_skill_verdict_and_flags(
         assert ("3 forecasts" in forecast["verdict"]) == (not naive and forecast["horizon"] == 1)
 
 
+def test_forecasts_carry_the_chosen_interval_methods_fan_and_p_up(
+    client: TestClient, issued: tuple[Cryptocurrency, service.TrainingOutcome]
+) -> None:
+    _, outcome = issued
+    body = client.get("/api/v1/forecasts/litecoin?horizons=1,7").json()
+    production = {v.horizon: v for v in outcome.versions if v.status is ModelStatus.PRODUCTION}
+    for forecast in body["forecasts"]:
+        stored = production[forecast["horizon"]].calibration["interval"]
+        assert forecast["interval_method"] == stored["model"]["method"]
+        fan = [forecast["quantiles"][p] for p in ("5", "10", "25", "50", "75", "90", "95")]
+        assert fan == sorted(fan)
+        assert fan[1] == pytest.approx(forecast["interval_80"]["lower"])
+        assert fan[5] == pytest.approx(forecast["interval_80"]["upper"])
+        chance = forecast["probability_up"]
+        assert 0 < chance["value"] < 1
+        # served only next to its backtest record: the stored Brier scores
+        assert chance["brier"] == pytest.approx(stored["scores"]["brier"])
+        assert chance["climatology_brier"] == pytest.approx(stored["scores"]["climatology_brier"])
+        assert chance["origins"] == stored["scores"]["n"] > 0
+
+    rows = client.get("/api/v1/forecasts/litecoin/history?horizon=1").json()["items"]
+    served = [r for r in rows if r["role"] == PredictionRole.SERVED.value]
+    shadow = [r for r in rows if r["role"] == PredictionRole.SHADOW.value]
+    assert served and all(r["quantiles"] and 0 < r["p_up"] < 1 for r in served)
+    # a model that was not selected keeps its own conformal intervals, with no fan
+    assert shadow and all(
+        r["quantiles"] is None and r["p_up"] is None and r["interval_method"] == "conformal"
+        for r in shadow
+    )
+
+
 def test_unknown_coin_unready_coin_and_unserved_horizon(
     client: TestClient, factory: Factory
 ) -> None:

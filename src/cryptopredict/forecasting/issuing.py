@@ -164,6 +164,8 @@ def _row(
         "lower_95": bounds_95[0] if bounds_95 else None,
         "upper_95": bounds_95[1] if bounds_95 else None,
         "interval_method": point.interval_method,
+        "quantiles": dict(point.quantiles) or None,
+        "p_up": point.p_up,
     }
 
 

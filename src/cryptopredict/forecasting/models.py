@@ -80,6 +80,9 @@ class Prediction(Base):
     lower_95: Mapped[float | None] = mapped_column(Double)
     upper_95: Mapped[float | None] = mapped_column(Double)
     interval_method: Mapped[str] = mapped_column(String(32))
+    # Per percent label ("5" ... "95"), the fan's prices; None before methods were chosen.
+    quantiles: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    p_up: Mapped[float | None] = mapped_column(Double)
     actual: Mapped[float | None] = mapped_column(Double)
     error: Mapped[float | None] = mapped_column(Double)
     abs_log_error: Mapped[float | None] = mapped_column(Double)

@@ -46,6 +46,27 @@ class Skill(BaseModel):
     naive_live: dict[str, Any] | None = Field(description="naive's live record, same shape")
 
 
+QUANTILES_DESCRIPTION = (
+    "The forecast's quantile fan: the target close's price per percent label (5, 10, 25, 50, "
+    "75, 90, 95); null for forecasts issued before interval methods were chosen"
+)
+
+
+class ProbabilityUp(BaseModel):
+    """The chance the target close is above the origin price, next to how such chances
+    scored in the backtest: only served with that record."""
+
+    value: float = Field(ge=0, le=1)
+    brier: float = Field(description="Backtest Brier score of these probabilities")
+    climatology_brier: float = Field(
+        description="Brier score of the base rate (the share of rises so far) on the same origins"
+    )
+    brier_skill: float | None = Field(
+        description="1 - brier / climatology_brier: above 0 beats the base rate"
+    )
+    origins: int = Field(description="Backtest origins scored")
+
+
 class Forecast(BaseModel):
     """The served forecast of one horizon, with what it is worth."""
 
@@ -57,7 +78,15 @@ class Forecast(BaseModel):
     point: float = Field(description="Point forecast of the target bar's close")
     interval_80: Bounds | None = Field(description="None while too few residuals calibrate it")
     interval_95: Bounds | None
-    interval_method: str
+    interval_method: str = Field(
+        description="How the bounds were made: baseline, baseline_conformal, conformal, "
+        "garch_t, garch_conformal, or one of them with +aci"
+    )
+    quantiles: dict[str, float] | None = Field(description=QUANTILES_DESCRIPTION)
+    probability_up: ProbabilityUp | None = Field(
+        description="P(target close > origin price) with its backtest Brier skill; null "
+        "where no such record exists"
+    )
     model: ModelRef
     skill: Skill
     verdict: str = Field(description="What the figures say, in plain words")
@@ -98,6 +127,8 @@ class LedgerEntry(BaseModel):
     interval_80: Bounds | None
     interval_95: Bounds | None
     interval_method: str
+    quantiles: dict[str, float] | None = Field(description=QUANTILES_DESCRIPTION)
+    p_up: float | None = Field(description="P(target close > origin price) as issued")
     actual: float | None
     error: float | None = Field(description="point minus actual")
     abs_log_error: float | None

@@ -44,6 +44,7 @@ from cryptopredict.forecasting.schemas import (
     ModelEventOut,
     ModelRef,
     ModelSummary,
+    ProbabilityUp,
     Skill,
     Unavailable,
 )
@@ -84,8 +85,28 @@ def _issued(row: Prediction) -> dict[str, Any]:
         "interval_80": _bounds(row.lower_80, row.upper_80),
         "interval_95": _bounds(row.lower_95, row.upper_95),
         "interval_method": row.interval_method,
+        "quantiles": row.quantiles,
         "model": _ref(row),
     }
+
+
+def _probability_up(row: Prediction, version: ModelVersion | None) -> ProbabilityUp | None:
+    """The row's P(up) next to its interval method's backtest Brier record, or None when
+    either is missing (a probability is never served without its record)."""
+    if row.p_up is None or version is None:
+        return None
+    stored = (version.calibration or {}).get("interval") or {}
+    scores = stored.get("scores")
+    model = stored.get("model") or {}
+    if not scores or model.get("method") != row.interval_method:
+        return None
+    return ProbabilityUp(
+        value=row.p_up,
+        brier=scores["brier"],
+        climatology_brier=scores["climatology_brier"],
+        brier_skill=scores.get("brier_skill"),
+        origins=scores["n"],
+    )
 
 
 def _figures(score: LiveScore | None) -> dict[str, Any] | None:
@@ -286,6 +307,7 @@ def coin_forecasts(
             Forecast(
                 horizon=horizon,
                 **_issued(row),
+                probability_up=_probability_up(row, version),
                 skill=Skill(
                     backtest=backtest,
                     live=own_live,
@@ -315,6 +337,7 @@ def ledger_entry(row: Prediction) -> LedgerEntry:
         horizon=row.horizon,
         role=row.role,
         **_issued(row),
+        p_up=row.p_up,
         actual=row.actual,
         error=row.error,
         abs_log_error=row.abs_log_error,

@@ -1753,7 +1753,10 @@ export interface components {
             /** @description None while too few residuals calibrate it */
             interval_80: components["schemas"]["Bounds"] | null;
             interval_95: components["schemas"]["Bounds"] | null;
-            /** Interval Method */
+            /**
+             * Interval Method
+             * @description How the bounds were made: baseline, baseline_conformal, conformal, garch_t, garch_conformal, or one of them with +aci
+             */
             interval_method: string;
             /**
              * Issued At
@@ -1774,6 +1777,15 @@ export interface components {
              * @description Point forecast of the target bar's close
              */
             point: number;
+            /** @description P(target close > origin price) with its backtest Brier skill; null where no such record exists */
+            probability_up: components["schemas"]["ProbabilityUp"] | null;
+            /**
+             * Quantiles
+             * @description The forecast's quantile fan: the target close's price per percent label (5, 10, 25, 50, 75, 90, 95); null for forecasts issued before interval methods were chosen
+             */
+            quantiles: {
+                [key: string]: number;
+            } | null;
             skill: components["schemas"]["Skill"];
             /**
              * Stale
@@ -1971,8 +1983,20 @@ export interface components {
             origin_at: string;
             /** Origin Price */
             origin_price: number;
+            /**
+             * P Up
+             * @description P(target close > origin price) as issued
+             */
+            p_up: number | null;
             /** Point */
             point: number;
+            /**
+             * Quantiles
+             * @description The forecast's quantile fan: the target close's price per percent label (5, 10, 25, 50, 75, 90, 95); null for forecasts issued before interval methods were chosen
+             */
+            quantiles: {
+                [key: string]: number;
+            } | null;
             role: components["schemas"]["PredictionRole"];
             /** Scored At */
             scored_at: string | null;
@@ -2478,6 +2502,35 @@ export interface components {
             return_30d: components["schemas"]["PeriodReturn"];
             volatility_7d: components["schemas"]["Volatility"];
             volatility_30d: components["schemas"]["Volatility"];
+        };
+        /**
+         * ProbabilityUp
+         * @description The chance the target close is above the origin price, next to how such chances
+         *     scored in the backtest: only served with that record.
+         */
+        ProbabilityUp: {
+            /**
+             * Brier
+             * @description Backtest Brier score of these probabilities
+             */
+            brier: number;
+            /**
+             * Brier Skill
+             * @description 1 - brier / climatology_brier: above 0 beats the base rate
+             */
+            brier_skill: number | null;
+            /**
+             * Climatology Brier
+             * @description Brier score of the base rate (the share of rises so far) on the same origins
+             */
+            climatology_brier: number;
+            /**
+             * Origins
+             * @description Backtest origins scored
+             */
+            origins: number;
+            /** Value */
+            value: number;
         };
         /**
          * QueuesRead

@@ -4,6 +4,7 @@ import {
   backtestSentence,
   compareWithNaive,
   coverageSentence,
+  probabilitySentence,
   liveFigures,
   liveSentence,
   ratioWords,
@@ -147,5 +148,22 @@ describe("sentences", () => {
     );
     expect(plain(coverageSentence(null, 0.9, en))).toBe("95 % intervals held the actual price 90 % of the time.");
     expect(plain(coverageSentence(null, null, en))).toBeNull();
+  });
+});
+
+describe("probabilitySentence", () => {
+  const chance = { value: 0.5432, brier: 0.247, climatology_brier: 0.25, origins: 1413 };
+  it("says the chance only next to its backtest record against the base rate", () => {
+    expect(plain(probabilitySentence({ ...chance, brier_skill: 0.012 }, en))).toBe(
+      "Chance of a higher close: 54 %. Such chances scored 1.2 % better than the base rate over 1,413 backtest forecasts (Brier skill +0.012): a lean, not a call.",
+    );
+    expect(plain(probabilitySentence({ ...chance, brier_skill: -0.0931 }, en))).toContain(
+      "scored 9.3 % worse than the base rate",
+    );
+    expect(plain(probabilitySentence({ ...chance, brier_skill: -0.0931 }, en))).toContain("(Brier skill −0.093)");
+  });
+  it("says nothing without a record", () => {
+    expect(probabilitySentence(null, en)).toBeNull();
+    expect(plain(probabilitySentence({ ...chance, brier_skill: null }, en))).toContain("were not compared");
   });
 });

@@ -6,6 +6,7 @@
 // origins), coverage_80/95 ({observed, nominal, n, band, in_band}) and diebold_mariano
 // ({p_better, p_worse, n} once enough independent pairs are scored). Every field is checked
 // here; a figure that is missing reads as "not measured", never as skill.
+import type { Schemas } from "./api/client";
 import { formatNumber, type FormatOptions } from "./format";
 
 /** Below this Diebold-Mariano p-value a difference counts as significant (the server's). */
@@ -222,4 +223,34 @@ export function coverageSentence(
   if (!first) return null;
   const lead = `${first[0]}${NBSP}% intervals held the actual price ${percentWords(first[1], options)} of the time`;
   return second ? `${lead}, ${second[0]}${NBSP}% intervals ${percentWords(second[1], options)}.` : `${lead}.`;
+}
+
+export type ProbabilityUp = NonNullable<Schemas["Forecast"]["probability_up"]>;
+
+/**
+ * The chance of a higher close in words, always next to how such chances scored in the
+ * backtest against the base rate (null when the server sends none: no record, no claim).
+ */
+export function probabilitySentence(
+  chance: ProbabilityUp | null | undefined,
+  options: FormatOptions = {},
+): string | null {
+  if (!chance) return null;
+  const lead = `Chance of a higher close: ${percentWords(chance.value, options)}.`;
+  const over = `over ${count(chance.origins, options)} backtest forecasts`;
+  const skill = chance.brier_skill;
+  if (skill === null || !Number.isFinite(skill)) {
+    return `${lead} Such chances were not compared with the base rate ${over}.`;
+  }
+  const verdict =
+    skill > 0
+      ? `scored ${percentWords(skill, options)} better than the base rate`
+      : skill < 0
+        ? `scored ${percentWords(-skill, options)} worse than the base rate`
+        : "scored the same as the base rate";
+  const signed = `${skill < 0 ? "\u2212" : "+"}${formatNumber(Math.abs(skill), {
+    locale: options.locale,
+    maximumFractionDigits: 3,
+  })}`;
+  return `${lead} Such chances ${verdict} ${over} (Brier skill ${signed}): a lean, not a call.`;
 }

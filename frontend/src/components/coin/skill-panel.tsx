@@ -10,6 +10,7 @@ import {
   coverageSentence,
   liveFigures,
   liveSentence,
+  probabilitySentence,
   percentWords,
   type BacktestFigures,
   type Coverage,
@@ -141,6 +142,9 @@ function HorizonCard({ forecast }: { forecast: Forecast }) {
         <div className="flex flex-col gap-1.5">
           <h3 className="font-medium">What the figures say</h3>
           <p>{backtestSentence(kind, backtest)}</p>
+          {forecast.probability_up ? (
+            <p data-testid="probability-up">{probabilitySentence(forecast.probability_up)}</p>
+          ) : null}
           {backtestCoverage ? <p>In backtests, {backtestCoverage.charAt(0).toLowerCase() + backtestCoverage.slice(1)}</p> : null}
           <p>{liveSentence(kind, live)}</p>
           {live && liveCoverage ? <p>Live, {liveCoverage.charAt(0).toLowerCase() + liveCoverage.slice(1)}</p> : null}

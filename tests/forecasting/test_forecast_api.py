@@ -89,6 +89,7 @@ def test_forecasts_carry_the_chosen_interval_methods_fan_and_p_up(
     _, outcome = issued
     body = client.get("/api/v1/forecasts/litecoin?horizons=1,7").json()
     production = {v.horizon: v for v in outcome.versions if v.status is ModelStatus.PRODUCTION}
+    with_record = 0
     for forecast in body["forecasts"]:
         stored = production[forecast["horizon"]].calibration["interval"]
         assert forecast["interval_method"] == stored["model"]["method"]
@@ -97,20 +98,24 @@ def test_forecasts_carry_the_chosen_interval_methods_fan_and_p_up(
         assert fan[1] == pytest.approx(forecast["interval_80"]["lower"])
         assert fan[5] == pytest.approx(forecast["interval_80"]["upper"])
         chance = forecast["probability_up"]
+        if stored["scores"] is None:  # too few origins to score the methods: no record
+            assert chance is None
+            continue
+        with_record += 1
         assert 0 < chance["value"] < 1
         # served only next to its backtest record: the stored Brier scores
         assert chance["brier"] == pytest.approx(stored["scores"]["brier"])
         assert chance["climatology_brier"] == pytest.approx(stored["scores"]["climatology_brier"])
         assert chance["origins"] == stored["scores"]["n"] > 0
+    assert with_record >= 1  # the 1-day horizon has hundreds of scored origins
 
     rows = client.get("/api/v1/forecasts/litecoin/history?horizon=1").json()["items"]
     served = [r for r in rows if r["role"] == PredictionRole.SERVED.value]
     shadow = [r for r in rows if r["role"] == PredictionRole.SHADOW.value]
-    assert served and all(r["quantiles"] and 0 < r["p_up"] < 1 for r in served)
+    assert served and all(r["quantiles"] and "p_up" not in r for r in served)
     # a model that was not selected keeps its own conformal intervals, with no fan
     assert shadow and all(
-        r["quantiles"] is None and r["p_up"] is None and r["interval_method"] == "conformal"
-        for r in shadow
+        r["quantiles"] is None and r["interval_method"] == "conformal" for r in shadow
     )
 
 

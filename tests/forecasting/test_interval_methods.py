@@ -28,6 +28,7 @@ from cryptopredict.forecasting.interval_methods import (
     NaiveGaussian,
     adaptive_alphas,
     audit_method,
+    default_methods,
     expanding_std,
     fit_garch,
     horizon_variance,
@@ -44,6 +45,7 @@ from cryptopredict.forecasting.predictive import (
     Empirical,
     Normal,
     Predictive,
+    Shape,
     StudentT,
     central_probs,
 )
@@ -383,3 +385,53 @@ def test_the_audit_catches_a_method_that_reads_the_future(
     inputs = naive_inputs(log_price[:1500], 1000, (1,))
     with pytest.raises(IntervalLookAheadError, match="peeking"):
         audit_method(Peeking(), inputs, np.array([50]))
+
+
+# ---- edge cases -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """A shape whose quantiles come out in the wrong order (as ACI's separately corrected
+    levels can)."""
+
+    def ppf(self, probs: FloatArray) -> FloatArray:
+        return np.asarray(-stats.norm.ppf(probs), dtype=np.float64)
+
+    def sf(self, z: FloatArray) -> FloatArray:
+        return np.asarray(stats.norm.sf(z), dtype=np.float64)
+
+
+def test_quantiles_never_cross() -> None:
+    predictive = Predictive(np.zeros(2), np.ones(2), Crossing())
+    q = predictive.quantiles((0.9, 0.1, 0.5))  # any order asked
+    lo, mid, hi = q[:, 1], q[:, 2], q[:, 0]
+    assert (lo <= mid).all() and (mid <= hi).all()
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        Normal(),
+        StudentT(np.array([5.0])),
+        Empirical(np.array([-1.0, 0.0, 1.0]), np.array([0]), np.array([3])),
+    ],
+    ids=["normal", "t", "empirical"],
+)
+def test_a_zero_scale_gives_no_probability_of_a_rise(shape: Shape) -> None:
+    assert np.isnan(Predictive(np.zeros(1), np.zeros(1), shape).prob_up()[0])
+
+
+def test_flat_prices_leave_the_baseline_serving_without_a_crash() -> None:
+    log_price = np.full(800, math.log(1.0))
+    inputs = naive_inputs(log_price, 300, (1, 7))
+    selections = compare_methods("stablecoin", inputs, default_methods())
+    assert {s.chosen for s in selections.values()} == {BASELINE}
+
+
+def test_too_few_independent_windows_leave_the_baseline_untested() -> None:
+    log_price, _ = simulate_garch(700, TRUE, seed=2)
+    inputs = naive_inputs(log_price, 450, (30,))  # about 220 common origins: 7 windows of 30
+    selection = compare_methods("young", inputs, (NaiveGaussian(), GarchT()))[30]
+    assert selection.chosen == BASELINE and selection.candidates == ()
+    assert "untested" in selection.reason

@@ -44,11 +44,9 @@ def inputs_to_the_end(n: int, horizon: int, first: int = 400) -> IntervalInputs:
         (EwmaConformal(), 1e-12),
         (Adaptive(NaiveGaussian()), 1e-12),
         (Adaptive(EwmaConformal()), 1e-12),
-        # GARCH serves with one fit on every return; the run's last block used a fit made
-        # up to 30 origins earlier.
-        (GarchT(), 0.05),
-        (GarchConformal(), 0.05),
-        (Adaptive(GarchT()), 0.05),
+        (GarchT(), 1e-12),
+        (GarchConformal(), 1e-12),
+        (Adaptive(GarchT()), 1e-12),
     ],
     ids=lambda value: value.kind if hasattr(value, "kind") else str(value),
 )

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from cryptopredict.forecasting.forecasters.base import FloatArray, IntArray
-from cryptopredict.forecasting.intervals import horizon_volatility
+from cryptopredict.forecasting.intervals import horizon_volatility, known_counts
 from cryptopredict.forecasting.predictive import Empirical, Normal, Predictive, Shape, StudentT
 
 BASELINE = "baseline"
@@ -117,8 +117,7 @@ def empirical_windows(
     """
     known = np.isfinite(scores)
     known_scores = scores[known]
-    ready = origins[known] + horizon
-    count = np.searchsorted(ready, origins, side="right").astype(np.int64)
+    count = known_counts(origins, known, horizon)
     start = np.maximum(count - window, 0)
     stop = np.where(count >= min_count, count, start)
     return Empirical(known_scores, start, stop)

@@ -1,11 +1,12 @@
 """The state an interval method serves with, stored with a model version: no fitting when a
 forecast is issued, only a volatility filter over the series and the stored quantiles.
 
-``serving_model`` turns a method's walk-forward run into its state at the last row: the
-scale rule (the baseline's expanding volatility, the EWMA forecast, or a GARCH fitted on every
-return), the shape (normal, Student-t, or the last window of standardised residuals) and, for
-``+aci``, each level's corrected miscoverage after every outcome known. ``IntervalModel.predictive``
-gives the distribution at the series' newest row around a new point forecast.
+``serving_model`` turns a method's walk-forward run into its state at the last row: the scale
+rule (the baseline's expanding volatility, the EWMA forecast, or the walk-forward's last GARCH
+fit, filtered on to the newest row), the shape (normal, Student-t, or the last window of
+standardised residuals) and, for ``+aci``, each level's corrected miscoverage after every
+outcome known at training (served as stored: it adapts again at the next training).
+``IntervalModel.predictive`` gives the distribution at the newest row around a new forecast.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cryptopredict.forecasting.interval_methods import (
     NaiveGaussian,
     adaptive_alphas,
     expanding_std,
-    fit_garch,
+    garch_path,
     horizon_variance,
     next_variance,
     one_step_returns,
@@ -176,7 +177,7 @@ def serving_model(
     method: IntervalMethod, inputs: IntervalInputs, horizon: int, run: Predictive
 ) -> IntervalModel:
     """``method``'s state at the series' last row, from its walk-forward ``run`` at
-    ``horizon`` on ``inputs`` (GARCH is fitted once more, on every return).
+    ``horizon`` on ``inputs`` (GARCH keeps the run's last fit).
 
     Raises:
         NotServableError: too little history for the method.
@@ -211,11 +212,12 @@ def serving_model(
             }
         return IntervalModel(method.kind, horizon, scale, {"kind": "empirical", "scores": scores})
     if isinstance(method, GarchT | GarchConformal):
-        returns = one_step_returns(inputs.log_price)
-        usable = returns[np.isfinite(returns)]
-        if usable.size < method.min_returns:
-            raise NotServableError(f"{usable.size} returns, fewer than {method.min_returns}")
-        params = fit_garch(usable)
+        # The walk-forward's last fit, the one its scores were standardised by and its
+        # figures measured with; the filter runs on to the newest row when served.
+        path = garch_path(inputs.log_price, inputs.origins, method.refit_every, method.min_returns)
+        if not path.blocks:
+            raise NotServableError(f"no GARCH fit: fewer than {method.min_returns} returns")
+        params = path.blocks[-1][1]
         garch_scale = {"kind": "garch", **params.to_dict()}
         if isinstance(method, GarchT):
             return IntervalModel(

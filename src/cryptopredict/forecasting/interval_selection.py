@@ -6,8 +6,9 @@ and the target is known), on log prices:
 - Winkler score per level (width plus ``2 / alpha`` times any miss) and its ratio to the
   baseline's on the same origins; coverage with the band sampling alone would give it
   (overlapping h-step windows counted as ``n / h`` independent ones); mean relative width;
-- CRPS from the fan's quantiles: twice the mean pinball loss over ``FAN_PROBS`` (a coarse
-  quadrature of the CRPS integral, the same for every method, so comparable);
+- CRPS from the fan's quantiles: twice the pinball losses over ``FAN_PROBS`` weighted by
+  the share of (0, 1) each level stands for (a coarse quadrature of the CRPS integral, the
+  same for every method, so comparable);
 - the probability that the price ends higher, by its Brier score next to climatology's (the
   share of ups among the h-step returns known at each origin).
 
@@ -31,12 +32,23 @@ import numpy.typing as npt
 from cryptopredict.forecasting import metrics
 from cryptopredict.forecasting.forecasters.base import FloatArray
 from cryptopredict.forecasting.interval_methods import BASELINE, IntervalInputs, IntervalMethod
-from cryptopredict.forecasting.intervals import level_label
+from cryptopredict.forecasting.intervals import known_counts, level_label
 from cryptopredict.forecasting.predictive import FAN_PROBS, Predictive
 
 LEVELS: tuple[float, ...] = (0.8, 0.95)
 #: The level whose Winkler score decides.
 DECIDING_LEVEL = 0.8
+
+
+def _quadrature_weights(probs: tuple[float, ...]) -> tuple[float, ...]:
+    """Each quantile level's share of (0, 1): from the midpoint with its lower neighbour (or
+    0) to the midpoint with its upper one (or 1); they sum to 1."""
+    edges = [0.0, *((a + b) / 2.0 for a, b in zip(probs, probs[1:], strict=False)), 1.0]
+    return tuple(high - low for low, high in zip(edges, edges[1:], strict=False))
+
+
+#: CRPS = 2 * integral of the pinball loss over levels, summed over the fan's quantiles.
+CRPS_WEIGHTS = _quadrature_weights(FAN_PROBS)
 
 
 @dataclass(frozen=True)
@@ -99,7 +111,8 @@ class IntervalSelection:
         alpha: the per-challenger significance level (after Bonferroni).
         reason: a sentence for reports.
         candidates: every method's scores, the baseline first.
-        scored: per origin, whether it is one of the common origins the scores are over.
+        scored: per origin, whether it is one of the common origins (those the scores are
+            over, when there were enough to score).
     """
 
     name: str
@@ -143,8 +156,7 @@ def climatology_up(actual: FloatArray, origins: npt.NDArray[np.int64], horizon: 
     """The share of ups among the h-step returns known at each origin (NaN before any)."""
     known = np.isfinite(actual)
     ups = (actual[known] > 0).astype(np.float64)
-    ready = origins[known] + horizon
-    count = np.searchsorted(ready, origins, side="right")
+    count = known_counts(origins, known, horizon)
     total = np.concatenate([[0.0], np.cumsum(ups)])
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total[count] / count, np.nan)
@@ -178,8 +190,9 @@ def _scores(
         if level == DECIDING_LEVEL:
             deciding = losses
     fan = predictive.quantiles(FAN_PROBS)[rows]
-    crps = 2.0 * float(
-        np.mean([metrics.pinball_loss(a, fan[:, j], p) for j, p in enumerate(FAN_PROBS)])
+    crps = 2.0 * sum(
+        weight * metrics.pinball_loss(a, fan[:, j], p)
+        for j, (p, weight) in enumerate(zip(FAN_PROBS, CRPS_WEIGHTS, strict=True))
     )
     up = (a > 0).astype(np.float64)
     brier = float(np.mean((predictive.prob_up()[rows] - up) ** 2))
@@ -201,6 +214,7 @@ def select_interval_method(
     alpha: float = 0.05,
     coverage_tolerance: float = 0.04,
     min_origins: int = 30,
+    min_windows: int = 10,
 ) -> IntervalSelection:
     """Compare methods at one horizon on common origins and choose one (see the module doc).
 
@@ -214,6 +228,8 @@ def select_interval_method(
         coverage_tolerance: a challenger's coverage must lie within this of nominal.
         min_origins: a method available at fewer origins than this is left out, and with
             fewer common origins the baseline is chosen untested.
+        min_windows: the common origins must also hold this many independent h-step
+            windows (``min_windows * h`` origins), or the baseline is chosen untested.
 
     Raises:
         ValueError: without the baseline among the predictives.
@@ -227,20 +243,20 @@ def select_interval_method(
         for kind, p in predictives.items()
         if int((p.available & known).sum()) >= min_origins or kind == BASELINE
     }
-    rows = known.copy()
+    climatology = climatology_up(actual, inputs.origins, horizon)
+    rows = known & np.isfinite(climatology)
     for predictive in usable.values():
         rows &= predictive.available
     challengers = [kind for kind in usable if kind != BASELINE]
     per_test = alpha / max(len(challengers), 1)
     n = int(rows.sum())
-    if n < min_origins:
+    needed = max(min_origins, min_windows * horizon)
+    if n < needed:
         return IntervalSelection(
             name, horizon, BASELINE, n, per_test,
-            f"only {n} common origins (fewer than {min_origins}): the baseline serves",
-            (), np.zeros(rows.size, dtype=bool),
+            f"only {n} common origins (fewer than {needed}): the baseline serves untested",
+            (), rows,
         )  # fmt: skip
-    climatology = climatology_up(actual, inputs.origins, horizon)
-    rows &= np.isfinite(climatology)
     base, base_losses = _scores(
         BASELINE, usable[BASELINE], actual, climatology, rows, horizon, levels
     )

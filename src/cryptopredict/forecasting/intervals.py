@@ -121,15 +121,32 @@ def conformal_bounds(scores: npt.ArrayLike, level: float) -> tuple[float, float]
     """
     s = np.asarray(scores, dtype=np.float64)
     s = np.sort(s[np.isfinite(s)])
-    n = s.size
-    if n == 0:
+    if s.size == 0:
         return float("nan"), float("nan")
     alpha = 1.0 - level
-    k_lo = math.floor((n + 1) * alpha / 2.0 + 1e-9)  # tolerance: 20 * 0.1 must give 2
-    k_hi = math.ceil((n + 1) * (1.0 - alpha / 2.0) - 1e-9)
-    lo = s[min(max(k_lo, 1), n) - 1]
-    hi = s[min(max(k_hi, 1), n) - 1]
-    return float(lo), float(hi)
+    return conformal_quantile(s, alpha / 2.0), conformal_quantile(s, 1.0 - alpha / 2.0)
+
+
+def conformal_quantile(sorted_scores: FloatArray, p: float) -> float:
+    """The finite-sample conformal quantile at level ``p`` of sorted, finite scores: rank
+    ``floor((n + 1) p)`` below the median, ``ceil((n + 1) p)`` above it, clipped to the
+    extremes when ``n`` is too small for the rank; the median at 0.5."""
+    n = sorted_scores.size
+    if p == 0.5:
+        return float(np.median(sorted_scores))
+    # The tolerance makes 20 * 0.1 give rank 2.
+    rank = math.floor((n + 1) * p + 1e-9) if p < 0.5 else math.ceil((n + 1) * p - 1e-9)
+    return float(sorted_scores[min(max(rank, 1), n) - 1])
+
+
+def known_counts(
+    origins: npt.NDArray[np.int64], known: npt.NDArray[np.bool_], horizon: int
+) -> npt.NDArray[np.int64]:
+    """How many outcomes (the ``known`` ones, in origin order) each origin may use: the one of
+    origin ``s`` becomes known at row ``s + horizon``, so origin ``t`` counts those with
+    ``s + horizon <= t``. Origins ascending."""
+    ready = origins[known] + horizon
+    return np.searchsorted(ready, origins, side="right").astype(np.int64)
 
 
 def online_bounds(
@@ -166,8 +183,7 @@ def online_bounds(
     lvls = _check_levels(levels)
     known = np.isfinite(s)
     k_scores = s[known]
-    k_ready = o[known] + horizon  # the row at which each residual becomes known
-    available = np.searchsorted(k_ready, o, side="right")
+    available = known_counts(o, known, horizon)
     out = {lv: (np.full(o.size, np.nan), np.full(o.size, np.nan)) for lv in lvls}
     last_count = -1
     cache: dict[float, tuple[float, float]] = {}

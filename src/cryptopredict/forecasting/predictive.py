@@ -9,7 +9,6 @@ A NaN scale means the method had no distribution at that origin (too little hist
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +18,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from cryptopredict.forecasting.forecasters.base import FloatArray
+from cryptopredict.forecasting.intervals import conformal_quantile
 
 #: The quantiles served with every forecast for fan charts.
 FAN_PROBS: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
@@ -106,27 +106,16 @@ class Empirical:
                 continue
             row = p[i] if p.shape[0] > 1 else p[0]
             for j, q in enumerate(row.tolist()):
-                out[i, j] = _conformal_quantile(window, q)
+                out[i, j] = conformal_quantile(window, q)
         return out
 
     def sf(self, z: FloatArray) -> FloatArray:
         out = np.full(z.shape, np.nan)
         for i, window in enumerate(self._windows()):
-            if window.size:
+            if window.size and np.isfinite(z[i]):
                 above = window.size - np.searchsorted(window, z[i], side="right")
                 out[i] = above / window.size
         return out
-
-
-def _conformal_quantile(sorted_scores: FloatArray, p: float) -> float:
-    """The finite-sample conformal quantile of sorted scores at level ``p``."""
-    m = sorted_scores.size
-    if p == 0.5:
-        return float(np.median(sorted_scores))
-    rank = (
-        math.floor((m + 1) * p + 1e-9) if p < 0.5 else math.ceil((m + 1) * p - 1e-9)
-    )  # the tolerance keeps 20 * 0.1 at 2
-    return float(sorted_scores[min(max(rank, 1), m) - 1])
 
 
 @dataclass(frozen=True)
@@ -155,7 +144,11 @@ class Predictive:
         if p.shape[0] == 1:
             p = np.broadcast_to(p, (self.center.size, p.shape[1]))
         z = self.shape.ppf(np.ascontiguousarray(p))
-        return np.asarray(self.center[:, None] + self.scale[:, None] * z, dtype=np.float64)
+        q = np.asarray(self.center[:, None] + self.scale[:, None] * z, dtype=np.float64)
+        # Levels corrected one by one (ACI) could cross: keep every row's quantiles in order.
+        order = np.argsort(p[0], kind="stable")
+        q[:, order] = np.maximum.accumulate(q[:, order], axis=1)
+        return q
 
     def bounds(self, level: float) -> tuple[FloatArray, FloatArray]:
         """Lower and upper log-return bounds of the central interval at ``level``."""

@@ -128,7 +128,6 @@ class LedgerEntry(BaseModel):
     interval_95: Bounds | None
     interval_method: str
     quantiles: dict[str, float] | None = Field(description=QUANTILES_DESCRIPTION)
-    p_up: float | None = Field(description="P(target close > origin price) as issued")
     actual: float | None
     error: float | None = Field(description="point minus actual")
     abs_log_error: float | None

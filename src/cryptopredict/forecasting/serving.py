@@ -100,6 +100,9 @@ def _probability_up(row: Prediction, version: ModelVersion | None) -> Probabilit
     model = stored.get("model") or {}
     if not scores or model.get("method") != row.interval_method:
         return None
+    record = (scores.get("brier"), scores.get("climatology_brier"))
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in record):
+        return None  # no finite record (stored as null): no probability either
     return ProbabilityUp(
         value=row.p_up,
         brier=scores["brier"],
@@ -337,7 +340,6 @@ def ledger_entry(row: Prediction) -> LedgerEntry:
         horizon=row.horizon,
         role=row.role,
         **_issued(row),
-        p_up=row.p_up,
         actual=row.actual,
         error=row.error,
         abs_log_error=row.abs_log_error,

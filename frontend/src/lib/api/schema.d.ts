@@ -1983,11 +1983,6 @@ export interface components {
             origin_at: string;
             /** Origin Price */
             origin_price: number;
-            /**
-             * P Up
-             * @description P(target close > origin price) as issued
-             */
-            p_up: number | null;
             /** Point */
             point: number;
             /**

@@ -288,6 +288,13 @@ def _predict(model: Forecaster, data: ForecastData, origins: IntArray) -> FloatA
     return out
 
 
+def unchanged(seen: FloatArray, alone: FloatArray, tolerance: float) -> bool:
+    """Whether a forecast made with later rows visible equals the one made without them
+    (within ``tolerance``, NaN where both are NaN): the look-ahead audits' test."""
+    same = np.isclose(seen, alone, rtol=0.0, atol=tolerance) | (np.isnan(seen) & np.isnan(alone))
+    return bool(same.all())
+
+
 def _audit(
     model: Forecaster,
     data: ForecastData,
@@ -301,10 +308,7 @@ def _audit(
         origin = origins[pos : pos + 1]
         alone = _predict(model, data_until(data, int(origin[0])), origin)[0]
         seen = block_pred[pos]
-        same = np.isclose(alone, seen, rtol=0.0, atol=tolerance) | (
-            np.isnan(alone) & np.isnan(seen)
-        )
-        if not same.all():
+        if not unchanged(seen, alone, tolerance):
             raise LookAheadError(
                 f"{type(model).__name__} forecast {seen.tolist()} at origin row {origin[0]} "
                 f"with later rows visible but {alone.tolist()} without them: it reads the future"

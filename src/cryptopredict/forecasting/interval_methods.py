@@ -32,6 +32,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 from scipy.signal import lfilter
 
+from cryptopredict.forecasting.backtest import LookAheadError, unchanged
 from cryptopredict.forecasting.forecasters.base import FloatArray, IntArray
 from cryptopredict.forecasting.intervals import horizon_volatility, known_counts
 from cryptopredict.forecasting.predictive import Empirical, Normal, Predictive, Shape, StudentT
@@ -496,7 +497,7 @@ def default_methods() -> tuple[IntervalMethod, ...]:
     )
 
 
-class IntervalLookAheadError(RuntimeError):
+class IntervalLookAheadError(LookAheadError):
     """An interval method's distribution at an origin changed when later rows were withheld."""
 
 
@@ -529,10 +530,7 @@ def audit_method(
         for h, predictive in full.items():
             seen = predictive.quantiles(probs)[pos]
             fresh = alone[h].quantiles(probs)[pos]
-            same = np.isclose(seen, fresh, rtol=0.0, atol=tolerance) | (
-                np.isnan(seen) & np.isnan(fresh)
-            )
-            if not same.all():
+            if not unchanged(seen, fresh, tolerance):
                 raise IntervalLookAheadError(
                     f"{method.kind} gave h={h} quantiles {seen.tolist()} at origin row {origin} "
                     f"with later rows visible but {fresh.tolist()} without them"

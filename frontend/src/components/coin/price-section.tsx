@@ -140,6 +140,12 @@ export function PriceSection({
                   <Swatch className="h-0 border-t-2 border-dashed border-primary" />
                   Forecast (median)
                 </li>
+                {chart.fan.lower50.length > 1 ? (
+                  <li className="flex items-center gap-1.5">
+                    <Swatch className="bg-primary/40" />
+                    50 % interval
+                  </li>
+                ) : null}
                 <li className="flex items-center gap-1.5">
                   <Swatch className="bg-primary/25" />
                   80 % interval

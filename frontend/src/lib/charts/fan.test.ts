@@ -54,6 +54,19 @@ describe("forecastFan", () => {
     expect(fan?.upper95.map((p) => p.y)).toEqual([34235.19, 37693.79, 46376.9, 67074.62]);
   });
 
+  it("draws the 50 % band from the served quantiles, and none without them", () => {
+    expect(fan?.lower50).toEqual([]);
+    const withFan = FORECASTS.map((f) => ({
+      ...f,
+      quantiles: { "25": f.point * 0.98, "75": f.point * 1.02 },
+    }));
+    const quartiles = forecastFan(withFan);
+    expect(quartiles?.lower50.map((p) => p.y)).toEqual([34235.19, 34300 * 0.98, 34500 * 0.98, 34235.19 * 0.98]);
+    expect(quartiles?.upper50[0]).toEqual({ x: t(ORIGIN), y: 34235.19 });
+    const labels = quartiles ? fanDatasets(quartiles, { primary: "oklch(0.45 0.16 260)" }).map((s) => s.label) : [];
+    expect(labels.slice(4, 6)).toEqual(["50 % interval, lower", "50 % interval, upper"]);
+  });
+
   it("skips a horizon whose interval is not calibrated yet", () => {
     expect(fan?.lower80.map((p) => p.y)).toEqual([34235.19, 32562.11, 26059.75]);
   });

@@ -1,5 +1,6 @@
-// The forecast fan: the median from the origin through each horizon's point, and the 80 %
-// and 95 % intervals as bands that start at the origin price with zero width.
+// The forecast fan: the median from the origin through each horizon's point, and the 50 %
+// (from the served quantiles, when there are any), 80 % and 95 % intervals as bands that
+// start at the origin price with zero width.
 import type { ChartDataset } from "chart.js";
 import type { Schemas } from "../api/client";
 import { withAlpha, type ChartColors } from "./colors";
@@ -8,7 +9,8 @@ import type { XY } from "./series";
 type Forecast = Pick<
   Schemas["Forecast"],
   "horizon" | "origin_at" | "origin_price" | "target_at" | "point" | "interval_80" | "interval_95"
->;
+> &
+  Partial<Pick<Schemas["Forecast"], "quantiles">>;
 
 export interface Fan {
   originAt: number;
@@ -17,6 +19,9 @@ export interface Fan {
   end: number;
   horizons: number[];
   median: XY[];
+  /** The 25-75 % quantiles; empty when no horizon was served with a quantile fan. */
+  lower50: XY[];
+  upper50: XY[];
   /** Empty when no horizon has that interval (not calibrated yet). */
   lower80: XY[];
   upper80: XY[];
@@ -68,6 +73,8 @@ export function forecastFan(
     end: Math.max(...shown.map((f) => at(f.target_at))),
     horizons: shown.map((f) => f.horizon),
     median: [origin, ...shown.map((f) => ({ x: at(f.target_at), y: f.point }))],
+    lower50: band((f) => f.quantiles?.["25"]),
+    upper50: band((f) => f.quantiles?.["75"]),
     lower80: band((f) => f.interval_80?.lower),
     upper80: band((f) => f.interval_80?.upper),
     lower95: band((f) => f.interval_95?.lower),
@@ -101,7 +108,7 @@ export type FanDataset = ChartDataset<"line", XY[]>;
 
 /**
  * Chart.js line datasets for the fan, bands first so the median draws on top: each upper
- * bound fills down to the lower bound just before it (`fill: "-1"`), the 95 % band lighter.
+ * bound fills down to the lower bound just before it (`fill: "-1"`), wider bands lighter.
  */
 export function fanDatasets(fan: Fan, colors: Pick<ChartColors, "primary">): FanDataset[] {
   const bound = (label: string, data: XY[], fill: false | "-1", alpha: number): FanDataset => ({
@@ -125,6 +132,10 @@ export function fanDatasets(fan: Fan, colors: Pick<ChartColors, "primary">): Fan
   if (fan.lower80.length > 1 && fan.upper80.length > 1) {
     sets.push(bound("80 % interval, lower", fan.lower80, false, 0.22));
     sets.push(bound("80 % interval, upper", fan.upper80, "-1", 0.22));
+  }
+  if (fan.lower50.length > 1 && fan.upper50.length > 1) {
+    sets.push(bound("50 % interval, lower", fan.lower50, false, 0.34));
+    sets.push(bound("50 % interval, upper", fan.upper50, "-1", 0.34));
   }
   sets.push({
     type: "line",

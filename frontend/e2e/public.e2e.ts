@@ -51,6 +51,10 @@ describe("without an account", () => {
     const skill = page.getByRole("region", { name: /skill/i });
     await skill.waitFor();
     expect(await skill.textContent()).toMatch(/naive/i);
+    // the bounds' backtest coverage is that of the interval method that made them
+    expect(await skill.getByTestId("backtest-coverage").first().textContent()).toMatch(
+      /for bounds made by [a-z_+]+ \(over [\d,]+ forecasts\)\.$/,
+    );
     // the chance of a rise, said only next to its backtest Brier record
     expect(await skill.getByTestId("probability-up").first().textContent()).toMatch(
       /Chance of a higher close: [\d.]+\s%\. .*Brier skill [+\u2212]/,

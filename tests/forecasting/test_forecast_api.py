@@ -99,8 +99,13 @@ def test_forecasts_carry_the_chosen_interval_methods_fan_and_p_up(
         assert fan[5] == pytest.approx(forecast["interval_80"]["upper"])
         chance = forecast["probability_up"]
         if stored["scores"] is None:  # too few origins to score the methods: no record
-            assert chance is None
+            assert chance is None and forecast["skill"]["intervals"] is None
             continue
+        # the coverage shown is the served method's, not the point model's conformal one
+        record = forecast["skill"]["intervals"]
+        assert record["method"] == forecast["interval_method"]
+        assert record["coverage_80"] == pytest.approx(stored["scores"]["coverage"]["80"])
+        assert record["winkler_ratio_80"] == pytest.approx(stored["scores"]["winkler_ratio"]["80"])
         with_record += 1
         assert 0 < chance["value"] < 1
         # served only next to its backtest record: the stored Brier scores

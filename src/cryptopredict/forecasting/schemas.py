@@ -29,6 +29,19 @@ class ModelRef(BaseModel):
     version: int
 
 
+class IntervalRecord(BaseModel):
+    """How the interval method that made a forecast's bounds did in the backtest, on the
+    origins every method was scored on."""
+
+    method: str
+    coverage_80: float | None = Field(description="Share of actuals inside the 80 % bounds")
+    coverage_95: float | None = Field(description="Share of actuals inside the 95 % bounds")
+    winkler_ratio_80: float | None = Field(
+        description="Mean 80 % Winkler score over the naive-on-log baseline's, same origins"
+    )
+    origins: int
+
+
 class Skill(BaseModel):
     """What is measured of the model that made a forecast, next to naive's on the same origins.
 
@@ -44,6 +57,11 @@ class Skill(BaseModel):
         "scores next to naive's, diebold_mariano once n >= 30"
     )
     naive_live: dict[str, Any] | None = Field(description="naive's live record, same shape")
+    intervals: IntervalRecord | None = Field(
+        default=None,
+        description="The backtest record of the interval method that made the bounds (null "
+        "for bounds from the model's own conformal calibration: `backtest` has those)",
+    )
 
 
 QUANTILES_DESCRIPTION = (

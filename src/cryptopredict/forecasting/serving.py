@@ -39,6 +39,7 @@ from cryptopredict.forecasting.schemas import (
     Bounds,
     CoinForecasts,
     Forecast,
+    IntervalRecord,
     LedgerEntry,
     ModelCard,
     ModelEventOut,
@@ -90,15 +91,37 @@ def _issued(row: Prediction) -> dict[str, Any]:
     }
 
 
+def _served_scores(row: Prediction, version: ModelVersion | None) -> dict[str, Any] | None:
+    """The backtest scores stored with the version for the interval method that made the
+    row's bounds (None when the row's bounds came from elsewhere, or none were stored)."""
+    if version is None:
+        return None
+    stored = (version.calibration or {}).get("interval") or {}
+    model = stored.get("model") or {}
+    scores = stored.get("scores")
+    if not scores or model.get("method") != row.interval_method:
+        return None
+    return dict(scores)
+
+
+def _interval_record(row: Prediction, version: ModelVersion | None) -> IntervalRecord | None:
+    scores = _served_scores(row, version)
+    if scores is None:
+        return None
+    return IntervalRecord(
+        method=row.interval_method,
+        coverage_80=(scores.get("coverage") or {}).get("80"),
+        coverage_95=(scores.get("coverage") or {}).get("95"),
+        winkler_ratio_80=(scores.get("winkler_ratio") or {}).get("80"),
+        origins=int(scores.get("n") or 0),
+    )
+
+
 def _probability_up(row: Prediction, version: ModelVersion | None) -> ProbabilityUp | None:
     """The row's P(up) next to its interval method's backtest Brier record, or None when
     either is missing (a probability is never served without its record)."""
-    if row.p_up is None or version is None:
-        return None
-    stored = (version.calibration or {}).get("interval") or {}
-    scores = stored.get("scores")
-    model = stored.get("model") or {}
-    if not scores or model.get("method") != row.interval_method:
+    scores = _served_scores(row, version)
+    if row.p_up is None or scores is None:
         return None
     record = (scores.get("brier"), scores.get("climatology_brier"))
     if not all(isinstance(v, int | float) and math.isfinite(v) for v in record):
@@ -317,6 +340,7 @@ def coin_forecasts(
                     naive_live=None
                     if naive is None
                     else _figures(live.get(naive.model_version_id)),
+                    intervals=_interval_record(row, version),
                 ),
                 verdict=verdict(
                     kind=row.model_kind, backtest=backtest, live=own_live, why_naive=why

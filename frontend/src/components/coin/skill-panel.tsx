@@ -89,9 +89,18 @@ function Figures({
   );
 }
 
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
+
 function HorizonCard({ forecast }: { forecast: Forecast }) {
   const kind = forecast.model.kind;
-  const backtest = backtestFigures(forecast.skill.backtest);
+  // The bounds come from the interval method chosen at training when the API names its
+  // record: its backtest coverage, not the point model's own conformal one, is what they earn.
+  const intervals = forecast.skill.intervals ?? null;
+  const modelBacktest = backtestFigures(forecast.skill.backtest);
+  const backtest =
+    modelBacktest && intervals
+      ? { ...modelBacktest, coverage80: intervals.coverage_80, coverage95: intervals.coverage_95 }
+      : modelBacktest;
   const live = liveFigures(forecast.skill.live);
   const naive = liveFigures(forecast.skill.naive_live);
   const backtestCoverage = coverageSentence(backtest?.coverage80 ?? null, backtest?.coverage95 ?? null);
@@ -145,7 +154,14 @@ function HorizonCard({ forecast }: { forecast: Forecast }) {
           {forecast.probability_up ? (
             <p data-testid="probability-up">{probabilitySentence(forecast.probability_up)}</p>
           ) : null}
-          {backtestCoverage ? <p>In backtests, {backtestCoverage.charAt(0).toLowerCase() + backtestCoverage.slice(1)}</p> : null}
+          {backtestCoverage ? (
+            <p data-testid="backtest-coverage">
+              In backtests,{" "}
+              {intervals
+                ? `${lowerFirst(backtestCoverage).replace(/\.$/, "")}, for bounds made by ${intervals.method} (over ${formatNumber(intervals.origins)} forecasts).`
+                : lowerFirst(backtestCoverage)}
+            </p>
+          ) : null}
           <p>{liveSentence(kind, live)}</p>
           {live && liveCoverage ? <p>Live, {liveCoverage.charAt(0).toLowerCase() + liveCoverage.slice(1)}</p> : null}
           <p className="text-muted-foreground">

@@ -1885,6 +1885,32 @@ export interface components {
          */
         Interval: "5m" | "1h" | "1d";
         /**
+         * IntervalRecord
+         * @description How the interval method that made a forecast's bounds did in the backtest, on the
+         *     origins every method was scored on.
+         */
+        IntervalRecord: {
+            /**
+             * Coverage 80
+             * @description Share of actuals inside the 80 % bounds
+             */
+            coverage_80: number | null;
+            /**
+             * Coverage 95
+             * @description Share of actuals inside the 95 % bounds
+             */
+            coverage_95: number | null;
+            /** Method */
+            method: string;
+            /** Origins */
+            origins: number;
+            /**
+             * Winkler Ratio 80
+             * @description Mean 80 % Winkler score over the naive-on-log baseline's, same origins
+             */
+            winkler_ratio_80: number | null;
+        };
+        /**
          * LatestPrice
          * @description The newest stored point of one coin and its change over the previous 24 hours.
          */
@@ -2596,6 +2622,8 @@ export interface components {
             backtest: {
                 [key: string]: unknown;
             } | null;
+            /** @description The backtest record of the interval method that made the bounds (null for bounds from the model's own conformal calibration: `backtest` has those) */
+            intervals?: components["schemas"]["IntervalRecord"] | null;
             /**
              * Live
              * @description n, mae, naive_mae, mae_ratio, coverage_80/95 with binomial band, Winkler scores next to naive's, diebold_mariano once n >= 30

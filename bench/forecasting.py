@@ -18,11 +18,14 @@ import textwrap
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.common import SHARED_PRICES, BenchError, Section, percentile
+
+if TYPE_CHECKING:
+    from cryptopredict.forecasting.forecasters.base import ForecastData
 
 HORIZONS = (1, 7, 30)
 FIVE_YEARS_DAYS = 5 * 365 + 1
@@ -100,17 +103,24 @@ def _lstm_training(section: Section) -> None:
     )
 
 
-def _inference(section: Section) -> None:
-    """Fit each model on 5 years of bitcoin, save and reload it through the registry, then
-    time one forecast (one origin, every horizon, back to prices) many times."""
-    from cryptopredict.forecasting import dataset, registry
-    from cryptopredict.forecasting.forecasters import FORECASTERS, make_forecaster
+def _five_years_of_bitcoin() -> ForecastData:
+    """The last 5 years of the shared daily bitcoin series, with features and targets."""
+    from cryptopredict.forecasting import dataset
 
     series = dataset.load_csv(SHARED_PRICES / "bitcoin.csv")
     frame = series.frame.iloc[-FIVE_YEARS_DAYS:]
-    data = dataset.build_forecast_data(
+    return dataset.build_forecast_data(
         dataset.from_frame(frame, series.interval, name="bitcoin"), HORIZONS
     )
+
+
+def _inference(section: Section) -> None:
+    """Fit each model on 5 years of bitcoin, save and reload it through the registry, then
+    time one forecast (one origin, every horizon, back to prices) many times."""
+    from cryptopredict.forecasting import registry
+    from cryptopredict.forecasting.forecasters import FORECASTERS, make_forecaster
+
+    data = _five_years_of_bitcoin()
     origin = np.array([len(data) - 1], dtype=np.int64)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-models-") as root:
@@ -151,16 +161,11 @@ def _interval_serving(section: Section) -> None:
     """The interval work an issued forecast adds: each method's stored state (from a
     walk-forward over the last origins of 5 years of bitcoin) put around a new point forecast,
     with the 80/95 % bounds, the 5-95 % fan and P(up), timed many times."""
-    from cryptopredict.forecasting import dataset
     from cryptopredict.forecasting.interval_methods import IntervalInputs, default_methods
     from cryptopredict.forecasting.interval_models import serving_model
     from cryptopredict.forecasting.predictive import FAN_PROBS
 
-    series = dataset.load_csv(SHARED_PRICES / "bitcoin.csv")
-    frame = series.frame.iloc[-FIVE_YEARS_DAYS:]
-    data = dataset.build_forecast_data(
-        dataset.from_frame(frame, series.interval, name="bitcoin"), HORIZONS
-    )
+    data = _five_years_of_bitcoin()
     origins = np.arange(len(data) // 2, len(data), dtype=np.int64)
     horizon = 7
     inputs = IntervalInputs(data.log_price, origins, {horizon: np.zeros(origins.size)})

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -449,18 +449,30 @@ class AdaptiveShape:
         return self._alphas[key]
 
     def ppf(self, probs: FloatArray) -> FloatArray:
-        p = np.array(probs, dtype=np.float64)
-        for j in range(p.shape[1]):
-            column = p[:, j]
-            first = float(column[0])
-            if first == 0.5 or not np.all(column == first):
-                continue  # the median, or levels already set per origin: left as asked
-            alpha = self.alphas(abs(1.0 - 2.0 * first))
-            p[:, j] = alpha / 2.0 if first < 0.5 else 1.0 - alpha / 2.0
-        return self.inner.ppf(p)
+        return self.inner.ppf(corrected_probs(probs, self.alphas))
 
     def sf(self, z: FloatArray) -> FloatArray:
         return self.inner.sf(z)
+
+
+def corrected_probs(
+    probs: FloatArray, alpha_of: Callable[[float], FloatArray | float | None]
+) -> FloatArray:
+    """Each column's quantile level moved to its central level's corrected miscoverage:
+    ``p < 0.5`` becomes ``alpha / 2``, ``p > 0.5`` becomes ``1 - alpha / 2``, with ``alpha``
+    from ``alpha_of(level)`` for the level ``|1 - 2p|`` (None: left as asked). The median,
+    and columns already set per origin, are left as asked."""
+    p = np.array(probs, dtype=np.float64)
+    for j in range(p.shape[1]):
+        column = p[:, j]
+        first = float(column[0])
+        if first == 0.5 or not np.all(column == first):
+            continue
+        alpha = alpha_of(abs(1.0 - 2.0 * first))
+        if alpha is None:
+            continue
+        p[:, j] = np.asarray(alpha) / 2.0 if first < 0.5 else 1.0 - np.asarray(alpha) / 2.0
+    return p
 
 
 def adaptive_alphas(

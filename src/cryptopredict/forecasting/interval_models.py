@@ -31,6 +31,7 @@ from cryptopredict.forecasting.interval_methods import (
     IntervalMethod,
     NaiveGaussian,
     adaptive_alphas,
+    corrected_probs,
     expanding_std,
     garch_path,
     horizon_variance,
@@ -146,15 +147,9 @@ class _FixedLevels:
     alphas: dict[float, float]
 
     def ppf(self, probs: FloatArray) -> FloatArray:
-        p = np.array(probs, dtype=np.float64)
-        for j in range(p.shape[1]):
-            first = float(p[0, j])
-            level = round(abs(1.0 - 2.0 * first), 6)
-            if first == 0.5 or level not in self.alphas:
-                continue
-            alpha = self.alphas[level]
-            p[:, j] = alpha / 2.0 if first < 0.5 else 1.0 - alpha / 2.0
-        return self.inner.ppf(p)
+        return self.inner.ppf(
+            corrected_probs(probs, lambda level: self.alphas.get(round(level, 6)))
+        )
 
     def sf(self, z: FloatArray) -> FloatArray:
         return self.inner.sf(z)

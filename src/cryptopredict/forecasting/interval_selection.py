@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -302,11 +302,7 @@ def _with_ratio(
         label: value / base.winkler[label] if base.winkler[label] > 0 else float("nan")
         for label, value in scores.winkler.items()
     }
-    return IntervalScores(
-        scores.method, scores.n, scores.winkler, ratio, scores.coverage, scores.coverage_band,
-        scores.mean_relative_width, scores.crps, scores.brier, scores.climatology_brier,
-        dm_statistic, dm_p_value,
-    )  # fmt: skip
+    return replace(scores, winkler_ratio=ratio, dm_statistic=dm_statistic, dm_p_value=dm_p_value)
 
 
 def compare_methods(

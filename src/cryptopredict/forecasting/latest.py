@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from cryptopredict.forecasting.forecasters.base import ForecastData, Forecaster
+from cryptopredict.forecasting.forecasters.base import FloatArray, ForecastData, Forecaster
 from cryptopredict.forecasting.interval_models import IntervalModel
 from cryptopredict.forecasting.intervals import (
     ConformalCalibrator,
@@ -108,13 +109,7 @@ def forecast_latest(
             interval_model, data, horizon, predicted, origin_at.to_pydatetime(), step
         )
     log_bounds = intervals_for_origins(calibrator, horizon, [predicted], data.log_price, origin)
-    bounds: dict[str, tuple[float, float] | None] = {}
-    for level, (lower, upper) in log_bounds.items():
-        low, high = float(lower[0]), float(upper[0])
-        finite = math.isfinite(low) and math.isfinite(high)
-        bounds[level_label(level)] = (
-            (math.exp(log_origin + low), math.exp(log_origin + high)) if finite else None
-        )
+    bounds = _price_bounds(log_origin, log_bounds)
     return PointForecast(
         horizon=horizon,
         origin_at=origin_at.to_pydatetime(),
@@ -124,6 +119,20 @@ def forecast_latest(
         price=math.exp(log_origin + predicted),
         bounds=bounds,
     )
+
+
+def _price_bounds(
+    log_origin: float, log_bounds: Mapping[float, tuple[FloatArray, FloatArray]]
+) -> dict[str, tuple[float, float] | None]:
+    """Per level label, the first row's log-return bounds as prices (None when not finite)."""
+    bounds: dict[str, tuple[float, float] | None] = {}
+    for level, (lower, upper) in log_bounds.items():
+        low, high = float(lower[0]), float(upper[0])
+        finite = math.isfinite(low) and math.isfinite(high)
+        bounds[level_label(level)] = (
+            (math.exp(log_origin + low), math.exp(log_origin + high)) if finite else None
+        )
+    return bounds
 
 
 def _with_interval_model(
@@ -139,13 +148,7 @@ def _with_interval_model(
         raise ValueError(f"the interval model serves horizon {model.horizon}, not {horizon}")
     log_origin = float(data.log_price[-1])
     predictive = model.predictive(data.log_price, predicted)
-    bounds: dict[str, tuple[float, float] | None] = {}
-    for level in (0.8, 0.95):
-        low, high = (float(b[0]) for b in predictive.bounds(level))
-        finite = math.isfinite(low) and math.isfinite(high)
-        bounds[level_label(level)] = (
-            (math.exp(log_origin + low), math.exp(log_origin + high)) if finite else None
-        )
+    bounds = _price_bounds(log_origin, {level: predictive.bounds(level) for level in (0.8, 0.95)})
     fan = predictive.quantiles(FAN_PROBS)[0]
     quantiles = {
         level_label(p): math.exp(log_origin + float(q))

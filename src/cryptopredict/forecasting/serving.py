@@ -104,8 +104,8 @@ def _served_scores(row: Prediction, version: ModelVersion | None) -> dict[str, A
     return dict(scores)
 
 
-def _interval_record(row: Prediction, version: ModelVersion | None) -> IntervalRecord | None:
-    scores = _served_scores(row, version)
+def _interval_record(row: Prediction, scores: dict[str, Any] | None) -> IntervalRecord | None:
+    """The served interval method's record from its stored scores (``_served_scores``)."""
     if scores is None:
         return None
     return IntervalRecord(
@@ -117,10 +117,9 @@ def _interval_record(row: Prediction, version: ModelVersion | None) -> IntervalR
     )
 
 
-def _probability_up(row: Prediction, version: ModelVersion | None) -> ProbabilityUp | None:
-    """The row's P(up) next to its interval method's backtest Brier record, or None when
-    either is missing (a probability is never served without its record)."""
-    scores = _served_scores(row, version)
+def _probability_up(row: Prediction, scores: dict[str, Any] | None) -> ProbabilityUp | None:
+    """The row's P(up) next to its interval method's backtest Brier record (its stored
+    scores), or None when either is missing: a probability is never served without it."""
     if row.p_up is None or scores is None:
         return None
     record = (scores.get("brier"), scores.get("climatology_brier"))
@@ -319,6 +318,7 @@ def coin_forecasts(
         version = by_id.get(row.model_version_id)
         backtest = None if version is None else dict(version.metrics)
         own_live = _figures(live.get(row.model_version_id))
+        interval_scores = _served_scores(row, version)
         why, was_expired = ("", False)
         if row.model_kind == NAIVE:
             why, was_expired = _why_naive(
@@ -333,14 +333,14 @@ def coin_forecasts(
             Forecast(
                 horizon=horizon,
                 **_issued(row),
-                probability_up=_probability_up(row, version),
+                probability_up=_probability_up(row, interval_scores),
                 skill=Skill(
                     backtest=backtest,
                     live=own_live,
                     naive_live=None
                     if naive is None
                     else _figures(live.get(naive.model_version_id)),
-                    intervals=_interval_record(row, version),
+                    intervals=_interval_record(row, interval_scores),
                 ),
                 verdict=verdict(
                     kind=row.model_kind, backtest=backtest, live=own_live, why_naive=why

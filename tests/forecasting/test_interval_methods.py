@@ -4,6 +4,8 @@ read rows after their origin, and lose to the free baseline when made worse on p
 from __future__ import annotations
 
 import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -31,6 +33,7 @@ from cryptopredict.forecasting.interval_methods import (
     default_methods,
     expanding_std,
     fit_garch,
+    garch_path,
     horizon_variance,
     next_variance,
     one_step_returns,
@@ -176,6 +179,24 @@ def test_garch_tracks_the_true_volatility(garch_series: tuple[FloatArray, FloatA
     assert np.isfinite(scale).all()
     assert np.corrcoef(scale, truth)[0, 1] > 0.95
     assert np.median(np.abs(scale / truth - 1)) < 0.1
+
+
+def test_garch_paths_computed_in_threads_match_the_serial_ones() -> None:
+    """The path cache is shared by threads: each gets its own series' path back, never
+    another's, while they fill and evict the cache at once."""
+    series = [simulate_garch(700, TRUE, seed=seed)[0] for seed in range(6)]
+    origins = np.arange(400, 700, dtype=np.int64)
+    serial = [garch_path(log_price, origins, 100, 250).next_var for log_price in series]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so their cache updates interleave
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            for _ in range(5):
+                threaded = list(pool.map(lambda lp: garch_path(lp, origins, 100, 250), series))
+                for path, expected in zip(threaded, serial, strict=True):
+                    np.testing.assert_array_equal(path.next_var, expected)
+    finally:
+        sys.setswitchinterval(switch)
 
 
 # ---- coverage on known quantiles --------------------------------------------------------------

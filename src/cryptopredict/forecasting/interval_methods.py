@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -324,6 +325,8 @@ class GarchPath:
 _PATHS: dict[tuple[Any, ...], GarchPath] = {}
 #: Paths kept: a coin's full run and its audit's shorter one, for both GARCH methods.
 _PATHS_KEPT = 4
+#: Guards ``_PATHS``: trainings may run in threads (the in-process scheduler, thread pools).
+_PATHS_LOCK = threading.Lock()
 
 
 def garch_path(
@@ -338,8 +341,10 @@ def garch_path(
         refit_every,
         min_returns,
     )
-    if key in _PATHS:
-        return _PATHS[key]
+    with _PATHS_LOCK:
+        cached = _PATHS.get(key)
+    if cached is not None:
+        return cached
     returns = one_step_returns(log_price)
     blocks: list[tuple[slice, GarchParams]] = []
     next_var = np.full(origins.size, np.nan)
@@ -355,9 +360,10 @@ def garch_path(
         next_var[block] = next_variance(returns[: last + 1], previous)[origins[block]]
         blocks.append((block, previous))
     path = GarchPath(tuple(blocks), next_var)
-    while len(_PATHS) >= _PATHS_KEPT:
-        del _PATHS[next(iter(_PATHS))]
-    _PATHS[key] = path
+    with _PATHS_LOCK:
+        while len(_PATHS) >= _PATHS_KEPT:
+            del _PATHS[next(iter(_PATHS))]
+        _PATHS[key] = path
     return path
 
 

@@ -132,11 +132,25 @@ def conformal_quantile(sorted_scores: FloatArray, p: float) -> float:
     ``floor((n + 1) p)`` below the median, ``ceil((n + 1) p)`` above it, clipped to the
     extremes when ``n`` is too small for the rank; the median at 0.5."""
     n = sorted_scores.size
-    if p == 0.5:
-        return float(np.median(sorted_scores))
+    low, high = conformal_positions(np.array([n]), np.array([p]))
+    return float((sorted_scores[int(low[0])] + sorted_scores[int(high[0])]) / 2.0)
+
+
+def conformal_positions(
+    n: npt.NDArray[np.int64], p: FloatArray
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Where ``conformal_quantile`` reads, elementwise for window sizes ``n`` (>= 1) and levels
+    ``p`` (broadcast): two zero-based positions in the sorted window, the same but at the
+    median of an even window, whose two middle scores it averages."""
+    n, p = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(p, dtype=np.float64))
     # The tolerance makes 20 * 0.1 give rank 2.
-    rank = math.floor((n + 1) * p + 1e-9) if p < 0.5 else math.ceil((n + 1) * p - 1e-9)
-    return float(sorted_scores[min(max(rank, 1), n) - 1])
+    below = np.floor((n + 1) * p + 1e-9)
+    above = np.ceil((n + 1) * p - 1e-9)
+    rank = np.clip(np.where(p < 0.5, below, above), 1, np.maximum(n, 1)).astype(np.int64) - 1
+    median = p == 0.5
+    low = np.where(median, (n - 1) // 2, rank)
+    high = np.where(median, n // 2, rank)
+    return low, high
 
 
 def known_counts(

@@ -10,7 +10,7 @@ A NaN scale means the method had no distribution at that origin (too little hist
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from cryptopredict.forecasting.forecasters.base import FloatArray
-from cryptopredict.forecasting.intervals import conformal_quantile
+from cryptopredict.forecasting.intervals import conformal_positions
 
 #: The quantiles served with every forecast for fan charts.
 FAN_PROBS: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
@@ -85,37 +85,44 @@ class Empirical:
     scores: FloatArray
     start: npt.NDArray[np.int64]
     stop: npt.NDArray[np.int64]
+    _sorted: list[FloatArray] = field(default_factory=list, compare=False, repr=False)
 
-    def _windows(self) -> list[FloatArray]:
-        cache: dict[tuple[int, int], FloatArray] = {}
-        out = []
-        for a, b in zip(self.start.tolist(), self.stop.tolist(), strict=True):
-            key = (a, b)
-            if key not in cache:
-                cache[key] = np.sort(self.scores[a:b])
-            out.append(cache[key])
-        return out
+    def _windows(self) -> FloatArray:
+        """Every origin's window, sorted, one row each, padded with NaN after its scores
+        (built once: consecutive origins mostly share their window)."""
+        if not self._sorted:
+            sizes = np.clip(self.stop - self.start, 0, None)
+            rows = np.full((sizes.size, int(sizes.max(initial=0))), np.nan)
+            previous: tuple[int, int] | None = None
+            for i, (a, b) in enumerate(zip(self.start.tolist(), self.stop.tolist(), strict=True)):
+                if b <= a:
+                    continue
+                if (a, b) != previous:
+                    window = np.sort(self.scores[a:b])
+                    previous = (a, b)
+                rows[i, : b - a] = window
+            self._sorted.append(rows)
+        return self._sorted[0]
 
     def ppf(self, probs: FloatArray) -> FloatArray:
         p = np.atleast_2d(np.asarray(probs, dtype=np.float64))
-        windows = self._windows()
-        out = np.full((len(windows), p.shape[1]), np.nan)
-        for i, window in enumerate(windows):
-            m = window.size
-            if m == 0:
-                continue
-            row = p[i] if p.shape[0] > 1 else p[0]
-            for j, q in enumerate(row.tolist()):
-                out[i, j] = conformal_quantile(window, q)
-        return out
+        rows = self._windows()
+        sizes = np.clip(self.stop - self.start, 0, None)[:, None]
+        low, high = conformal_positions(sizes, p)
+        if rows.shape[1] == 0:
+            return np.full(low.shape, np.nan)
+        low, high = np.minimum(low, rows.shape[1] - 1), np.minimum(high, rows.shape[1] - 1)
+        out = (np.take_along_axis(rows, low, axis=1) + np.take_along_axis(rows, high, axis=1)) / 2
+        out[np.broadcast_to(sizes == 0, out.shape)] = np.nan
+        return np.asarray(out, dtype=np.float64)
 
     def sf(self, z: FloatArray) -> FloatArray:
-        out = np.full(z.shape, np.nan)
-        for i, window in enumerate(self._windows()):
-            if window.size and np.isfinite(z[i]):
-                above = window.size - np.searchsorted(window, z[i], side="right")
-                out[i] = above / window.size
-        return out
+        rows = self._windows()
+        sizes = np.clip(self.stop - self.start, 0, None)
+        with np.errstate(invalid="ignore"):
+            above = (rows > np.asarray(z, dtype=np.float64)[:, None]).sum(axis=1)
+            out = np.where((sizes > 0) & np.isfinite(z), above / np.maximum(sizes, 1), np.nan)
+        return np.asarray(out, dtype=np.float64)
 
 
 @dataclass(frozen=True)

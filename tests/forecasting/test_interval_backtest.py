@@ -4,6 +4,7 @@ horizon, and every origin's served forecast in a CSV from which the report's fig
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +14,11 @@ from typer.testing import CliRunner
 
 from cryptopredict.cli.app import app
 from cryptopredict.forecasting import metrics, training
-from cryptopredict.forecasting.interval_backtest import FORECAST_COLUMNS
+from cryptopredict.forecasting.interval_backtest import FORECAST_COLUMNS, backtest_intervals
 from cryptopredict.forecasting.interval_methods import BASELINE
 from tests.forecasting.test_cli_forecasting import csv_dir, env  # noqa: F401 - fixtures
 from tests.forecasting.test_interval_methods import TRUE, simulate_garch
-from tests.forecasting.test_training import price_frame
+from tests.forecasting.test_training import START, price_frame
 
 QUANTILES = ["q05", "q10", "q25", "q50", "q75", "q90", "q95"]
 
@@ -79,6 +80,54 @@ def test_the_report_figures_follow_from_the_served_rows(clustered: training.Coin
         assert metrics.winkler_score(actual, lower, upper, 0.8) == pytest.approx(
             scores.winkler["80"]
         )
+
+
+def test_naive_horizons_score_intervals_on_every_origin_with_a_year_of_history(
+    clustered: training.CoinBacktest,
+) -> None:
+    assert clustered.intervals is not None
+    point_origins = clustered.results["naive"].plan.origins
+    assert point_origins[0] > 365  # the point backtest starts later than the intervals
+    frame = clustered.intervals.forecasts_frame()
+    for horizon, selection in clustered.selections.items():
+        assert selection.chosen == "naive"
+        rows = frame[frame["horizon"] == horizon]
+        assert len(rows) == len(clustered.intervals.served[horizon])
+        first = pd.Timestamp(rows["origin_at"].min())
+        assert first == pd.Timestamp(START) + pd.Timedelta(days=365)
+        assert (rows["point"] == rows["origin_price"]).all()  # naive: no change
+        # Selection scores more origins than the point backtest has.
+        assert clustered.intervals.selections[horizon].n_origins > point_origins.size
+
+
+def test_a_fitted_point_model_keeps_its_backtest_origins(
+    clustered: training.CoinBacktest,
+) -> None:
+    """Where a fitted model serves, there is no forecast before its backtest: its intervals
+    are scored and served on its own origins only, while naive's reach back further."""
+    selections = dict(clustered.selections)
+    selections[7] = replace(selections[7], chosen="drift")
+    origins, centers = training.interval_centers(clustered.results, selections, 1600, 365)
+    point_origins = clustered.results["naive"].plan.origins
+    assert origins[0] == 365 and origins[-1] == point_origins[-1]
+    np.testing.assert_array_equal(centers[1], np.zeros(origins.size))
+    before = origins < point_origins[0]
+    assert np.isnan(centers[7][before]).all() and np.isfinite(centers[7][~before]).all()
+    drift = clustered.results["drift"].forecasts
+    drift = drift[drift["horizon"] == 7].set_index("origin_row")["predicted_log_return"]
+    np.testing.assert_allclose(centers[7][~before], drift.loc[origins[~before]].to_numpy())
+
+    data, _ = training.prepare(
+        price_frame(list(np.exp(simulate_garch(1600, TRUE, seed=17)[0]))),
+        coin="clustered",
+        horizons=(1, 7),
+    )
+    result = backtest_intervals(data, origins, centers, audit=False)
+    served = result.served[7]
+    assert served["origin_at"].min() == data.index[point_origins[0]]
+    assert served["point"].notna().all() and len(served) == (~before).sum()
+    assert result.selections[7].n_origins <= (~before).sum()
+    assert result.served[1]["origin_at"].min() == data.index[365]
 
 
 def test_backtest_cli_writes_the_forecasts_csv_and_the_interval_table(

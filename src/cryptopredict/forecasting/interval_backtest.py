@@ -116,7 +116,9 @@ def _served_rows(
     frame["interval_method"] = np.where(use_chosen, selection.chosen, BASELINE)
     frame["actual"] = np.exp(log_origin + inputs.actual(horizon))
     frame["scored"] = selection.scored
-    return pd.DataFrame(frame, columns=list(FORECAST_COLUMNS))
+    served = pd.DataFrame(frame, columns=list(FORECAST_COLUMNS))
+    # Origins before a fitted point model's backtest have no forecast to put an interval on.
+    return served[np.isfinite(inputs.centers[horizon])].reset_index(drop=True)
 
 
 def backtest_intervals(

@@ -166,6 +166,10 @@ class TrainingConfig:
         bonferroni: divide ``alpha`` by the number of candidates.
         intervals: also backtest the interval methods around each horizon's chosen model
             (``interval_backtest``) and choose one per horizon.
+        interval_history: where naive serves a horizon, its intervals are scored on every
+            origin from this row on, not only the point backtest's: naive's forecast needs no
+            fit, and the Diebold-Mariano test of interval scores needs the origins (h-step
+            windows overlap, so a test at h=7 sees about n / 7 independent ones).
     """
 
     backtest: BacktestConfig = field(default_factory=_default_backtest)
@@ -175,6 +179,7 @@ class TrainingConfig:
     alpha: float = 0.05
     bonferroni: bool = True
     intervals: bool = True
+    interval_history: int = 365
 
     def refit_every(self, kind: str) -> int:
         """Origins forecast per fit for a model kind."""
@@ -374,11 +379,7 @@ def run_backtests(
     selections = select_models(results, alpha=config.alpha, bonferroni=config.bonferroni)
     intervals = None
     if config.intervals:
-        origins = results[NAIVE].plan.origins
-        centers = {
-            h: _predicted_log_returns(results[selection.chosen], h, origins)
-            for h, selection in selections.items()
-        }
+        origins, centers = interval_centers(results, selections, len(data), config.interval_history)
         intervals = backtest_intervals(data, origins, centers)
     coin_backtest = CoinBacktest(
         coin=coin,
@@ -392,6 +393,36 @@ def run_backtests(
         intervals=intervals,
     )
     return coin_backtest, {kind: prototypes[kind] for kind in results}
+
+
+def interval_centers(
+    results: Mapping[str, BacktestResult],
+    selections: Mapping[int, Selection],
+    rows: int,
+    history: int,
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The origins interval methods are scored on, and each horizon's served point forecast
+    there (its predicted log return; NaN where the served model made none).
+
+    The point backtest's origins, extended back to row ``history`` when naive serves some
+    horizon: naive forecasts no change at every origin without a fit, so its intervals can be
+    scored on all of them. A horizon served by another model keeps its backtest's origins
+    (its forecasts are NaN before them, and the methods give no distribution there).
+    """
+    point_origins = results[NAIVE].plan.origins
+    origins = point_origins
+    if any(s.chosen == NAIVE for s in selections.values()) and point_origins.size:
+        first = min(max(history, 1), int(point_origins[0]))
+        earlier = np.arange(first, int(point_origins[0]), dtype=np.int64)
+        origins = np.concatenate([earlier, np.asarray(point_origins, dtype=np.int64)])
+    origins = origins[origins < rows]
+    centers = {
+        h: np.zeros(origins.size)  # naive: no change
+        if selection.chosen == NAIVE
+        else _predicted_log_returns(results[selection.chosen], h, origins)
+        for h, selection in selections.items()
+    }
+    return origins, centers
 
 
 def _predicted_log_returns(result: BacktestResult, horizon: int, origins: np.ndarray) -> np.ndarray:

@@ -71,6 +71,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("PATCH", PORTFOLIO): OWNER,
     ("DELETE", PORTFOLIO): OWNER,
     ("GET", PORTFOLIO + "/holdings"): OWNER,
+    ("GET", PORTFOLIO + "/summary"): OWNER,
+    ("GET", PORTFOLIO + "/disposals"): OWNER,
     ("GET", PORTFOLIO + "/transactions"): OWNER,
     ("POST", PORTFOLIO + "/transactions"): OWNER,
     ("GET", TRANSACTION): OWNER,

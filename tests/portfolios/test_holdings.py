@@ -1,4 +1,5 @@
-"""Holdings: quantity per coin and average-cost basis, replayed exactly from transactions."""
+"""Holdings: quantity per coin and average-cost basis, replayed exactly from transactions
+(the other methods are checked in `test_lots` and `test_valuation`)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ JAN, FEB, MAR, APR = (f"2024-0{m}-01T00:00:00Z" for m in (1, 2, 3, 4))
 
 @pytest.fixture
 def pid(owner: Owner, bitcoin: Cryptocurrency, ethereum: Cryptocurrency) -> int:
-    """An empty portfolio of the owner; BTC and ETH exist."""
-    portfolio_id: int = owner.create_portfolio()["id"]
+    """An empty average-cost portfolio of the owner; BTC and ETH exist."""
+    portfolio_id: int = owner.create_portfolio(cost_basis_method="average")["id"]
     return portfolio_id
 
 

@@ -22,26 +22,18 @@ anything shown.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import heapq
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
-from cryptopredict.portfolios.models import TransactionKind
+from cryptopredict.portfolios.models import CostBasisMethod, TransactionKind
 
 MONEY = Context(prec=80, rounding=ROUND_HALF_EVEN)
 ZERO = Decimal(0)
 
-
-class CostBasisMethod(enum.StrEnum):
-    """Which lots a disposal consumes."""
-
-    FIFO = "fifo"
-    LIFO = "lifo"
-    HIFO = "hifo"
-    AVERAGE = "average"
+__all__ = ["MONEY", "CostBasisMethod", "Disposal", "Entry", "Ledger", "Lot", "LotUse", "replay"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,16 @@ class TransactionKind(enum.StrEnum):
         return self in (TransactionKind.BUY, TransactionKind.TRANSFER_IN)
 
 
+class CostBasisMethod(enum.StrEnum):
+    """Which lots a disposal consumes: the oldest, the newest, the dearest, or every open lot
+    pro rata (average cost)."""
+
+    FIFO = "fifo"
+    LIFO = "lifo"
+    HIFO = "hifo"
+    AVERAGE = "average"
+
+
 class Portfolio(Base):
     """A named set of holdings owned by one user."""
 
@@ -36,6 +46,18 @@ class Portfolio(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(String(1000))
+    cost_basis_method: Mapped[CostBasisMethod] = mapped_column(
+        Enum(
+            CostBasisMethod,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=CostBasisMethod.FIFO,
+        server_default=CostBasisMethod.FIFO.value,
+    )
+    #: Grows with every change to the transactions or the method (see `service`).
+    ledger_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 
 from sqlalchemy import select
@@ -76,12 +77,19 @@ class TransactionRepository(Repository[PortfolioTransaction]):
         return items, self.count(filters=filters)
 
     def timeline(
-        self, portfolio_id: int, *, coin_ids: Collection[int] | None = None
+        self,
+        portfolio_id: int,
+        *,
+        coin_ids: Collection[int] | None = None,
+        until: dt.datetime | None = None,
     ) -> list[PortfolioTransaction]:
-        """Every transaction of the portfolio (optionally of some coins) in replay order."""
+        """Every transaction of the portfolio (optionally of some coins, or executed at or
+        before ``until``) in replay order."""
         statement = select(PortfolioTransaction).where(
             PortfolioTransaction.portfolio_id == portfolio_id
         )
+        if until is not None:
+            statement = statement.where(PortfolioTransaction.executed_at <= until)
         if coin_ids is not None:
             statement = statement.where(PortfolioTransaction.coin_id.in_(list(coin_ids)))
         statement = statement.order_by(PortfolioTransaction.executed_at, PortfolioTransaction.id)

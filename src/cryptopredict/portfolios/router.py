@@ -12,13 +12,16 @@ from cryptopredict.core.errors import error_responses
 from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.core.validation import PlainBoolean
-from cryptopredict.portfolios import service
+from cryptopredict.portfolios import service, valuation
 from cryptopredict.portfolios.dependencies import PortfolioDep, TransactionDep
 from cryptopredict.portfolios.models import TransactionKind
 from cryptopredict.portfolios.schemas import (
+    DisposalRead,
+    ExecutedAt,
     HoldingRead,
     PortfolioCreate,
     PortfolioRead,
+    PortfolioSummary,
     PortfolioUpdate,
     TransactionCreate,
     TransactionRead,
@@ -36,6 +39,8 @@ _PORTFOLIO_LINKS = links(
         "UpdatePortfolio": "update_portfolio",
         "DeletePortfolio": "delete_portfolio",
         "ListHoldings": "list_holdings",
+        "GetPortfolioSummary": "get_portfolio_summary",
+        "ListDisposals": "list_disposals",
         "ListTransactions": "list_transactions",
         "CreateTransaction": "create_transaction",
     },
@@ -84,7 +89,7 @@ def get_portfolio(portfolio: PortfolioDep) -> PortfolioRead:
 def update_portfolio(
     data: PortfolioUpdate, portfolio: PortfolioDep, session: SessionDep
 ) -> PortfolioRead:
-    """Rename a portfolio or change its description."""
+    """Rename a portfolio, change its description or its cost-basis method."""
     return PortfolioRead.model_validate(
         service.update(session=session, portfolio=portfolio, data=data)
     )
@@ -96,6 +101,16 @@ def delete_portfolio(portfolio: PortfolioDep, session: SessionDep) -> None:
     service.delete(session=session, portfolio=portfolio)
 
 
+ValuationInstant = Annotated[
+    ExecutedAt | None,
+    Query(
+        description="Value the portfolio as it stood at this instant (ISO 8601 with a "
+        "timezone): transactions up to it, each coin's newest price at or before it. "
+        "Now when left out."
+    ),
+]
+
+
 @router.get("/{portfolio_id}/holdings")
 def list_holdings(
     portfolio: PortfolioDep,
@@ -103,9 +118,38 @@ def list_holdings(
     include_closed: Annotated[
         bool, Query(description="Also list coins whose quantity is back to zero"), PlainBoolean
     ] = False,
+    at: ValuationInstant = None,
 ) -> list[HoldingRead]:
-    """Quantity and average-cost basis per coin, computed from the transactions."""
-    return service.holdings(session=session, portfolio=portfolio, include_closed=include_closed)
+    """Each coin held, valued at its price, with cost basis and P&L under the portfolio's
+    cost-basis method."""
+    _, holdings, _, _ = valuation.valued(
+        session=session, portfolio=portfolio, at=at, include_closed=include_closed
+    )
+    return holdings
+
+
+@router.get("/{portfolio_id}/summary")
+def get_portfolio_summary(
+    portfolio: PortfolioDep, session: SessionDep, at: ValuationInstant = None
+) -> PortfolioSummary:
+    """Value, cost basis, unrealized and realized P&L and net invested, in USD, with the
+    valued holdings and what makes any figure incomplete."""
+    return valuation.summary(session=session, portfolio=portfolio, at=at)
+
+
+@router.get("/{portfolio_id}/disposals")
+def list_disposals(
+    portfolio: PortfolioDep,
+    session: SessionDep,
+    page: PageDep,
+    coin: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="CoinGecko id or symbol")
+    ] = None,
+) -> Page[DisposalRead]:
+    """Sells and transfers out in the order they happened, each with its realized P&L and the
+    lots it consumed (which acquisitions, how much, at what cost)."""
+    items, total = valuation.disposals(session=session, portfolio=portfolio, page=page, coin=coin)
+    return Page[DisposalRead](items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{portfolio_id}/transactions")

@@ -11,7 +11,7 @@ refused rather than guessed) and is returned in UTC.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Context, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
@@ -37,7 +37,7 @@ from cryptopredict.core.validation import (
     RequestModel,
     sent_length_at_most,
 )
-from cryptopredict.portfolios.models import TransactionKind
+from cryptopredict.portfolios.models import CostBasisMethod, TransactionKind
 
 # Storage is NUMERIC(38, 18), read back exactly (ExactDecimal normalises in a 38-digit context).
 MAX_WHOLE_DIGITS = 20
@@ -56,6 +56,15 @@ def decimal_text(value: Decimal) -> str:
     """Plain notation without trailing zeros ("0.3", "100"), never exponents or rounding."""
     text = format(value.normalize(_WIDE), "f")
     return "0" if text in ("-0", "0") else text
+
+
+_QUANTUM = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
+
+
+def money_text(value: Decimal) -> str:
+    """A computed amount as the API returns it: rounded once, half to even, to 18 decimal
+    places (what a quotient such as an average cost needs), then in plain notation."""
+    return decimal_text(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=_WIDE))
 
 
 def _executed_instant(value: dt.datetime) -> dt.datetime:
@@ -82,6 +91,8 @@ Money = Annotated[
 ]
 ExecutedAt = Annotated[AwareInstant, AfterValidator(_executed_instant)]
 DecimalStr = Annotated[Decimal, PlainSerializer(decimal_text, return_type=str)]
+#: A computed amount (a sum, a product, an average): rounded to 18 places in the response.
+MoneyStr = Annotated[Decimal, PlainSerializer(money_text, return_type=str)]
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=NAME_MAX_LENGTH),
@@ -108,11 +119,21 @@ def _not_null(value: _T | None, info: ValidationInfo) -> _T | None:
     return value
 
 
+_METHOD_DESCRIPTION = (
+    "Which lots a sale or transfer out consumes: `fifo` (oldest first), `lifo` (newest "
+    "first), `hifo` (highest unit cost first) or `average` (average cost); changing it "
+    "recomputes every figure"
+)
+
+
 class PortfolioCreate(RequestModel):
     """A new portfolio; names are unique per user."""
 
     name: Name
     description: Description | None = None
+    cost_basis_method: ByValue[CostBasisMethod] = Field(
+        default=CostBasisMethod.FIFO, description=_METHOD_DESCRIPTION
+    )
 
 
 class PortfolioUpdate(RequestModel):
@@ -120,10 +141,13 @@ class PortfolioUpdate(RequestModel):
 
     name: Name | SkipJsonSchema[None] = None
     description: Description | None = None
+    cost_basis_method: ByValue[CostBasisMethod] | SkipJsonSchema[None] = Field(
+        default=None, description=_METHOD_DESCRIPTION
+    )
 
-    @field_validator("name")
+    @field_validator("name", "cost_basis_method")
     @classmethod
-    def _name_not_null(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _not_nullable(cls, value: Any, info: ValidationInfo) -> Any:
         return _not_null(value, info)
 
     def changes(self) -> dict[str, Any]:
@@ -139,6 +163,7 @@ class PortfolioRead(BaseModel):
     id: int
     name: str
     description: str | None
+    cost_basis_method: CostBasisMethod
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -224,14 +249,101 @@ class TransactionRead(BaseModel):
 
 
 class HoldingRead(BaseModel):
-    """What is held of one coin now, and what it cost (average-cost method).
+    """One coin held, valued at a price, under the portfolio's cost-basis method.
 
-    `cost_basis` and `average_cost` are null when some of the quantity came in by a transfer
-    without a price, since its cost is unknown; they are rounded to 18 decimal places.
+    Cost figures come from the lots still open: `cost_basis` is null while any held unit came
+    in by a transfer without a stated cost (its cost is unknown, never taken as zero); then
+    `known_cost_basis` is the cost of the rest and `missing_basis_quantity` says how much has
+    none, and `unrealized_pnl` covers only the units with a known cost. A coin with no price at
+    the valuation instant has a null `price` and `value` and is left out of every total.
     """
 
     coin: CoinRef
     quantity: DecimalStr
-    cost_basis: DecimalStr | None
-    average_cost: DecimalStr | None
+    cost_basis: MoneyStr | None
+    average_cost: MoneyStr | None
+    known_cost_basis: MoneyStr
+    missing_basis_quantity: DecimalStr
+    price: MoneyStr | None = Field(description="USD per coin used to value the holding")
+    price_at: dt.datetime | None = Field(description="When that price was recorded")
+    price_age_seconds: int | None = Field(description="Valuation instant minus `price_at`")
+    value: MoneyStr | None = Field(description="Quantity times price, USD")
+    unrealized_pnl: MoneyStr | None = Field(
+        description="Value of the units with a known cost, less that cost"
+    )
+    unrealized_pnl_percent: float | None = Field(
+        description="`unrealized_pnl` as a percentage of `known_cost_basis`"
+    )
+    realized_pnl: MoneyStr = Field(
+        description="Gains and losses realized on this coin with a known cost, fees included"
+    )
+    fees: MoneyStr
+    allocation_percent: float | None = Field(description="Share of the priced total value")
     transactions: int = Field(description="How many transactions of this coin were replayed")
+
+
+class PortfolioWarning(BaseModel):
+    """Something that makes a figure incomplete, said rather than hidden.
+
+    `code` is `unpriced` (no price at the valuation instant: the coin is left out of the
+    totals), `stale_price` (the newest price is over two days older than the instant) or
+    `missing_basis` (held units or a disposal whose cost is unknown).
+    """
+
+    code: str
+    coin: str
+    message: str
+
+
+class PortfolioSummary(BaseModel):
+    """A portfolio valued at one instant, in USD.
+
+    Totals cover priced coins only (`warnings` names the others). `net_invested` is money put
+    in less money taken out: buys at their cost with fees, sells at their proceeds net of
+    fees, transfers in at their stated cost, transfers out at the cost of the lots they
+    removed; so `unrealized_pnl + realized_pnl == value - net_invested` when every coin is
+    priced and every cost known.
+    """
+
+    portfolio_id: int
+    at: dt.datetime = Field(description="The valuation instant: transactions and prices up to it")
+    currency: str = "usd"
+    cost_basis_method: CostBasisMethod
+    value: MoneyStr
+    cost_basis: MoneyStr = Field(description="Known cost of the priced holdings")
+    unrealized_pnl: MoneyStr
+    realized_pnl: MoneyStr
+    total_pnl: MoneyStr = Field(description="`unrealized_pnl + realized_pnl`")
+    net_invested: MoneyStr
+    fees: MoneyStr
+    holdings: list[HoldingRead]
+    warnings: list[PortfolioWarning]
+
+
+class LotUseRead(BaseModel):
+    """The part of one acquisition a disposal consumed."""
+
+    transaction_id: int = Field(description="The buy or transfer in that opened the lot")
+    acquired_at: dt.datetime
+    quantity: MoneyStr
+    cost: MoneyStr | None = Field(description="Null where the acquisition has no stated cost")
+    unit_cost: MoneyStr | None
+
+
+class DisposalRead(BaseModel):
+    """A sell or transfer out with the lots it consumed under the portfolio's method."""
+
+    transaction_id: int
+    coin: CoinRef
+    kind: TransactionKind
+    executed_at: dt.datetime
+    quantity: DecimalStr
+    price: DecimalStr | None
+    fee: DecimalStr
+    proceeds: MoneyStr | None = Field(description="Quantity times price less the fee (sells)")
+    cost: MoneyStr | None = Field(description="The consumed lots' cost; null if one has none")
+    realized_pnl: MoneyStr | None = Field(
+        description="Proceeds less cost for a sell; minus the fee for a transfer out"
+    )
+    missing_basis: bool
+    lots: list[LotUseRead]

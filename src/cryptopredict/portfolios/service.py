@@ -3,8 +3,9 @@
 The rule every write keeps: replaying a portfolio's transactions in `executed_at` order (ties by
 id), the quantity held of each coin never drops below zero. A sell or transfer out is checked
 against what was held at its own moment, not today, so inserting, editing or deleting a
-transaction in the past is refused when it would leave any later one short. Holdings use the
-average-cost method with exact arithmetic (Decimal for quantities, Fraction for costs).
+transaction in the past is refused when it would leave any later one short. Every write to the
+transactions, and every change of cost-basis method, bumps the portfolio's `ledger_version`,
+which keys the replays `valuation` keeps. Valuation, P&L and lots live in `valuation`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
@@ -26,9 +26,7 @@ from cryptopredict.core.pagination import PageParams
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
 from cryptopredict.portfolios.repository import PortfolioRepository, TransactionRepository
 from cryptopredict.portfolios.schemas import (
-    MAX_DECIMAL_PLACES,
     CoinRef,
-    HoldingRead,
     PortfolioCreate,
     PortfolioUpdate,
     TransactionCreate,
@@ -83,7 +81,12 @@ def create(*, session: Session, user: User, data: PortfolioCreate) -> Portfolio:
     if portfolios.name_taken(user.id, data.name):
         raise _duplicate_name(data.name)
     try:
-        portfolio = portfolios.create(user_id=user.id, name=data.name, description=data.description)
+        portfolio = portfolios.create(
+            user_id=user.id,
+            name=data.name,
+            description=data.description,
+            cost_basis_method=data.cost_basis_method,
+        )
         session.commit()
     except IntegrityError as exc:  # lost a race with a concurrent create of the same name
         session.rollback()
@@ -99,6 +102,9 @@ def update(*, session: Session, portfolio: Portfolio, data: PortfolioUpdate) -> 
     name = changes.get("name")
     if name is not None and portfolios.name_taken(portfolio.user_id, name, exclude_id=portfolio.id):
         raise _duplicate_name(name)
+    method = changes.get("cost_basis_method")
+    if method is not None and method != portfolio.cost_basis_method:
+        changes["ledger_version"] = Portfolio.ledger_version + 1
     try:
         portfolios.update(portfolio, **changes)
         session.commit()
@@ -168,38 +174,6 @@ def first_shortfall(movements: Iterable[Movement]) -> Shortfall | None:
             else:
                 held[movement.coin_id] = available - movement.quantity
     return None
-
-
-@dataclass(slots=True)
-class _Position:
-    """Running state of one coin during the holdings replay."""
-
-    quantity: Decimal = Decimal(0)
-    cost: Fraction | None = field(default_factory=Fraction)
-    transactions: int = 0
-
-    def add(self, quantity: Decimal, price: Decimal | None, fee: Decimal) -> None:
-        """Acquisitions raise the cost by what was paid, fees included; unpriced ones make it
-        unknown until the position is closed."""
-        if price is None:
-            self.cost = None
-        elif self.cost is not None:
-            self.cost += Fraction(quantity) * Fraction(price) + Fraction(fee)
-        self.quantity += quantity
-
-    def remove(self, quantity: Decimal) -> None:
-        """Disposals take their share of the cost at the average; the average is unchanged."""
-        if self.cost is not None and self.quantity > 0:
-            self.cost -= self.cost * Fraction(quantity) / Fraction(self.quantity)
-        self.quantity -= quantity
-        if self.quantity <= 0:
-            self.cost = Fraction(0)
-
-
-def _rounded(value: Fraction) -> Decimal:
-    """A fraction at the stored precision, half to even."""
-    scaled = round(value * 10**MAX_DECIMAL_PLACES)
-    return Decimal(scaled).scaleb(-MAX_DECIMAL_PLACES, _EXACT)
 
 
 # --- transactions -----------------------------------------------------------------------------
@@ -276,9 +250,11 @@ def list_transactions(
 
 
 def _lock(session: Session, portfolio: Portfolio) -> None:
-    """Serialise writers of one portfolio so two sells cannot both spend the same coins."""
+    """Serialise writers of one portfolio so two sells cannot both spend the same coins, and
+    mark its ledger changed (committed with the write, or rolled back with it)."""
     if PortfolioRepository(session).lock(portfolio.id) is None:
         raise NotFoundError(f"Portfolio {portfolio.id} not found")
+    portfolio.ledger_version += 1
 
 
 def _ensure_never_short(
@@ -407,39 +383,3 @@ def delete_transaction(
         )
     TransactionRepository(session).delete(transaction)
     session.commit()
-
-
-def holdings(
-    *, session: Session, portfolio: Portfolio, include_closed: bool = False
-) -> list[HoldingRead]:
-    """Quantity and average-cost basis per coin, replayed from the transactions."""
-    positions: dict[int, _Position] = {}
-    timeline = TransactionRepository(session).timeline(portfolio.id)
-    with localcontext(_EXACT):
-        for tx in timeline:
-            position = positions.setdefault(tx.coin_id, _Position())
-            position.transactions += 1
-            if tx.kind.adds_holdings:
-                position.add(tx.quantity, tx.price, tx.fee)
-            else:
-                position.remove(tx.quantity)
-    coins = coins_service.get_many_by_ids(session=session, ids=positions)
-    result = []
-    for coin_id, position in positions.items():
-        if position.quantity == 0 and not include_closed:
-            continue
-        known = position.cost is not None and position.quantity > 0
-        result.append(
-            HoldingRead(
-                coin=CoinRef.model_validate(coins[coin_id]),
-                quantity=position.quantity,
-                cost_basis=_rounded(position.cost) if position.cost is not None else None,
-                average_cost=(
-                    _rounded(position.cost / Fraction(position.quantity))
-                    if known and position.cost is not None
-                    else None
-                ),
-                transactions=position.transactions,
-            )
-        )
-    return sorted(result, key=lambda h: h.coin.coingecko_id)

@@ -590,6 +590,36 @@ def at_or_before(
     return PriceRepository(session).at_or_before(lookups)
 
 
+def prices_at(
+    *, session: Session, coin_ids: Sequence[int], at: dt.datetime | None = None
+) -> dict[int, tuple[dt.datetime, float]]:
+    """Per coin, the newest stored (instant, price) at or before ``at`` (the newest of all when
+    None), read from the finest series that reaches it: one query for the extents, one of
+    index probes. Coins with no price by then are absent."""
+    prices = PriceRepository(session)
+    all_extents = prices.extents(list(coin_ids))
+    lookups: list[PointLookup] = []
+    for coin_id in coin_ids:
+        extents = all_extents.get(coin_id, {})
+        if at is None:
+            newest = newest_series(extents)
+            if newest is not None:
+                lookups.append(PointLookup(coin_id, newest[0].value, newest[1].last))
+            continue
+        series = reference_series(extents, at, ONE_DAY) or next(
+            (i.value for i in reversed(FINEST_FIRST) if i in extents and extents[i].first <= at),
+            None,
+        )
+        if series is not None:
+            lookups.append(PointLookup(coin_id, series, at))
+    found = prices.at_or_before(lookups)
+    return {
+        lookup.coin_id: point
+        for lookup, point in zip(lookups, found, strict=True)
+        if point is not None
+    }
+
+
 def window_stats(*, session: Session, keys: Sequence[WindowKey]) -> list[WindowStats]:
     """High, low and reference market cap of each key's window, in the keys' order."""
     return PriceRepository(session).window_stats(keys)

@@ -5,7 +5,7 @@ from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import Base
 from cryptopredict.forecasting.models import ModelVersion, Prediction
 from cryptopredict.marketdata.models import SyncRun
-from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction
+from cryptopredict.portfolios.models import Portfolio, PortfolioHistoryDay, PortfolioTransaction
 from cryptopredict.prices.models import PriceData
 from cryptopredict.tasks.models import TaskRun
 
@@ -13,6 +13,7 @@ TABLES = (
     Cryptocurrency,
     ModelVersion,
     Portfolio,
+    PortfolioHistoryDay,
     PortfolioTransaction,
     Prediction,
     PriceData,

@@ -73,6 +73,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", PORTFOLIO + "/holdings"): OWNER,
     ("GET", PORTFOLIO + "/summary"): OWNER,
     ("GET", PORTFOLIO + "/disposals"): OWNER,
+    ("GET", PORTFOLIO + "/history"): OWNER,
+    ("GET", PORTFOLIO + "/performance"): OWNER,
     ("GET", PORTFOLIO + "/transactions"): OWNER,
     ("POST", PORTFOLIO + "/transactions"): OWNER,
     ("GET", TRANSACTION): OWNER,

@@ -60,6 +60,8 @@ def test_another_user_gets_404_everywhere_and_changes_nothing(
         intruder.get(f"{BASE}/{pid}/holdings"),
         intruder.get(f"{BASE}/{pid}/summary"),
         intruder.get(f"{BASE}/{pid}/disposals"),
+        intruder.get(f"{BASE}/{pid}/history"),
+        intruder.get(f"{BASE}/{pid}/performance"),
         intruder.patch(f"{BASE}/{pid}", {"cost_basis_method": "lifo"}),
         intruder.get(f"{BASE}/{pid}/transactions"),
         intruder.post(f"{BASE}/{pid}/transactions", tx_body),

@@ -38,6 +38,7 @@ def test_every_kind_has_a_job_of_its_name_and_periodic_kinds_need_no_arguments()
         "issue_forecasts": HOUR,
         "score_predictions": HOUR,
         "retrain_models": ONE_DAY,
+        "update_portfolio_history": MINUTE,
     }
     assert get_spec("health_check") is TASKS["health_check"]
     with pytest.raises(KeyError, match="known: "):

@@ -219,6 +219,36 @@ AwareInstant = Annotated[
 """An instant to store: ISO 8601 with a timezone, in UTC, refused outside the range."""
 
 
+_CALENDAR_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _day_text(value: Any) -> Any:
+    """Days come as `YYYY-MM-DD` (or a date from Python callers): pydantic would also read a
+    number as epoch seconds, or a full timestamp."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _CALENDAR_DAY.match(value):
+        return value
+    raise PydanticCustomError("date_parsing", "Input should be a date as YYYY-MM-DD")
+
+
+def _bounded_day(value: dt.date) -> dt.date:
+    if not EARLIEST_INSTANT.date() <= value <= LATEST_INSTANT.date():
+        raise ValueError(
+            f"Date must lie between {EARLIEST_INSTANT:%Y-%m-%d} and {LATEST_INSTANT:%Y-%m-%d}"
+        )
+    return value
+
+
+CalendarDay = Annotated[
+    dt.date,
+    BeforeValidator(_day_text),
+    AfterValidator(_bounded_day),
+    Field(json_schema_extra={"pattern": _CALENDAR_DAY.pattern}),
+]
+"""A UTC calendar day as `YYYY-MM-DD`, within the instant range."""
+
+
 class _IdConvertor(IntegerConvertor):
     """Path ids as at most 19 digits (a BigInteger's width): a route converter runs while
     paths are matched, before any validation, and `int()` of thousands of digits raises."""

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
-from cryptopredict.portfolios.models import CostBasisMethod, TransactionKind
+from cryptopredict.portfolios.types import CostBasisMethod, TransactionKind
 
 MONEY = Context(prec=80, rounding=ROUND_HALF_EVEN)
 ZERO = Decimal(0)

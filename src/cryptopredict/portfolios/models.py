@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import Date, Enum, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cryptopredict.core.database import Base, utcnow
+from cryptopredict.portfolios.types import CostBasisMethod, TransactionKind
 
-
-class TransactionKind(enum.StrEnum):
-    """What moved: bought or sold at a price, or transferred in or out without trading."""
-
-    BUY = "buy"
-    SELL = "sell"
-    TRANSFER_IN = "transfer_in"
-    TRANSFER_OUT = "transfer_out"
-
-    @property
-    def adds_holdings(self) -> bool:
-        """Whether this kind increases the quantity held."""
-        return self in (TransactionKind.BUY, TransactionKind.TRANSFER_IN)
-
-
-class CostBasisMethod(enum.StrEnum):
-    """Which lots a disposal consumes: the oldest, the newest, the dearest, or every open lot
-    pro rata (average cost)."""
-
-    FIFO = "fifo"
-    LIFO = "lifo"
-    HIFO = "hifo"
-    AVERAGE = "average"
+__all__ = [
+    "CostBasisMethod",
+    "Portfolio",
+    "PortfolioHistoryDay",
+    "PortfolioTransaction",
+    "TransactionKind",
+]
 
 
 class Portfolio(Base):
@@ -58,6 +42,10 @@ class Portfolio(Base):
     )
     #: Grows with every change to the transactions or the method (see `service`).
     ledger_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The first day whose stored history is out of date; None when none is.
+    history_from: Mapped[dt.date | None] = mapped_column(Date)
+    #: The last day of stored history; None before the first build.
+    history_through: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()
@@ -100,3 +88,20 @@ class PortfolioTransaction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     portfolio: Mapped[Portfolio] = relationship(back_populates="transactions")
+
+
+class PortfolioHistoryDay(Base):
+    """A portfolio at the end of one UTC day, kept by the history task (``value_history``):
+    amounts in USD, rounded to 18 places."""
+
+    __tablename__ = "portfolio_history"
+
+    portfolio_id: Mapped[int] = mapped_column(
+        ForeignKey("portfolios.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    value: Mapped[Decimal]
+    net_invested: Mapped[Decimal]
+    inflow: Mapped[Decimal]
+    outflow: Mapped[Decimal]
+    unpriced: Mapped[int]

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from cryptopredict.core.pagination import PageParams
 from cryptopredict.core.repository import Repository
-from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
+from cryptopredict.portfolios.models import (
+    Portfolio,
+    PortfolioHistoryDay,
+    PortfolioTransaction,
+    TransactionKind,
+)
 
 
 class PortfolioRepository(Repository[Portfolio]):
@@ -42,6 +48,23 @@ class PortfolioRepository(Repository[Portfolio]):
             .execution_options(populate_existing=True)
         )
         return self.session.scalars(statement).first()
+
+    def mark_history_stale(self, since: dt.date) -> int:
+        """Move every stored history's first out-of-date day back to ``since`` at the latest;
+        how many portfolios had history to mark."""
+        statement = (
+            update(Portfolio)
+            .where(Portfolio.history_through.is_not(None))
+            .values(
+                history_from=case(
+                    (Portfolio.history_from.is_(None), since),
+                    (Portfolio.history_from > since, since),
+                    else_=Portfolio.history_from,
+                )
+            )
+        )
+        result = self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class TransactionRepository(Repository[PortfolioTransaction]):
@@ -82,15 +105,95 @@ class TransactionRepository(Repository[PortfolioTransaction]):
         *,
         coin_ids: Collection[int] | None = None,
         until: dt.datetime | None = None,
+        since: dt.datetime | None = None,
+        before: dt.datetime | None = None,
     ) -> list[PortfolioTransaction]:
-        """Every transaction of the portfolio (optionally of some coins, or executed at or
-        before ``until``) in replay order."""
+        """Every transaction of the portfolio in replay order; optionally only of some coins,
+        or executed at or before ``until``, at or after ``since``, before ``before``."""
         statement = select(PortfolioTransaction).where(
             PortfolioTransaction.portfolio_id == portfolio_id
         )
         if until is not None:
             statement = statement.where(PortfolioTransaction.executed_at <= until)
+        if since is not None:
+            statement = statement.where(PortfolioTransaction.executed_at >= since)
+        if before is not None:
+            statement = statement.where(PortfolioTransaction.executed_at < before)
         if coin_ids is not None:
             statement = statement.where(PortfolioTransaction.coin_id.in_(list(coin_ids)))
         statement = statement.order_by(PortfolioTransaction.executed_at, PortfolioTransaction.id)
+        return list(self.session.scalars(statement))
+
+    def coin_ids(self, portfolio_id: int) -> list[int]:
+        """Every coin the portfolio ever had a transaction in."""
+        statement = (
+            select(PortfolioTransaction.coin_id)
+            .where(PortfolioTransaction.portfolio_id == portfolio_id)
+            .distinct()
+        )
+        return list(self.session.scalars(statement))
+
+    def first_executed_at(self, portfolio_id: int) -> dt.datetime | None:
+        """When the portfolio's first transaction happened."""
+        statement = select(func.min(PortfolioTransaction.executed_at)).where(
+            PortfolioTransaction.portfolio_id == portfolio_id
+        )
+        return self.session.scalar(statement)
+
+
+class HistoryRepository:
+    """The stored day-by-day history of portfolios."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def days(
+        self, portfolio_id: int, first: dt.date | None = None, last: dt.date | None = None
+    ) -> list[PortfolioHistoryDay]:
+        """Stored days in order, optionally from ``first`` to ``last`` inclusive."""
+        statement = select(PortfolioHistoryDay).where(
+            PortfolioHistoryDay.portfolio_id == portfolio_id
+        )
+        if first is not None:
+            statement = statement.where(PortfolioHistoryDay.day >= first)
+        if last is not None:
+            statement = statement.where(PortfolioHistoryDay.day <= last)
+        return list(self.session.scalars(statement.order_by(PortfolioHistoryDay.day)))
+
+    def day_before(self, portfolio_id: int, day: dt.date) -> PortfolioHistoryDay | None:
+        """The newest stored day before ``day``."""
+        statement = (
+            select(PortfolioHistoryDay)
+            .where(PortfolioHistoryDay.portfolio_id == portfolio_id, PortfolioHistoryDay.day < day)
+            .order_by(PortfolioHistoryDay.day.desc())
+            .limit(1)
+        )
+        return self.session.scalars(statement).first()
+
+    def replace_from(
+        self, portfolio_id: int, first: dt.date, rows: Sequence[dict[str, object]]
+    ) -> None:
+        """Drop the stored days from ``first`` on and insert ``rows`` (each a full day)."""
+        self.session.execute(
+            delete(PortfolioHistoryDay).where(
+                PortfolioHistoryDay.portfolio_id == portfolio_id, PortfolioHistoryDay.day >= first
+            )
+        )
+        if rows:
+            self.session.execute(insert(PortfolioHistoryDay), list(rows))
+
+    def due(self, yesterday: dt.date) -> list[int]:
+        """Portfolios with transactions whose stored history is out of date or short of
+        ``yesterday``, oldest id first."""
+        has_transactions = (
+            select(PortfolioTransaction.id)
+            .where(PortfolioTransaction.portfolio_id == Portfolio.id)
+            .exists()
+        )
+        stale = or_(
+            Portfolio.history_from.is_not(None),
+            Portfolio.history_through.is_(None),
+            Portfolio.history_through < yesterday,
+        )
+        statement = select(Portfolio.id).where(has_transactions, stale).order_by(Portfolio.id)
         return list(self.session.scalars(statement))

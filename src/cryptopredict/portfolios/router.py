@@ -7,19 +7,23 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from cryptopredict.auth.dependencies import CurrentUser
+from cryptopredict.core.database import utcnow
 from cryptopredict.core.dependencies import SessionDep
-from cryptopredict.core.errors import error_responses
+from cryptopredict.core.errors import ValidationFailedError, error_responses
 from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
-from cryptopredict.core.validation import PlainBoolean
-from cryptopredict.portfolios import service, valuation
+from cryptopredict.core.validation import CalendarDay, PlainBoolean
+from cryptopredict.portfolios import reports, service, valuation
 from cryptopredict.portfolios.dependencies import PortfolioDep, TransactionDep
 from cryptopredict.portfolios.models import TransactionKind
 from cryptopredict.portfolios.schemas import (
     DisposalRead,
     ExecutedAt,
     HoldingRead,
+    PerformanceRange,
     PortfolioCreate,
+    PortfolioHistory,
+    PortfolioPerformance,
     PortfolioRead,
     PortfolioSummary,
     PortfolioUpdate,
@@ -41,6 +45,8 @@ _PORTFOLIO_LINKS = links(
         "ListHoldings": "list_holdings",
         "GetPortfolioSummary": "get_portfolio_summary",
         "ListDisposals": "list_disposals",
+        "GetPortfolioHistory": "get_portfolio_history",
+        "GetPortfolioPerformance": "get_portfolio_performance",
         "ListTransactions": "list_transactions",
         "CreateTransaction": "create_transaction",
     },
@@ -150,6 +156,61 @@ def list_disposals(
     lots it consumed (which acquisitions, how much, at what cost)."""
     items, total = valuation.disposals(session=session, portfolio=portfolio, page=page, coin=coin)
     return Page[DisposalRead](items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+MAX_BENCHMARKS = 10
+Day = Annotated[CalendarDay | None, Query(description="A UTC calendar day, YYYY-MM-DD")]
+
+
+@router.get("/{portfolio_id}/history")
+def get_portfolio_history(
+    portfolio: PortfolioDep, session: SessionDep, start: Day = None, end: Day = None
+) -> PortfolioHistory:
+    """Daily value, net invested and cumulative gain (USD) from `start` to `end` (the whole
+    history when left out), as stored by the history task, and today valued live."""
+    return reports.history(session=session, portfolio=portfolio, now=utcnow(), start=start, end=end)
+
+
+@router.get("/{portfolio_id}/performance")
+def get_portfolio_performance(
+    portfolio: PortfolioDep,
+    session: SessionDep,
+    range_: Annotated[
+        PerformanceRange, Query(alias="range", description="The window, ending now")
+    ] = PerformanceRange.ALL,
+    start: Annotated[
+        CalendarDay | None, Query(description="range=custom: the first day (YYYY-MM-DD)")
+    ] = None,
+    end: Annotated[
+        CalendarDay | None,
+        Query(description="range=custom: the last day (YYYY-MM-DD; today if left out)"),
+    ] = None,
+    benchmarks: Annotated[
+        str,
+        Query(
+            max_length=500,
+            description="Comma-separated coins (CoinGecko id or symbol) to compare with, "
+            "e.g. `bitcoin,ethereum`",
+        ),
+    ] = "",
+) -> PortfolioPerformance:
+    """Time- and money-weighted return, absolute gain, net invested, max drawdown and
+    volatility over a window, next to benchmark coins held over the same window."""
+    coins = list(dict.fromkeys(c.strip().lower() for c in benchmarks.split(",") if c.strip()))
+    if len(coins) > MAX_BENCHMARKS:
+        raise ValidationFailedError(
+            f"At most {MAX_BENCHMARKS} benchmarks",
+            details=[{"loc": ["query", "benchmarks"], "msg": "too many", "type": "too_long"}],
+        )
+    return reports.performance(
+        session=session,
+        portfolio=portfolio,
+        now=utcnow(),
+        range_=range_,
+        start=start,
+        end=end,
+        benchmarks=coins,
+    )
 
 
 @router.get("/{portfolio_id}/transactions")

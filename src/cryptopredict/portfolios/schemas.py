@@ -11,6 +11,7 @@ refused rather than guessed) and is returned in UTC.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -347,3 +348,99 @@ class DisposalRead(BaseModel):
     )
     missing_basis: bool
     lots: list[LotUseRead]
+
+
+class HistoryPoint(BaseModel):
+    """A portfolio at the end of one UTC day (or now, for today), in USD."""
+
+    day: dt.date
+    value: MoneyStr = Field(description="Priced holdings at the day's end")
+    net_invested: MoneyStr
+    cumulative_gain: MoneyStr = Field(description="`value - net_invested`")
+    inflow: MoneyStr = Field(description="Money and coins' value brought in during the day")
+    outflow: MoneyStr = Field(description="Proceeds and coins' value taken out during the day")
+    unpriced: int = Field(description="Coins held with no price by the day's end")
+
+
+class PortfolioHistory(BaseModel):
+    """Daily value, net invested and cumulative gain, stored by a background task (days end at
+    midnight UTC and use each coin's newest price by then), and today valued live."""
+
+    portfolio_id: int
+    currency: str = "usd"
+    cost_basis_method: CostBasisMethod
+    days: list[HistoryPoint]
+    today: HistoryPoint | None = Field(
+        description="Now, at the newest prices; null if out of range"
+    )
+    stored_through: dt.date | None = Field(description="The last day the task has stored")
+    pending_from: dt.date | None = Field(
+        description="Stored days from here on are being rebuilt after a change (within about a "
+        "minute); until then they show the old figures"
+    )
+
+
+class PerformanceRange(enum.StrEnum):
+    """A window ending now: the last 1, 7, 30 or 90 days (today included), the year to date,
+    the last 365 days, everything since the first transaction, or `start`/`end` dates."""
+
+    D1 = "1D"
+    D7 = "7D"
+    D30 = "30D"
+    D90 = "90D"
+    YTD = "YTD"
+    Y1 = "1Y"
+    ALL = "ALL"
+    CUSTOM = "custom"
+
+
+class BenchmarkPerformance(BaseModel):
+    """A coin bought at the window's start and held: the same figures as the portfolio's."""
+
+    coin: CoinRef
+    start_price: MoneyStr | None
+    end_price: MoneyStr | None
+    total_return: float | None = Field(description="End price over start price, less one")
+    max_drawdown: float | None
+    volatility: float | None
+
+
+PERFORMANCE_DEFINITIONS: dict[str, str] = {
+    "twr": "Time-weighted return: daily returns linked; money brought in counts at the start "
+    "of its day, money taken out at its end, so deposits and withdrawals do not move it",
+    "mwr_annualized": "Money-weighted return (XIRR) per 365-day year: the rate at which the "
+    "start value and money brought in grow into the end value and money taken out",
+    "mwr_period": "The money-weighted return over the window itself",
+    "absolute_gain": "End value less start value less net money brought in (USD)",
+    "net_invested": "Money brought in less money taken out during the window (USD)",
+    "max_drawdown": "The deepest fall of the time-weighted wealth index from a previous peak",
+    "volatility": "Standard deviation of daily time-weighted returns, times sqrt(365)",
+    "benchmarks": "Each coin bought at the window's start price and held to its end",
+}
+
+
+class PortfolioPerformance(BaseModel):
+    """Performance over a window ending now (or at `end`), in USD; `definitions` says what
+    each figure is. Ratios are fractions (0.05 is 5 %)."""
+
+    portfolio_id: int
+    range: PerformanceRange
+    start: dt.date = Field(
+        description="The first day counted; the start value is the day before's end"
+    )
+    end: dt.date = Field(description="The last day counted (today is valued live)")
+    start_value: MoneyStr
+    end_value: MoneyStr
+    inflow: MoneyStr
+    outflow: MoneyStr
+    net_invested: MoneyStr
+    absolute_gain: MoneyStr
+    twr: float | None
+    mwr_annualized: float | None
+    mwr_period: float | None
+    max_drawdown: float | None
+    volatility: float | None
+    days: int
+    benchmarks: list[BenchmarkPerformance]
+    definitions: dict[str, str] = Field(default_factory=lambda: dict(PERFORMANCE_DEFINITIONS))
+    pending_from: dt.date | None = Field(description="As in the history: figures may be outdated")

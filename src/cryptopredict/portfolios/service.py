@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.errors import ConflictError, NotFoundError, ValidationFailedError
 from cryptopredict.core.pagination import PageParams
+from cryptopredict.portfolios import value_history
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction, TransactionKind
 from cryptopredict.portfolios.repository import PortfolioRepository, TransactionRepository
 from cryptopredict.portfolios.schemas import (
@@ -104,7 +105,9 @@ def update(*, session: Session, portfolio: Portfolio, data: PortfolioUpdate) -> 
         raise _duplicate_name(name)
     method = changes.get("cost_basis_method")
     if method is not None and method != portfolio.cost_basis_method:
+        # Net invested moves with the lots a transfer out removes: every day may change.
         changes["ledger_version"] = Portfolio.ledger_version + 1
+        value_history.mark_stale(portfolio)
     try:
         portfolios.update(portfolio, **changes)
         session.commit()
@@ -249,12 +252,14 @@ def list_transactions(
     return _describe(session, items), total
 
 
-def _lock(session: Session, portfolio: Portfolio) -> None:
+def _lock(session: Session, portfolio: Portfolio, *changed: dt.datetime) -> None:
     """Serialise writers of one portfolio so two sells cannot both spend the same coins, and
-    mark its ledger changed (committed with the write, or rolled back with it)."""
+    mark its ledger changed and its history out of date from the earliest `changed` instant
+    (committed with the write, or rolled back with it)."""
     if PortfolioRepository(session).lock(portfolio.id) is None:
         raise NotFoundError(f"Portfolio {portfolio.id} not found")
     portfolio.ledger_version += 1
+    value_history.mark_stale(portfolio, *changed)
 
 
 def _ensure_never_short(
@@ -310,7 +315,7 @@ def create_transaction(
 ) -> TransactionRead:
     """Record a transaction, refusing a removal beyond what was held at its moment."""
     coin = _named_coin(session, data.coin)
-    _lock(session, portfolio)
+    _lock(session, portfolio, data.executed_at)
     movement = Movement(None, coin.id, data.kind, data.quantity, data.executed_at)
     _ensure_never_short(session, portfolio, coin_ids={coin.id}, action="record", add=movement)
     transaction = TransactionRepository(session).create(
@@ -346,7 +351,12 @@ def update_transaction(
             error.message(),
             details=[{"loc": ["body", "price"], "msg": error.message(), "type": error.type}],
         )
-    _lock(session, portfolio)
+    _lock(
+        session,
+        portfolio,
+        transaction.executed_at,
+        changes.get("executed_at", transaction.executed_at),
+    )
     after = Movement(
         transaction.id,
         changes.get("coin_id", transaction.coin_id),
@@ -372,7 +382,7 @@ def delete_transaction(
     *, session: Session, portfolio: Portfolio, transaction: PortfolioTransaction
 ) -> None:
     """Delete a transaction unless a later removal depends on the coins it brought in."""
-    _lock(session, portfolio)
+    _lock(session, portfolio, transaction.executed_at)
     if transaction.kind.adds_holdings:
         _ensure_never_short(
             session,
@@ -383,3 +393,19 @@ def delete_transaction(
         )
     TransactionRepository(session).delete(transaction)
     session.commit()
+
+
+# --- the stored history -----------------------------------------------------------------------
+
+
+def update_history(*, session: Session, today: dt.date) -> dict[str, Any]:
+    """Bring every out-of-date portfolio history up to the day before ``today`` (the task)."""
+    return value_history.update_all(session=session, today=today)
+
+
+def mark_history_stale(*, session: Session, since: dt.date) -> int:
+    """Mark every portfolio's stored history out of date from ``since`` (prices written for
+    those days); how many were marked."""
+    marked = PortfolioRepository(session).mark_history_stale(since)
+    session.commit()
+    return marked

@@ -39,6 +39,7 @@ from cryptopredict.marketdata.types import (
     FailureKind,
     SyncStatus,
 )
+from cryptopredict.portfolios import service as portfolios_service
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 from cryptopredict.tasks.errors import TaskFailedError, TemporaryTaskError
@@ -153,8 +154,25 @@ def sync_historical_data(
     days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS)] = DEFAULT_HISTORY_DAYS,
     intervals: Intervals = None,
 ) -> dict[str, Any]:
-    """Fill the gaps in every tracked coin's recent history (only what is missing)."""
-    return _sync(context, partial(marketdata_service.sync_history, days=days, intervals=intervals))
+    """Fill the gaps in every tracked coin's recent history (only what is missing); prices it
+    wrote may change portfolios' stored history over the window, so that is marked stale."""
+    summary = _sync(
+        context, partial(marketdata_service.sync_history, days=days, intervals=intervals)
+    )
+    if summary["rows_written"]:
+        since = context.clock().date() - dt.timedelta(days=days)
+        with context.session() as session:
+            summary["portfolios_marked"] = portfolios_service.mark_history_stale(
+                session=session, since=since
+            )
+    return summary
+
+
+def update_portfolio_history(context: JobContext) -> dict[str, Any]:
+    """Rebuild each portfolio's stored daily history from its first out-of-date day, and
+    extend every one to yesterday (UTC)."""
+    with context.session() as session:
+        return portfolios_service.update_history(session=session, today=context.clock().date())
 
 
 def discover_new_cryptocurrencies(

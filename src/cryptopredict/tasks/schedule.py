@@ -83,6 +83,15 @@ SCHEDULE: tuple[TaskSpec, ...] = (
     # Hourly: a daily bar is forecast from within the hour its history sync stores it.
     TaskSpec("issue_forecasts", HOUR, "Issue forecasts from each coin's newest closed bar", 900),
     TaskSpec("score_predictions", HOUR, "Score forecasts whose target bar has closed", 900),
+    # Every minute: a portfolio's history catches up soon after a transaction or a price sync
+    # (a run with nothing due is one query).
+    TaskSpec(
+        "update_portfolio_history",
+        MINUTE,
+        "Rebuild each portfolio's daily value history where it is out of date, up to yesterday",
+        600,
+        at_start=True,
+    ),
     TaskSpec(
         "retrain_models",
         ONE_DAY,

@@ -1,0 +1,170 @@
+"""The stored day-by-day history of each portfolio, kept up to date by a task, and what is
+read from it (the history and performance answers).
+
+Writes never rebuild the history: a transaction written, edited or deleted, or a change of
+cost-basis method, only marks the first day out of date (``Portfolio.history_from``). The
+``update_portfolio_history`` task then rebuilds from that day on, replaying the lots up to it
+once, and extends every portfolio to yesterday; it also rebuilds the last ``REFRESH_DAYS``
+days each run, so late or corrected prices reach them. Today is never stored: requests value
+it live, from the newest prices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cryptopredict.portfolios.history import (
+    HistoryDay,
+    PriceBook,
+    build,
+    day_end,
+    day_of,
+    days_between,
+)
+from cryptopredict.portfolios.lots import replay
+from cryptopredict.portfolios.models import Portfolio
+from cryptopredict.portfolios.repository import (
+    HistoryRepository,
+    PortfolioRepository,
+    TransactionRepository,
+)
+from cryptopredict.portfolios.schemas import MAX_DECIMAL_PLACES
+from cryptopredict.portfolios.valuation import entry_of
+from cryptopredict.prices import service as prices_service
+from cryptopredict.prices.types import Interval
+
+logger = logging.getLogger(__name__)
+
+#: The last days rebuilt on every run, whatever changed: prices arrive and are corrected late.
+REFRESH_DAYS = 2
+#: Before any transaction can have happened: "rebuild everything".
+EVERYTHING = dt.date(2009, 1, 3)
+_QUANTUM = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
+
+
+def mark_stale(portfolio: Portfolio, *instants: dt.datetime) -> None:
+    """Record that the history from the earliest of these instants' days on is out of date
+    (committed with the caller's write); no instant means all of it."""
+    first = min((day_of(i) for i in instants), default=EVERYTHING)
+    if portfolio.history_from is None or first < portfolio.history_from:
+        portfolio.history_from = first
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What one portfolio's update did."""
+
+    portfolio_id: int
+    first: dt.date | None
+    days: int
+    seconds: float
+
+
+def _stored(value: Decimal) -> Decimal:
+    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def _rows(portfolio_id: int, days: Sequence[HistoryDay]) -> list[dict[str, object]]:
+    return [
+        {
+            "portfolio_id": portfolio_id,
+            "day": d.day,
+            "value": _stored(d.value),
+            "net_invested": _stored(d.net_invested),
+            "inflow": _stored(d.inflow),
+            "outflow": _stored(d.outflow),
+            "unpriced": d.unpriced,
+        }
+        for d in days
+    ]
+
+
+def price_book(
+    session: Session, coin_ids: Sequence[int], first: dt.date, last: dt.date
+) -> PriceBook:
+    """The prices a history from ``first`` to ``last`` reads: each coin's daily closes, the
+    newest price of any series before ``first`` (to start from), and the newest of any series
+    at the end of the last ``REFRESH_DAYS`` days (fresher than a daily close not yet stored)."""
+    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    end = day_end(last)
+    points: dict[int, list[tuple[dt.datetime, float]]] = {c: [] for c in coin_ids}
+    recent = days_between(max(first, last - dt.timedelta(days=REFRESH_DAYS - 1)), last)
+    for instant in [start, *(day_end(day) for day in recent)]:
+        found = prices_service.prices_at(session=session, coin_ids=coin_ids, at=instant)
+        for coin_id, point in found.items():
+            points[coin_id].append(point)
+    for coin_id in coin_ids:
+        daily = prices_service.points(
+            session=session, coin_id=coin_id, interval=Interval.DAY, start=start, end=end
+        )
+        points[coin_id].extend((row[0], row[5]) for row in daily)
+    return PriceBook({c: sorted(set(rows)) for c, rows in points.items()})
+
+
+def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResult | None:
+    """Bring one portfolio's stored history up to yesterday (see the module doc) and commit;
+    None when it is gone or its ledger changed meanwhile (the next run takes it)."""
+    started = time.perf_counter()
+    portfolios = PortfolioRepository(session)
+    portfolio = portfolios.get(portfolio_id)
+    if portfolio is None:
+        return None
+    version = portfolio.ledger_version
+    transactions = TransactionRepository(session)
+    history = HistoryRepository(session)
+    yesterday = today - dt.timedelta(days=1)
+    first_at = transactions.first_executed_at(portfolio_id)
+    if first_at is None or day_of(first_at) > yesterday:
+        first = None
+    else:
+        candidates = [yesterday - dt.timedelta(days=REFRESH_DAYS - 1)]
+        if portfolio.history_from is not None:
+            candidates.append(portfolio.history_from)
+        if portfolio.history_through is not None:
+            candidates.append(portfolio.history_through + dt.timedelta(days=1))
+        else:
+            candidates.append(EVERYTHING)
+        first = max(min(candidates), day_of(first_at))
+    rows: list[dict[str, object]] = []
+    if first is not None and first <= yesterday:
+        start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+        earlier = transactions.timeline(portfolio_id, before=start)
+        later = transactions.timeline(portfolio_id, since=start, before=day_end(yesterday))
+        ledger = replay((entry_of(tx) for tx in earlier), portfolio.cost_basis_method)
+        prices = price_book(session, transactions.coin_ids(portfolio_id), first, yesterday)
+        days = build((entry_of(tx) for tx in later), ledger, prices, days_between(first, yesterday))
+        rows = _rows(portfolio_id, days)
+    # Write only if no transaction changed while this ran: the lock orders us after it.
+    locked = portfolios.lock(portfolio_id)
+    if locked is None or locked.ledger_version != version:
+        session.rollback()
+        return None
+    history.replace_from(portfolio_id, first or EVERYTHING, rows)
+    locked.history_from = None
+    locked.history_through = yesterday if first is not None else None
+    session.commit()
+    return UpdateResult(portfolio_id, first, len(rows), time.perf_counter() - started)
+
+
+def update_all(*, session: Session, today: dt.date) -> dict[str, Any]:
+    """Update every portfolio whose history is out of date or short of yesterday."""
+    due = HistoryRepository(session).due(today - dt.timedelta(days=1))
+    updated, skipped, days = 0, 0, 0
+    for portfolio_id in due:
+        result = update(session=session, portfolio_id=portfolio_id, today=today)
+        if result is None:
+            skipped += 1
+            continue
+        updated += 1
+        days += result.days
+    if due:
+        logger.info("portfolio history: %s updated, %s skipped, %s days", updated, skipped, days)
+    return {"due": len(due), "updated": updated, "skipped": skipped, "days_written": days}

@@ -1,0 +1,230 @@
+"""The stored daily history (built by the task, marked stale by writes, caught up inline when
+short) and the performance figures over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import pyxirr
+from sqlalchemy.orm import Session
+
+from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.core.database import utcnow
+from cryptopredict.portfolios import service
+from cryptopredict.portfolios.models import Portfolio
+from tests.factories import Factory
+from tests.portfolios.helpers import BASE, Owner, assert_error
+
+JAN_1 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def iso(instant: dt.datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def get(owner: Owner, pid: int, route: str, **params: Any) -> dict[str, Any]:
+    response = owner.get(f"{BASE}/{pid}/{route}", **params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def run_task(session: Session) -> dict[str, Any]:
+    """What the `update_portfolio_history` task does, today."""
+    session.expire_all()
+    return service.update_history(session=session, today=utcnow().date())
+
+
+@pytest.fixture
+def january(owner: Owner, factory: Factory, bitcoin: Cryptocurrency) -> int:
+    """BTC closes 100, 101, ... over January 2024; 2 BTC bought on the 2nd at 150."""
+    factory.daily_prices(bitcoin, [100.0 + i for i in range(31)], start=JAN_1)
+    pid: int = owner.create_portfolio()["id"]
+    owner.added(pid, "buy", "2", price="150", at=iso(JAN_1 + dt.timedelta(days=1, hours=9)))
+    return pid
+
+
+def test_the_task_stores_every_day_from_the_first_transaction_to_yesterday(
+    owner: Owner, january: int, db_session: Session
+) -> None:
+    pending = get(owner, january, "history")
+    assert pending["pending_from"] == "2024-01-02" and pending["days"] == []  # years behind
+    summary = run_task(db_session)
+    assert summary["updated"] == 1
+    yesterday = utcnow().date() - dt.timedelta(days=1)
+    body = get(owner, january, "history")
+    assert body["pending_from"] is None and body["stored_through"] == yesterday.isoformat()
+    days = body["days"]
+    assert days[0]["day"] == "2024-01-02" and days[-1]["day"] == yesterday.isoformat()
+    assert len(days) == (yesterday - dt.date(2024, 1, 2)).days + 1
+    # The 2nd ends at the close stamped 3 January 00:00 (102); the money came in that day.
+    first = days[0]
+    assert (first["value"], first["inflow"], first["net_invested"]) == ("204", "300", "300")
+    assert first["cumulative_gain"] == "-96"
+    # After the last stored price every day keeps the 31 January close (130).
+    assert days[-1]["value"] == "260" and days[-1]["inflow"] == "0"
+    # Today is valued live, from the newest price.
+    assert body["today"]["day"] == utcnow().date().isoformat()
+    assert body["today"]["value"] == "260"
+    window = get(owner, january, "history", start="2024-01-05", end="2024-01-06")
+    assert [d["day"] for d in window["days"]] == ["2024-01-05", "2024-01-06"]
+    assert window["today"] is None
+    assert run_task(db_session)["due"] == 0  # nothing left to do
+
+
+def test_a_transaction_marks_its_day_and_the_task_rebuilds_from_there(
+    owner: Owner, january: int, db_session: Session
+) -> None:
+    run_task(db_session)
+    before = {d["day"]: d for d in get(owner, january, "history", end="2024-01-31")["days"]}
+    owner.added(january, "sell", "1", price="120", at=iso(JAN_1 + dt.timedelta(days=9, hours=3)))
+    stale = get(owner, january, "history", end="2024-01-31")
+    assert stale["pending_from"] == "2024-01-10"
+    run_task(db_session)
+    after = {d["day"]: d for d in get(owner, january, "history", end="2024-01-31")["days"]}
+    assert after["2024-01-09"] == before["2024-01-09"]
+    assert after["2024-01-10"]["outflow"] == "120" and after["2024-01-10"]["value"] == "110"
+    assert after["2024-01-31"]["value"] == "130"
+
+
+def test_changing_the_method_rebuilds_the_whole_history(
+    owner: Owner, january: int, db_session: Session
+) -> None:
+    owner.added(january, "buy", "1", price="50", at=iso(JAN_1 + dt.timedelta(days=2)))
+    owner.added(january, "transfer_out", "1", price=None, at=iso(JAN_1 + dt.timedelta(days=3)))
+    run_task(db_session)
+    fifo = get(owner, january, "history", start="2024-01-04", end="2024-01-04")["days"][0]
+    assert fifo["net_invested"] == "200"  # 350 in, one coin at 150 out at cost
+    owner.patch(f"{BASE}/{january}", {"cost_basis_method": "lifo"})
+    assert get(owner, january, "history", end="2024-01-04")["pending_from"] == "2024-01-02"
+    run_task(db_session)
+    lifo = get(owner, january, "history", start="2024-01-04", end="2024-01-04")["days"][0]
+    assert lifo["net_invested"] == "300"  # the coin bought at 50 leaves instead
+
+
+def test_a_short_gap_is_caught_up_by_the_request(
+    owner: Owner, factory: Factory, bitcoin: Cryptocurrency, db_session: Session
+) -> None:
+    today = utcnow().date()
+    start = dt.datetime.combine(today - dt.timedelta(days=10), dt.time(), tzinfo=dt.UTC)
+    factory.daily_prices(bitcoin, [200.0 + 5 * i for i in range(11)], start=start)
+    pid: int = owner.create_portfolio()["id"]
+    owner.added(pid, "buy", "1", price="200", at=iso(start + dt.timedelta(hours=1)))
+    body = get(owner, pid, "history")
+    assert body["pending_from"] is None
+    assert len(body["days"]) == 10 and body["days"][0]["value"] == "205"
+    db_session.expire_all()
+    stored = db_session.get(Portfolio, pid)
+    assert stored is not None and stored.history_through == today - dt.timedelta(days=1)
+
+
+@pytest.fixture
+def recent(owner: Owner, factory: Factory, bitcoin: Cryptocurrency) -> tuple[int, list[float]]:
+    """40 daily BTC closes up to today's midnight; 1 BTC bought 30 days ago and 2 more 10 days
+    ago, each at the close of the day before (so the holdings' return is the price's)."""
+    today = utcnow().date()
+    first = dt.datetime.combine(today - dt.timedelta(days=39), dt.time(), tzinfo=dt.UTC)
+    closes = [100.0 * (1.0 + 0.01 * ((i % 7) - 3)) + i for i in range(40)]
+    factory.daily_prices(bitcoin, closes, start=first)
+    pid: int = owner.create_portfolio()["id"]
+    for days_ago, quantity in ((30, "1"), (10, "2")):
+        index = 39 - days_ago
+        at = first + dt.timedelta(days=index, hours=6)
+        owner.added(pid, "buy", quantity, price=repr(closes[index]), at=iso(at))
+    return pid, closes
+
+
+def test_twr_of_a_held_coin_is_its_price_return(
+    owner: Owner, recent: tuple[int, list[float]], db_session: Session
+) -> None:
+    pid, closes = recent
+    run_task(db_session)
+    body = get(owner, pid, "performance", range="7D", benchmarks="bitcoin,btc")
+    assert body["days"] == 7 and body["range"] == "7D"
+    (benchmark,) = body["benchmarks"]  # bitcoin and btc are one coin
+    assert benchmark["coin"]["coingecko_id"] == "bitcoin"
+    # The window starts from the end of the day before its first: the close stamped 6 days ago.
+    assert body["twr"] == pytest.approx(closes[-1] / closes[-7] - 1.0, rel=1e-12)
+    assert body["twr"] == pytest.approx(benchmark["total_return"], rel=1e-12)
+    assert body["max_drawdown"] == pytest.approx(benchmark["max_drawdown"], abs=1e-12)
+    assert body["volatility"] == pytest.approx(benchmark["volatility"], rel=1e-9)
+    assert Decimal(body["start_value"]) == 3 * Decimal(repr(closes[-7]))
+    assert Decimal(body["end_value"]) == 3 * Decimal(repr(closes[-1]))
+    assert Decimal(body["absolute_gain"]) == Decimal(body["end_value"]) - Decimal(
+        body["start_value"]
+    ) - Decimal(body["net_invested"])
+    assert set(body["definitions"]) >= {"twr", "mwr_annualized", "max_drawdown", "volatility"}
+    # Over the whole history the money came in twice: TWR is still the price's return.
+    everything = get(owner, pid, "performance", range="ALL")
+    assert everything["twr"] == pytest.approx(closes[-1] / closes[9] - 1.0, rel=1e-12)
+    assert Decimal(everything["inflow"]) == Decimal(repr(closes[9])) + 2 * Decimal(repr(closes[29]))
+
+
+def test_money_weighted_return_agrees_with_pyxirr(
+    owner: Owner, recent: tuple[int, list[float]], db_session: Session
+) -> None:
+    pid, closes = recent
+    run_task(db_session)
+    today = utcnow().date()
+    first, yesterday = today - dt.timedelta(days=30), today - dt.timedelta(days=1)
+    # A window of whole days, so every flow falls on a midnight as pyxirr's dates do.
+    body = get(
+        owner,
+        pid,
+        "performance",
+        range="custom",
+        start=first.isoformat(),
+        end=yesterday.isoformat(),
+    )
+    assert body["end"] == yesterday.isoformat() and body["days"] == 30
+    dates = [first, today - dt.timedelta(days=10), today]
+    amounts = [-closes[9], -2 * closes[29], float(body["end_value"])]
+    expected = pyxirr.xirr(dates, amounts)
+    assert expected is not None
+    assert body["mwr_annualized"] == pytest.approx(expected, rel=1e-6)
+    assert body["mwr_period"] == pytest.approx((1 + expected) ** (30 / 365) - 1, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"range": "custom"},  # no start
+        {"range": "custom", "start": "2024-02-02", "end": "2024-02-01"},
+        {"range": "7D", "start": "2024-01-01"},
+        {"range": "2W"},
+        {"benchmarks": "nosuchcoin"},
+        {"benchmarks": ",".join(f"c{i}" for i in range(11))},
+        {"range": "custom", "start": "2024-13-01"},
+    ],
+)
+def test_bad_performance_requests_are_clear_422s(
+    owner: Owner, january: int, params: dict[str, str]
+) -> None:
+    assert_error(owner.get(f"{BASE}/{january}/performance", **params), 422, "validation_error")
+
+
+def test_bad_history_windows_are_clear_422s(owner: Owner, january: int) -> None:
+    assert_error(
+        owner.get(f"{BASE}/{january}/history", start="2024-02-01", end="2024-01-01"),
+        422,
+        "validation_error",
+    )
+    assert_error(owner.get(f"{BASE}/{january}/history", start="yesterday"), 422, "validation_error")
+
+
+def test_an_empty_portfolio_has_no_history_and_no_returns(owner: Owner) -> None:
+    pid: int = owner.create_portfolio()["id"]
+    assert get(owner, pid, "history") == {
+        "portfolio_id": pid,
+        "currency": "usd",
+        "cost_basis_method": "fifo",
+        "days": [],
+        "today": None,
+        "stored_through": None,
+        "pending_from": None,
+    }
+    body = get(owner, pid, "performance", range="30D")
+    assert body["twr"] is None and body["mwr_annualized"] is None and body["end_value"] == "0"

@@ -25,6 +25,7 @@ from bench import (
     load,
     marketdata,
     metrics,
+    portfolios,
     retrain,
     stream,
     tasks,
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Section]]] = {
     "stream": (f"Live stream: {stream.CLIENTS} clients", stream.run),
     "metrics": ("Metrics recording", metrics.run),
     "retrain": ("Retraining", retrain.run),
+    "portfolios": ("Portfolio analytics", portfolios.run),
     "dashboard": ("Dashboard", dashboard.run),
 }
 TIME_LIMIT_SECONDS = 2400

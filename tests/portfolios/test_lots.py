@@ -244,3 +244,29 @@ def test_realized_plus_unrealized_is_value_less_net_invested_after_every_entry(
         assert quantities == {
             c: p.quantity for c, p in replay(entries, CostBasisMethod.FIFO).positions.items()
         }
+
+
+@pytest.mark.parametrize("method", list(CostBasisMethod))
+def test_a_copy_resumes_the_replay_and_leaves_the_original_alone(method: CostBasisMethod) -> None:
+    entries = COIN_A + COIN_B
+    entries.sort(key=lambda e: e.executed_at)
+    half = Ledger(method)
+    for item in entries[:5]:
+        half.apply(item)
+    before = {c: (p.quantity, p.cost, p.realized) for c, p in half.positions.items()}
+    copied = half.copy()
+    for item in entries[5:]:
+        copied.apply(item)
+    full = replay(entries, method)
+    assert copied.net_invested == full.net_invested
+    for coin, position in full.positions.items():
+        twin = copied.positions[coin]
+        assert (twin.quantity, twin.cost, twin.realized) == (
+            position.quantity,
+            position.cost,
+            position.realized,
+        )
+        assert [(lot.transaction_id, lot.quantity) for lot in twin.open_lots] == [
+            (lot.transaction_id, lot.quantity) for lot in position.open_lots
+        ]
+    assert {c: (p.quantity, p.cost, p.realized) for c, p in half.positions.items()} == before

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
 from cryptopredict.core.database import utcnow
-from cryptopredict.portfolios import service
+from cryptopredict.portfolios import service, value_history
 from cryptopredict.portfolios.models import Portfolio
 from tests.factories import Factory
 from tests.portfolios.helpers import BASE, Owner, assert_error
@@ -228,3 +228,20 @@ def test_an_empty_portfolio_has_no_history_and_no_returns(owner: Owner) -> None:
     }
     body = get(owner, pid, "performance", range="30D")
     assert body["twr"] is None and body["mwr_annualized"] is None and body["end_value"] == "0"
+
+
+def test_an_update_resumed_from_kept_lots_equals_a_full_rebuild(
+    owner: Owner, recent: tuple[int, list[float]], db_session: Session
+) -> None:
+    pid, closes = recent
+    run_task(db_session)  # keeps the lots at the start of the refresh window
+    yesterday = utcnow().date() - dt.timedelta(days=1)
+    evening = dt.datetime.combine(yesterday, dt.time(18), tzinfo=dt.UTC)
+    owner.added(pid, "sell", "1.5", price=repr(closes[-2]), at=iso(evening))
+    run_task(db_session)  # resumes from the kept lots
+    resumed = get(owner, pid, "history")["days"]
+    assert resumed[-1]["outflow"] != "0"
+    value_history._snapshots.clear()
+    service.mark_history_stale(session=db_session, since=dt.date(2009, 1, 3))
+    run_task(db_session)  # replays everything
+    assert get(owner, pid, "history")["days"] == resumed

@@ -25,7 +25,7 @@ import datetime as dt
 import heapq
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from cryptopredict.portfolios.types import CostBasisMethod, TransactionKind
@@ -317,6 +317,22 @@ class Ledger:
     @property
     def fees(self) -> Decimal:
         return sum((p.fees for p in self.positions.values()), ZERO)
+
+    def copy(self) -> Ledger:
+        """An independent copy of the open lots and running totals, without the disposals
+        (what a later replay resumes from)."""
+        twin = Ledger(
+            self.method, net_invested=self.net_invested, missing_basis=list(self.missing_basis)
+        )
+        for coin_id, position in self.positions.items():
+            book = _book(self.method)
+            # Acquisition order: HIFO breaks ties between equal unit costs by it.
+            for lot in sorted(
+                position.book.lots(), key=lambda x: (x.acquired_at, x.transaction_id)
+            ):
+                book.add(replace(lot))
+            twin.positions[coin_id] = replace(position, book=book)
+        return twin
 
     def apply(self, entry: Entry) -> Disposal | None:
         """Replay one more entry (entries must come in time order)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from cryptopredict.portfolios.history import (
     day_of,
     days_between,
 )
-from cryptopredict.portfolios.lots import replay
+from cryptopredict.portfolios.lots import Ledger, replay
 from cryptopredict.portfolios.models import Portfolio
 from cryptopredict.portfolios.repository import (
     HistoryRepository,
@@ -39,6 +40,7 @@ from cryptopredict.portfolios.repository import (
 from cryptopredict.portfolios.schemas import MAX_DECIMAL_PLACES
 from cryptopredict.portfolios.valuation import entry_of
 from cryptopredict.prices import service as prices_service
+from cryptopredict.prices.schemas import WindowKey
 from cryptopredict.prices.types import Interval
 
 logger = logging.getLogger(__name__)
@@ -48,6 +50,54 @@ REFRESH_DAYS = 2
 #: Before any transaction can have happened: "rebuild everything".
 EVERYTHING = dt.date(2009, 1, 3)
 _QUANTUM = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The lots as they stood at the start of ``day``."""
+
+    day: dt.date
+    ledger: Ledger
+
+
+#: Per (portfolio, creation time, method): where the last update's refresh window began, so
+#: the next run resumes there instead of replaying every earlier transaction. A write before
+#: that day marks the history stale from its own day, which makes the snapshot too late.
+_snapshots: dict[tuple[int, dt.datetime, str], _Snapshot] = {}
+_snapshots_lock = threading.Lock()
+_SNAPSHOTS_KEPT = 256
+
+
+def _snapshot_key(portfolio: Portfolio) -> tuple[int, dt.datetime, str]:
+    return (portfolio.id, portfolio.created_at, portfolio.cost_basis_method.value)
+
+
+def _resume(session: Session, portfolio: Portfolio, first: dt.date) -> Ledger:
+    """The lots at the start of ``first``: from a snapshot still valid, else a full replay."""
+    transactions = TransactionRepository(session)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    with _snapshots_lock:
+        snapshot = _snapshots.get(_snapshot_key(portfolio))
+    stale_from = portfolio.history_from
+    if (
+        snapshot is not None
+        and snapshot.day <= first
+        and (stale_from is None or stale_from >= snapshot.day)
+    ):
+        ledger = snapshot.ledger.copy()
+        since = dt.datetime.combine(snapshot.day, dt.time(), tzinfo=dt.UTC)
+        for tx in transactions.timeline(portfolio.id, since=since, before=start):
+            ledger.apply(entry_of(tx))
+        return ledger
+    earlier = transactions.timeline(portfolio.id, before=start)
+    return replay((entry_of(tx) for tx in earlier), portfolio.cost_basis_method)
+
+
+def _keep(portfolio: Portfolio, snapshot: _Snapshot) -> None:
+    with _snapshots_lock:
+        _snapshots[_snapshot_key(portfolio)] = snapshot
+        while len(_snapshots) > _SNAPSHOTS_KEPT:
+            del _snapshots[next(iter(_snapshots))]
 
 
 def mark_stale(portfolio: Portfolio, *instants: dt.datetime) -> None:
@@ -101,11 +151,13 @@ def price_book(
         found = prices_service.prices_at(session=session, coin_ids=coin_ids, at=instant)
         for coin_id, point in found.items():
             points[coin_id].append(point)
-    for coin_id in coin_ids:
-        daily = prices_service.points(
-            session=session, coin_id=coin_id, interval=Interval.DAY, start=start, end=end
-        )
-        points[coin_id].extend((row[0], row[5]) for row in daily)
+    keys = [
+        WindowKey(c, Interval.DAY.value, start - dt.timedelta(seconds=1), end) for c in coin_ids
+    ]
+    for coin_id, daily in zip(
+        coin_ids, prices_service.window_points(session=session, keys=keys), strict=True
+    ):
+        points[coin_id].extend(daily)
     return PriceBook({c: sorted(set(rows)) for c, rows in points.items()})
 
 
@@ -134,13 +186,32 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
             candidates.append(EVERYTHING)
         first = max(min(candidates), day_of(first_at))
     rows: list[dict[str, object]] = []
+    snapshot = None
     if first is not None and first <= yesterday:
+        ledger = _resume(session, portfolio, first)
         start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
-        earlier = transactions.timeline(portfolio_id, before=start)
-        later = transactions.timeline(portfolio_id, since=start, before=day_end(yesterday))
-        ledger = replay((entry_of(tx) for tx in earlier), portfolio.cost_basis_method)
+        later = [
+            entry_of(tx)
+            for tx in transactions.timeline(portfolio_id, since=start, before=day_end(yesterday))
+        ]
         prices = price_book(session, transactions.coin_ids(portfolio_id), first, yesterday)
-        days = build((entry_of(tx) for tx in later), ledger, prices, days_between(first, yesterday))
+        # Built in two parts so the lots at the start of the refresh window, where the next
+        # run begins, can be kept.
+        window = max(first, yesterday - dt.timedelta(days=REFRESH_DAYS - 1))
+        window_start = dt.datetime.combine(window, dt.time(), tzinfo=dt.UTC)
+        days = build(
+            [e for e in later if e.executed_at < window_start],
+            ledger,
+            prices,
+            days_between(first, window - dt.timedelta(days=1)),
+        )
+        snapshot = _Snapshot(window, ledger.copy())
+        days += build(
+            [e for e in later if e.executed_at >= window_start],
+            ledger,
+            prices,
+            days_between(window, yesterday),
+        )
         rows = _rows(portfolio_id, days)
     # Write only if no transaction changed while this ran: the lock orders us after it.
     locked = portfolios.lock(portfolio_id)
@@ -151,6 +222,8 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
     locked.history_from = None
     locked.history_through = yesterday if first is not None else None
     session.commit()
+    if snapshot is not None:
+        _keep(locked, snapshot)
     return UpdateResult(portfolio_id, first, len(rows), time.perf_counter() - started)
 
 

@@ -62,6 +62,13 @@ def test_another_user_gets_404_everywhere_and_changes_nothing(
         intruder.get(f"{BASE}/{pid}/disposals"),
         intruder.get(f"{BASE}/{pid}/history"),
         intruder.get(f"{BASE}/{pid}/performance"),
+        intruder.get(f"{BASE}/{pid}/export/transactions.csv"),
+        intruder.get(f"{BASE}/{pid}/export/pnl.csv"),
+        intruder.client.post(
+            f"{BASE}/{pid}/import",
+            content=b"executed_at,coin,kind,quantity,price\n2024-01-01,bitcoin,sell,2,1\n",
+            headers={**intruder.headers, "Content-Type": "text/csv"},
+        ),
         intruder.patch(f"{BASE}/{pid}", {"cost_basis_method": "lifo"}),
         intruder.get(f"{BASE}/{pid}/transactions"),
         intruder.post(f"{BASE}/{pid}/transactions", tx_body),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from cryptopredict.auth.dependencies import CurrentUser
 from cryptopredict.core.database import utcnow
@@ -13,13 +13,14 @@ from cryptopredict.core.errors import ValidationFailedError, error_responses
 from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.core.validation import CalendarDay, PlainBoolean
-from cryptopredict.portfolios import reports, service, valuation
+from cryptopredict.portfolios import imports, reports, service, valuation
 from cryptopredict.portfolios.dependencies import PortfolioDep, TransactionDep
 from cryptopredict.portfolios.models import TransactionKind
 from cryptopredict.portfolios.schemas import (
     DisposalRead,
     ExecutedAt,
     HoldingRead,
+    ImportResult,
     PerformanceRange,
     PortfolioCreate,
     PortfolioHistory,
@@ -47,6 +48,9 @@ _PORTFOLIO_LINKS = links(
         "ListDisposals": "list_disposals",
         "GetPortfolioHistory": "get_portfolio_history",
         "GetPortfolioPerformance": "get_portfolio_performance",
+        "ImportTransactions": "import_transactions",
+        "ExportTransactions": "export_transactions",
+        "ExportPnl": "export_pnl",
         "ListTransactions": "list_transactions",
         "CreateTransaction": "create_transaction",
     },
@@ -211,6 +215,72 @@ def get_portfolio_performance(
         end=end,
         benchmarks=coins,
     )
+
+
+_CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    status.HTTP_200_OK: {
+        "description": "CSV, UTF-8 (see the import's format)",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        content=text.encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/{portfolio_id}/import", responses=error_responses(413))
+def import_transactions(
+    portfolio: PortfolioDep,
+    session: SessionDep,
+    data: Annotated[
+        bytes,
+        Body(
+            media_type="text/csv",
+            description="Transactions as CSV, UTF-8, with a header line: executed_at, coin, "
+            "kind, quantity, and optionally price, fee, note (see the README)",
+        ),
+    ],
+    dry_run: Annotated[
+        bool,
+        Query(description="Check and show what would be recorded, without writing"),
+        PlainBoolean,
+    ] = False,
+) -> ImportResult:
+    """Record transactions from a CSV, all or nothing: any invalid line refuses the whole
+    file (422 lists every problem with its line number); lines that repeat a recorded
+    transaction or an earlier line are left out and listed."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationFailedError(
+            "The CSV must be UTF-8 text",
+            details=[{"line": 0, "field": None, "msg": f"byte {exc.start} is not UTF-8"}],
+        ) from exc
+    return imports.import_csv(session=session, portfolio=portfolio, text=text, dry_run=dry_run)
+
+
+@router.get(
+    "/{portfolio_id}/export/transactions.csv",
+    response_class=Response,
+    responses=_CSV_RESPONSE,
+)
+def export_transactions(portfolio: PortfolioDep, session: SessionDep) -> Response:
+    """Every transaction as CSV in the import's format (it imports back unchanged)."""
+    text = imports.transactions_csv(session=session, portfolio=portfolio)
+    return _csv(text, f"portfolio-{portfolio.id}-transactions.csv")
+
+
+@router.get("/{portfolio_id}/export/pnl.csv", response_class=Response, responses=_CSV_RESPONSE)
+def export_pnl(portfolio: PortfolioDep, session: SessionDep) -> Response:
+    """The realized P&L report as CSV: each sell and transfer out with every lot it consumed
+    under the portfolio's cost-basis method."""
+    text = imports.pnl_csv(session=session, portfolio=portfolio)
+    return _csv(text, f"portfolio-{portfolio.id}-pnl.csv")
 
 
 @router.get("/{portfolio_id}/transactions")

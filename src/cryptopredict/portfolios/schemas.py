@@ -444,3 +444,45 @@ class PortfolioPerformance(BaseModel):
     benchmarks: list[BenchmarkPerformance]
     definitions: dict[str, str] = Field(default_factory=lambda: dict(PERFORMANCE_DEFINITIONS))
     pending_from: dt.date | None = Field(description="As in the history: figures may be outdated")
+
+
+class ImportedTransaction(BaseModel):
+    """A CSV line that is (or, in a dry run, would be) recorded."""
+
+    line: int
+    coin: CoinRef
+    kind: TransactionKind
+    quantity: DecimalStr
+    price: DecimalStr | None
+    fee: DecimalStr
+    executed_at: dt.datetime
+    note: str | None
+
+
+class ImportDuplicate(BaseModel):
+    """A CSV line left out because the same transaction (coin, kind, quantity, price, fee and
+    instant) is already recorded, or appears on an earlier line."""
+
+    line: int
+    transaction_id: int | None = Field(description="The recorded transaction it repeats")
+    same_as_line: int | None = Field(description="The earlier line it repeats")
+
+
+class ImportHoldingChange(BaseModel):
+    """How much of a coin the portfolio holds now, and after the import."""
+
+    coin: CoinRef
+    before: DecimalStr
+    after: DecimalStr
+
+
+class ImportResult(BaseModel):
+    """What an import recorded, or in a dry run what it would record; nothing is written
+    when any line is refused (422 lists every problem with its line number)."""
+
+    dry_run: bool
+    lines: int = Field(description="Data lines read")
+    created: int = Field(description="Transactions recorded (in a dry run: that would be)")
+    transactions: list[ImportedTransaction]
+    duplicates: list[ImportDuplicate]
+    holdings: list[ImportHoldingChange]

@@ -252,7 +252,7 @@ def list_transactions(
     return _describe(session, items), total
 
 
-def _lock(session: Session, portfolio: Portfolio, *changed: dt.datetime) -> None:
+def lock_for_write(session: Session, portfolio: Portfolio, *changed: dt.datetime) -> None:
     """Serialise writers of one portfolio so two sells cannot both spend the same coins, and
     mark its ledger changed and its history out of date from the earliest `changed` instant
     (committed with the write, or rolled back with it)."""
@@ -315,7 +315,7 @@ def create_transaction(
 ) -> TransactionRead:
     """Record a transaction, refusing a removal beyond what was held at its moment."""
     coin = _named_coin(session, data.coin)
-    _lock(session, portfolio, data.executed_at)
+    lock_for_write(session, portfolio, data.executed_at)
     movement = Movement(None, coin.id, data.kind, data.quantity, data.executed_at)
     _ensure_never_short(session, portfolio, coin_ids={coin.id}, action="record", add=movement)
     transaction = TransactionRepository(session).create(
@@ -351,7 +351,7 @@ def update_transaction(
             error.message(),
             details=[{"loc": ["body", "price"], "msg": error.message(), "type": error.type}],
         )
-    _lock(
+    lock_for_write(
         session,
         portfolio,
         transaction.executed_at,
@@ -382,7 +382,7 @@ def delete_transaction(
     *, session: Session, portfolio: Portfolio, transaction: PortfolioTransaction
 ) -> None:
     """Delete a transaction unless a later removal depends on the coins it brought in."""
-    _lock(session, portfolio, transaction.executed_at)
+    lock_for_write(session, portfolio, transaction.executed_at)
     if transaction.kind.adds_holdings:
         _ensure_never_short(
             session,

@@ -43,7 +43,11 @@ def test_a_day_ends_at_the_next_midnight_and_uses_that_close() -> None:
     days = build(entries, Ledger(CostBasisMethod.FIFO), PRICES, JANUARY)
     # Nothing held on the 1st; on the 2nd, 2 BTC at the close stamped 3 January 00:00 (120).
     assert [d.value for d in days[:3]] == [Decimal(0), Decimal(240), Decimal(260)]
-    assert (days[1].inflow, days[1].outflow, days[1].net_invested) == (Decimal(210), 0, 210)
+    assert (days[1].inflow, days[1].outflow, days[1].net_invested) == (
+        Decimal(210),
+        Decimal(0),
+        Decimal(210),
+    )
     assert days[2].inflow == 0
 
 
@@ -63,7 +67,8 @@ def test_sales_take_out_their_proceeds_and_transfers_their_market_value() -> Non
     ]
     days = build(entries, Ledger(CostBasisMethod.FIFO), PRICES, JANUARY)
     flows = [(d.inflow, d.outflow) for d in days[:4]]
-    assert flows == [(301, 0), (0, 123), (Decimal("0.5"), 120), (260, 0)]
+    D = Decimal
+    assert flows == [(D(301), D(0)), (D(0), D(123)), (D("0.5"), D(120)), (D(260), D(0))]
     assert [d.value for d in days[:4]] == [Decimal(330), Decimal(240), Decimal(130), Decimal(420)]
     # Net invested is the lot engine's: the transfer out leaves at cost, the transfer in at its
     # stated cost.

@@ -75,6 +75,7 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("GET", PORTFOLIO + "/disposals"): OWNER,
     ("GET", PORTFOLIO + "/history"): OWNER,
     ("GET", PORTFOLIO + "/performance"): OWNER,
+    ("GET", PORTFOLIO + "/forecast"): OWNER,
     ("POST", PORTFOLIO + "/import"): OWNER,
     ("GET", PORTFOLIO + "/export/transactions.csv"): OWNER,
     ("GET", PORTFOLIO + "/export/pnl.csv"): OWNER,

@@ -62,6 +62,7 @@ def test_another_user_gets_404_everywhere_and_changes_nothing(
         intruder.get(f"{BASE}/{pid}/disposals"),
         intruder.get(f"{BASE}/{pid}/history"),
         intruder.get(f"{BASE}/{pid}/performance"),
+        intruder.get(f"{BASE}/{pid}/forecast"),
         intruder.get(f"{BASE}/{pid}/export/transactions.csv"),
         intruder.get(f"{BASE}/{pid}/export/pnl.csv"),
         intruder.client.post(

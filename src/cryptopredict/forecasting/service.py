@@ -34,6 +34,7 @@ from cryptopredict.forecasting.inputs import load_model as load_model  # re-expo
 from cryptopredict.forecasting.inputs import load_prices as load_prices  # re-exported
 from cryptopredict.forecasting.models import ModelEventKind, ModelStatus, ModelVersion
 from cryptopredict.forecasting.repository import ModelVersionRepository
+from cryptopredict.forecasting.schemas import CoinForecasts
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.types import Interval
 from cryptopredict.stream import service as stream_service
@@ -335,6 +336,24 @@ def _announce(
         stream_service.publish_forecast(
             coin, {"reason": reason, **answer.model_dump(mode="json")}, settings=settings
         )
+
+
+def served_forecasts(
+    *,
+    session: Session,
+    settings: Settings,
+    identifier: str,
+    horizons: Sequence[int],
+    now: dt.datetime,
+) -> CoinForecasts | None:
+    """What GET /forecasts/{coin} serves for these horizons, or None where the coin has no
+    forecast yet (other domains build on it: the portfolio's value band)."""
+    try:
+        return serving.coin_forecasts(
+            session=session, settings=settings, identifier=identifier, horizons=horizons, now=now
+        )
+    except AppError:
+        return None
 
 
 def _admin_version(session: Session, model_id: int) -> ModelVersion:

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from cryptopredict.auth.dependencies import CurrentUser
 from cryptopredict.core.database import utcnow
-from cryptopredict.core.dependencies import SessionDep
+from cryptopredict.core.dependencies import SessionDep, SettingsDep
 from cryptopredict.core.errors import ValidationFailedError, error_responses
 from cryptopredict.core.openapi import links
 from cryptopredict.core.pagination import Page, PageDep
 from cryptopredict.core.validation import CalendarDay, PlainBoolean
-from cryptopredict.portfolios import imports, reports, service, valuation
+from cryptopredict.portfolios import forecast_band, imports, reports, service, valuation
 from cryptopredict.portfolios.dependencies import PortfolioDep, TransactionDep
 from cryptopredict.portfolios.models import TransactionKind
 from cryptopredict.portfolios.schemas import (
@@ -23,6 +23,7 @@ from cryptopredict.portfolios.schemas import (
     ImportResult,
     PerformanceRange,
     PortfolioCreate,
+    PortfolioForecast,
     PortfolioHistory,
     PortfolioPerformance,
     PortfolioRead,
@@ -48,6 +49,7 @@ _PORTFOLIO_LINKS = links(
         "ListDisposals": "list_disposals",
         "GetPortfolioHistory": "get_portfolio_history",
         "GetPortfolioPerformance": "get_portfolio_performance",
+        "GetPortfolioForecast": "get_portfolio_forecast",
         "ImportTransactions": "import_transactions",
         "ExportTransactions": "export_transactions",
         "ExportPnl": "export_pnl",
@@ -214,6 +216,18 @@ def get_portfolio_performance(
         start=start,
         end=end,
         benchmarks=coins,
+    )
+
+
+@router.get("/{portfolio_id}/forecast")
+def get_portfolio_forecast(
+    portfolio: PortfolioDep, session: SessionDep, settings: SettingsDep
+) -> PortfolioForecast:
+    """A band for the portfolio's value at each served horizon (1, 7 and 30 days): the coins'
+    served forecasts joined by their correlation over the last year, simulated; the method
+    is named and described in the answer."""
+    return forecast_band.forecast_band(
+        session=session, settings=settings, portfolio=portfolio, now=utcnow()
     )
 
 

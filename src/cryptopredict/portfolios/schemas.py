@@ -486,3 +486,33 @@ class ImportResult(BaseModel):
     transactions: list[ImportedTransaction]
     duplicates: list[ImportDuplicate]
     holdings: list[ImportHoldingChange]
+
+
+class ValueBand(BaseModel):
+    """The portfolio's value `horizon` days ahead, as quantiles of the simulated values."""
+
+    horizon: int = Field(description="Days ahead")
+    quantiles: dict[str, MoneyStr] = Field(
+        description="USD value per percent label (5, 10, 25, 50, 75, 90, 95)"
+    )
+    target_from: dt.datetime | None = Field(description="The earliest coin forecast's target")
+    target_to: dt.datetime | None = Field(description="The latest coin forecast's target")
+    forecast_coins: list[str] = Field(description="Coins drawn from their served forecast")
+    flat_coins: list[str] = Field(
+        description="Coins held without a forecast at this horizon: kept at today's value"
+    )
+
+
+class PortfolioForecast(BaseModel):
+    """Where the portfolio's value may be at each served horizon: every coin's served
+    forecast distribution (its returns applied to today's price), joined by the correlation
+    of the coins' daily log returns over the last year (a Gaussian copula), simulated."""
+
+    portfolio_id: int
+    value_now: MoneyStr = Field(description="Priced holdings now, USD")
+    method: str = Field(description="`gaussian_copula`: see the description")
+    description: str
+    correlation_days: int
+    simulations: int
+    bands: list[ValueBand]
+    warnings: list[PortfolioWarning]

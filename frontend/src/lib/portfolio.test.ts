@@ -7,6 +7,17 @@ function holding(coin: string, quantity: string, costBasis: string | null): Hold
     quantity,
     cost_basis: costBasis,
     average_cost: costBasis === null ? null : "0",
+    known_cost_basis: costBasis ?? "0",
+    missing_basis_quantity: costBasis === null ? quantity : "0",
+    price: null,
+    price_at: null,
+    price_age_seconds: null,
+    value: null,
+    unrealized_pnl: null,
+    unrealized_pnl_percent: null,
+    realized_pnl: "0",
+    fees: "0",
+    allocation_percent: null,
     transactions: 1,
   };
 }

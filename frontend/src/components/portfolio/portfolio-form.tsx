@@ -6,11 +6,18 @@ import { FormAlert, SubmitButton } from "../form";
 import { Button } from "../ui/button";
 import { Dialog, DialogClose, DialogContent, DialogDescription, DialogTitle } from "../ui/dialog";
 import { Field, fieldProps } from "../ui/field";
-import { Input, Textarea } from "../ui/input";
+import { Input, NativeSelect, Textarea } from "../ui/input";
 
 export type Portfolio = Schemas["PortfolioRead"];
-type PortfolioField = "name" | "description";
-const FIELDS: readonly PortfolioField[] = ["name", "description"];
+type CostBasisMethod = Portfolio["cost_basis_method"];
+type PortfolioField = "name" | "description" | "cost_basis_method";
+const FIELDS: readonly PortfolioField[] = ["name", "description", "cost_basis_method"];
+const METHODS: readonly { value: CostBasisMethod; label: string }[] = [
+  { value: "fifo", label: "FIFO: oldest coins first" },
+  { value: "lifo", label: "LIFO: newest coins first" },
+  { value: "hifo", label: "HIFO: dearest coins first" },
+  { value: "average", label: "Average cost" },
+];
 
 /** Create a portfolio (no `portfolio`) or rename / describe one; `onSaved` gets the result. */
 export function PortfolioFormDialog({
@@ -32,7 +39,9 @@ export function PortfolioFormDialog({
       <DialogContent onCloseAutoFocus={onCloseAutoFocus}>
         <DialogTitle>{portfolio ? "Edit portfolio" : "New portfolio"}</DialogTitle>
         <DialogDescription>
-          {portfolio ? "Rename it or change its description." : "Names are unique among your portfolios."}
+          {portfolio
+            ? "Rename it, change its description or how its cost basis is counted."
+            : "Names are unique among your portfolios."}
         </DialogDescription>
         {/* Mounted with the dialog, so each opening starts from the portfolio as it is. */}
         {open ? (
@@ -58,6 +67,7 @@ function PortfolioForm({
 }) {
   const [name, setName] = useState(portfolio?.name ?? "");
   const [description, setDescription] = useState(portfolio?.description ?? "");
+  const [method, setMethod] = useState<CostBasisMethod>(portfolio?.cost_basis_method ?? "fifo");
   const [pending, setPending] = useState(false);
   const [errors, setErrors] = useState<FormErrors<PortfolioField>>(NO_ERRORS);
 
@@ -65,7 +75,11 @@ function PortfolioForm({
     event.preventDefault();
     setPending(true);
     setErrors(NO_ERRORS);
-    const body = { name: name.trim(), description: description.trim() || null };
+    const body = {
+      name: name.trim(),
+      description: description.trim() || null,
+      cost_basis_method: method,
+    };
     try {
       const saved = portfolio
         ? await unwrap(
@@ -102,6 +116,23 @@ function PortfolioForm({
           onChange={(event) => setDescription(event.target.value)}
           maxLength={1000}
         />
+      </Field>
+      <Field
+        id="portfolio-method"
+        label="Cost basis: which coins a sale takes"
+        error={errors.fields.cost_basis_method}
+      >
+        <NativeSelect
+          {...fieldProps("portfolio-method", errors.fields.cost_basis_method)}
+          value={method}
+          onChange={(event) => setMethod(event.target.value as CostBasisMethod)}
+        >
+          {METHODS.map((m) => (
+            <option key={m.value} value={m.value}>
+              {m.label}
+            </option>
+          ))}
+        </NativeSelect>
       </Field>
       <div className="flex flex-wrap justify-end gap-2">
         <DialogClose asChild>

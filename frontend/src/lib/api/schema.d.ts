@@ -440,9 +440,114 @@ export interface paths {
         head?: never;
         /**
          * Update Portfolio
-         * @description Rename a portfolio or change its description.
+         * @description Rename a portfolio, change its description or its cost-basis method.
          */
         patch: operations["update_portfolio"];
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/disposals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Disposals
+         * @description Sells and transfers out in the order they happened, each with its realized P&L and the
+         *     lots it consumed (which acquisitions, how much, at what cost).
+         */
+        get: operations["list_disposals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/export/pnl.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Pnl
+         * @description The realized P&L report as CSV: each sell and transfer out with every lot it consumed
+         *     under the portfolio's cost-basis method.
+         */
+        get: operations["export_pnl"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/export/transactions.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Transactions
+         * @description Every transaction as CSV in the import's format (it imports back unchanged).
+         */
+        get: operations["export_transactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Portfolio Forecast
+         * @description A band for the portfolio's value at each served horizon (1, 7 and 30 days): the coins'
+         *     served forecasts joined by their correlation over the last year, simulated; the method
+         *     is named and described in the answer.
+         */
+        get: operations["get_portfolio_forecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Portfolio History
+         * @description Daily value, net invested and cumulative gain (USD) from `start` to `end` (the whole
+         *     history when left out), as stored by the history task, and today valued live.
+         */
+        get: operations["get_portfolio_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/portfolios/{portfolio_id}/holdings": {
@@ -454,9 +559,74 @@ export interface paths {
         };
         /**
          * List Holdings
-         * @description Quantity and average-cost basis per coin, computed from the transactions.
+         * @description Each coin held, valued at its price, with cost basis and P&L under the portfolio's
+         *     cost-basis method.
          */
         get: operations["list_holdings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Transactions
+         * @description Record transactions from a CSV, all or nothing: any invalid line refuses the whole
+         *     file (422 lists every problem with its line number); lines that repeat a recorded
+         *     transaction or an earlier line are left out and listed.
+         */
+        post: operations["import_transactions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Portfolio Performance
+         * @description Time- and money-weighted return, absolute gain, net invested, max drawdown and
+         *     volatility over a window, next to benchmark coins held over the same window.
+         */
+        get: operations["get_portfolio_performance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/portfolios/{portfolio_id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Portfolio Summary
+         * @description Value, cost basis, unrealized and realized P&L and net invested, in USD, with the
+         *     valued holdings and what makes any figure incomplete.
+         */
+        get: operations["get_portfolio_summary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1408,6 +1578,26 @@ export interface components {
              */
             updated_at: string;
         };
+        /**
+         * BenchmarkPerformance
+         * @description A coin bought at the window's start and held: the same figures as the portfolio's.
+         */
+        BenchmarkPerformance: {
+            coin: components["schemas"]["CoinRef"];
+            /** End Price */
+            end_price: string | null;
+            /** Max Drawdown */
+            max_drawdown: number | null;
+            /** Start Price */
+            start_price: string | null;
+            /**
+             * Total Return
+             * @description End price over start price, less one
+             */
+            total_return: number | null;
+            /** Volatility */
+            volatility: number | null;
+        };
         /** Body_token */
         Body_token: {
             /** Client Id */
@@ -1675,6 +1865,13 @@ export interface components {
             symbol?: string;
         };
         /**
+         * CostBasisMethod
+         * @description Which lots a disposal consumes: the oldest, the newest, the dearest, or every open lot
+         *     pro rata (average cost).
+         * @enum {string}
+         */
+        CostBasisMethod: "fifo" | "lifo" | "hifo" | "average";
+        /**
          * DataFreshness
          * @description How old the stored prices are and how the syncs that refresh them are doing, so the
          *     dashboard can warn when it shows old data (the offline snapshot, or failing syncs).
@@ -1715,6 +1912,46 @@ export interface components {
         DiscoverRequest: {
             /** Top */
             top?: number | null;
+        };
+        /**
+         * DisposalRead
+         * @description A sell or transfer out with the lots it consumed under the portfolio's method.
+         */
+        DisposalRead: {
+            coin: components["schemas"]["CoinRef"];
+            /**
+             * Cost
+             * @description The consumed lots' cost; null if one has none
+             */
+            cost: string | null;
+            /**
+             * Executed At
+             * Format: date-time
+             */
+            executed_at: string;
+            /** Fee */
+            fee: string;
+            kind: components["schemas"]["TransactionKind"];
+            /** Lots */
+            lots: components["schemas"]["LotUseRead"][];
+            /** Missing Basis */
+            missing_basis: boolean;
+            /** Price */
+            price: string | null;
+            /**
+             * Proceeds
+             * @description Quantity times price less the fee (sells)
+             */
+            proceeds: string | null;
+            /** Quantity */
+            quantity: string;
+            /**
+             * Realized Pnl
+             * @description Proceeds less cost for a sell; minus the fee for a transfer out
+             */
+            realized_pnl: string | null;
+            /** Transaction Id */
+            transaction_id: number;
         };
         /**
          * ErrorDetail
@@ -1840,6 +2077,44 @@ export interface components {
             start: string | null;
         };
         /**
+         * HistoryPoint
+         * @description A portfolio at the end of one UTC day (or now, for today), in USD.
+         */
+        HistoryPoint: {
+            /**
+             * Cumulative Gain
+             * @description `value - net_invested`
+             */
+            cumulative_gain: string;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /**
+             * Inflow
+             * @description Money and coins' value brought in during the day
+             */
+            inflow: string;
+            /** Net Invested */
+            net_invested: string;
+            /**
+             * Outflow
+             * @description Proceeds and coins' value taken out during the day
+             */
+            outflow: string;
+            /**
+             * Unpriced
+             * @description Coins held with no price by the day's end
+             */
+            unpriced: number;
+            /**
+             * Value
+             * @description Priced holdings at the day's end
+             */
+            value: string;
+        };
+        /**
          * HistoryRequest
          * @description Which coin (all active coins if omitted), how many days back, which intervals.
          */
@@ -1859,24 +2134,151 @@ export interface components {
         };
         /**
          * HoldingRead
-         * @description What is held of one coin now, and what it cost (average-cost method).
+         * @description One coin held, valued at a price, under the portfolio's cost-basis method.
          *
-         *     `cost_basis` and `average_cost` are null when some of the quantity came in by a transfer
-         *     without a price, since its cost is unknown; they are rounded to 18 decimal places.
+         *     Cost figures come from the lots still open: `cost_basis` is null while any held unit came
+         *     in by a transfer without a stated cost (its cost is unknown, never taken as zero); then
+         *     `known_cost_basis` is the cost of the rest and `missing_basis_quantity` says how much has
+         *     none, and `unrealized_pnl` covers only the units with a known cost. A coin with no price at
+         *     the valuation instant has a null `price` and `value` and is left out of every total.
          */
         HoldingRead: {
+            /**
+             * Allocation Percent
+             * @description Share of the priced total value
+             */
+            allocation_percent: number | null;
             /** Average Cost */
             average_cost: string | null;
             coin: components["schemas"]["CoinRef"];
             /** Cost Basis */
             cost_basis: string | null;
+            /** Fees */
+            fees: string;
+            /** Known Cost Basis */
+            known_cost_basis: string;
+            /** Missing Basis Quantity */
+            missing_basis_quantity: string;
+            /**
+             * Price
+             * @description USD per coin used to value the holding
+             */
+            price: string | null;
+            /**
+             * Price Age Seconds
+             * @description Valuation instant minus `price_at`
+             */
+            price_age_seconds: number | null;
+            /**
+             * Price At
+             * @description When that price was recorded
+             */
+            price_at: string | null;
             /** Quantity */
             quantity: string;
+            /**
+             * Realized Pnl
+             * @description Gains and losses realized on this coin with a known cost, fees included
+             */
+            realized_pnl: string;
             /**
              * Transactions
              * @description How many transactions of this coin were replayed
              */
             transactions: number;
+            /**
+             * Unrealized Pnl
+             * @description Value of the units with a known cost, less that cost
+             */
+            unrealized_pnl: string | null;
+            /**
+             * Unrealized Pnl Percent
+             * @description `unrealized_pnl` as a percentage of `known_cost_basis`
+             */
+            unrealized_pnl_percent: number | null;
+            /**
+             * Value
+             * @description Quantity times price, USD
+             */
+            value: string | null;
+        };
+        /**
+         * ImportDuplicate
+         * @description A CSV line left out because the same transaction (coin, kind, quantity, price, fee and
+         *     instant) is already recorded, or appears on an earlier line.
+         */
+        ImportDuplicate: {
+            /** Line */
+            line: number;
+            /**
+             * Same As Line
+             * @description The earlier line it repeats
+             */
+            same_as_line: number | null;
+            /**
+             * Transaction Id
+             * @description The recorded transaction it repeats
+             */
+            transaction_id: number | null;
+        };
+        /**
+         * ImportedTransaction
+         * @description A CSV line that is (or, in a dry run, would be) recorded.
+         */
+        ImportedTransaction: {
+            coin: components["schemas"]["CoinRef"];
+            /**
+             * Executed At
+             * Format: date-time
+             */
+            executed_at: string;
+            /** Fee */
+            fee: string;
+            kind: components["schemas"]["TransactionKind"];
+            /** Line */
+            line: number;
+            /** Note */
+            note: string | null;
+            /** Price */
+            price: string | null;
+            /** Quantity */
+            quantity: string;
+        };
+        /**
+         * ImportHoldingChange
+         * @description How much of a coin the portfolio holds now, and after the import.
+         */
+        ImportHoldingChange: {
+            /** After */
+            after: string;
+            /** Before */
+            before: string;
+            coin: components["schemas"]["CoinRef"];
+        };
+        /**
+         * ImportResult
+         * @description What an import recorded, or in a dry run what it would record; nothing is written
+         *     when any line is refused (422 lists every problem with its line number).
+         */
+        ImportResult: {
+            /**
+             * Created
+             * @description Transactions recorded (in a dry run: that would be)
+             */
+            created: number;
+            /** Dry Run */
+            dry_run: boolean;
+            /** Duplicates */
+            duplicates: components["schemas"]["ImportDuplicate"][];
+            /** Holdings */
+            holdings: components["schemas"]["ImportHoldingChange"][];
+            /**
+             * Lines
+             * @description Data lines read
+             */
+            lines: number;
+            /** Transactions */
+            transactions: components["schemas"]["ImportedTransaction"][];
         };
         /**
          * Interval
@@ -2075,6 +2477,31 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /**
+         * LotUseRead
+         * @description The part of one acquisition a disposal consumed.
+         */
+        LotUseRead: {
+            /**
+             * Acquired At
+             * Format: date-time
+             */
+            acquired_at: string;
+            /**
+             * Cost
+             * @description Null where the acquisition has no stated cost
+             */
+            cost: string | null;
+            /** Quantity */
+            quantity: string;
+            /**
+             * Transaction Id
+             * @description The buy or transfer in that opened the lot
+             */
+            transaction_id: number;
+            /** Unit Cost */
+            unit_cost: string | null;
         };
         /**
          * ModelCard
@@ -2295,6 +2722,17 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** Page[DisposalRead] */
+        Page_DisposalRead_: {
+            /** Items */
+            items: components["schemas"]["DisposalRead"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
         /** Page[LedgerEntry] */
         Page_LedgerEntry_: {
             /** Items */
@@ -2394,6 +2832,13 @@ export interface components {
             new_password: string;
         };
         /**
+         * PerformanceRange
+         * @description A window ending now: the last 1, 7, 30 or 90 days (today included), the year to date,
+         *     the last 365 days, everything since the first transaction, or `start`/`end` dates.
+         * @enum {string}
+         */
+        PerformanceRange: "1D" | "7D" | "30D" | "90D" | "YTD" | "1Y" | "ALL" | "custom";
+        /**
          * PeriodReturn
          * @description Simple return over a look-back period, with the point it was measured from.
          */
@@ -2413,16 +2858,138 @@ export interface components {
          * @description A new portfolio; names are unique per user.
          */
         PortfolioCreate: {
+            /**
+             * @description Which lots a sale or transfer out consumes: `fifo` (oldest first), `lifo` (newest first), `hifo` (highest unit cost first) or `average` (average cost); changing it recomputes every figure
+             * @default fifo
+             */
+            cost_basis_method: components["schemas"]["CostBasisMethod"];
             /** Description */
             description?: string | null;
             /** Name */
             name: string;
         };
         /**
+         * PortfolioForecast
+         * @description Where the portfolio's value may be at each served horizon: every coin's served
+         *     forecast distribution (its returns applied to today's price), joined by the correlation
+         *     of the coins' daily log returns over the last year (a Gaussian copula), simulated.
+         */
+        PortfolioForecast: {
+            /** Bands */
+            bands: components["schemas"]["ValueBand"][];
+            /** Correlation Days */
+            correlation_days: number;
+            /** Description */
+            description: string;
+            /**
+             * Method
+             * @description `gaussian_copula`: see the description
+             */
+            method: string;
+            /** Portfolio Id */
+            portfolio_id: number;
+            /** Simulations */
+            simulations: number;
+            /**
+             * Value Now
+             * @description Priced holdings now, USD
+             */
+            value_now: string;
+            /** Warnings */
+            warnings: components["schemas"]["PortfolioWarning"][];
+        };
+        /**
+         * PortfolioHistory
+         * @description Daily value, net invested and cumulative gain, stored by a background task (days end at
+         *     midnight UTC and use each coin's newest price by then), and today valued live.
+         */
+        PortfolioHistory: {
+            cost_basis_method: components["schemas"]["CostBasisMethod"];
+            /**
+             * Currency
+             * @default usd
+             */
+            currency: string;
+            /** Days */
+            days: components["schemas"]["HistoryPoint"][];
+            /**
+             * Pending From
+             * @description Stored days from here on are being rebuilt after a change (within about a minute); until then they show the old figures
+             */
+            pending_from: string | null;
+            /** Portfolio Id */
+            portfolio_id: number;
+            /**
+             * Stored Through
+             * @description The last day the task has stored
+             */
+            stored_through: string | null;
+            /** @description Now, at the newest prices; null if out of range */
+            today: components["schemas"]["HistoryPoint"] | null;
+        };
+        /**
+         * PortfolioPerformance
+         * @description Performance over a window ending now (or at `end`), in USD; `definitions` says what
+         *     each figure is. Ratios are fractions (0.05 is 5 %).
+         */
+        PortfolioPerformance: {
+            /** Absolute Gain */
+            absolute_gain: string;
+            /** Benchmarks */
+            benchmarks: components["schemas"]["BenchmarkPerformance"][];
+            /** Days */
+            days: number;
+            /** Definitions */
+            definitions?: {
+                [key: string]: string;
+            };
+            /**
+             * End
+             * Format: date
+             * @description The last day counted (today is valued live)
+             */
+            end: string;
+            /** End Value */
+            end_value: string;
+            /** Inflow */
+            inflow: string;
+            /** Max Drawdown */
+            max_drawdown: number | null;
+            /** Mwr Annualized */
+            mwr_annualized: number | null;
+            /** Mwr Period */
+            mwr_period: number | null;
+            /** Net Invested */
+            net_invested: string;
+            /** Outflow */
+            outflow: string;
+            /**
+             * Pending From
+             * @description As in the history: figures may be outdated
+             */
+            pending_from: string | null;
+            /** Portfolio Id */
+            portfolio_id: number;
+            range: components["schemas"]["PerformanceRange"];
+            /**
+             * Start
+             * Format: date
+             * @description The first day counted; the start value is the day before's end
+             */
+            start: string;
+            /** Start Value */
+            start_value: string;
+            /** Twr */
+            twr: number | null;
+            /** Volatility */
+            volatility: number | null;
+        };
+        /**
          * PortfolioRead
          * @description A portfolio as its owner sees it.
          */
         PortfolioRead: {
+            cost_basis_method: components["schemas"]["CostBasisMethod"];
             /**
              * Created At
              * Format: date-time
@@ -2441,14 +3008,85 @@ export interface components {
             updated_at: string;
         };
         /**
+         * PortfolioSummary
+         * @description A portfolio valued at one instant, in USD.
+         *
+         *     Totals cover priced coins only (`warnings` names the others). `net_invested` is money put
+         *     in less money taken out: buys at their cost with fees, sells at their proceeds net of
+         *     fees, transfers in at their stated cost, transfers out at the cost of the lots they
+         *     removed; so `unrealized_pnl + realized_pnl == value - net_invested` when every coin is
+         *     priced and every cost known.
+         */
+        PortfolioSummary: {
+            /**
+             * At
+             * Format: date-time
+             * @description The valuation instant: transactions and prices up to it
+             */
+            at: string;
+            /**
+             * Cost Basis
+             * @description Known cost of the priced holdings
+             */
+            cost_basis: string;
+            cost_basis_method: components["schemas"]["CostBasisMethod"];
+            /**
+             * Currency
+             * @default usd
+             */
+            currency: string;
+            /** Fees */
+            fees: string;
+            /** Holdings */
+            holdings: components["schemas"]["HoldingRead"][];
+            /** Net Invested */
+            net_invested: string;
+            /** Portfolio Id */
+            portfolio_id: number;
+            /** Realized Pnl */
+            realized_pnl: string;
+            /**
+             * Total Pnl
+             * @description `unrealized_pnl + realized_pnl`
+             */
+            total_pnl: string;
+            /** Unrealized Pnl */
+            unrealized_pnl: string;
+            /** Value */
+            value: string;
+            /** Warnings */
+            warnings: components["schemas"]["PortfolioWarning"][];
+        };
+        /**
          * PortfolioUpdate
          * @description Rename a portfolio or change (or clear, with null) its description.
          */
         PortfolioUpdate: {
+            /**
+             * Cost Basis Method
+             * @description Which lots a sale or transfer out consumes: `fifo` (oldest first), `lifo` (newest first), `hifo` (highest unit cost first) or `average` (average cost); changing it recomputes every figure
+             */
+            cost_basis_method?: components["schemas"]["CostBasisMethod"];
             /** Description */
             description?: string | null;
             /** Name */
             name?: string;
+        };
+        /**
+         * PortfolioWarning
+         * @description Something that makes a figure incomplete, said rather than hidden.
+         *
+         *     `code` is `unpriced` (no price at the valuation instant: the coin is left out of the
+         *     totals), `stale_price` (the newest price is over two days older than the instant) or
+         *     `missing_basis` (held units or a disposal whose cost is unknown).
+         */
+        PortfolioWarning: {
+            /** Code */
+            code: string;
+            /** Coin */
+            coin: string;
+            /** Message */
+            message: string;
         };
         /**
          * PredictionRole
@@ -3088,6 +3726,44 @@ export interface components {
         UserSelfUpdate: {
             /** Full Name */
             full_name?: string | null;
+        };
+        /**
+         * ValueBand
+         * @description The portfolio's value `horizon` days ahead, as quantiles of the simulated values.
+         */
+        ValueBand: {
+            /**
+             * Flat Coins
+             * @description Coins held without a forecast at this horizon: kept at today's value
+             */
+            flat_coins: string[];
+            /**
+             * Forecast Coins
+             * @description Coins drawn from their served forecast
+             */
+            forecast_coins: string[];
+            /**
+             * Horizon
+             * @description Days ahead
+             */
+            horizon: number;
+            /**
+             * Quantiles
+             * @description USD value per percent label (5, 10, 25, 50, 75, 90, 95)
+             */
+            quantiles: {
+                [key: string]: string;
+            };
+            /**
+             * Target From
+             * @description The earliest coin forecast's target
+             */
+            target_from: string | null;
+            /**
+             * Target To
+             * @description The latest coin forecast's target
+             */
+            target_to: string | null;
         };
         /**
          * VersionInfo
@@ -5458,9 +6134,408 @@ export interface operations {
             };
         };
     };
+    list_disposals: {
+        parameters: {
+            query?: {
+                /** @description CoinGecko id or symbol */
+                coin?: string | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DisposalRead_"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    export_pnl: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV, UTF-8 (see the import's format) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    export_transactions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV, UTF-8 (see the import's format) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_portfolio_forecast: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioForecast"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_portfolio_history: {
+        parameters: {
+            query?: {
+                /** @description A UTC calendar day, YYYY-MM-DD */
+                end?: string | null;
+                /** @description A UTC calendar day, YYYY-MM-DD */
+                start?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioHistory"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_holdings: {
         parameters: {
             query?: {
+                /** @description Value the portfolio as it stood at this instant (ISO 8601 with a timezone): transactions up to it, each coin's newest price at or before it. Now when left out. */
+                at?: string | null;
                 /** @description Also list coins whose quantity is back to zero */
                 include_closed?: boolean;
             };
@@ -5480,6 +6555,274 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HoldingRead"][];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    import_transactions: {
+        parameters: {
+            query?: {
+                /** @description Check and show what would be recorded, without writing */
+                dry_run?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportResult"];
+                };
+            };
+            /** @description bad_request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description payload_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_portfolio_performance: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated coins (CoinGecko id or symbol) to compare with, e.g. `bitcoin,ethereum` */
+                benchmarks?: string;
+                /** @description range=custom: the last day (YYYY-MM-DD; today if left out) */
+                end?: string | null;
+                /** @description The window, ending now */
+                range?: components["schemas"]["PerformanceRange"];
+                /** @description range=custom: the first day (YYYY-MM-DD) */
+                start?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioPerformance"];
+                };
+            };
+            /** @description not_authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description uri_too_long */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description validation_error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description request_header_fields_too_large */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description service_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_portfolio_summary: {
+        parameters: {
+            query?: {
+                /** @description Value the portfolio as it stood at this instant (ISO 8601 with a timezone): transactions up to it, each coin's newest price at or before it. Now when left out. */
+                at?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description A portfolio of the caller */
+                portfolio_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortfolioSummary"];
                 };
             };
             /** @description not_authenticated */

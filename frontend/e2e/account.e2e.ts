@@ -1,5 +1,6 @@
 // A user's way through the dashboard: register, log out and in again, keep a portfolio
-// with transactions added, edited and deleted, be refused the admin page, log out.
+// with transactions added, edited, deleted and imported from a CSV, see its analytics, be
+// refused the admin page, log out.
 import { randomBytes } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +97,35 @@ describe("a user", () => {
     await page.getByRole("button", { name: "Delete buy of 0.75 BTC" }).click();
     await page.getByRole("alertdialog").getByRole("button", { name: "Delete transaction" }).click();
     await expect.poll(() => page.getByRole("table", { name: "Transactions" }).count()).toBe(0);
+  });
+
+  it("imports a CSV after seeing what it would record, and sees the portfolio's figures", async () => {
+    await page.getByRole("link", { name: "Long term" }).first().waitFor();
+    const csv = [
+      "executed_at,coin,kind,quantity,price,fee,note",
+      "2021-01-04T12:00:00Z,bitcoin,buy,0.2,30000,5,imported",
+      "2021-02-01,bitcoin,sell,0.05,33000,,",
+    ].join("\n");
+    await page.getByLabel("Import CSV").setInputFiles({
+      name: "transactions.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(csv),
+    });
+    await page.getByText("2 transactions would be recorded").waitFor();
+    expect(await page.getByRole("table", { name: "Transactions" }).count()).toBe(0); // a dry run
+    await page.getByRole("button", { name: "Import 2 transactions" }).click();
+    await page.getByRole("status").filter({ hasText: "Imported 2 transactions" }).waitFor();
+    await expect.poll(() => page.getByRole("table", { name: "Holdings" }).textContent()).toMatch(/0\.15/);
+    // The sale's lot and realised P&L, and the performance figures with their definitions.
+    const realised = page.getByRole("table", { name: "Realised P&L" });
+    await expect.poll(() => realised.textContent()).toMatch(/0\.05/);
+    const figures = page.getByRole("definition").filter({ hasText: /daily returns linked/ });
+    await figures.first().waitFor();
+    await page.getByRole("radio", { name: "All" }).click();
+    await page.getByRole("table", { name: "Benchmarks" }).waitFor();
+    await capture(page, "portfolio-analytics", async () => {
+      await page.getByRole("table", { name: "Value forecast" }).waitFor();
+    });
   });
 
   it("is refused the admin pages", async () => {

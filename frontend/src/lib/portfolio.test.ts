@@ -1,111 +1,59 @@
 import { describe, expect, it } from "vitest";
-import { priceQuery, valueHoldings, type Holding, type LatestPrice } from "./portfolio";
+import { bandRow, percentOf, performanceFigures, RANGES, type Performance } from "./portfolio";
 
-function holding(coin: string, quantity: string, costBasis: string | null): Holding {
-  return {
-    coin: { id: 1, coingecko_id: coin, symbol: coin.slice(0, 3), name: coin },
-    quantity,
-    cost_basis: costBasis,
-    average_cost: costBasis === null ? null : "0",
-    known_cost_basis: costBasis ?? "0",
-    missing_basis_quantity: costBasis === null ? quantity : "0",
-    price: null,
-    price_at: null,
-    price_age_seconds: null,
-    value: null,
-    unrealized_pnl: null,
-    unrealized_pnl_percent: null,
-    realized_pnl: "0",
-    fees: "0",
-    allocation_percent: null,
-    transactions: 1,
-  };
-}
+const performance: Performance = {
+  portfolio_id: 1,
+  range: "30D",
+  start: "2024-01-01",
+  end: "2024-01-30",
+  start_value: "100",
+  end_value: "110",
+  inflow: "0",
+  outflow: "0",
+  net_invested: "0",
+  absolute_gain: "10",
+  twr: 0.1,
+  mwr_annualized: 2.1,
+  mwr_period: 0.1,
+  max_drawdown: -0.05,
+  volatility: null,
+  days: 30,
+  benchmarks: [],
+  definitions: { twr: "Time-weighted return: daily returns linked" },
+  pending_from: null,
+};
 
-function price(coin: string, value: number, timestamp: string): LatestPrice {
-  return {
-    coin,
-    symbol: coin.slice(0, 3),
-    name: coin,
-    interval: "1d",
-    timestamp,
-    price: value,
-    volume: null,
-    market_cap: null,
-    price_change_24h: null,
-    price_change_percentage_24h: null,
-    reference_at: null,
-    reference_price: null,
-  };
-}
-
-describe("valueHoldings", () => {
-  // As the server answered: 0.5 BTC bought at 42000.123456789 with a fee of 1.5.
-  const btc = holding("bitcoin", "0.5", "21001.5617283945");
-  const btcPrice = price("bitcoin", 34235.19345116, "2021-07-06T00:00:00Z");
-
-  it("values a holding at the latest price and compares with its cost, exactly", () => {
-    const { rows, value, costBasis, pnl, pnlPercent, priced, costed, compared } = valueHoldings(
-      [btc],
-      [btcPrice],
-    );
-    expect(rows[0]?.value).toBe("17117.59672558");
-    expect(rows[0]?.pnl).toBe("-3883.9650028145");
-    expect(rows[0]?.pnlPercent).toBeCloseTo(-18.4937, 3);
-    expect(rows[0]?.price).toBe(34235.19345116);
-    expect(rows[0]?.priceAt).toBe("2021-07-06T00:00:00Z");
-    expect([value, costBasis, pnl]).toEqual(["17117.59672558", "21001.5617283945", "-3883.9650028145"]);
-    expect(pnlPercent).toBeCloseTo(-18.4937, 3);
-    expect([priced, costed, compared]).toEqual([1, 1, 1]);
+describe("portfolio figures", () => {
+  it("turns the API's ratios into percentages and keeps unknowns unknown", () => {
+    expect(percentOf(0.1234)).toBeCloseTo(12.34);
+    expect(percentOf(null)).toBeNull();
+    expect(percentOf(Number.NaN)).toBeNull();
   });
 
-  it("leaves value and P&L empty without a price, and P&L without a cost", () => {
-    const transferred = holding("ethereum", "2", null);
-    const unpriced = holding("dogecoin", "1000", "80");
-    const result = valueHoldings(
-      [btc, transferred, unpriced],
-      [btcPrice, price("ethereum", 2324.67944917, "2021-07-05T00:00:00Z")],
-    );
-    const [, eth, doge] = result.rows;
-    expect(eth?.value).toBe("4649.35889834");
-    expect(eth?.pnl).toBeNull();
-    expect(eth?.pnlPercent).toBeNull();
-    expect(doge?.value).toBeNull();
-    expect(doge?.pnl).toBeNull();
-    // The total value counts what is priced, the cost what is known, the P&L only both.
-    expect(result.value).toBe("21766.95562392");
-    expect(result.costBasis).toBe("21081.5617283945");
-    expect(result.pnl).toBe("-3883.9650028145");
-    expect([result.priced, result.costed, result.compared]).toEqual([2, 2, 1]);
-    expect(result.oldestPriceAt).toBe("2021-07-05T00:00:00Z");
-  });
-
-  it("has no totals for an empty portfolio", () => {
-    const result = valueHoldings([], []);
-    expect(result.rows).toEqual([]);
-    expect([result.value, result.costBasis, result.pnl, result.pnlPercent]).toEqual([
-      null,
-      null,
-      null,
-      null,
+  it("labels every performance figure with the API's definition", () => {
+    const figures = performanceFigures(performance);
+    expect(figures.map((f) => f.key)).toEqual([
+      "twr",
+      "mwr_period",
+      "mwr_annualized",
+      "max_drawdown",
+      "volatility",
     ]);
+    expect(figures[0]).toMatchObject({ percent: 10, definition: "Time-weighted return: daily returns linked" });
+    expect(figures[3]?.percent).toBeCloseTo(-5);
+    expect(figures[4]?.percent).toBeNull();
   });
 
-  it("gives no percentage on a zero cost basis", () => {
-    const free = holding("bitcoin", "1", "0");
-    const result = valueHoldings([free], [btcPrice]);
-    expect(result.rows[0]?.pnl).toBe("34235.19345116");
-    expect(result.rows[0]?.pnlPercent).toBeNull();
-  });
-});
-
-describe("priceQuery", () => {
-  it("asks for each coin once, 100 at a time", () => {
-    const many = Array.from({ length: 150 }, (_, index) => holding(`coin${index}`, "1", null));
-    const chunks = priceQuery([...many, holding("coin0", "2", null)]);
-    expect(chunks).toHaveLength(2);
-    expect(chunks[0]?.split(",")).toHaveLength(100);
-    expect(chunks[1]?.split(",")).toHaveLength(50);
-    expect(priceQuery([])).toEqual([]);
+  it("offers the ranges in order and reads a band's ends", () => {
+    expect(RANGES).toEqual(["1D", "7D", "30D", "90D", "YTD", "1Y", "ALL"]);
+    const row = bandRow({
+      horizon: 7,
+      quantiles: { "5": "90", "50": "100", "95": "120" },
+      target_from: null,
+      target_to: null,
+      forecast_coins: [],
+      flat_coins: [],
+    });
+    expect(row).toEqual({ low: "90", median: "100", high: "120" });
   });
 });

@@ -13,7 +13,10 @@ import { RequireSignIn } from "../require-sign-in";
 import { EmptyState, ErrorState, LoadingRows, PageHeader } from "../states";
 import { Button } from "../ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "../ui/card";
+import { CsvCard } from "./csv-card";
+import { DisposalsCard } from "./disposals-card";
 import { HoldingsCard } from "./holdings-card";
+import { ForecastBandCard, PerformanceCard } from "./performance-card";
 import { PortfolioFormDialog, type Portfolio } from "./portfolio-form";
 import { type Coin } from "./transaction-form";
 import { PAGE_SIZE, TransactionsCard } from "./transactions-card";
@@ -98,14 +101,19 @@ function PortfolioDetail({
 }) {
   const id = portfolio.id;
   const [pageIndex, setPageIndex] = useState(0);
-  const holdings = useApi(`holdings:${id}`, (signal) =>
+  // Grows with every change made here (and with the cost-basis method), so each figure the
+  // server computes from the transactions is asked for again.
+  const [version, setVersion] = useState(0);
+  const changed = () => setVersion((v) => v + 1);
+  const summary = useApi(`summary:${id}:${portfolio.cost_basis_method}:${version}`, (signal) =>
     unwrap(
-      api.GET("/api/v1/portfolios/{portfolio_id}/holdings", {
+      api.GET("/api/v1/portfolios/{portfolio_id}/summary", {
         params: { path: { portfolio_id: id } },
         signal,
       }),
     ),
   );
+  const refresh = `${portfolio.cost_basis_method}:${version}`;
   const transactions = useApi(`transactions:${id}:${pageIndex}`, (signal) =>
     newestTransactions(id, pageIndex, signal),
   );
@@ -131,11 +139,13 @@ function PortfolioDetail({
         </div>
       </div>
       <HoldingsCard
-        holdings={holdings.data}
-        error={holdings.error}
-        loading={holdings.loading}
-        retry={holdings.reload}
+        summary={summary.data}
+        error={summary.error}
+        loading={summary.loading}
+        retry={summary.reload}
       />
+      <PerformanceCard portfolioId={id} refresh={refresh} />
+      <ForecastBandCard portfolioId={id} refresh={refresh} />
       <TransactionsCard
         portfolioId={id}
         page={transactions.data}
@@ -146,7 +156,15 @@ function PortfolioDetail({
         onPageIndex={setPageIndex}
         coins={coins}
         onChanged={() => {
-          holdings.reload();
+          changed();
+          transactions.reload();
+        }}
+      />
+      <DisposalsCard portfolioId={id} refresh={refresh} />
+      <CsvCard
+        portfolioId={id}
+        onImported={() => {
+          changed();
           transactions.reload();
         }}
       />
@@ -285,7 +303,10 @@ function Portfolios() {
 export function PortfolioView() {
   return (
     <>
-      <PageHeader title="Portfolio" description="What you hold, what it cost, and what it is worth now." />
+      <PageHeader
+        title="Portfolio"
+        description="What you hold, what it cost, what it is worth now, and how it has done."
+      />
       <RequireSignIn what="your portfolios">
         <Portfolios />
       </RequireSignIn>

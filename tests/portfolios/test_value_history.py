@@ -157,6 +157,11 @@ def test_twr_of_a_held_coin_is_its_price_return(
         body["start_value"]
     ) - Decimal(body["net_invested"])
     assert set(body["definitions"]) >= {"twr", "mwr_annualized", "max_drawdown", "volatility"}
+    # Day by day, the portfolio's wealth index follows the coin's price.
+    assert len(body["series_days"]) == len(body["growth"]) == len(benchmark["growth"]) == 7
+    assert body["series_days"][-1] == utcnow().date().isoformat()
+    assert body["growth"] == pytest.approx(benchmark["growth"], rel=1e-12)
+    assert body["growth"][-1] - 1 == pytest.approx(body["twr"], rel=1e-12)
     # Over the whole history the money came in twice: TWR is still the price's return.
     everything = get(owner, pid, "performance", range="ALL")
     assert everything["twr"] == pytest.approx(closes[-1] / closes[9] - 1.0, rel=1e-12)

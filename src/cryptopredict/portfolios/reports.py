@@ -215,7 +215,12 @@ def _benchmark_coins(session: Session, identifiers: Sequence[str]) -> list[Crypt
 
 
 def _benchmark(
-    session: Session, coin: Cryptocurrency, first: dt.date, last: dt.date, today: dt.date
+    session: Session,
+    coin: Cryptocurrency,
+    first: dt.date,
+    last: dt.date,
+    today: dt.date,
+    days: Sequence[dt.date],
 ) -> BenchmarkPerformance:
     start_at = _midnight(first)
     end_at = None if last >= today else day_end(last)
@@ -236,8 +241,17 @@ def _benchmark(
         points[begin[0]] = begin[1]
     if finish is not None:
         points[finish[0]] = finish[1]
-    series = [price for _, price in sorted(points.items()) if price > 0]
+    ordered = [(at, price) for at, price in sorted(points.items()) if price > 0]
+    series = [price for _, price in ordered]
     returns: list[float | None] = [b / a - 1.0 for a, b in zip(series, series[1:], strict=False)]
+    growth: list[float | None] = []
+    index, latest = 0, None
+    for day in days:
+        end = day_end(day) if day < today else dt.datetime.max.replace(tzinfo=dt.UTC)
+        while index < len(ordered) and ordered[index][0] <= end:
+            latest = ordered[index][1]
+            index += 1
+        growth.append(None if latest is None or begin is None else latest / begin[1])
     start_price = None if begin is None else Decimal(repr(begin[1]))
     end_price = None if finish is None else Decimal(repr(finish[1]))
     total = (
@@ -252,6 +266,7 @@ def _benchmark(
         total_return=total,
         max_drawdown=max_drawdown(wealth_index(returns)) if returns else None,
         volatility=volatility(returns),
+        growth=growth,
     )
 
 
@@ -314,8 +329,10 @@ def performance(
             # Full days only: today's live part-day return would dilute it.
             volatility=volatility(returns[:-1] if end_instant == now else returns),
             days=len(days),
+            series_days=[d.day for d in days],
+            growth=wealth_index(returns),
             benchmarks=[
-                _benchmark(session, coin, first, last, today)
+                _benchmark(session, coin, first, last, today, [d.day for d in days])
                 for coin in _benchmark_coins(session, benchmarks)
             ],
             pending_from=pending,

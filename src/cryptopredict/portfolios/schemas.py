@@ -403,6 +403,9 @@ class BenchmarkPerformance(BaseModel):
     total_return: float | None = Field(description="End price over start price, less one")
     max_drawdown: float | None
     volatility: float | None
+    growth: list[float | None] = Field(
+        description="What 1 held from the start is worth at the end of each of `series_days`"
+    )
 
 
 PERFORMANCE_DEFINITIONS: dict[str, str] = {
@@ -441,6 +444,11 @@ class PortfolioPerformance(BaseModel):
     max_drawdown: float | None
     volatility: float | None
     days: int
+    series_days: list[dt.date] = Field(description="The days counted, for `growth`")
+    growth: list[float] = Field(
+        description="The time-weighted wealth index: what 1 at the start is worth at the end "
+        "of each day (today: now)"
+    )
     benchmarks: list[BenchmarkPerformance]
     definitions: dict[str, str] = Field(default_factory=lambda: dict(PERFORMANCE_DEFINITIONS))
     pending_from: dt.date | None = Field(description="As in the history: figures may be outdated")

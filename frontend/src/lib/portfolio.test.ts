@@ -18,6 +18,8 @@ const performance: Performance = {
   max_drawdown: -0.05,
   volatility: null,
   days: 30,
+  series_days: ["2024-01-30"],
+  growth: [1.1],
   benchmarks: [],
   definitions: { twr: "Time-weighted return: daily returns linked" },
   pending_from: null,

@@ -9,6 +9,7 @@ import { ErrorState, LoadingRows } from "../states";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "../ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "../ui/table";
 import { ToggleGroup, ToggleGroupItem } from "../ui/toggle-group";
+import { GrowthChart } from "./growth-chart";
 import { Figure, Signed } from "./holdings-card";
 
 const BENCHMARKS = "bitcoin,ethereum";
@@ -76,6 +77,16 @@ export function PerformanceCard({ portfolioId, refresh }: { portfolioId: number;
                 <Signed value={data.absolute_gain}>{formatMoney(data.absolute_gain, { signed: true })}</Signed>
               </Figure>
             </dl>
+            {data.series_days.length > 1 ? (
+              <GrowthChart
+                days={data.series_days}
+                series={[
+                  { label: "This portfolio", growth: data.growth },
+                  ...data.benchmarks.map((b) => ({ label: b.coin.name, growth: b.growth })),
+                ]}
+                label={`This portfolio's time-weighted return against ${data.benchmarks.map((b) => b.coin.name).join(" and ")}, day by day`}
+              />
+            ) : null}
             <Table aria-label="Benchmarks">
               <TableHeader>
                 <TableRow>

@@ -1586,6 +1586,11 @@ export interface components {
             coin: components["schemas"]["CoinRef"];
             /** End Price */
             end_price: string | null;
+            /**
+             * Growth
+             * @description What 1 held from the start is worth at the end of each of `series_days`
+             */
+            growth: (number | null)[];
             /** Max Drawdown */
             max_drawdown: number | null;
             /** Start Price */
@@ -2951,6 +2956,11 @@ export interface components {
             end: string;
             /** End Value */
             end_value: string;
+            /**
+             * Growth
+             * @description The time-weighted wealth index: what 1 at the start is worth at the end of each day (today: now)
+             */
+            growth: number[];
             /** Inflow */
             inflow: string;
             /** Max Drawdown */
@@ -2971,6 +2981,11 @@ export interface components {
             /** Portfolio Id */
             portfolio_id: number;
             range: components["schemas"]["PerformanceRange"];
+            /**
+             * Series Days
+             * @description The days counted, for `growth`
+             */
+            series_days: string[];
             /**
              * Start
              * Format: date

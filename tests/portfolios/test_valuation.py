@@ -14,7 +14,8 @@ from tests.factories import Factory
 from tests.portfolios.helpers import BASE, Owner, assert_error
 
 JAN_1 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-# BTC closes 1..31 January: 100, 101, ..., 130; ETH: 10, 11, ...
+# BTC closes 1..31 January: 100, 101, ..., 130; ETH: 10, 11, ... A day's bar is stored under
+# its start: its close is the price at the next midnight.
 BTC_CLOSES = [100.0 + i for i in range(31)]
 ETH_CLOSES = [10.0 + i for i in range(31)]
 
@@ -82,25 +83,25 @@ def test_summary_values_the_holdings_at_the_price_of_the_instant(
     owner: Owner, worked: tuple[int, list[int]]
 ) -> None:
     pid, _ = worked
-    at = day(20, hour=6)  # the newest price by then is 20 January's close: 119
+    at = day(20, hour=6)  # the newest price by then is 19 January's close (118), at midnight
     body = summary(owner, pid, at=at)
     (btc,) = body["holdings"]
     assert body["at"] == at and body["currency"] == "usd" and body["cost_basis_method"] == "fifo"
-    assert (btc["quantity"], btc["price"]) == ("7", "119")
+    assert (btc["quantity"], btc["price"]) == ("7", "118")
     assert btc["price_at"] == "2024-01-20T00:00:00Z" and btc["price_age_seconds"] == 6 * 3600
-    assert btc["value"] == "833" and body["value"] == "833"
+    assert btc["value"] == "826" and body["value"] == "826"
     realized, cost, invested = EXPECTED["fifo"]
     assert (body["realized_pnl"], body["cost_basis"], body["net_invested"]) == (
         realized,
         cost,
         invested,
     )
-    assert body["unrealized_pnl"] == str(833 - 855) == btc["unrealized_pnl"]
-    assert body["total_pnl"] == str(833 - 855 + 1331)
+    assert body["unrealized_pnl"] == str(826 - 855) == btc["unrealized_pnl"]
+    assert body["total_pnl"] == str(826 - 855 + 1331)
     # Realized plus unrealized is value less net invested.
     assert money(body["total_pnl"]) == money(body["value"]) - money(body["net_invested"])
     assert btc["allocation_percent"] == pytest.approx(100.0)
-    assert btc["unrealized_pnl_percent"] == pytest.approx(-22 / 855 * 100)
+    assert btc["unrealized_pnl_percent"] == pytest.approx(-29 / 855 * 100)
     assert body["fees"] == "36" and body["warnings"] == []
 
 
@@ -137,8 +138,8 @@ def test_a_past_instant_sees_only_the_transactions_and_prices_up_to_it(
     pid, _ = worked
     body = summary(owner, pid, at=day(5, hour=13))  # after the first sale, before the transfer
     (btc,) = body["holdings"]
-    assert btc["quantity"] == "12" and btc["price"] == "104"
-    assert body["realized_pnl"] == "1572" and body["value"] == str(12 * 104)
+    assert btc["quantity"] == "12" and btc["price"] == "103"  # 4 January's close
+    assert body["realized_pnl"] == "1572" and body["value"] == str(12 * 103)
     before_any = summary(owner, pid, at=day(1))
     assert before_any["holdings"] == [] and before_any["value"] == "0"
 
@@ -185,7 +186,7 @@ def test_a_coin_without_a_price_is_flagged_and_left_out_of_the_totals(
     assert held["obscure"]["price"] is None and held["obscure"]["value"] is None
     assert held["obscure"]["unrealized_pnl"] is None and held["obscure"]["cost_basis"] == "15"
     assert held["obscure"]["allocation_percent"] is None
-    assert body["value"] == "204" and body["cost_basis"] == "200"  # bitcoin only
+    assert body["value"] == "202" and body["cost_basis"] == "200"  # bitcoin only
     assert body["net_invested"] == "215"  # the money went in all the same
     (warning,) = body["warnings"]
     assert (warning["code"], warning["coin"]) == ("unpriced", "obscure")
@@ -196,7 +197,7 @@ def test_an_old_price_is_used_with_a_warning(owner: Owner, worked: tuple[int, li
     pid, _ = worked
     body = summary(owner, pid, at="2024-03-01T00:00:00Z")
     (btc,) = body["holdings"]
-    assert btc["price"] == "130" and btc["price_at"] == "2024-01-31T00:00:00Z"
+    assert btc["price"] == "130" and btc["price_at"] == "2024-02-01T00:00:00Z"
     assert [w["code"] for w in body["warnings"]] == ["stale_price"]
 
 
@@ -206,10 +207,10 @@ def test_a_transfer_in_without_a_cost_is_reported_never_zero(owner: Owner, price
     owner.added(pid, "transfer_in", "1", price=None, at=day(3))
     body = summary(owner, pid, at=day(4, hour=1))
     (btc,) = body["holdings"]
-    assert (btc["quantity"], btc["value"]) == ("2", str(2 * 103))
+    assert (btc["quantity"], btc["value"]) == ("2", str(2 * 102))
     assert btc["cost_basis"] is None and btc["average_cost"] is None
     assert (btc["known_cost_basis"], btc["missing_basis_quantity"]) == ("100", "1")
-    assert btc["unrealized_pnl"] == "3"  # the coin with a known cost only
+    assert btc["unrealized_pnl"] == "2"  # the coin with a known cost only
     assert body["net_invested"] == "100"
     (warning,) = body["warnings"]
     assert warning["code"] == "missing_basis" and "1 BTC held" in warning["message"]

@@ -60,10 +60,11 @@ def test_the_task_stores_every_day_from_the_first_transaction_to_yesterday(
     days = body["days"]
     assert days[0]["day"] == "2024-01-02" and days[-1]["day"] == yesterday.isoformat()
     assert len(days) == (yesterday - dt.date(2024, 1, 2)).days + 1
-    # The 2nd ends at the close stamped 3 January 00:00 (102); the money came in that day.
+    # The 2nd ends at its own close (101, the bar stamped 2 January 00:00: a bar's close is
+    # the price at its end); the money came in that day.
     first = days[0]
-    assert (first["value"], first["inflow"], first["net_invested"]) == ("204", "300", "300")
-    assert first["cumulative_gain"] == "-96"
+    assert (first["value"], first["inflow"], first["net_invested"]) == ("202", "300", "300")
+    assert first["cumulative_gain"] == "-98"
     # After the last stored price every day keeps the 31 January close (130).
     assert days[-1]["value"] == "260" and days[-1]["inflow"] == "0"
     # Today is valued live, from the newest price.
@@ -86,7 +87,7 @@ def test_a_transaction_marks_its_day_and_the_task_rebuilds_from_there(
     run_task(db_session)
     after = {d["day"]: d for d in get(owner, january, "history", end="2024-01-31")["days"]}
     assert after["2024-01-09"] == before["2024-01-09"]
-    assert after["2024-01-10"]["outflow"] == "120" and after["2024-01-10"]["value"] == "110"
+    assert after["2024-01-10"]["outflow"] == "120" and after["2024-01-10"]["value"] == "109"
     assert after["2024-01-31"]["value"] == "130"
 
 
@@ -115,7 +116,7 @@ def test_a_short_gap_is_caught_up_by_the_request(
     owner.added(pid, "buy", "1", price="200", at=iso(start + dt.timedelta(hours=1)))
     body = get(owner, pid, "history")
     assert body["pending_from"] is None
-    assert len(body["days"]) == 10 and body["days"][0]["value"] == "205"
+    assert len(body["days"]) == 10 and body["days"][0]["value"] == "200"
     db_session.expire_all()
     stored = db_session.get(Portfolio, pid)
     assert stored is not None and stored.history_through == today - dt.timedelta(days=1)
@@ -123,8 +124,9 @@ def test_a_short_gap_is_caught_up_by_the_request(
 
 @pytest.fixture
 def recent(owner: Owner, factory: Factory, bitcoin: Cryptocurrency) -> tuple[int, list[float]]:
-    """40 daily BTC closes up to today's midnight; 1 BTC bought 30 days ago and 2 more 10 days
-    ago, each at the close of the day before (so the holdings' return is the price's)."""
+    """40 daily BTC bars, the newest stamped today (a bar's close is the price at its end); 1
+    BTC bought 30 days ago and 2 more 10 days ago, each at the price known then, the close of
+    the day before (so the holdings' return is the price's)."""
     today = utcnow().date()
     first = dt.datetime.combine(today - dt.timedelta(days=39), dt.time(), tzinfo=dt.UTC)
     closes = [100.0 * (1.0 + 0.01 * ((i % 7) - 3)) + i for i in range(40)]
@@ -133,7 +135,7 @@ def recent(owner: Owner, factory: Factory, bitcoin: Cryptocurrency) -> tuple[int
     for days_ago, quantity in ((30, "1"), (10, "2")):
         index = 39 - days_ago
         at = first + dt.timedelta(days=index, hours=6)
-        owner.added(pid, "buy", quantity, price=repr(closes[index]), at=iso(at))
+        owner.added(pid, "buy", quantity, price=repr(closes[index - 1]), at=iso(at))
     return pid, closes
 
 
@@ -146,12 +148,12 @@ def test_twr_of_a_held_coin_is_its_price_return(
     assert body["days"] == 7 and body["range"] == "7D"
     (benchmark,) = body["benchmarks"]  # bitcoin and btc are one coin
     assert benchmark["coin"]["coingecko_id"] == "bitcoin"
-    # The window starts from the end of the day before its first: the close stamped 6 days ago.
-    assert body["twr"] == pytest.approx(closes[-1] / closes[-7] - 1.0, rel=1e-12)
+    # The window starts from the end of the day before its first: the close of 7 days ago.
+    assert body["twr"] == pytest.approx(closes[-1] / closes[-8] - 1.0, rel=1e-12)
     assert body["twr"] == pytest.approx(benchmark["total_return"], rel=1e-12)
     assert body["max_drawdown"] == pytest.approx(benchmark["max_drawdown"], abs=1e-12)
     assert body["volatility"] == pytest.approx(benchmark["volatility"], rel=1e-9)
-    assert Decimal(body["start_value"]) == 3 * Decimal(repr(closes[-7]))
+    assert Decimal(body["start_value"]) == 3 * Decimal(repr(closes[-8]))
     assert Decimal(body["end_value"]) == 3 * Decimal(repr(closes[-1]))
     assert Decimal(body["absolute_gain"]) == Decimal(body["end_value"]) - Decimal(
         body["start_value"]
@@ -164,8 +166,8 @@ def test_twr_of_a_held_coin_is_its_price_return(
     assert body["growth"][-1] - 1 == pytest.approx(body["twr"], rel=1e-12)
     # Over the whole history the money came in twice: TWR is still the price's return.
     everything = get(owner, pid, "performance", range="ALL")
-    assert everything["twr"] == pytest.approx(closes[-1] / closes[9] - 1.0, rel=1e-12)
-    assert Decimal(everything["inflow"]) == Decimal(repr(closes[9])) + 2 * Decimal(repr(closes[29]))
+    assert everything["twr"] == pytest.approx(closes[-1] / closes[8] - 1.0, rel=1e-12)
+    assert Decimal(everything["inflow"]) == Decimal(repr(closes[8])) + 2 * Decimal(repr(closes[28]))
 
 
 def test_money_weighted_return_agrees_with_pyxirr(
@@ -186,7 +188,8 @@ def test_money_weighted_return_agrees_with_pyxirr(
     )
     assert body["end"] == yesterday.isoformat() and body["days"] == 30
     dates = [first, today - dt.timedelta(days=10), today]
-    amounts = [-closes[9], -2 * closes[29], float(body["end_value"])]
+    amounts = [-closes[8], -2 * closes[28], float(body["end_value"])]
+    assert Decimal(body["end_value"]) == 3 * Decimal(repr(closes[-2]))
     expected = pyxirr.xirr(dates, amounts)
     assert expected is not None
     assert body["mwr_annualized"] == pytest.approx(expected, rel=1e-6)
@@ -242,7 +245,7 @@ def test_an_update_resumed_from_kept_lots_equals_a_full_rebuild(
     run_task(db_session)  # keeps the lots at the start of the refresh window
     yesterday = utcnow().date() - dt.timedelta(days=1)
     evening = dt.datetime.combine(yesterday, dt.time(18), tzinfo=dt.UTC)
-    owner.added(pid, "sell", "1.5", price=repr(closes[-2]), at=iso(evening))
+    owner.added(pid, "sell", "1.5", price=repr(closes[-3]), at=iso(evening))
     run_task(db_session)  # resumes from the kept lots
     resumed = get(owner, pid, "history")["days"]
     assert resumed[-1]["outflow"] != "0"

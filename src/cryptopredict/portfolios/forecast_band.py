@@ -14,6 +14,7 @@ from cryptopredict.core.config import Settings
 from cryptopredict.forecasting import service as forecasting_service
 from cryptopredict.forecasting.schemas import SERVED_HORIZONS, CoinForecasts
 from cryptopredict.portfolios import band, valuation
+from cryptopredict.portfolios.history import price_decimal
 from cryptopredict.portfolios.models import Portfolio
 from cryptopredict.portfolios.schemas import PortfolioForecast, ValueBand
 from cryptopredict.prices import service as prices_service
@@ -108,7 +109,7 @@ def forecast_band(
             ValueBand(
                 horizon=horizon,
                 quantiles={
-                    f"{round(p * 100)}": Decimal(repr(q)) for p, q in band.band(values).items()
+                    f"{round(p * 100)}": price_decimal(q) for p, q in band.band(values).items()
                 },
                 target_from=min(targets) if targets else None,
                 target_to=max(targets) if targets else None,

@@ -20,15 +20,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from cryptopredict.core.timegrid import ONE_DAY
 from cryptopredict.portfolios.lots import MONEY, ZERO, Entry, Ledger
 from cryptopredict.portfolios.types import TransactionKind
 
-ONE_DAY = dt.timedelta(days=1)
+
+def day_start(day: dt.date) -> dt.datetime:
+    """The instant a UTC day starts (its midnight)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def day_end(day: dt.date) -> dt.datetime:
     """The instant a UTC day ends (the next day's midnight)."""
-    return dt.datetime.combine(day + ONE_DAY, dt.time(), tzinfo=dt.UTC)
+    return day_start(day + ONE_DAY)
+
+
+def price_decimal(price: float) -> Decimal:
+    """A stored float price as the decimal it prints as (no binary noise)."""
+    return Decimal(repr(price))
 
 
 def day_of(instant: dt.datetime) -> dt.date:
@@ -49,11 +58,12 @@ class HistoryDay:
 
 
 class PriceBook:
-    """Stored prices per coin, oldest first, as exact decimals of their printed floats."""
+    """Prices per coin, each with the instant it is the price of (a stored bar's end, see
+    ``prices_service.prices_at``), oldest first, as exact decimals of their printed floats."""
 
     def __init__(self, points: Mapping[int, Sequence[tuple[dt.datetime, float]]]) -> None:
         self._stamps = {c: [t for t, _ in rows] for c, rows in points.items()}
-        self._prices = {c: [Decimal(repr(p)) for _, p in rows] for c, rows in points.items()}
+        self._prices = {c: [price_decimal(p) for _, p in rows] for c, rows in points.items()}
 
     def at_or_before(self, coin_id: int, instant: dt.datetime) -> Decimal | None:
         stamps = self._stamps.get(coin_id)

@@ -17,8 +17,16 @@ from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
+from cryptopredict.core.timegrid import ONE_DAY
 from cryptopredict.portfolios import valuation, value_history
-from cryptopredict.portfolios.history import PriceBook, day_end, day_of, flows_of
+from cryptopredict.portfolios.history import (
+    PriceBook,
+    day_end,
+    day_of,
+    day_start,
+    flows_of,
+    price_decimal,
+)
 from cryptopredict.portfolios.lots import MONEY, ZERO
 from cryptopredict.portfolios.models import Portfolio, PortfolioHistoryDay
 from cryptopredict.portfolios.performance import (
@@ -56,10 +64,6 @@ _RANGE_DAYS = {
     PerformanceRange.D90: 90,
     PerformanceRange.Y1: 365,
 }
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def _caught_up(session: Session, portfolio: Portfolio, today: dt.date) -> dt.date | None:
@@ -103,7 +107,7 @@ def _today(session: Session, portfolio: Portfolio, now: dt.datetime) -> HistoryP
     (transfers at the market price of their instant)."""
     summary = valuation.summary(session=session, portfolio=portfolio, at=None)
     today = now.date()
-    moved = TransactionRepository(session).timeline(portfolio.id, since=_midnight(today))
+    moved = TransactionRepository(session).timeline(portfolio.id, since=day_start(today))
     coin_ids = sorted({tx.coin_id for tx in moved})
     points: dict[int, list[tuple[dt.datetime, float]]] = {c: [] for c in coin_ids}
     for tx in moved:
@@ -219,23 +223,27 @@ def _benchmark(
     coin: Cryptocurrency,
     first: dt.date,
     last: dt.date,
-    today: dt.date,
+    now: dt.datetime,
     days: Sequence[dt.date],
 ) -> BenchmarkPerformance:
-    start_at = _midnight(first)
+    today = now.date()
+    start_at = day_start(first)
     end_at = None if last >= today else day_end(last)
     begin = prices_service.prices_at(session=session, coin_ids=[coin.id], at=start_at).get(coin.id)
-    finish = prices_service.prices_at(session=session, coin_ids=[coin.id], at=end_at).get(coin.id)
+    finish = prices_service.prices_at(session=session, coin_ids=[coin.id], at=end_at, now=now).get(
+        coin.id
+    )
+    # A daily bar's close is the price at its end.
     points = {
-        row[0]: row[5]
+        row[0] + ONE_DAY: row[5]
         for row in prices_service.points(
             session=session,
             coin_id=coin.id,
             interval=Interval.DAY,
-            start=start_at,
-            end=day_end(last),
+            start=start_at - ONE_DAY,
+            end=day_end(last) - ONE_DAY,
         )
-        if row[0] > start_at
+        if start_at < row[0] + ONE_DAY <= (end_at or now)
     }
     if begin is not None:
         points[begin[0]] = begin[1]
@@ -252,8 +260,8 @@ def _benchmark(
             latest = ordered[index][1]
             index += 1
         growth.append(None if latest is None or begin is None else latest / begin[1])
-    start_price = None if begin is None else Decimal(repr(begin[1]))
-    end_price = None if finish is None else Decimal(repr(finish[1]))
+    start_price = None if begin is None else price_decimal(begin[1])
+    end_price = None if finish is None else price_decimal(finish[1])
     total = (
         None
         if start_price is None or end_price is None or start_price == 0
@@ -265,7 +273,8 @@ def _benchmark(
         end_price=end_price,
         total_return=total,
         max_drawdown=max_drawdown(wealth_index(returns)) if returns else None,
-        volatility=volatility(returns),
+        # Full days only, as the portfolio's: today's part-day return would dilute it.
+        volatility=volatility(returns[:-1] if end_at is None else returns),
         growth=growth,
     )
 
@@ -303,10 +312,10 @@ def performance(
         outflow = sum((d.outflow for d in days), ZERO)
         end_value = days[-1].value if days else start_value
         returns = daily_returns(start_value, days)
-        flows = [(_midnight(first), -float(start_value))] if start_value > 0 else []
+        flows = [(day_start(first), -float(start_value))] if start_value > 0 else []
         for d in days:
             if d.inflow:
-                flows.append((_midnight(d.day), -float(d.inflow)))
+                flows.append((day_start(d.day), -float(d.inflow)))
             if d.outflow:
                 flows.append((min(day_end(d.day), end_instant), float(d.outflow)))
         flows.append((end_instant, float(end_value)))
@@ -324,7 +333,7 @@ def performance(
             absolute_gain=end_value - start_value - (inflow - outflow),
             twr=time_weighted_return(returns),
             mwr_annualized=annual,
-            mwr_period=period_rate(annual, _midnight(first), end_instant),
+            mwr_period=period_rate(annual, day_start(first), end_instant),
             max_drawdown=max_drawdown(wealth_index(returns)) if days else None,
             # Full days only: today's live part-day return would dilute it.
             volatility=volatility(returns[:-1] if end_instant == now else returns),
@@ -332,7 +341,7 @@ def performance(
             series_days=[d.day for d in days],
             growth=wealth_index(returns),
             benchmarks=[
-                _benchmark(session, coin, first, last, today, [d.day for d in days])
+                _benchmark(session, coin, first, last, now, [d.day for d in days])
                 for coin in _benchmark_coins(session, benchmarks)
             ],
             pending_from=pending,

@@ -21,6 +21,7 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.core.database import utcnow
 from cryptopredict.core.errors import NotFoundError
 from cryptopredict.core.pagination import PageParams
+from cryptopredict.portfolios.history import price_decimal
 from cryptopredict.portfolios.lots import MONEY, ZERO, Disposal, Entry, Ledger, Position, replay
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction
 from cryptopredict.portfolios.repository import TransactionRepository
@@ -81,11 +82,6 @@ def ledger(*, session: Session, portfolio: Portfolio, at: dt.datetime | None = N
     return replayed
 
 
-def _price(value: float) -> Decimal:
-    """A stored float price as the decimal it prints as (no binary noise)."""
-    return Decimal(repr(value))
-
-
 def _percent(part: Decimal, whole: Decimal) -> float | None:
     return None if whole == 0 else float(part / whole * 100)
 
@@ -97,7 +93,7 @@ def _holding(
     at: dt.datetime,
 ) -> HoldingRead:
     known_quantity = position.quantity - position.missing_basis_quantity
-    price = None if point is None else _price(point[1])
+    price = None if point is None else price_decimal(point[1])
     value = None if price is None else position.quantity * price
     unrealized = None if price is None else known_quantity * price - position.cost
     complete = position.missing_basis_quantity == 0

@@ -22,12 +22,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from cryptopredict.core.timegrid import ONE_DAY
 from cryptopredict.portfolios.history import (
     HistoryDay,
     PriceBook,
     build,
     day_end,
     day_of,
+    day_start,
     days_between,
 )
 from cryptopredict.portfolios.lots import Ledger, replay
@@ -75,7 +77,7 @@ def _snapshot_key(portfolio: Portfolio) -> tuple[int, dt.datetime, str]:
 def _resume(session: Session, portfolio: Portfolio, first: dt.date) -> Ledger:
     """The lots at the start of ``first``: from a snapshot still valid, else a full replay."""
     transactions = TransactionRepository(session)
-    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    start = day_start(first)
     with _snapshots_lock:
         snapshot = _snapshots.get(_snapshot_key(portfolio))
     stale_from = portfolio.history_from
@@ -85,7 +87,7 @@ def _resume(session: Session, portfolio: Portfolio, first: dt.date) -> Ledger:
         and (stale_from is None or stale_from >= snapshot.day)
     ):
         ledger = snapshot.ledger.copy()
-        since = dt.datetime.combine(snapshot.day, dt.time(), tzinfo=dt.UTC)
+        since = day_start(snapshot.day)
         for tx in transactions.timeline(portfolio.id, since=since, before=start):
             ledger.apply(entry_of(tx))
         return ledger
@@ -140,25 +142,24 @@ def _rows(portfolio_id: int, days: Sequence[HistoryDay]) -> list[dict[str, objec
 def price_book(
     session: Session, coin_ids: Sequence[int], first: dt.date, last: dt.date
 ) -> PriceBook:
-    """The prices a history from ``first`` to ``last`` reads: each coin's daily closes, the
-    newest price of any series before ``first`` (to start from), and the newest of any series
-    at the end of the last ``REFRESH_DAYS`` days (fresher than a daily close not yet stored)."""
-    start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+    """The prices a history from ``first`` to ``last`` reads, each at the instant it is the
+    price of: each coin's daily closes (a bar's close is the price at its end), the newest
+    price known when ``first`` starts, and the newest known at the end of each of the last
+    ``REFRESH_DAYS`` days from any series (fresher than a daily close not yet stored)."""
+    start = day_start(first)
     end = day_end(last)
-    points: dict[int, list[tuple[dt.datetime, float]]] = {c: [] for c in coin_ids}
-    recent = days_between(max(first, last - dt.timedelta(days=REFRESH_DAYS - 1)), last)
-    for instant in [start, *(day_end(day) for day in recent)]:
-        found = prices_service.prices_at(session=session, coin_ids=coin_ids, at=instant)
-        for coin_id, point in found.items():
-            points[coin_id].append(point)
-    keys = [
-        WindowKey(c, Interval.DAY.value, start - dt.timedelta(seconds=1), end) for c in coin_ids
-    ]
+    points: dict[int, dict[dt.datetime, float]] = {c: {} for c in coin_ids}
+    keys = [WindowKey(c, Interval.DAY.value, start - ONE_DAY, end - ONE_DAY) for c in coin_ids]
     for coin_id, daily in zip(
         coin_ids, prices_service.window_points(session=session, keys=keys), strict=True
     ):
-        points[coin_id].extend(daily)
-    return PriceBook({c: sorted(set(rows)) for c, rows in points.items()})
+        points[coin_id].update((at + ONE_DAY, price) for at, price in daily)
+    recent = days_between(max(first, last - dt.timedelta(days=REFRESH_DAYS - 1)), last)
+    for instant in [start, *(day_end(day) for day in recent)]:
+        found = prices_service.prices_at(session=session, coin_ids=coin_ids, at=instant)
+        for coin_id, (at, price) in found.items():
+            points[coin_id][at] = price
+    return PriceBook({c: sorted(rows.items()) for c, rows in points.items()})
 
 
 def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResult | None:
@@ -189,7 +190,7 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
     snapshot = None
     if first is not None and first <= yesterday:
         ledger = _resume(session, portfolio, first)
-        start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+        start = day_start(first)
         later = [
             entry_of(tx)
             for tx in transactions.timeline(portfolio_id, since=start, before=day_end(yesterday))
@@ -198,7 +199,7 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
         # Built in two parts so the lots at the start of the refresh window, where the next
         # run begins, can be kept.
         window = max(first, yesterday - dt.timedelta(days=REFRESH_DAYS - 1))
-        window_start = dt.datetime.combine(window, dt.time(), tzinfo=dt.UTC)
+        window_start = day_start(window)
         days = build(
             [e for e in later if e.executed_at < window_start],
             ledger,

@@ -591,31 +591,55 @@ def at_or_before(
 
 
 def prices_at(
-    *, session: Session, coin_ids: Sequence[int], at: dt.datetime | None = None
+    *,
+    session: Session,
+    coin_ids: Sequence[int],
+    at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[int, tuple[dt.datetime, float]]:
-    """Per coin, the newest stored (instant, price) at or before ``at`` (the newest of all when
-    None), read from the finest series that reaches it: one query for the extents, one of
-    index probes. Coins with no price by then are absent."""
+    """Per coin, the newest stored price known at ``at`` (the newest of all when None) and the
+    instant it is the price of. A bar is stored under its start with its close as price, so
+    its price is the price at its end: a bar counts at ``at`` only once it has ended by then,
+    and a bar still running (the newest) is the price at ``now`` at the latest. Read from the
+    finest series that reaches the instant: one query for the extents, one of index probes.
+    Coins with no price by then are absent."""
+    now = now or dt.datetime.now(dt.UTC)
     prices = PriceRepository(session)
     all_extents = prices.extents(list(coin_ids))
     lookups: list[PointLookup] = []
+    widths: list[dt.timedelta] = []
     for coin_id in coin_ids:
         extents = all_extents.get(coin_id, {})
         if at is None:
             newest = newest_series(extents)
             if newest is not None:
                 lookups.append(PointLookup(coin_id, newest[0].value, newest[1].last))
+                widths.append(dt.timedelta(seconds=newest[0].seconds))
             continue
-        series = reference_series(extents, at, ONE_DAY) or next(
-            (i.value for i in reversed(FINEST_FIRST) if i in extents and extents[i].first <= at),
-            None,
-        )
-        if series is not None:
-            lookups.append(PointLookup(coin_id, series, at))
+        chosen = None
+        for interval in FINEST_FIRST:  # the finest series with a bar ended by `at`, recently
+            extent = extents.get(interval)
+            start = at - dt.timedelta(seconds=interval.seconds)
+            if extent is not None and extent.first <= start and extent.last >= start - ONE_DAY:
+                chosen = interval
+                break
+        if chosen is None:  # else the coarsest with any bar ended by then, however old
+            chosen = next(
+                (
+                    i
+                    for i in reversed(FINEST_FIRST)
+                    if i in extents and extents[i].first <= at - dt.timedelta(seconds=i.seconds)
+                ),
+                None,
+            )
+        if chosen is not None:
+            width = dt.timedelta(seconds=chosen.seconds)
+            lookups.append(PointLookup(coin_id, chosen.value, at - width))
+            widths.append(width)
     found = prices.at_or_before(lookups)
     return {
-        lookup.coin_id: point
-        for lookup, point in zip(lookups, found, strict=True)
+        lookup.coin_id: (min(point[0] + width, now), point[1])
+        for lookup, width, point in zip(lookups, widths, found, strict=True)
         if point is not None
     }
 

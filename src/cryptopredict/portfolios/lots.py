@@ -12,11 +12,14 @@ one cost-basis method. Pure Decimal arithmetic; no database, no prices.
 - **Net invested** is money put in less money taken out: buys add what they cost, fees
   included; sells subtract their proceeds; a transfer in adds its stated cost, a transfer out
   subtracts the cost of the lots it removed and adds its fee. So at every moment
-  ``realized + unrealized == value - net invested`` over lots with a known basis.
+  ``realized + unrealized == value - net invested`` while every cost is known (a sale of
+  units without one takes its full proceeds out of net invested but realizes only the known
+  share).
 
 Sums and products of stored amounts (38 digits, 18 after the point) are exact in the 80-digit
-context; quotients (an average, a pro-rata share) are rounded there, half to even, far below
-anything shown.
+context; quotients (an average cost, a lot's pro-rata cost) are rounded there, half to even,
+far below anything shown. Quantities stay exact: average cost rounds each lot's share to the
+stored 18 places.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from cryptopredict.portfolios.types import CostBasisMethod, TransactionKind
 
 MONEY = Context(prec=80, rounding=ROUND_HALF_EVEN)
 ZERO = Decimal(0)
+#: The stored precision of quantities: 18 places.
+QUANTUM = Decimal(1).scaleb(-18)
 
 __all__ = ["MONEY", "CostBasisMethod", "Disposal", "Entry", "Ledger", "Lot", "LotUse", "replay"]
 
@@ -240,7 +245,9 @@ class _HighestCostBook(_Book):
 
 class _AverageBook(_Book):
     """Average cost: a disposal takes the same share of every open lot, so its cost is the
-    pool's average times its quantity."""
+    pool's average times its quantity. Each lot's part is rounded to 18 places (the stored
+    precision) and any last digits left over settled on other lots, so the lots always add
+    up exactly to what is held."""
 
     def __init__(self) -> None:
         self._lots: list[Lot] = []
@@ -258,19 +265,17 @@ class _AverageBook(_Book):
                 self._lots = []
                 return used
             share = quantity / held
-            used = [lot.take(lot.quantity * share) for lot in self._lots]
-            # The shares' rounding must not leave the total off by a last digit.
-            taken = sum((use.quantity for use in used), ZERO)
-            if taken != quantity and used:
-                last = self._lots[-1]
-                last.quantity -= quantity - taken
-                fixed = used[-1]
-                used[-1] = LotUse(
-                    fixed.transaction_id,
-                    fixed.acquired_at,
-                    fixed.quantity + (quantity - taken),
-                    fixed.cost,
-                )
+            parts = [(lot.quantity * share).quantize(QUANTUM) for lot in self._lots]
+            # Rounding each part may leave the total a few last digits off: settle them on
+            # lots with room (or with parts to spare).
+            rest = quantity - sum(parts, ZERO)
+            for i, lot in enumerate(self._lots):
+                if rest == 0:
+                    break
+                change = min(rest, lot.quantity - parts[i]) if rest > 0 else max(rest, -parts[i])
+                parts[i] += change
+                rest -= change
+            used = [lot.take(part) for lot, part in zip(self._lots, parts, strict=True) if part > 0]
             self._lots = [lot for lot in self._lots if lot.quantity > 0]
             return used
 

@@ -201,7 +201,7 @@ def random_ledger(
     """Entries from draws, removals only of what is held (a share of it, cut to 8 places, or
     all of it), transfers in with a stated cost, and every coin sold out at the end."""
     held = {A: Decimal(0), B: Decimal(0)}
-    entries = []
+    entries: list[Entry] = []
 
     def record(
         kind: TransactionKind, coin: int, quantity: Decimal, price: Decimal | None, fee: Decimal

@@ -253,3 +253,17 @@ def test_an_update_resumed_from_kept_lots_equals_a_full_rebuild(
     service.mark_history_stale(session=db_session, since=dt.date(2009, 1, 3))
     run_task(db_session)  # replays everything
     assert get(owner, pid, "history")["days"] == resumed
+
+
+def test_a_history_of_very_large_amounts_is_stored_exactly(
+    owner: Owner, factory: Factory, bitcoin: Cryptocurrency, db_session: Session
+) -> None:
+    """Amounts of 20 whole digits and more (a billion coins at a trillion dollars) are summed
+    and stored whole, not rounded nor refused."""
+    factory.daily_prices(bitcoin, [1e12, 1e12], start=JAN_1)
+    pid: int = owner.create_portfolio()["id"]
+    owner.added(pid, "buy", "1000000000.000000000000000001", price="1000000000000", at=iso(JAN_1))
+    assert run_task(db_session)["updated"] == 1
+    first = get(owner, pid, "history", start="2024-01-01", end="2024-01-01")["days"][0]
+    assert first["value"] == "1000000000000000000000.000001"  # 1e21, and 1e-18 coin: 1e-6
+    assert first["inflow"] == "1000000000000000000000.000001"

@@ -35,6 +35,7 @@ NAMING_CONVENTION = {
 }
 
 # Wide enough for NUMERIC(38, 18): the default 28-digit context would round stored values.
+_WIDE = Context(prec=100)
 _DECIMAL_CONTEXT = Context(prec=38)
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so big ids fall back to INTEGER there.
@@ -102,6 +103,31 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if number == number.to_integral():
             return number.quantize(Decimal(1), context=_DECIMAL_CONTEXT)
         return number.normalize(_DECIMAL_CONTEXT)
+
+
+class WideDecimal(ExactDecimal):
+    """Computed amounts (sums and products of stored ones, up to 58 digits with 18 places):
+    NUMERIC without a bound on PostgreSQL, text on SQLite."""
+
+    impl = Numeric()
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Pick the storage type per dialect."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(100))
+        return dialect.type_descriptor(Numeric())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """A Decimal, normalised in a context wide enough for every digit."""
+        if value is None:
+            return None
+        number = Decimal(str(value))
+        return (
+            number.quantize(Decimal(1), context=_WIDE)
+            if number == number.to_integral(context=_WIDE)
+            else number.normalize(_WIDE)
+        )
 
 
 class Base(DeclarativeBase):

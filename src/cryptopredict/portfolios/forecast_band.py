@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from cryptopredict.forecasting import service as forecasting_service
 from cryptopredict.forecasting.schemas import SERVED_HORIZONS, CoinForecasts
 from cryptopredict.portfolios import band, valuation
 from cryptopredict.portfolios.history import price_decimal
+from cryptopredict.portfolios.lots import MONEY
 from cryptopredict.portfolios.models import Portfolio
 from cryptopredict.portfolios.schemas import PortfolioForecast, ValueBand
 from cryptopredict.prices import service as prices_service
@@ -74,7 +75,8 @@ def forecast_band(
     """Simulated value quantiles per served horizon (see ``band``)."""
     _, holdings, warnings, _ = valuation.valued(session=session, portfolio=portfolio)
     priced = [h for h in holdings if h.value is not None and h.value > 0]
-    value_now = sum((Decimal(h.value) for h in priced if h.value is not None), Decimal(0))
+    with localcontext(MONEY):
+        value_now = sum((Decimal(h.value) for h in priced if h.value is not None), Decimal(0))
     answers = {
         h.coin.id: forecasting_service.served_forecasts(
             session=session,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from cryptopredict.coins import service as coins_service
 from cryptopredict.core.errors import NotFoundError, ValidationFailedError
 from cryptopredict.portfolios import csvio, service, valuation
 from cryptopredict.portfolios.csvio import CsvProblem
+from cryptopredict.portfolios.lots import MONEY
 from cryptopredict.portfolios.models import Portfolio, PortfolioTransaction
 from cryptopredict.portfolios.repository import TransactionRepository
 from cryptopredict.portfolios.schemas import (
@@ -152,12 +153,13 @@ def import_csv(*, session: Session, portfolio: Portfolio, text: str, dry_run: bo
         session.commit()
     before: dict[int, Decimal] = defaultdict(Decimal)
     after: dict[int, Decimal] = defaultdict(Decimal)
-    for tx in stored:
-        change = tx.quantity if tx.kind.adds_holdings else -tx.quantity
-        before[tx.coin_id] += change
-        after[tx.coin_id] += change
-    for _, coin_id, data in new:
-        after[coin_id] += data.quantity if data.kind.adds_holdings else -data.quantity
+    with localcontext(MONEY):
+        for tx in stored:
+            change = tx.quantity if tx.kind.adds_holdings else -tx.quantity
+            before[tx.coin_id] += change
+            after[tx.coin_id] += change
+        for _, coin_id, data in new:
+            after[coin_id] += data.quantity if data.kind.adds_holdings else -data.quantity
     return ImportResult(
         dry_run=dry_run,
         lines=len(rows),

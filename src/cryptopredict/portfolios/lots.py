@@ -313,15 +313,18 @@ class Ledger:
 
     @property
     def realized(self) -> Decimal:
-        return sum((p.realized for p in self.positions.values()), ZERO)
+        with localcontext(MONEY):
+            return sum((p.realized for p in self.positions.values()), ZERO)
 
     @property
     def cost_basis(self) -> Decimal:
-        return sum((p.cost for p in self.positions.values()), ZERO)
+        with localcontext(MONEY):
+            return sum((p.cost for p in self.positions.values()), ZERO)
 
     @property
     def fees(self) -> Decimal:
-        return sum((p.fees for p in self.positions.values()), ZERO)
+        with localcontext(MONEY):
+            return sum((p.fees for p in self.positions.values()), ZERO)
 
     def copy(self) -> Ledger:
         """An independent copy of the open lots and running totals, without the disposals

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Date, Enum, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cryptopredict.core.database import Base, utcnow
+from cryptopredict.core.database import Base, WideDecimal, utcnow
 from cryptopredict.portfolios.types import CostBasisMethod, TransactionKind
 
 __all__ = [
@@ -100,8 +100,8 @@ class PortfolioHistoryDay(Base):
         ForeignKey("portfolios.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    value: Mapped[Decimal]
-    net_invested: Mapped[Decimal]
-    inflow: Mapped[Decimal]
-    outflow: Mapped[Decimal]
+    value: Mapped[Decimal] = mapped_column(WideDecimal)
+    net_invested: Mapped[Decimal] = mapped_column(WideDecimal)
+    inflow: Mapped[Decimal] = mapped_column(WideDecimal)
+    outflow: Mapped[Decimal] = mapped_column(WideDecimal)
     unpriced: Mapped[int]

@@ -91,11 +91,13 @@ def _caught_up(session: Session, portfolio: Portfolio, today: dt.date) -> dt.dat
 
 
 def _point(row: PortfolioHistoryDay) -> HistoryPoint:
+    with localcontext(MONEY):
+        gain = row.value - row.net_invested
     return HistoryPoint(
         day=row.day,
         value=row.value,
         net_invested=row.net_invested,
-        cumulative_gain=row.value - row.net_invested,
+        cumulative_gain=gain,
         inflow=row.inflow,
         outflow=row.outflow,
         unpriced=row.unpriced,

@@ -62,10 +62,15 @@ def decimal_text(value: Decimal) -> str:
 _QUANTUM = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
 
 
+def money_rounded(value: Decimal) -> Decimal:
+    """A computed amount rounded once, half to even, to 18 decimal places (what a quotient
+    such as an average cost needs), whatever its size."""
+    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=_WIDE)
+
+
 def money_text(value: Decimal) -> str:
-    """A computed amount as the API returns it: rounded once, half to even, to 18 decimal
-    places (what a quotient such as an average cost needs), then in plain notation."""
-    return decimal_text(value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=_WIDE))
+    """A computed amount as the API returns it: ``money_rounded``, in plain notation."""
+    return decimal_text(money_rounded(value))
 
 
 def _executed_instant(value: dt.datetime) -> dt.datetime:

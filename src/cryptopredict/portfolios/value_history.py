@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,7 +38,7 @@ from cryptopredict.portfolios.repository import (
     PortfolioRepository,
     TransactionRepository,
 )
-from cryptopredict.portfolios.schemas import MAX_DECIMAL_PLACES
+from cryptopredict.portfolios.schemas import money_rounded
 from cryptopredict.portfolios.valuation import entry_of
 from cryptopredict.prices import service as prices_service
 from cryptopredict.prices.schemas import WindowKey
@@ -51,7 +50,6 @@ logger = logging.getLogger(__name__)
 REFRESH_DAYS = 2
 #: Before any transaction can have happened: "rebuild everything".
 EVERYTHING = dt.date(2009, 1, 3)
-_QUANTUM = Decimal(1).scaleb(-MAX_DECIMAL_PLACES)
 
 
 @dataclass(frozen=True)
@@ -120,19 +118,15 @@ class UpdateResult:
     seconds: float
 
 
-def _stored(value: Decimal) -> Decimal:
-    return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
-
-
 def _rows(portfolio_id: int, days: Sequence[HistoryDay]) -> list[dict[str, object]]:
     return [
         {
             "portfolio_id": portfolio_id,
             "day": d.day,
-            "value": _stored(d.value),
-            "net_invested": _stored(d.net_invested),
-            "inflow": _stored(d.inflow),
-            "outflow": _stored(d.outflow),
+            "value": money_rounded(d.value),
+            "net_invested": money_rounded(d.net_invested),
+            "inflow": money_rounded(d.inflow),
+            "outflow": money_rounded(d.outflow),
             "unpriced": d.unpriced,
         }
         for d in days

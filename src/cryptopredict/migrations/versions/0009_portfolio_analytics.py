@@ -23,8 +23,9 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Exact decimals: NUMERIC on PostgreSQL, text on SQLite (see core.database.ExactDecimal).
-MONEY = sa.Numeric(38, 18).with_variant(sa.String(64), "sqlite")
+# Computed amounts: NUMERIC without a bound on PostgreSQL, text on SQLite (core.database's
+# WideDecimal).
+MONEY = sa.Numeric().with_variant(sa.String(100), "sqlite")
 
 
 def upgrade() -> None:

@@ -267,3 +267,86 @@ def test_a_history_of_very_large_amounts_is_stored_exactly(
     first = get(owner, pid, "history", start="2024-01-01", end="2024-01-01")["days"][0]
     assert first["value"] == "1000000000000000000000.000001"  # 1e21, and 1e-18 coin: 1e-6
     assert first["inflow"] == "1000000000000000000000.000001"
+
+
+def test_the_period_return_runs_from_the_first_money_in_and_never_overflows(
+    owner: Owner, factory: Factory, bitcoin: Cryptocurrency, db_session: Session
+) -> None:
+    """A buy three days ago now worth ten times as much: a rate per year too large for a
+    float, but over the days the money was in, simply +900 %."""
+    today = utcnow().date()
+    first = dt.datetime.combine(today - dt.timedelta(days=5), dt.time(), tzinfo=dt.UTC)
+    factory.daily_prices(bitcoin, [100.0, 100.0, 100.0, 1000.0, 1000.0, 1000.0], start=first)
+    pid: int = owner.create_portfolio()["id"]
+    bought = dt.datetime.combine(today - dt.timedelta(days=3), dt.time(), tzinfo=dt.UTC)
+    owner.added(pid, "buy", "1", price="100", at=iso(bought))
+    five_years = (today - dt.timedelta(days=5 * 365)).isoformat()
+    body = get(owner, pid, "performance", range="custom", start=five_years)
+    assert body["mwr_annualized"] > 1e100
+    assert body["mwr_period"] == pytest.approx(9.0, rel=1e-9)
+    assert body["absolute_gain"] == "900"
+
+
+def test_one_portfolio_failing_leaves_the_others_updated(
+    owner: Owner, january: int, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other: int = owner.create_portfolio("Other")["id"]
+    owner.added(other, "buy", "1", price="100", at=iso(JAN_1 + dt.timedelta(days=3)))
+    real = value_history._resume
+
+    def broken(session: Session, portfolio: Portfolio, first: dt.date) -> Any:
+        if portfolio.id == january:
+            raise RuntimeError("a ledger that cannot be replayed")
+        return real(session, portfolio, first)
+
+    monkeypatch.setattr(value_history, "_resume", broken)
+    summary = run_task(db_session)
+    assert (summary["failed"], summary["updated"]) == (1, 1)
+    assert get(owner, other, "history")["stored_through"] is not None
+    # The failing one stays due, and its reads say so instead of failing.
+    assert get(owner, january, "history")["pending_from"] == "2024-01-02"
+
+
+def test_lots_kept_by_another_process_are_not_resumed_after_an_earlier_write(
+    owner: Owner, recent: tuple[int, list[float]], db_session: Session
+) -> None:
+    """Process A keeps the lots of the refresh window; a back-dated write and a rebuild
+    happen elsewhere; A must not resume from its old lots afterwards."""
+    pid, closes = recent
+    run_task(db_session)
+    process_a = dict(value_history._snapshots)
+    owner.added(pid, "sell", "1", price="100", at=iso(utcnow() - dt.timedelta(days=20)))
+    run_task(db_session)  # "process B" rebuilds from 20 days ago and keeps new lots
+    value_history._snapshots.clear()
+    value_history._snapshots.update(process_a)  # back in process A's memory
+    yesterday = utcnow().date() - dt.timedelta(days=1)
+    evening = dt.datetime.combine(yesterday, dt.time(20), tzinfo=dt.UTC)
+    owner.added(pid, "buy", "0.5", price=repr(closes[-3]), at=iso(evening))
+    run_task(db_session)
+    resumed = get(owner, pid, "history")["days"]
+    value_history._snapshots.clear()
+    service.mark_history_stale(session=db_session, since=dt.date(2009, 1, 3))
+    run_task(db_session)
+    assert get(owner, pid, "history")["days"] == resumed
+
+
+def test_days_before_the_first_transaction_are_dropped_when_it_moves_or_goes(
+    owner: Owner, january: int, db_session: Session
+) -> None:
+    run_task(db_session)
+    (buy,) = owner.transactions(january)["items"]
+    later = iso(JAN_1 + dt.timedelta(days=9))
+    assert (
+        owner.patch(
+            f"{BASE}/{january}/transactions/{buy['id']}", {"executed_at": later}
+        ).status_code
+        == 200
+    )
+    run_task(db_session)
+    days = get(owner, january, "history", end="2024-01-31")["days"]
+    assert days[0]["day"] == "2024-01-10"
+    everything = get(owner, january, "performance", range="ALL")
+    assert everything["start"] == "2024-01-10" and everything["start_value"] == "0"
+    assert owner.delete(f"{BASE}/{january}/transactions/{buy['id']}").status_code == 204
+    body = get(owner, january, "history")  # caught up by the request: nothing left
+    assert body["days"] == [] and body["stored_through"] is None

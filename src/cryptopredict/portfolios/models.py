@@ -46,6 +46,10 @@ class Portfolio(Base):
     history_from: Mapped[dt.date | None] = mapped_column(Date)
     #: The last day of stored history; None before the first build.
     history_through: Mapped[dt.date | None] = mapped_column(Date)
+    #: The day whose starting lots the history task last kept (``value_history``), and a
+    #: count every write dated before that day bumps, so no process resumes from stale lots.
+    snapshot_day: Mapped[dt.date | None] = mapped_column(Date)
+    snapshot_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()

@@ -130,8 +130,11 @@ def xirr(flows: Sequence[tuple[dt.datetime, float]]) -> float | None:
 
 
 def period_rate(annual: float | None, start: dt.datetime, end: dt.datetime) -> float | None:
-    """An annual rate over the days from ``start`` to ``end``."""
+    """An annual rate over the days from ``start`` to ``end``; None where it is too large to
+    hold in a float."""
     if annual is None:
         return None
-    days = (end - start).total_seconds() / 86400.0
-    return float((1.0 + annual) ** (days / YEAR_DAYS) - 1.0)
+    if annual <= -1.0:
+        return -1.0
+    exponent = math.log1p(annual) * (end - start).total_seconds() / 86400.0 / YEAR_DAYS
+    return None if exponent > 700.0 else math.expm1(exponent)

@@ -9,6 +9,7 @@ left to the task and said in ``pending_from``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
@@ -55,6 +56,8 @@ from cryptopredict.prices.types import Interval
 if TYPE_CHECKING:
     from cryptopredict.coins.models import Cryptocurrency
 
+logger = logging.getLogger(__name__)
+
 #: A stored history at most this many days behind is brought up to date by the request.
 INLINE_DAYS = 31
 _RANGE_DAYS = {
@@ -67,27 +70,43 @@ _RANGE_DAYS = {
 
 
 def _caught_up(session: Session, portfolio: Portfolio, today: dt.date) -> dt.date | None:
-    """Bring a short gap in the stored history up to yesterday; the first day still out of
-    date afterwards (None: none)."""
+    """Bring a short gap in the stored history up to yesterday (and drop days left from
+    transactions since deleted); the first day still out of date afterwards (None: none).
+    A failure there leaves the stored days as they are, said as pending, never a 500."""
     yesterday = today - dt.timedelta(days=1)
     first_at = TransactionRepository(session).first_executed_at(portfolio.id)
-    if first_at is None or day_of(first_at) > yesterday:
+    if first_at is None:
+        if portfolio.history_through is not None:
+            _update_inline(session, portfolio, today)
         return None
+    first_day = day_of(first_at)
     through = portfolio.history_through
-    gap = portfolio.history_from
+    candidates = [] if portfolio.history_from is None else [portfolio.history_from]
     if through is None:
-        gap = min(gap or day_of(first_at), day_of(first_at))
+        candidates.append(first_day)
     elif through < yesterday:
-        gap = min(gap or through + dt.timedelta(days=1), through + dt.timedelta(days=1))
-    if gap is None:
+        candidates.append(through + dt.timedelta(days=1))
+    if not candidates:
         return None
-    gap = max(gap, day_of(first_at))
-    if (yesterday - gap).days < INLINE_DAYS:
-        value_history.update(session=session, portfolio_id=portfolio.id, today=today)
-        session.refresh(portfolio)
+    gap = max(min(candidates), first_day)
+    if gap > yesterday:
+        return None
+    if (yesterday - gap).days < INLINE_DAYS and _update_inline(session, portfolio, today):
         if portfolio.history_from is None and portfolio.history_through == yesterday:
             return None
     return gap
+
+
+def _update_inline(session: Session, portfolio: Portfolio, today: dt.date) -> bool:
+    """The task's update of one portfolio, run by a request; False when it failed."""
+    try:
+        value_history.update(session=session, portfolio_id=portfolio.id, today=today)
+    except Exception:
+        session.rollback()
+        logger.exception("portfolio %s: inline history update failed", portfolio.id)
+        return False
+    session.refresh(portfolio)
+    return True
 
 
 def _point(row: PortfolioHistoryDay) -> HistoryPoint:
@@ -335,7 +354,8 @@ def performance(
             absolute_gain=end_value - start_value - (inflow - outflow),
             twr=time_weighted_return(returns),
             mwr_annualized=annual,
-            mwr_period=period_rate(annual, day_start(first), end_instant),
+            # Over the days money was in: from the first flow, not the window's empty start.
+            mwr_period=period_rate(annual, min(t for t, _ in flows), end_instant),
             max_drawdown=max_drawdown(wealth_index(returns)) if days else None,
             # Full days only: today's live part-day return would dilute it.
             volatility=volatility(returns[:-1] if end_instant == now else returns),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from cryptopredict.core.pagination import PageParams
@@ -182,9 +182,23 @@ class HistoryRepository:
         if rows:
             self.session.execute(insert(PortfolioHistoryDay), list(rows))
 
+    def delete_before(self, portfolio_id: int, day: dt.date) -> None:
+        """Drop the stored days before ``day``."""
+        self.session.execute(
+            delete(PortfolioHistoryDay).where(
+                PortfolioHistoryDay.portfolio_id == portfolio_id, PortfolioHistoryDay.day < day
+            )
+        )
+
+    def clear(self, portfolio_id: int) -> None:
+        """Drop every stored day."""
+        self.session.execute(
+            delete(PortfolioHistoryDay).where(PortfolioHistoryDay.portfolio_id == portfolio_id)
+        )
+
     def due(self, yesterday: dt.date) -> list[int]:
-        """Portfolios with transactions whose stored history is out of date or short of
-        ``yesterday``, oldest id first."""
+        """Portfolios whose stored history is out of date: with transactions, marked stale or
+        short of ``yesterday``; without, still holding days. Oldest id first."""
         has_transactions = (
             select(PortfolioTransaction.id)
             .where(PortfolioTransaction.portfolio_id == Portfolio.id)
@@ -195,5 +209,10 @@ class HistoryRepository:
             Portfolio.history_through.is_(None),
             Portfolio.history_through < yesterday,
         )
-        statement = select(Portfolio.id).where(has_transactions, stale).order_by(Portfolio.id)
+        emptied = and_(~has_transactions, Portfolio.history_through.is_not(None))
+        statement = (
+            select(Portfolio.id)
+            .where(or_(and_(has_transactions, stale), emptied))
+            .order_by(Portfolio.id)
+        )
         return list(self.session.scalars(statement))

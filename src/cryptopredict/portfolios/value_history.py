@@ -54,15 +54,19 @@ EVERYTHING = dt.date(2009, 1, 3)
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """The lots as they stood at the start of ``day``."""
+    """The lots as they stood at the start of ``day``, kept when the portfolio's
+    ``snapshot_epoch`` was ``epoch``."""
 
     day: dt.date
+    epoch: int
     ledger: Ledger
 
 
-#: Per (portfolio, creation time, method): where the last update's refresh window began, so
-#: the next run resumes there instead of replaying every earlier transaction. A write before
-#: that day marks the history stale from its own day, which makes the snapshot too late.
+#: Per (portfolio, creation time, method): the lots at the start of the last update's
+#: refresh window, so the next run resumes there instead of replaying every earlier
+#: transaction. The portfolio row says which day the newest snapshot is of
+#: (``snapshot_day``, in any process) and a write dated before that day bumps its
+#: ``snapshot_epoch``, so a process only resumes from lots no later write has changed.
 _snapshots: dict[tuple[int, dt.datetime, str], _Snapshot] = {}
 _snapshots_lock = threading.Lock()
 _SNAPSHOTS_KEPT = 256
@@ -78,11 +82,11 @@ def _resume(session: Session, portfolio: Portfolio, first: dt.date) -> Ledger:
     start = day_start(first)
     with _snapshots_lock:
         snapshot = _snapshots.get(_snapshot_key(portfolio))
-    stale_from = portfolio.history_from
     if (
         snapshot is not None
         and snapshot.day <= first
-        and (stale_from is None or stale_from >= snapshot.day)
+        and snapshot.day == portfolio.snapshot_day
+        and snapshot.epoch == portfolio.snapshot_epoch
     ):
         ledger = snapshot.ledger.copy()
         since = day_start(snapshot.day)
@@ -101,11 +105,14 @@ def _keep(portfolio: Portfolio, snapshot: _Snapshot) -> None:
 
 
 def mark_stale(portfolio: Portfolio, *instants: dt.datetime) -> None:
-    """Record that the history from the earliest of these instants' days on is out of date
-    (committed with the caller's write); no instant means all of it."""
+    """Record that a write changed the ledger from the earliest of these instants' days on
+    (committed with it): the stored history is out of date from there, and kept lots of a
+    later day no longer hold. No instant means all of it."""
     first = min((day_of(i) for i in instants), default=EVERYTHING)
     if portfolio.history_from is None or first < portfolio.history_from:
         portfolio.history_from = first
+    if portfolio.snapshot_day is not None and first < portfolio.snapshot_day:
+        portfolio.snapshot_epoch += 1
 
 
 @dataclass(frozen=True)
@@ -164,25 +171,24 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
     portfolio = portfolios.get(portfolio_id)
     if portfolio is None:
         return None
-    version = portfolio.ledger_version
+    version, stale_read = portfolio.ledger_version, portfolio.history_from
     transactions = TransactionRepository(session)
     history = HistoryRepository(session)
     yesterday = today - dt.timedelta(days=1)
     first_at = transactions.first_executed_at(portfolio_id)
-    if first_at is None or day_of(first_at) > yesterday:
-        first = None
-    else:
+    first_day = None if first_at is None else day_of(first_at)
+    first: dt.date | None = None
+    rows: list[dict[str, object]] = []
+    snapshot = None
+    if first_day is not None and first_day <= yesterday:
         candidates = [yesterday - dt.timedelta(days=REFRESH_DAYS - 1)]
-        if portfolio.history_from is not None:
-            candidates.append(portfolio.history_from)
+        if stale_read is not None:
+            candidates.append(stale_read)
         if portfolio.history_through is not None:
             candidates.append(portfolio.history_through + dt.timedelta(days=1))
         else:
             candidates.append(EVERYTHING)
-        first = max(min(candidates), day_of(first_at))
-    rows: list[dict[str, object]] = []
-    snapshot = None
-    if first is not None and first <= yesterday:
+        first = max(min(candidates), first_day)
         ledger = _resume(session, portfolio, first)
         start = day_start(first)
         later = [
@@ -200,7 +206,7 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
             prices,
             days_between(first, window - dt.timedelta(days=1)),
         )
-        snapshot = _Snapshot(window, ledger.copy())
+        snapshot = _Snapshot(window, portfolio.snapshot_epoch, ledger.copy())
         days += build(
             [e for e in later if e.executed_at >= window_start],
             ledger,
@@ -213,9 +219,22 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
     if locked is None or locked.ledger_version != version:
         session.rollback()
         return None
-    history.replace_from(portfolio_id, first or EVERYTHING, rows)
-    locked.history_from = None
-    locked.history_through = yesterday if first is not None else None
+    # Days before the first transaction (it moved later, or is gone) hold nothing.
+    if first_day is None:
+        history.clear(portfolio_id)
+    else:
+        history.delete_before(portfolio_id, first_day)
+    if first is not None:
+        history.replace_from(portfolio_id, first, rows)
+    # Prices a sync marked stale while this ran stay marked, unless this rebuilt them too.
+    marked = locked.history_from
+    if marked is not None and marked != stale_read and (first is None or marked < first):
+        locked.history_from = marked
+    else:
+        locked.history_from = None
+    locked.history_through = yesterday if first_day is not None else None
+    if snapshot is not None:
+        locked.snapshot_day = snapshot.day
     session.commit()
     if snapshot is not None:
         _keep(locked, snapshot)
@@ -223,16 +242,35 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
 
 
 def update_all(*, session: Session, today: dt.date) -> dict[str, Any]:
-    """Update every portfolio whose history is out of date or short of yesterday."""
+    """Update every portfolio whose history is out of date or short of yesterday; one that
+    fails is logged and left for the next run, and the others go on."""
     due = HistoryRepository(session).due(today - dt.timedelta(days=1))
-    updated, skipped, days = 0, 0, 0
+    updated, skipped, failed, days = 0, 0, 0, 0
     for portfolio_id in due:
-        result = update(session=session, portfolio_id=portfolio_id, today=today)
+        try:
+            result = update(session=session, portfolio_id=portfolio_id, today=today)
+        except Exception:
+            session.rollback()
+            logger.exception("portfolio %s: history update failed", portfolio_id)
+            failed += 1
+            continue
         if result is None:
             skipped += 1
             continue
         updated += 1
         days += result.days
     if due:
-        logger.info("portfolio history: %s updated, %s skipped, %s days", updated, skipped, days)
-    return {"due": len(due), "updated": updated, "skipped": skipped, "days_written": days}
+        logger.info(
+            "portfolio history: %s updated, %s skipped, %s failed, %s days",
+            updated,
+            skipped,
+            failed,
+            days,
+        )
+    return {
+        "due": len(due),
+        "updated": updated,
+        "skipped": skipped,
+        "failed": failed,
+        "days_written": days,
+    }

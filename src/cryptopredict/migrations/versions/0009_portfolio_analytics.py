@@ -9,8 +9,9 @@ Create Date: 2026-12-07 11:00:00.000000
 portfolio starts at FIFO. `ledger_version` grows with every transaction written, edited or
 deleted and every change of method, so a replay computed for one version is reused until the
 ledger changes. `history_from` is the first day whose stored history is out of date (NULL:
-none), `history_through` the last day stored; `portfolio_history` holds one row per portfolio
-and UTC day.
+none), `history_through` the last day stored; `snapshot_day` and `snapshot_epoch` tell which
+lots a history update kept are still good; `portfolio_history` holds one row per portfolio and
+UTC day.
 """
 
 from collections.abc import Sequence
@@ -40,6 +41,10 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("history_from", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("history_through", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("snapshot_day", sa.Date(), nullable=True))
+        batch_op.add_column(
+            sa.Column("snapshot_epoch", sa.Integer(), nullable=False, server_default="0")
+        )
     op.create_table(
         "portfolio_history",
         sa.Column(
@@ -60,6 +65,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("portfolio_history")
     with op.batch_alter_table("portfolios", schema=None) as batch_op:
+        batch_op.drop_column("snapshot_epoch")
+        batch_op.drop_column("snapshot_day")
         batch_op.drop_column("history_through")
         batch_op.drop_column("history_from")
         batch_op.drop_column("ledger_version")

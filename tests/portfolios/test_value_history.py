@@ -350,3 +350,18 @@ def test_days_before_the_first_transaction_are_dropped_when_it_moves_or_goes(
     assert owner.delete(f"{BASE}/{january}/transactions/{buy['id']}").status_code == 204
     body = get(owner, january, "history")  # caught up by the request: nothing left
     assert body["days"] == [] and body["stored_through"] is None
+
+
+def test_new_prices_of_a_coin_mark_only_the_portfolios_that_held_it(
+    owner: Owner, january: int, ethereum: Cryptocurrency, db_session: Session
+) -> None:
+    other: int = owner.create_portfolio("Ether only")["id"]
+    owner.added(other, "buy", "1", coin="eth", price="10", at=iso(JAN_1))
+    run_task(db_session)
+    bitcoin_id = owner.transactions(january)["items"][0]["coin"]["id"]
+    marked = service.mark_history_stale(
+        session=db_session, since_by_coin={bitcoin_id: dt.date(2024, 1, 20)}
+    )
+    assert marked == 1
+    assert get(owner, january, "history", end="2024-01-31")["pending_from"] == "2024-01-20"
+    assert get(owner, other, "history", end="2024-01-31")["pending_from"] is None

@@ -49,18 +49,20 @@ class PortfolioRepository(Repository[Portfolio]):
         )
         return self.session.scalars(statement).first()
 
-    def mark_history_stale(self, since: dt.date) -> int:
-        """Move every stored history's first out-of-date day back to ``since`` at the latest;
-        how many portfolios had history to mark."""
-        statement = (
-            update(Portfolio)
-            .where(Portfolio.history_through.is_not(None))
-            .values(
-                history_from=case(
-                    (Portfolio.history_from.is_(None), since),
-                    (Portfolio.history_from > since, since),
-                    else_=Portfolio.history_from,
-                )
+    def mark_history_stale(self, since: dt.date, *, coin_id: int | None = None) -> int:
+        """Move stored histories' first out-of-date day back to ``since`` at the latest (only
+        of portfolios that ever held ``coin_id`` when given); how many had history to mark."""
+        statement = update(Portfolio).where(Portfolio.history_through.is_not(None))
+        if coin_id is not None:
+            held = select(PortfolioTransaction.portfolio_id).where(
+                PortfolioTransaction.coin_id == coin_id
+            )
+            statement = statement.where(Portfolio.id.in_(held))
+        statement = statement.values(
+            history_from=case(
+                (Portfolio.history_from.is_(None), since),
+                (Portfolio.history_from > since, since),
+                else_=Portfolio.history_from,
             )
         )
         result = self.session.execute(statement)

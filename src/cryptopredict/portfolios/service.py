@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from typing import TYPE_CHECKING, Any
@@ -403,9 +403,20 @@ def update_history(*, session: Session, today: dt.date) -> dict[str, Any]:
     return value_history.update_all(session=session, today=today)
 
 
-def mark_history_stale(*, session: Session, since: dt.date) -> int:
-    """Mark every portfolio's stored history out of date from ``since`` (prices written for
-    those days); how many were marked."""
-    marked = PortfolioRepository(session).mark_history_stale(since)
+def mark_history_stale(
+    *,
+    session: Session,
+    since: dt.date | None = None,
+    since_by_coin: Mapping[int, dt.date] | None = None,
+) -> int:
+    """Mark stored histories out of date from a day on (prices written for those days): every
+    portfolio's from ``since``, and those that ever held a coin of ``since_by_coin`` from its
+    day; how many portfolios were marked."""
+    portfolios = PortfolioRepository(session)
+    marked = 0
+    if since is not None:
+        marked += portfolios.mark_history_stale(since)
+    for coin_id, day in (since_by_coin or {}).items():
+        marked += portfolios.mark_history_stale(day, coin_id=coin_id)
     session.commit()
     return marked

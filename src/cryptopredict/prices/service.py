@@ -644,6 +644,37 @@ def prices_at(
     }
 
 
+def daily_bars_since(
+    *, session: Session, since: dt.datetime
+) -> dict[int, tuple[int, dt.datetime, dt.datetime]]:
+    """Per coin, the count, first and last of its daily bars starting at or after ``since``."""
+    return PriceRepository(session).series_counts(Interval.DAY, since)
+
+
+def changed_from(
+    before: Mapping[int, tuple[int, dt.datetime, dt.datetime]],
+    after: Mapping[int, tuple[int, dt.datetime, dt.datetime]],
+) -> dict[int, dt.datetime]:
+    """Per coin whose daily bars a write added, the first bar that may be new: bars only
+    appended after the last one count from there; anything else (bars before the first, or
+    a gap filled) from the first bar of the window."""
+    changed: dict[int, dt.datetime] = {}
+    for coin_id, (count, first, last) in after.items():
+        old = before.get(coin_id)
+        if old is None:
+            changed[coin_id] = first
+            continue
+        old_count, old_first, old_last = old
+        if count == old_count and first == old_first and last == old_last:
+            continue
+        appended = (last - old_last) // ONE_DAY
+        if first == old_first and count - old_count == appended:
+            changed[coin_id] = old_last + ONE_DAY
+        else:
+            changed[coin_id] = min(first, old_first)
+    return changed
+
+
 def window_stats(*, session: Session, keys: Sequence[WindowKey]) -> list[WindowStats]:
     """High, low and reference market cap of each key's window, in the keys' order."""
     return PriceRepository(session).window_stats(keys)

@@ -149,23 +149,39 @@ def sync_all_prices(context: JobContext) -> dict[str, Any]:
     return _sync(context, marketdata_service.sync_prices)
 
 
+def _marking_portfolios(
+    context: JobContext, days: int, sync: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run a history sync and mark the stored history of portfolios holding a coin whose
+    daily bars it added stale from the first new bar (appended bars: from the old last)."""
+    since = context.clock() - dt.timedelta(days=days + 1)
+    with context.session() as session:
+        before = prices_service.daily_bars_since(session=session, since=since)
+    summary = sync()
+    if summary["rows_written"]:
+        with context.session() as session:
+            after = prices_service.daily_bars_since(session=session, since=since)
+            changed = prices_service.changed_from(before, after)
+            summary["portfolios_marked"] = portfolios_service.mark_history_stale(
+                session=session, since_by_coin={c: at.date() for c, at in changed.items()}
+            )
+    return summary
+
+
 def sync_historical_data(
     context: JobContext,
     days: Annotated[int, Field(ge=1, le=MAX_HISTORY_DAYS)] = DEFAULT_HISTORY_DAYS,
     intervals: Intervals = None,
 ) -> dict[str, Any]:
-    """Fill the gaps in every tracked coin's recent history (only what is missing); prices it
-    wrote may change portfolios' stored history over the window, so that is marked stale."""
-    summary = _sync(
-        context, partial(marketdata_service.sync_history, days=days, intervals=intervals)
+    """Fill the gaps in every tracked coin's recent history (only what is missing); the
+    stored history of portfolios holding a coin that gained daily bars is marked stale."""
+    return _marking_portfolios(
+        context,
+        days,
+        lambda: _sync(
+            context, partial(marketdata_service.sync_history, days=days, intervals=intervals)
+        ),
     )
-    if summary["rows_written"]:
-        since = context.clock().date() - dt.timedelta(days=days)
-        with context.session() as session:
-            summary["portfolios_marked"] = portfolios_service.mark_history_stale(
-                session=session, since=since
-            )
-    return summary
 
 
 def update_portfolio_history(context: JobContext) -> dict[str, Any]:
@@ -191,9 +207,13 @@ def sync_specific_cryptocurrency(
     """Store one coin's latest price, then fill its missing history (adding the coin to the
     catalogue if it is new): what a user asking for the coin expects to see."""
     price = _sync(context, partial(marketdata_service.sync_prices, coins={coin_id}))
-    history = _sync(
+    history = _marking_portfolios(
         context,
-        partial(marketdata_service.sync_history, coin=coin_id, days=days, intervals=intervals),
+        days,
+        lambda: _sync(
+            context,
+            partial(marketdata_service.sync_history, coin=coin_id, days=days, intervals=intervals),
+        ),
     )
     parts = (price, history)
     statuses = {part["status"] for part in parts}

@@ -8,8 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from cryptopredict.coins.models import Cryptocurrency
+from cryptopredict.portfolios.models import Portfolio
 from tests.portfolios.helpers import BASE, Owner, assert_error
 
 HEADER = "executed_at,coin,kind,quantity,price,fee,note\n"
@@ -148,14 +150,30 @@ def test_a_file_that_is_not_utf8_is_refused(owner: Owner, pid: int) -> None:
     assert "UTF-8" in error["message"]
 
 
-def test_notes_that_look_like_formulas_are_escaped_and_read_back(owner: Owner, pid: int) -> None:
-    formula = '=HYPERLINK("http://evil.example","x")'
-    owner.added(pid, "buy", "1", price="100", note=formula)
+@pytest.mark.parametrize(
+    "note", ['=HYPERLINK("http://evil.example","x")', "@SUM(A1)", "-2+3", "'=already quoted"]
+)
+def test_notes_that_look_like_formulas_are_escaped_and_read_back(
+    owner: Owner, pid: int, note: str
+) -> None:
+    owner.added(pid, "buy", "1", price="100", note=note)
     text = owner.get(f"{BASE}/{pid}/export/transactions.csv").text
     (row,) = list(csv.DictReader(io.StringIO(text)))
-    assert row["note"] == "'" + formula
+    assert row["note"] == "'" + note
     other: int = owner.create_portfolio("Other")["id"]
-    assert imported(owner, other, text)["transactions"][0]["note"] == formula
+    assert imported(owner, other, text)["transactions"][0]["note"] == note
+
+
+def test_a_file_with_nothing_new_changes_nothing(
+    owner: Owner, pid: int, db_session: Session
+) -> None:
+    imported(owner, pid, GOOD)
+    db_session.expire_all()
+    version = db_session.get(Portfolio, pid).ledger_version  # type: ignore[union-attr]
+    for text in (HEADER, GOOD):  # no lines, then only lines already recorded
+        assert imported(owner, pid, text)["created"] == 0
+    db_session.expire_all()
+    assert db_session.get(Portfolio, pid).ledger_version == version  # type: ignore[union-attr]
 
 
 def test_the_pnl_report_lists_each_lot_a_sale_consumed(owner: Owner, pid: int) -> None:

@@ -206,6 +206,7 @@ def test_money_weighted_return_agrees_with_pyxirr(
         {"benchmarks": "nosuchcoin"},
         {"benchmarks": ",".join(f"c{i}" for i in range(11))},
         {"range": "custom", "start": "2024-13-01"},
+        {"range": "custom", "start": "2099-01-01", "end": "2099-01-02"},  # in the future
     ],
 )
 def test_bad_performance_requests_are_clear_422s(

@@ -13,8 +13,9 @@ Format (UTF-8, comma-separated, a header line naming the columns in any order):
 - ``fee``: USD, empty for none.
 - ``note``: optional text.
 
-Free text that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-`` or
-``@``) is written with a leading ``'``, which reading removes again.
+Free text that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return) is written with a leading ``'``, which reading removes again (as
+one before a note's own leading ``'``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ REQUIRED = ("executed_at", "coin", "kind", "quantity")
 COLUMNS = ("executed_at", "coin", "kind", "quantity", "price", "fee", "note")
 MAX_ROWS = 20_000
 _BARE_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_FORMULA = ("=", "+", "-", "@")
+#: What a spreadsheet may run as a formula at the start of a cell (OWASP's list).
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,8 @@ def _instant(text: str) -> str:
 
 
 def _unescaped(note: str) -> str:
-    return note[1:] if note.startswith("'") and note[1:2] in _FORMULA else note
+    """Undo ``_safe``: one leading ``'`` before a formula character or another ``'``."""
+    return note[1:] if note.startswith("'") and note[1:2] in (*_FORMULA, "'") else note
 
 
 def read(text: str) -> tuple[list[CsvRow], list[CsvProblem]]:
@@ -124,7 +127,9 @@ def read(text: str) -> tuple[list[CsvRow], list[CsvProblem]]:
 
 
 def _safe(text: str) -> str:
-    return f"'{text}" if text.startswith(_FORMULA) else text
+    """A leading ``'`` before a formula character, or before a ``'`` that ``_unescaped``
+    would otherwise take away, so every note reads back as written."""
+    return f"'{text}" if text.startswith((*_FORMULA, "'")) else text
 
 
 def write(header: Sequence[str], rows: Iterable[Sequence[object]], *, free_text: set[int]) -> str:

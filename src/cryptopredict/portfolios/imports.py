@@ -93,7 +93,7 @@ def import_csv(*, session: Session, portfolio: Portfolio, text: str, dry_run: bo
     if problems:
         raise _refuse(problems)
     if not dry_run:
-        service.lock_for_write(session, portfolio, *(data.executed_at for _, _, data in parsed))
+        service.lock_portfolio(session, portfolio)
     stored = TransactionRepository(session).timeline(portfolio.id)
     recorded = {_key(tx.coin_id, tx): tx.id for tx in stored}
     seen: dict[_Key, int] = {}
@@ -137,7 +137,8 @@ def import_csv(*, session: Session, portfolio: Portfolio, text: str, dry_run: bo
     coins = coins_service.get_many_by_ids(
         session=session, ids={c for _, c, _ in new} | {tx.coin_id for tx in stored}
     )
-    if not dry_run:
+    if not dry_run and new:
+        service.mark_changed(portfolio, *(data.executed_at for _, _, data in new))
         transactions = TransactionRepository(session)
         for _, coin_id, data in new:
             transactions.create(

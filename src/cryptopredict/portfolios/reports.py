@@ -201,6 +201,13 @@ def _window(
                 details=[{"loc": ["query", "start"], "msg": "required", "type": "missing"}],
             )
         last = end or today
+        if start > today:
+            raise ValidationFailedError(
+                "start must not be in the future",
+                details=[
+                    {"loc": ["query", "start"], "msg": "in the future", "type": "value_error"}
+                ],
+            )
         if start > last:
             raise ValidationFailedError(
                 "start must not be after end",

@@ -252,14 +252,23 @@ def list_transactions(
     return _describe(session, items), total
 
 
-def lock_for_write(session: Session, portfolio: Portfolio, *changed: dt.datetime) -> None:
-    """Serialise writers of one portfolio so two sells cannot both spend the same coins, and
-    mark its ledger changed and its history out of date from the earliest `changed` instant
-    (committed with the write, or rolled back with it)."""
+def lock_portfolio(session: Session, portfolio: Portfolio) -> None:
+    """Serialise writers of one portfolio so two sells cannot both spend the same coins."""
     if PortfolioRepository(session).lock(portfolio.id) is None:
         raise NotFoundError(f"Portfolio {portfolio.id} not found")
+
+
+def mark_changed(portfolio: Portfolio, *changed: dt.datetime) -> None:
+    """Mark the ledger changed and its history out of date from the earliest `changed`
+    instant (committed with the write, or rolled back with it)."""
     portfolio.ledger_version += 1
     value_history.mark_stale(portfolio, *changed)
+
+
+def lock_for_write(session: Session, portfolio: Portfolio, *changed: dt.datetime) -> None:
+    """``lock_portfolio`` then ``mark_changed``: what every single write does first."""
+    lock_portfolio(session, portfolio)
+    mark_changed(portfolio, *changed)
 
 
 def _ensure_never_short(

@@ -2,11 +2,12 @@
 read from it (the history and performance answers).
 
 Writes never rebuild the history: a transaction written, edited or deleted, or a change of
-cost-basis method, only marks the first day out of date (``Portfolio.history_from``). The
-``update_portfolio_history`` task then rebuilds from that day on, replaying the lots up to it
-once, and extends every portfolio to yesterday; it also rebuilds the last ``REFRESH_DAYS``
-days each run, so late or corrected prices reach them. Today is never stored: requests value
-it live, from the newest prices.
+cost-basis method, only marks the first day out of date (``Portfolio.history_from``), as does
+a history sync for portfolios holding a coin it added daily bars to. The
+``update_portfolio_history`` task then rebuilds each portfolio that is due from that day on
+(with its last ``REFRESH_DAYS`` days, where late or corrected prices land), replaying the lots
+up to it or resuming from lots it kept, and extends every portfolio to yesterday. Today is
+never stored: requests value it live, from the newest prices.
 """
 
 from __future__ import annotations

@@ -139,18 +139,8 @@ def import_csv(*, session: Session, portfolio: Portfolio, text: str, dry_run: bo
     )
     if not dry_run and new:
         service.mark_changed(portfolio, *(data.executed_at for _, _, data in new))
-        transactions = TransactionRepository(session)
         for _, coin_id, data in new:
-            transactions.create(
-                portfolio_id=portfolio.id,
-                coin_id=coin_id,
-                kind=data.kind,
-                quantity=data.quantity,
-                price=data.price,
-                fee=data.fee,
-                executed_at=data.executed_at,
-                note=data.note,
-            )
+            service.record(session, portfolio, coin_id, data)
         session.commit()
     before: dict[int, Decimal] = defaultdict(Decimal)
     after: dict[int, Decimal] = defaultdict(Decimal)

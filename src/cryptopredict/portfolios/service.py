@@ -327,9 +327,18 @@ def create_transaction(
     lock_for_write(session, portfolio, data.executed_at)
     movement = Movement(None, coin.id, data.kind, data.quantity, data.executed_at)
     _ensure_never_short(session, portfolio, coin_ids={coin.id}, action="record", add=movement)
-    transaction = TransactionRepository(session).create(
+    transaction = record(session, portfolio, coin.id, data)
+    session.commit()
+    return read_transaction(session=session, transaction=transaction)
+
+
+def record(
+    session: Session, portfolio: Portfolio, coin_id: int, data: TransactionCreate
+) -> PortfolioTransaction:
+    """Add one checked transaction to the session (the caller commits)."""
+    return TransactionRepository(session).create(
         portfolio_id=portfolio.id,
-        coin_id=coin.id,
+        coin_id=coin_id,
         kind=data.kind,
         quantity=data.quantity,
         price=data.price,
@@ -337,8 +346,6 @@ def create_transaction(
         executed_at=data.executed_at,
         note=data.note,
     )
-    session.commit()
-    return read_transaction(session=session, transaction=transaction)
 
 
 def update_transaction(

@@ -199,6 +199,7 @@ def test_an_old_price_is_used_with_a_warning(owner: Owner, worked: tuple[int, li
     (btc,) = body["holdings"]
     assert btc["price"] == "130" and btc["price_at"] == "2024-02-01T00:00:00Z"
     assert [w["code"] for w in body["warnings"]] == ["stale_price"]
+    assert "price of 2024-02-01 00:00 UTC" in body["warnings"][0]["message"]
 
 
 def test_a_transfer_in_without_a_cost_is_reported_never_zero(owner: Owner, priced: None) -> None:

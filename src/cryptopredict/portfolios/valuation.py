@@ -119,6 +119,11 @@ def _holding(
     )
 
 
+def _when(instant: dt.datetime) -> str:
+    """An instant as a warning says it: ``2021-07-07 00:00 UTC``."""
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _warnings(
     coin: Cryptocurrency,
     position: Position,
@@ -132,7 +137,7 @@ def _warnings(
             PortfolioWarning(
                 code="unpriced",
                 coin=coin.coingecko_id,
-                message=f"No price for {symbol} at {at.isoformat()}: left out of the totals",
+                message=f"No price for {symbol} at {_when(at)}: left out of the totals",
             )
         )
     if point is not None and position.quantity > 0 and at - point[0] > STALE_AFTER:
@@ -140,7 +145,7 @@ def _warnings(
             PortfolioWarning(
                 code="stale_price",
                 coin=coin.coingecko_id,
-                message=f"{symbol} is valued at its price of {point[0].isoformat()}",
+                message=f"{symbol} is valued at its price of {_when(point[0])}, the newest known",
             )
         )
     if position.missing_basis_quantity > 0 or position.unknown_realized > 0:

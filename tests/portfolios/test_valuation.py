@@ -254,3 +254,19 @@ def test_an_unknown_method_is_refused_and_changes_nothing(
         owner.patch(f"{BASE}/{pid}", {"cost_basis_method": method}), 422, "validation_error"
     )
     assert owner.get(f"{BASE}/{pid}").json()["cost_basis_method"] == "fifo"
+
+
+def test_the_price_of_the_latest_instant_wins_whatever_the_series(
+    owner: Owner, factory: Factory, bitcoin: Cryptocurrency, worked: tuple[int, list[int]]
+) -> None:
+    """A five-minute series that stopped on 30 January loses to the daily bar that ended on
+    1 February; at an instant inside 30 January's last hours the five-minute price wins."""
+    pid, _ = worked
+    stalled = dt.datetime(2024, 1, 30, 18, tzinfo=dt.UTC)
+    factory.daily_prices(
+        bitcoin, [999.0], start=stalled, interval="5m", step=dt.timedelta(minutes=5)
+    )
+    (late,) = summary(owner, pid, at="2024-02-01T06:00:00Z")["holdings"]
+    assert (late["price"], late["price_at"]) == ("130", "2024-02-01T00:00:00Z")
+    (evening,) = summary(owner, pid, at="2024-01-30T20:00:00Z")["holdings"]
+    assert (evening["price"], evening["price_at"]) == ("999", "2024-01-30T18:05:00Z")

@@ -366,3 +366,26 @@ def test_new_prices_of_a_coin_mark_only_the_portfolios_that_held_it(
     assert marked == 1
     assert get(owner, january, "history", end="2024-01-31")["pending_from"] == "2024-01-20"
     assert get(owner, other, "history", end="2024-01-31")["pending_from"] is None
+
+
+def test_a_price_mark_made_while_an_update_runs_is_kept(
+    owner: Owner, january: int, db_session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_task(db_session)
+    owner.added(january, "buy", "1", price="110", at=iso(JAN_1 + dt.timedelta(days=20)))
+    real = value_history.price_book
+    bitcoin_id = owner.transactions(january)["items"][0]["coin"]["id"]
+
+    def with_a_sync(session: Session, *args: Any) -> Any:
+        book = real(session, *args)  # the update has read its prices; a sync then lands
+        service.mark_history_stale(
+            session=session, since_by_coin={bitcoin_id: dt.date(2024, 1, 25)}
+        )
+        return book
+
+    monkeypatch.setattr(value_history, "price_book", with_a_sync)
+    run_task(db_session)
+    monkeypatch.setattr(value_history, "price_book", real)
+    assert get(owner, january, "history", end="2024-01-31")["pending_from"] == "2024-01-21"
+    run_task(db_session)
+    assert get(owner, january, "history", end="2024-01-31")["pending_from"] is None

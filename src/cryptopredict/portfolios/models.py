@@ -50,6 +50,8 @@ class Portfolio(Base):
     #: count every write dated before that day bumps, so no process resumes from stale lots.
     snapshot_day: Mapped[dt.date | None] = mapped_column(Date)
     snapshot_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Bumped by every price sync's stale mark, so an update that ran meanwhile keeps it.
+    history_mark: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()

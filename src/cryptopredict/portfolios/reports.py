@@ -171,11 +171,17 @@ def history(
             details=[{"loc": ["query", "start"], "msg": "after end", "type": "value_error"}],
         )
     pending = _caught_up(session, portfolio, today)
-    rows = HistoryRepository(session).days(portfolio.id, start, end)
+    first_at = TransactionRepository(session).first_executed_at(portfolio.id)
+    # Days before the first transaction (left from one deleted, until the task drops them).
+    floor = day_of(first_at) if first_at is not None else None
+    rows = [
+        row
+        for row in HistoryRepository(session).days(portfolio.id, start, end)
+        if floor is not None and row.day >= floor
+    ]
     live = None
     if end is None or end >= today:
-        has_any = TransactionRepository(session).first_executed_at(portfolio.id) is not None
-        live = _today(session, portfolio, now) if has_any else None
+        live = _today(session, portfolio, now) if first_at is not None else None
     return PortfolioHistory(
         portfolio_id=portfolio.id,
         cost_basis_method=portfolio.cost_basis_method,
@@ -301,8 +307,10 @@ def _benchmark(
         end_price=end_price,
         total_return=total,
         max_drawdown=max_drawdown(wealth_index(returns)) if returns else None,
-        # Full days only, as the portfolio's: today's part-day return would dilute it.
-        volatility=volatility(returns[:-1] if end_at is None else returns),
+        # Full days only, as the portfolio's: a part of today would dilute it.
+        volatility=volatility(
+            returns[:-1] if ordered and ordered[-1][0] > day_start(today) else returns
+        ),
         growth=growth,
     )
 
@@ -327,8 +335,15 @@ def performance(
     pending = _caught_up(session, portfolio, today)
     history_rows = HistoryRepository(session)
     before = history_rows.day_before(portfolio.id, first)
+    # Days before the first transaction hold nothing, whatever a stale row still says.
+    if before is not None and (first_day is None or before.day < first_day):
+        before = None
     start_value = before.value if before is not None else ZERO
-    stored = [r for r in history_rows.days(portfolio.id, first, last) if r.day < today]
+    stored = [
+        r
+        for r in history_rows.days(portfolio.id, first, last)
+        if r.day < today and first_day is not None and r.day >= first_day
+    ]
     days = [DayFlows(r.day, r.value, r.inflow, r.outflow) for r in stored]
     end_instant = day_end(last)
     if last >= today and first_at is not None:

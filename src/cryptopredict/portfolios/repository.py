@@ -50,9 +50,9 @@ class PortfolioRepository(Repository[Portfolio]):
         return self.session.scalars(statement).first()
 
     def mark_history_stale(self, since: dt.date, *, coin_id: int | None = None) -> int:
-        """Move stored histories' first out-of-date day back to ``since`` at the latest (only
-        of portfolios that ever held ``coin_id`` when given); how many had history to mark."""
-        statement = update(Portfolio).where(Portfolio.history_through.is_not(None))
+        """Move portfolios' first out-of-date day back to ``since`` at the latest and count
+        the mark (only portfolios that ever held ``coin_id`` when given); how many."""
+        statement = update(Portfolio)
         if coin_id is not None:
             held = select(PortfolioTransaction.portfolio_id).where(
                 PortfolioTransaction.coin_id == coin_id
@@ -63,7 +63,8 @@ class PortfolioRepository(Repository[Portfolio]):
                 (Portfolio.history_from.is_(None), since),
                 (Portfolio.history_from > since, since),
                 else_=Portfolio.history_from,
-            )
+            ),
+            history_mark=Portfolio.history_mark + 1,
         )
         result = self.session.execute(statement)
         return int(getattr(result, "rowcount", 0) or 0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, localcontext
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Session
 
 from cryptopredict.coins import service as coins_service
@@ -105,9 +105,9 @@ def update(*, session: Session, portfolio: Portfolio, data: PortfolioUpdate) -> 
         raise _duplicate_name(name)
     method = changes.get("cost_basis_method")
     if method is not None and method != portfolio.cost_basis_method:
-        # Net invested moves with the lots a transfer out removes: every day may change.
-        changes["ledger_version"] = Portfolio.ledger_version + 1
-        value_history.mark_stale(portfolio)
+        # Under the writers' lock, as a transaction write: net invested moves with the lots
+        # a transfer out removes, so every day may change.
+        lock_for_write(session, portfolio)
     try:
         portfolios.update(portfolio, **changes)
         session.commit()
@@ -367,11 +367,14 @@ def update_transaction(
             error.message(),
             details=[{"loc": ["body", "price"], "msg": error.message(), "type": error.type}],
         )
-    lock_for_write(
-        session,
-        portfolio,
-        transaction.executed_at,
-        changes.get("executed_at", transaction.executed_at),
+    lock_portfolio(session, portfolio)
+    try:
+        session.refresh(transaction)  # as it stands under the lock, not as first read
+    except InvalidRequestError as exc:  # deleted meanwhile
+        raise NotFoundError(f"Transaction {transaction.id} not found") from exc
+    kind = changes.get("kind", transaction.kind)
+    mark_changed(
+        portfolio, transaction.executed_at, changes.get("executed_at", transaction.executed_at)
     )
     after = Movement(
         transaction.id,

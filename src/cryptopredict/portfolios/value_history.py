@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -172,7 +172,11 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
     portfolio = portfolios.get(portfolio_id)
     if portfolio is None:
         return None
-    version, stale_read = portfolio.ledger_version, portfolio.history_from
+    version, stale_read, mark = (
+        portfolio.ledger_version,
+        portfolio.history_from,
+        portfolio.history_mark,
+    )
     transactions = TransactionRepository(session)
     history = HistoryRepository(session)
     yesterday = today - dt.timedelta(days=1)
@@ -207,7 +211,7 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
             prices,
             days_between(first, window - dt.timedelta(days=1)),
         )
-        snapshot = _Snapshot(window, portfolio.snapshot_epoch, ledger.copy())
+        snapshot = _Snapshot(window, 0, ledger.copy())  # its epoch is set when it is kept
         days += build(
             [e for e in later if e.executed_at >= window_start],
             ledger,
@@ -227,15 +231,16 @@ def update(*, session: Session, portfolio_id: int, today: dt.date) -> UpdateResu
         history.delete_before(portfolio_id, first_day)
     if first is not None:
         history.replace_from(portfolio_id, first, rows)
-    # Prices a sync marked stale while this ran stay marked, unless this rebuilt them too.
-    marked = locked.history_from
-    if marked is not None and marked != stale_read and (first is None or marked < first):
-        locked.history_from = marked
-    else:
+    # A price sync's mark made while this ran stays: these days may hold the old prices.
+    if locked.history_mark == mark:
         locked.history_from = None
     locked.history_through = yesterday if first_day is not None else None
     if snapshot is not None:
+        # A new epoch for every kept snapshot: lots another process kept earlier, of the
+        # same day or not, never match again.
+        locked.snapshot_epoch += 1
         locked.snapshot_day = snapshot.day
+        snapshot = replace(snapshot, epoch=locked.snapshot_epoch)
     session.commit()
     if snapshot is not None:
         _keep(locked, snapshot)

@@ -590,25 +590,15 @@ class PriceRepository:
                     result[coin_id][interval] = SeriesExtent(first=first, last=last)
         return result
 
-    def series_counts(
-        self, interval: Interval, since: dt.datetime
-    ) -> dict[int, tuple[int, dt.datetime, dt.datetime]]:
-        """Per coin, how many bars of one interval start at or after ``since``, and the first
-        and last of them: what a sync changed, compared before and after it."""
-        statement = (
-            select(
-                PriceData.coin_id,
-                func.count(),
-                func.min(PriceData.price_at),
-                func.max(PriceData.price_at),
-            )
-            .where(PriceData.interval == interval.value, PriceData.price_at >= since)
-            .group_by(PriceData.coin_id)
+    def series_starts(self, interval: Interval, since: dt.datetime) -> dict[int, set[dt.datetime]]:
+        """Per coin, the starts of its bars of one interval at or after ``since``."""
+        statement = select(PriceData.coin_id, PriceData.price_at).where(
+            PriceData.interval == interval.value, PriceData.price_at >= since
         )
-        return {
-            coin_id: (int(count), first, last)
-            for coin_id, count, first, last in self.session.execute(statement)
-        }
+        found: dict[int, set[dt.datetime]] = {}
+        for coin_id, price_at in self.session.execute(statement):
+            found.setdefault(coin_id, set()).add(price_at)
+        return found
 
     def newest_price_at(self, coin_ids: Select[int]) -> dt.datetime | None:
         """The newest instant stored for any of these coins in any interval, in one statement.

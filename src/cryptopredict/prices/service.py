@@ -600,9 +600,9 @@ def prices_at(
     """Per coin, the newest stored price known at ``at`` (the newest of all when None) and the
     instant it is the price of. A bar is stored under its start with its close as price, so
     its price is the price at its end: a bar counts at ``at`` only once it has ended by then,
-    and a bar still running (the newest) is the price at ``now`` at the latest. Read from the
-    finest series that reaches the instant: one query for the extents, one of index probes.
-    Coins with no price by then are absent."""
+    and a bar still running is the price at ``now`` at the latest. Every series is asked (one
+    query for the extents, one of index probes) and the price of the latest instant wins, the
+    finest series on a tie. Coins with no price by then are absent."""
     now = now or dt.datetime.now(dt.UTC)
     prices = PriceRepository(session)
     all_extents = prices.extents(list(coin_ids))
@@ -610,68 +610,40 @@ def prices_at(
     widths: list[dt.timedelta] = []
     for coin_id in coin_ids:
         extents = all_extents.get(coin_id, {})
-        if at is None:
-            newest = newest_series(extents)
-            if newest is not None:
-                lookups.append(PointLookup(coin_id, newest[0].value, newest[1].last))
-                widths.append(dt.timedelta(seconds=newest[0].seconds))
-            continue
-        chosen = None
-        for interval in FINEST_FIRST:  # the finest series with a bar ended by `at`, recently
+        for interval in FINEST_FIRST:
             extent = extents.get(interval)
-            start = at - dt.timedelta(seconds=interval.seconds)
-            if extent is not None and extent.first <= start and extent.last >= start - ONE_DAY:
-                chosen = interval
-                break
-        if chosen is None:  # else the coarsest with any bar ended by then, however old
-            chosen = next(
-                (
-                    i
-                    for i in reversed(FINEST_FIRST)
-                    if i in extents and extents[i].first <= at - dt.timedelta(seconds=i.seconds)
-                ),
-                None,
+            width = dt.timedelta(seconds=interval.seconds)
+            if extent is None or (at is not None and extent.first > at - width):
+                continue
+            lookups.append(
+                PointLookup(coin_id, interval.value, extent.last if at is None else at - width)
             )
-        if chosen is not None:
-            width = dt.timedelta(seconds=chosen.seconds)
-            lookups.append(PointLookup(coin_id, chosen.value, at - width))
             widths.append(width)
-    found = prices.at_or_before(lookups)
-    return {
-        lookup.coin_id: (min(point[0] + width, now), point[1])
-        for lookup, width, point in zip(lookups, widths, found, strict=True)
-        if point is not None
-    }
+    found: dict[int, tuple[dt.datetime, float]] = {}
+    for lookup, width, point in zip(lookups, widths, prices.at_or_before(lookups), strict=True):
+        if point is None:
+            continue
+        known = (min(point[0] + width, now), point[1])
+        if lookup.coin_id not in found or known[0] > found[lookup.coin_id][0]:
+            found[lookup.coin_id] = known
+    return found
 
 
-def daily_bars_since(
-    *, session: Session, since: dt.datetime
-) -> dict[int, tuple[int, dt.datetime, dt.datetime]]:
-    """Per coin, the count, first and last of its daily bars starting at or after ``since``."""
-    return PriceRepository(session).series_counts(Interval.DAY, since)
+def daily_bars_since(*, session: Session, since: dt.datetime) -> dict[int, set[dt.datetime]]:
+    """Per coin, the starts of its daily bars from ``since`` on: taken before and after a
+    write, they tell which bars it added (``changed_from``)."""
+    return PriceRepository(session).series_starts(Interval.DAY, since)
 
 
 def changed_from(
-    before: Mapping[int, tuple[int, dt.datetime, dt.datetime]],
-    after: Mapping[int, tuple[int, dt.datetime, dt.datetime]],
+    before: Mapping[int, set[dt.datetime]], after: Mapping[int, set[dt.datetime]]
 ) -> dict[int, dt.datetime]:
-    """Per coin whose daily bars a write added, the first bar that may be new: bars only
-    appended after the last one count from there; anything else (bars before the first, or
-    a gap filled) from the first bar of the window."""
+    """Per coin whose daily bars a write added, the start of the earliest new one."""
     changed: dict[int, dt.datetime] = {}
-    for coin_id, (count, first, last) in after.items():
-        old = before.get(coin_id)
-        if old is None:
-            changed[coin_id] = first
-            continue
-        old_count, old_first, old_last = old
-        if count == old_count and first == old_first and last == old_last:
-            continue
-        appended = (last - old_last) // ONE_DAY
-        if first == old_first and count - old_count == appended:
-            changed[coin_id] = old_last + ONE_DAY
-        else:
-            changed[coin_id] = min(first, old_first)
+    for coin_id, starts in after.items():
+        new = starts - before.get(coin_id, set())
+        if new:
+            changed[coin_id] = min(new)
     return changed
 
 

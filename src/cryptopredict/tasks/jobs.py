@@ -152,19 +152,23 @@ def sync_all_prices(context: JobContext) -> dict[str, Any]:
 def _marking_portfolios(
     context: JobContext, days: int, sync: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
-    """Run a history sync and mark the stored history of portfolios holding a coin whose
-    daily bars it added stale from the first new bar (appended bars: from the old last)."""
+    """Run a history sync and mark the stored history of portfolios holding a coin that
+    gained daily bars stale from the earliest new bar: also when the sync fails part-way,
+    since what it wrote before failing stays written."""
     since = context.clock() - dt.timedelta(days=days + 1)
     with context.session() as session:
         before = prices_service.daily_bars_since(session=session, since=since)
-    summary = sync()
-    if summary["rows_written"]:
+    summary: dict[str, Any] = {}
+    try:
+        summary = sync()
+    finally:
         with context.session() as session:
             after = prices_service.daily_bars_since(session=session, since=since)
             changed = prices_service.changed_from(before, after)
-            summary["portfolios_marked"] = portfolios_service.mark_history_stale(
-                session=session, since_by_coin={c: at.date() for c, at in changed.items()}
-            )
+            if changed:
+                summary["portfolios_marked"] = portfolios_service.mark_history_stale(
+                    session=session, since_by_coin={c: at.date() for c, at in changed.items()}
+                )
     return summary
 
 

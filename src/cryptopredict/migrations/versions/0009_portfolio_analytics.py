@@ -10,7 +10,7 @@ portfolio starts at FIFO. `ledger_version` grows with every transaction written,
 deleted and every change of method, so a replay computed for one version is reused until the
 ledger changes. `history_from` is the first day whose stored history is out of date (NULL:
 none), `history_through` the last day stored; `snapshot_day` and `snapshot_epoch` tell which
-lots a history update kept are still good; `portfolio_history` holds one row per portfolio and
+lots a history update kept are still good, `history_mark` counts price syncs' stale marks; `portfolio_history` holds one row per portfolio and
 UTC day.
 """
 
@@ -45,6 +45,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("snapshot_epoch", sa.Integer(), nullable=False, server_default="0")
         )
+        batch_op.add_column(
+            sa.Column("history_mark", sa.Integer(), nullable=False, server_default="0")
+        )
     op.create_table(
         "portfolio_history",
         sa.Column(
@@ -65,6 +68,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("portfolio_history")
     with op.batch_alter_table("portfolios", schema=None) as batch_op:
+        batch_op.drop_column("history_mark")
         batch_op.drop_column("snapshot_epoch")
         batch_op.drop_column("snapshot_day")
         batch_op.drop_column("history_through")

@@ -63,7 +63,6 @@ class Lot:
         acquired_at: when.
         quantity: still held.
         cost: the cost of what is still held, fees included; None for a missing basis.
-        original_quantity: what the acquisition brought in.
     """
 
     transaction_id: int
@@ -71,7 +70,6 @@ class Lot:
     acquired_at: dt.datetime
     quantity: Decimal
     cost: Decimal | None
-    original_quantity: Decimal
 
     @property
     def unit_cost(self) -> Decimal | None:
@@ -144,7 +142,6 @@ class Position:
         realized: realized gains and losses with a known cost.
         unknown_realized: disposals whose realized result is unknown (a missing basis).
         fees: every fee paid on this coin.
-        invested: this coin's share of net invested.
         transactions: how many transactions were replayed.
     """
 
@@ -156,7 +153,6 @@ class Position:
     realized: Decimal = ZERO
     unknown_realized: int = 0
     fees: Decimal = ZERO
-    invested: Decimal = ZERO
     transactions: int = 0
 
     @property
@@ -361,19 +357,16 @@ class Ledger:
                         entry.executed_at,
                         entry.quantity,
                         cost,
-                        entry.quantity,
                     )
                 )
                 position.quantity += entry.quantity
                 if cost is not None:
                     position.cost += cost
-                    position.invested += cost
                     self.net_invested += cost
                 else:
                     position.missing_basis_quantity += entry.quantity
                     self.missing_basis.append(entry.transaction_id)
                     # The fee is money paid even where the coins' cost is unknown.
-                    position.invested += entry.fee
                     self.net_invested += entry.fee
                     position.realized -= entry.fee
                 return None
@@ -414,7 +407,6 @@ class Ledger:
             outflow = known_cost - entry.fee
             realized = -entry.fee
             position.realized -= entry.fee
-        position.invested -= outflow
         self.net_invested -= outflow
         disposal = Disposal(
             entry.transaction_id,

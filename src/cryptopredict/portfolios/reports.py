@@ -69,12 +69,13 @@ _RANGE_DAYS = {
 }
 
 
-def _caught_up(session: Session, portfolio: Portfolio, today: dt.date) -> dt.date | None:
+def _caught_up(
+    session: Session, portfolio: Portfolio, today: dt.date, first_at: dt.datetime | None
+) -> dt.date | None:
     """Bring a short gap in the stored history up to yesterday (and drop days left from
     transactions since deleted); the first day still out of date afterwards (None: none).
     A failure there leaves the stored days as they are, said as pending, never a 500."""
     yesterday = today - dt.timedelta(days=1)
-    first_at = TransactionRepository(session).first_executed_at(portfolio.id)
     if first_at is None:
         if portfolio.history_through is not None:
             _update_inline(session, portfolio, today)
@@ -170,8 +171,8 @@ def history(
             "start must not be after end",
             details=[{"loc": ["query", "start"], "msg": "after end", "type": "value_error"}],
         )
-    pending = _caught_up(session, portfolio, today)
     first_at = TransactionRepository(session).first_executed_at(portfolio.id)
+    pending = _caught_up(session, portfolio, today, first_at)
     # Days before the first transaction (left from one deleted, until the task drops them).
     floor = day_of(first_at) if first_at is not None else None
     rows = [
@@ -332,7 +333,7 @@ def performance(
     first, last = _window(range_, start, end, today, first_day)
     if first < EARLIEST_EXECUTED_AT.date():
         first = EARLIEST_EXECUTED_AT.date()
-    pending = _caught_up(session, portfolio, today)
+    pending = _caught_up(session, portfolio, today, first_at)
     history_rows = HistoryRepository(session)
     before = history_rows.day_before(portfolio.id, first)
     # Days before the first transaction hold nothing, whatever a stale row still says.
